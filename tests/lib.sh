@@ -1,0 +1,36 @@
+# Shared helpers for kickfleet's shell test suites.  Source it, call t_ok /
+# t_fail / t_skip for each case, and t_summary last: it prints the closing
+# line "N passed, N failed" (", N skipped") and returns non-zero on failure.
+T_PASS=0
+T_FAIL=0
+T_SKIP=0
+T_SUITE=${T_SUITE:-$(basename "$0" .sh)}
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+
+t_ok()   { T_PASS=$((T_PASS + 1)); printf 'ok   %s: %s\n' "$T_SUITE" "$*"; }
+t_fail() { T_FAIL=$((T_FAIL + 1)); printf 'FAIL %s: %s\n' "$T_SUITE" "$*"; }
+t_skip() { T_SKIP=$((T_SKIP + 1)); printf 'skip %s: %s\n' "$T_SUITE" "$*"; }
+
+# t_check NAME CMD...: run CMD, ok if it exits 0
+t_check() {
+	_n=$1; shift
+	if "$@"; then t_ok "$_n"; else t_fail "$_n"; fi
+}
+
+t_summary() {
+	if [ "$T_SKIP" -gt 0 ]; then
+		printf '%d passed, %d failed, %d skipped\n' "$T_PASS" "$T_FAIL" "$T_SKIP"
+	else
+		printf '%d passed, %d failed\n' "$T_PASS" "$T_FAIL"
+	fi
+	[ "$T_FAIL" -eq 0 ]
+}
+
+t_need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "$T_SUITE: needs root"
+		t_skip "needs root"
+		t_summary
+		exit 0
+	fi
+}
