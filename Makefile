@@ -1,0 +1,148 @@
+# kickfleet — build, test, benchmark, demo.
+#   make            build kickfleet and kickfleet-agent
+#   make check      install test dependencies, build with -Werror, run every suite
+#   make bench      benchmarks (ratios against baselines run side by side)
+#   make demo       the lab: a provisioner and PXE-booting QEMU machines
+#   make fuzz       run the YAML loaders' fuzz targets for longer
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/bin
+MANDIR   = $(PREFIX)/share/man
+DATADIR  = $(PREFIX)/share/kickfleet
+UNITDIR ?= /lib/systemd/system
+SYSCONFDIR ?= /etc
+
+CC      ?= cc
+CLANG   ?= clang
+B       := build
+CSTD    := -std=gnu11
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
+OPT     ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Ilib -I.
+
+# lib/ is shared by both programs: YAML, models, and the adapters both use
+# (libvirt + libxml2 for guests, json-c for reports and callbacks).
+LIB_PKGS   := yaml-0.1 libvirt libxml-2.0 json-c
+AGENT_PKGS := $(LIB_PKGS) libcurl numa libnl-3.0 libnl-route-3.0
+PROV_PKGS  := $(LIB_PKGS) libmicrohttpd sqlite3 libarchive libcurl
+ALL_PKGS   := $(sort $(LIB_PKGS) $(AGENT_PKGS) $(PROV_PKGS))
+
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(call pc_cflags,$(ALL_PKGS))
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
+PROV_SRC  := $(sort $(filter-out provision/main.c,$(wildcard provision/*.c pxe/*.c kickstart/*.c)))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+
+obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+AGENT_LIBS := $(call pc_libs,$(AGENT_PKGS)) -lm
+PROV_LIBS  := $(call pc_libs,$(PROV_PKGS)) -lm -lpthread
+TEST_LIBS  := $(call pc_libs,$(ALL_PKGS) cmocka) -lm -lpthread
+
+PROGS := $(B)/kickfleet $(B)/kickfleet-agent
+UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+ASAN_UNITS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
+ASAN_PROGS := $(B)/asan/kickfleet $(B)/asan/kickfleet-agent
+
+.PHONY: all deps deps-check check check-fast unit bench demo fuzz install clean tests asan docs
+all: $(PROGS)
+
+deps:
+	@scripts/deps.sh build
+
+deps-check:
+	@scripts/deps.sh check
+
+# ---- normal build ----
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/kickfleet-agent: $(call obj,$(B),$(LIB_SRC) $(AGENT_SRC) agent/main.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
+$(B)/kickfleet: $(call obj,$(B),$(LIB_SRC) $(PROV_SRC) provision/main.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROV_LIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(B),$(LIB_SRC) $(AGENT_SRC) $(PROV_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+# ---- sanitizer build (ASan + UBSan) ----
+$(B)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(SAN) $(CFLAGS) -O1 -MMD -MP -c $< -o $@
+
+$(B)/asan/kickfleet-agent: $(call obj,$(B)/asan,$(LIB_SRC) $(AGENT_SRC) agent/main.c)
+	$(CC) $(SAN) -o $@ $^ $(AGENT_LIBS)
+
+$(B)/asan/kickfleet: $(call obj,$(B)/asan,$(LIB_SRC) $(PROV_SRC) provision/main.c)
+	$(CC) $(SAN) -o $@ $^ $(PROV_LIBS)
+
+$(B)/asan/tests/%: $(B)/asan/obj/tests/unit/%.o $(call obj,$(B)/asan,$(LIB_SRC) $(AGENT_SRC) $(PROV_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $^ $(TEST_LIBS)
+
+# ---- fuzzing (libFuzzer, clang) ----
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(call pc_cflags,yaml-0.1) -o $@ $^ $(call pc_libs,yaml-0.1)
+
+tests: $(PROGS) $(UNITS)
+asan: $(ASAN_PROGS) $(ASAN_UNITS)
+
+# `make check`: everything the CI runs.
+check: deps-check
+	@$(MAKE) --no-print-directory all tests asan $(FUZZERS)
+	@tests/run.sh
+
+# The fast part only (unit, data, sysroot), for the edit-compile loop.
+check-fast: all tests asan
+	@KF_SUITES="unit data sysroot" tests/run.sh
+
+FUZZ_SECONDS ?= 300
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+		n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus-$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$n tests/fuzz/seed 2>&1 | \
+			grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+	done
+
+bench: 
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+demo: deps-check
+	@$(MAKE) --no-print-directory all
+	@tests/e2e/demo.sh
+
+docs: $(B)/kickfleet-agent $(B)/kickfleet
+	$(B)/kickfleet-agent schema > docs/profile-reference.md
+	$(B)/kickfleet schema > docs/inventory-reference.md
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/profiles \
+		$(DESTDIR)$(DATADIR)/kickstart $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR)
+	install -m 755 $(B)/kickfleet $(B)/kickfleet-agent $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 profiles/*.yaml $(DESTDIR)$(DATADIR)/profiles/
+	cp -R kickstart/templates/. $(DESTDIR)$(DATADIR)/kickstart/
+	install -m 644 examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
+	install -m 644 agent/systemd/*.service agent/systemd/*.timer $(DESTDIR)$(UNITDIR)/
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

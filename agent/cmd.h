@@ -1,0 +1,8 @@
+/* kickfleet-agent subcommands, dispatched from the table in agent/main.c. */
+#ifndef KF_AGENT_CMD_H
+#define KF_AGENT_CMD_H
+
+int agent_cmd_validate(int argc, char **argv);
+int agent_cmd_schema(int argc, char **argv);
+
+#endif

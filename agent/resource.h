@@ -1,0 +1,88 @@
+/* The agent's resources: every managed thing implements the same small
+ * interface, and one static table (agent/resources.c) lists them in apply
+ * order: kernel modules and memory before CPU, CPU before network, network
+ * before guests.
+ *
+ * The engine runs, for each resource whose section is selected:
+ *   parse  (profile → desired state; errors against the host's facts, e.g.
+ *           a CPU the host does not have, go to ctx->err with the profile's
+ *           file:line:col and make the run exit 1 before anything is touched)
+ *   probe  (host → actual state; reads only, never writes)
+ *   diff   (desired, actual → changes appended to the plan; pure, no I/O)
+ * then prints the plan, and for apply: apply each change, probe and diff
+ * again, and verify the plan is now empty.
+ *
+ * A resource whose part of the profile is absent returns desired == NULL
+ * from parse and is skipped.  Every host path goes through kf_path() (the
+ * sysroot); actions that cannot be pointed at a sysroot (restarting a
+ * service, reloading a module) are reported as skipped when
+ * !kf_sysroot_is_host(). */
+#ifndef KF_AGENT_RESOURCE_H
+#define KF_AGENT_RESOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "profile.h"
+
+enum kf_change_flags {
+	KF_CH_REBOOT = 1 << 0,  /* takes effect after a reboot (e.g. kernel cmdline) */
+	KF_CH_PENDING = 1 << 1, /* cannot be applied now (guests running); reported, not failed */
+	KF_CH_RESTART = 1 << 2, /* applied to config; takes effect at next guest restart */
+};
+
+enum kf_change_status {
+	KF_ST_PLANNED,
+	KF_ST_APPLIED,
+	KF_ST_FAILED,
+	KF_ST_SKIPPED, /* not possible here (e.g. under --root), with reason */
+};
+
+struct kf_change {
+	const char *resource; /* static: the resource's name */
+	char *what;           /* the thing changed: "node1 2M pages", "bond0 mode" */
+	char *from, *to;      /* display values; from may be NULL (absent) */
+	unsigned flags;
+	enum kf_change_status status;
+	char *reason;         /* why it failed or was skipped */
+	void *data;           /* resource-private, for apply */
+	void (*free_data)(void *data);
+};
+
+struct kf_plan {
+	struct kf_change *v;
+	size_t n, cap;
+};
+
+/* Appends a change; what/from/to are copied (printf-style for what).
+ * Returns the new change so the caller can set data and flags. */
+struct kf_change *kf_plan_add(struct kf_plan *p, const char *resource, const char *from,
+			      const char *to, const char *what_fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void kf_plan_release(struct kf_plan *p);
+
+struct kf_hostinfo; /* facts probed once: NUMA nodes, CPUs, vendor (agent/host.h) */
+
+struct kf_ctx {
+	const struct kf_profile *profile;
+	struct kf_err *err;          /* profile errors against this host: exit 1 */
+	const struct kf_hostinfo *host;
+	void *virt;                  /* libvirt connection, opened on first use */
+	bool verbose;
+};
+
+struct kf_resource {
+	const char *name;    /* "hugepages" */
+	const char *section; /* top-level profile section for --only/--skip */
+	int (*parse)(struct kf_ctx *ctx, void **desired);
+	int (*probe)(struct kf_ctx *ctx, const void *desired, void **actual);
+	int (*diff)(struct kf_ctx *ctx, const void *desired, const void *actual, struct kf_plan *plan);
+	/* Applies one change made by this resource's diff; 0 or a negative
+	 * errno, with ch->reason set on failure or skip. */
+	int (*apply)(struct kf_ctx *ctx, struct kf_change *ch);
+	void (*free_desired)(void *desired);
+	void (*free_actual)(void *actual);
+};
+
+#endif

@@ -1,0 +1,519 @@
+/* Inventory schema tables, cross-checks and loading. */
+#include "inventory.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "types.h"
+#include "util.h"
+#include "yamldoc.h"
+
+#define FLD(S, k, t, m, ...) { .key = k, .type = t, .off = offsetof(S, m), __VA_ARGS__ }
+#define END { 0 }
+#define SCHEMA(var, nm, S, ...) \
+	static const struct kf_schema var = { .name = nm, .size = sizeof(S), __VA_ARGS__ }
+#define TiB (1LL << 40)
+
+static const char *const dhcp_modes[] = { "range", "static", "proxy", NULL };
+static const char *const unknown_modes[] = { "localboot", "discovery", "ignore", NULL };
+static const char *const families[] = { "kickstart", "preseed", NULL };
+static const char *const firmwares[] = { "bios", "uefi", "auto", NULL };
+static const char *const installed_boots[] = { "localboot", "ignore", NULL };
+
+#define S struct kf_i_var
+static const struct kf_field var_fields[] = {
+	FLD(S, "key", KF_T_STR, key, .doc = "variable name"),
+	FLD(S, "value", KF_T_STR, value, .doc = "value"),
+	END
+};
+#undef S
+SCHEMA(var_schema, "vars", struct kf_i_var, .fields = var_fields, .shorthand = "value");
+
+static void check_dhcp(void *obj, struct kf_err *e, void *ctx)
+{
+	(void)ctx;
+	struct kf_i_dhcp *d = obj;
+	if (d->mode == KF_DHCP_RANGE && d->range.n != 2)
+		kf_errf(e, kf_mark_of(d, "range"), "dhcp: mode range needs range: [FIRST, LAST]");
+	if (d->mode != KF_DHCP_RANGE && d->range.n && d->mode != KF_DHCP_STATIC)
+		kf_errf(e, kf_mark_of(d, "range"), "dhcp: range is used with mode range only");
+	if (d->range.n == 2) {
+		uint32_t a, b;
+		kf_ipv4_parse(KF_LIST_STR(d->range, 0), &a);
+		kf_ipv4_parse(KF_LIST_STR(d->range, 1), &b);
+		if (a > b)
+			kf_errf(e, kf_mark_of(d, "range"), "dhcp: range starts after it ends");
+	}
+}
+
+#define S struct kf_i_dhcp
+static const struct kf_field dhcp_fields[] = {
+	FLD(S, "mode", KF_T_ENUM, mode, .enumv = dhcp_modes, .def = "range",
+	    .doc = "range hands out a pool, static only reservations, proxy runs beside another DHCP server"),
+	FLD(S, "range", KF_T_LIST, range, .elem = KF_T_IPV4, .doc = "first and last address of the pool"),
+	FLD(S, "known_hosts_only", KF_T_BOOL, known_hosts_only, .def = "true",
+	    .doc = "answer only MACs in the inventory"),
+	FLD(S, "lease_time", KF_T_INT, lease_time, .min = 120, .max = 31536000, .def = "3600",
+	    .doc = "lease time in seconds"),
+	FLD(S, "dns", KF_T_IPV4, dns, .doc = "DNS server handed out (the Debian installer needs one)"),
+	FLD(S, "router", KF_T_IPV4, router, .doc = "default gateway handed out"),
+	END
+};
+#undef S
+SCHEMA(dhcp_schema, "dhcp", struct kf_i_dhcp, .fields = dhcp_fields, .check = check_dhcp);
+
+#define S struct kf_i_provisioner
+static const struct kf_field prov_fields[] = {
+	FLD(S, "interface", KF_T_IFACE, interface, .flags = KF_F_REQUIRED,
+	    .doc = "interface dnsmasq serves DHCP on"),
+	FLD(S, "address", KF_T_IPV4, address, .flags = KF_F_REQUIRED,
+	    .doc = "the provisioner's address on that interface"),
+	FLD(S, "subnet", KF_T_CIDR, subnet, .flags = KF_F_REQUIRED, .doc = "the install network"),
+	FLD(S, "dhcp", KF_T_STRUCT, dhcp, .sub = &dhcp_schema, .doc = "DHCP settings"),
+	FLD(S, "http_port", KF_T_INT, http_port, .min = 1, .max = 65535, .def = "8080",
+	    .doc = "port of kickfleet serve"),
+	FLD(S, "state_dir", KF_T_STR, state_dir, .def = "/var/lib/kickfleet",
+	    .doc = "state database and rendered files"),
+	FLD(S, "tftp_root", KF_T_STR, tftp_root, .def = "/var/lib/kickfleet/tftp",
+	    .doc = "root of the TFTP tree"),
+	FLD(S, "http_root", KF_T_STR, http_root, .def = "/var/lib/kickfleet/http",
+	    .doc = "root of the rendered HTTP tree"),
+	FLD(S, "unknown_hosts", KF_T_ENUM, unknown_hosts, .enumv = unknown_modes, .def = "localboot",
+	    .doc = "what a MAC not in the inventory gets"),
+	FLD(S, "installed_boot", KF_T_ENUM, installed_boot, .enumv = installed_boots,
+	    .def = "localboot", .doc = "what DHCP tells an installed host: a local-boot config, or nothing"),
+	FLD(S, "url", KF_T_STR, url, .doc = "base URL clients use (default http://ADDRESS:HTTP_PORT)"),
+	FLD(S, "token_ttl", KF_T_INT, token_ttl, .min = 0, .max = 1LL << 40, .def = "0",
+	    .doc = "seconds a host's token stays valid after install (0: until rotated)"),
+	END
+};
+#undef S
+SCHEMA(prov_schema, "provisioner", struct kf_i_provisioner, .fields = prov_fields);
+
+#define S struct kf_i_distro
+static const struct kf_field distro_fields[] = {
+	FLD(S, "name", KF_T_STR, name, .doc = "distro name"),
+	FLD(S, "family", KF_T_ENUM, family, .enumv = families, .def = "kickstart",
+	    .doc = "installer family: kickstart (Anaconda) or preseed (Debian installer)"),
+	FLD(S, "kernel", KF_T_STR, kernel, .flags = KF_F_REQUIRED, .doc = "installer kernel (path on the provisioner)"),
+	FLD(S, "initrd", KF_T_STR, initrd, .flags = KF_F_REQUIRED, .doc = "installer initrd"),
+	FLD(S, "tree", KF_T_STR, tree, .doc = "install tree URL (the kickstart's url)"),
+	FLD(S, "kernel_args", KF_T_STR, kernel_args, .doc = "extra installer kernel arguments"),
+	END
+};
+#undef S
+SCHEMA(distro_schema, "distro", struct kf_i_distro, .fields = distro_fields);
+
+#define S struct kf_i_role
+static const struct kf_field role_fields[] = {
+	FLD(S, "name", KF_T_STR, name, .doc = "role name"),
+	FLD(S, "distro", KF_T_STR, distro, .flags = KF_F_REQUIRED, .doc = "distro to install"),
+	FLD(S, "kickstart", KF_T_STR, kickstart, .flags = KF_F_REQUIRED, .alias = "template",
+	    .doc = "kickstart or preseed template, relative to the fleet file"),
+	FLD(S, "profile", KF_T_STR, profile, .doc = "agent profile, relative to the fleet file"),
+	FLD(S, "kernel_args", KF_T_STR, kernel_args, .doc = "extra installer kernel arguments"),
+	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables"),
+	END
+};
+#undef S
+SCHEMA(role_schema, "role", struct kf_i_role, .fields = role_fields);
+
+#define S struct kf_i_defaults
+static const struct kf_field defaults_fields[] = {
+	FLD(S, "root_password_hash", KF_T_STR, root_password_hash,
+	    .doc = "crypt(3) hash for root (never a clear-text password)"),
+	FLD(S, "console", KF_T_STR, console, .doc = "serial console, e.g. ttyS0,115200"),
+	FLD(S, "timezone", KF_T_STR, timezone, .def = "UTC", .doc = "timezone"),
+	FLD(S, "kernel_args", KF_T_STR, kernel_args, .doc = "extra kernel arguments for every install"),
+	FLD(S, "ssh_keys", KF_T_LIST, ssh_keys, .elem = KF_T_STR, .flags = KF_F_ONE_OR_LIST,
+	    .doc = "root's authorized SSH keys"),
+	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables for every host"),
+	END
+};
+#undef S
+SCHEMA(defaults_schema, "defaults", struct kf_i_defaults, .fields = defaults_fields);
+
+static void check_host(void *obj, struct kf_err *e, void *ctx)
+{
+	(void)ctx;
+	struct kf_i_host *h = obj;
+	if (!h->mac && !h->macs.n)
+		kf_errf(e, kf_mark_of(h, NULL), "host %s: needs mac or macs", h->name);
+}
+
+#define S struct kf_i_host
+static const struct kf_field host_fields[] = {
+	FLD(S, "name", KF_T_STR, name, .flags = KF_F_REQUIRED, .doc = "host name"),
+	FLD(S, "mac", KF_T_MAC, mac, .doc = "MAC of the NIC it boots from"),
+	FLD(S, "macs", KF_T_LIST, macs, .elem = KF_T_MAC, .flags = KF_F_ONE_OR_LIST,
+	    .doc = "all its MACs (each may PXE boot)"),
+	FLD(S, "ip", KF_T_IPV4, ip, .doc = "reserved address in the install subnet"),
+	FLD(S, "role", KF_T_STR, role, .flags = KF_F_REQUIRED, .doc = "role name"),
+	FLD(S, "firmware", KF_T_ENUM, firmware, .enumv = firmwares, .def = "auto",
+	    .doc = "boot firmware: bios (pxelinux), uefi (GRUB), auto (told apart by DHCP option 93)"),
+	FLD(S, "memory", KF_T_SIZE, memory, .min = 1 << 20, .max = 64 * TiB,
+	    .doc = "installed RAM, checked against the role's hugepages"),
+	FLD(S, "disk", KF_T_STR, disk, .doc = "install disk (template variable)"),
+	FLD(S, "netboot", KF_T_BOOL, netboot, .def = "true",
+	    .doc = "install from the network on its next boot (false: boot locally)"),
+	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables"),
+	END
+};
+#undef S
+SCHEMA(host_schema, "host", struct kf_i_host, .fields = host_fields, .check = check_host);
+
+#define S struct kf_i_guest
+static const struct kf_field guest_fields[] = {
+	FLD(S, "name", KF_T_STR, name, .flags = KF_F_REQUIRED, .doc = "guest name (libvirt domain)"),
+	FLD(S, "host", KF_T_STR, host, .flags = KF_F_REQUIRED, .doc = "KVM host it runs on"),
+	FLD(S, "mac", KF_T_MAC, mac, .flags = KF_F_REQUIRED, .doc = "MAC of its first NIC"),
+	FLD(S, "ip", KF_T_IPV4, ip, .doc = "reserved address"),
+	FLD(S, "role", KF_T_STR, role, .flags = KF_F_REQUIRED, .doc = "role name"),
+	FLD(S, "vcpus", KF_T_INT, vcpus, .min = 1, .max = 4096, .def = "1", .doc = "vCPUs"),
+	FLD(S, "memory", KF_T_SIZE, memory, .min = 1 << 20, .max = 64 * TiB, .def = "1G", .doc = "memory"),
+	FLD(S, "disk", KF_T_SIZE, disk, .min = 1 << 20, .max = 64 * TiB, .def = "10G", .doc = "disk size"),
+	FLD(S, "firmware", KF_T_ENUM, firmware, .enumv = firmwares, .def = "bios", .doc = "guest firmware"),
+	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables"),
+	END
+};
+#undef S
+SCHEMA(iguest_schema, "guest", struct kf_i_guest, .fields = guest_fields);
+
+#define S struct kf_inventory
+static const struct kf_field inv_fields[] = {
+	FLD(S, "provisioner", KF_T_STRUCT, provisioner, .sub = &prov_schema, .flags = KF_F_REQUIRED,
+	    .doc = "the provisioner's network and directories"),
+	FLD(S, "distros", KF_T_DICT, distros, .sub = &distro_schema, .doc = "what can be installed"),
+	FLD(S, "roles", KF_T_DICT, roles, .sub = &role_schema, .doc = "roles: distro, template, profile"),
+	FLD(S, "defaults", KF_T_STRUCT, defaults, .sub = &defaults_schema, .doc = "settings for every host"),
+	FLD(S, "hosts", KF_T_LIST, hosts, .sub = &host_schema, .doc = "physical machines"),
+	FLD(S, "guests", KF_T_LIST, guests, .sub = &iguest_schema, .doc = "guests on KVM hosts"),
+	END
+};
+#undef S
+const struct kf_schema kf_inventory_schema = { .name = "inventory",
+					       .size = sizeof(struct kf_inventory),
+					       .fields = inv_fields };
+
+/* ---- lookups ---- */
+
+#define FIND(list, type, field, name)                                  \
+	for (size_t i_ = 0; i_ < (list).n; i_++) {                     \
+		const type *x_ = KF_LIST_AT(list, type, i_);           \
+		if (x_->field && !strcmp(x_->field, name))             \
+			return x_;                                     \
+	}                                                              \
+	return NULL;
+
+const struct kf_i_role *kf_inventory_role(const struct kf_inventory *inv, const char *name)
+{
+	FIND(inv->roles, struct kf_i_role, name, name)
+}
+
+const struct kf_i_distro *kf_inventory_distro(const struct kf_inventory *inv, const char *name)
+{
+	FIND(inv->distros, struct kf_i_distro, name, name)
+}
+
+const struct kf_i_host *kf_inventory_host(const struct kf_inventory *inv, const char *name)
+{
+	FIND(inv->hosts, struct kf_i_host, name, name)
+}
+
+const struct kf_profile *kf_inventory_role_profile(const struct kf_inventory *inv, const char *role)
+{
+	for (size_t i = 0; i < inv->roles.n; i++)
+		if (!strcmp(KF_LIST_AT(inv->roles, struct kf_i_role, i)->name, role))
+			return inv->profiles ? inv->profiles[i] : NULL;
+	return NULL;
+}
+
+#ifndef KF_DATADIR
+#define KF_DATADIR "/usr/local/share/kickfleet"
+#endif
+
+/* Relative paths resolve against the fleet file's directory first, then
+ * the shipped data: $KICKFLEET_DATADIR, the source tree the running binary
+ * was built in (build/..), and the installed data directory. */
+char *kf_inventory_path(const struct kf_inventory *inv, const char *rel)
+{
+	if (rel[0] == '/')
+		return kf_xstrdup(rel);
+	char *first = kf_xasprintf("%s/%s", inv->dir ? inv->dir : ".", rel);
+	if (access(first, F_OK) == 0)
+		return first;
+	const char *env = getenv("KICKFLEET_DATADIR");
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *srcdir = NULL;
+	if (n > 0) {
+		exe[n] = 0;
+		char *d = dirname(exe);
+		srcdir = kf_xasprintf("%s/..", d);
+	}
+	const char *dirs[] = { env, srcdir, KF_DATADIR };
+	for (size_t i = 0; i < KF_ARRAY_SIZE(dirs); i++) {
+		if (!dirs[i])
+			continue;
+		char *p = kf_xasprintf("%s/%s", dirs[i], rel);
+		if (access(p, F_OK) == 0) {
+			free(first);
+			free(srcdir);
+			return p;
+		}
+		free(p);
+	}
+	free(srcdir);
+	return first;
+}
+
+size_t kf_host_macs(const struct kf_i_host *h, const char **out, size_t max)
+{
+	size_t n = 0;
+	if (h->mac && n < max)
+		out[n++] = h->mac;
+	for (size_t i = 0; i < h->macs.n && n < max; i++) {
+		const char *m = KF_LIST_STR(h->macs, i);
+		bool dup = false;
+		for (size_t j = 0; j < n; j++)
+			dup |= !strcmp(out[j], m);
+		if (!dup)
+			out[n++] = m;
+	}
+	return n;
+}
+
+/* ---- cross-checks ---- */
+
+struct seen {
+	const char *key;
+	const struct kf_mark *mark;
+	const char *owner;
+};
+
+struct seenset {
+	struct seen *v;
+	size_t n, cap;
+};
+
+/* Records key; reports a clash with the first owner.  Linear per call is
+ * too slow for 10,000 hosts, so keys are kept sorted by insertion into a
+ * hash-free sorted array built once per kind: we sort afterwards. */
+static void seen_add(struct seenset *s, const char *key, const struct kf_mark *m, const char *owner)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = kf_xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n++] = (struct seen){ key, m, owner };
+}
+
+static int seen_cmp(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	if (c)
+		return c;
+	if (x->mark->line != y->mark->line)
+		return x->mark->line < y->mark->line ? -1 : 1;
+	return x->mark->col < y->mark->col ? -1 : x->mark->col > y->mark->col;
+}
+
+static void seen_report(struct seenset *s, const char *what, struct kf_err *e)
+{
+	qsort(s->v, s->n, sizeof(*s->v), seen_cmp);
+	for (size_t i = 1; i < s->n; i++) {
+		size_t first = i - 1;
+		while (first > 0 && !strcmp(s->v[first - 1].key, s->v[i].key))
+			first--;
+		if (!strcmp(s->v[i].key, s->v[first].key))
+			kf_errf(e, s->v[i].mark, "duplicate %s %s (also %s at line %d)", what, s->v[i].key,
+				s->v[first].owner, s->v[first].mark->line);
+	}
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static void check_addresses(struct kf_inventory *inv, struct kf_err *e)
+{
+	struct kf_i_provisioner *p = inv->provisioner;
+	uint32_t net, a;
+	int prefix;
+	if (kf_cidr_parse(p->subnet, &net, &prefix) < 0)
+		return;
+	kf_ipv4_parse(p->address, &a);
+	if (!kf_ipv4_in(a, net, prefix))
+		kf_errf(e, kf_mark_of(p, "address"), "provisioner address %s is outside subnet %s",
+			p->address, p->subnet);
+	if (p->dhcp)
+		for (size_t i = 0; i < p->dhcp->range.n; i++) {
+			kf_ipv4_parse(KF_LIST_STR(p->dhcp->range, i), &a);
+			if (!kf_ipv4_in(a, net, prefix))
+				kf_errf(e, kf_mark_of(p->dhcp, "range"),
+					"dhcp range address %s is outside subnet %s",
+					KF_LIST_STR(p->dhcp->range, i), p->subnet);
+		}
+
+	struct seenset names = { 0 }, macs = { 0 }, ips = { 0 };
+	seen_add(&ips, p->address, kf_mark_of(p, "address"), "the provisioner");
+	for (size_t i = 0; i < inv->hosts.n; i++) {
+		struct kf_i_host *h = KF_LIST_AT(inv->hosts, struct kf_i_host, i);
+		seen_add(&names, h->name, kf_mark_of(h, "name"), h->name);
+		if (h->mac)
+			seen_add(&macs, h->mac, kf_mark_of(h, "mac"), h->name);
+		for (size_t j = 0; j < h->macs.n; j++)
+			if (!h->mac || strcmp(h->mac, KF_LIST_STR(h->macs, j)))
+				seen_add(&macs, KF_LIST_STR(h->macs, j), kf_mark_of(h, "macs"), h->name);
+		if (h->ip) {
+			seen_add(&ips, h->ip, kf_mark_of(h, "ip"), h->name);
+			kf_ipv4_parse(h->ip, &a);
+			if (!kf_ipv4_in(a, net, prefix))
+				kf_errf(e, kf_mark_of(h, "ip"), "host %s: ip %s is outside subnet %s",
+					h->name, h->ip, p->subnet);
+		}
+	}
+	for (size_t i = 0; i < inv->guests.n; i++) {
+		struct kf_i_guest *g = KF_LIST_AT(inv->guests, struct kf_i_guest, i);
+		seen_add(&names, g->name, kf_mark_of(g, "name"), g->name);
+		seen_add(&macs, g->mac, kf_mark_of(g, "mac"), g->name);
+		if (g->ip) {
+			seen_add(&ips, g->ip, kf_mark_of(g, "ip"), g->name);
+			kf_ipv4_parse(g->ip, &a);
+			if (!kf_ipv4_in(a, net, prefix))
+				kf_errf(e, kf_mark_of(g, "ip"), "guest %s: ip %s is outside subnet %s",
+					g->name, g->ip, p->subnet);
+		}
+	}
+	seen_report(&names, "name", e);
+	seen_report(&macs, "MAC", e);
+	seen_report(&ips, "IP", e);
+}
+
+static bool is_kvm_role(const struct kf_inventory *inv, const char *role)
+{
+	const struct kf_profile *pr = kf_inventory_role_profile(inv, role);
+	return pr && (pr->kvm || pr->libvirt);
+}
+
+static void check_file(struct kf_inventory *inv, const struct kf_i_role *r, const char *key,
+		       const char *rel, struct kf_err *e)
+{
+	char *path = kf_inventory_path(inv, rel);
+	if (access(path, R_OK) < 0)
+		kf_errf(e, kf_mark_of(r, key), "role %s: %s file %s: %s", r->name, key, path,
+			strerror(errno));
+	free(path);
+}
+
+static void load_roles(struct kf_inventory *inv, struct kf_err *e)
+{
+	inv->profiles = kf_arena_alloc(&inv->arena, (inv->roles.n + 1) * sizeof(*inv->profiles));
+	for (size_t i = 0; i < inv->roles.n; i++) {
+		struct kf_i_role *r = KF_LIST_AT(inv->roles, struct kf_i_role, i);
+		if (!kf_inventory_distro(inv, r->distro))
+			kf_errf(e, kf_mark_of(r, "distro"), "role %s: unknown distro \"%s\"", r->name,
+				r->distro);
+		check_file(inv, r, "kickstart", r->kickstart, e);
+		if (!r->profile)
+			continue;
+		char *path = kf_inventory_path(inv, r->profile);
+		if (access(path, R_OK) < 0) {
+			kf_errf(e, kf_mark_of(r, "profile"), "role %s: profile file %s: %s", r->name, path,
+				strerror(errno));
+		} else {
+			kf_profile_load(&inv->profiles[i], path, e);
+		}
+		free(path);
+	}
+}
+
+static void check_refs(struct kf_inventory *inv, struct kf_err *e)
+{
+	for (size_t i = 0; i < inv->hosts.n; i++) {
+		struct kf_i_host *h = KF_LIST_AT(inv->hosts, struct kf_i_host, i);
+		if (!kf_inventory_role(inv, h->role)) {
+			kf_errf(e, kf_mark_of(h, "role"), "host %s: unknown role \"%s\"", h->name, h->role);
+			continue;
+		}
+		const struct kf_profile *pr = kf_inventory_role_profile(inv, h->role);
+		if (pr && h->memory != KF_UNSET) {
+			unsigned long long hp = kf_profile_hugepage_bytes(pr);
+			if (hp > (unsigned long long)h->memory) {
+				char a[32], b[32];
+				kf_errf(e, kf_mark_of(h, "memory"),
+					"host %s: role %s reserves %s of hugepages but the host has %s", h->name,
+					h->role, kf_size_fmt(hp, a, sizeof(a)),
+					kf_size_fmt((uint64_t)h->memory, b, sizeof(b)));
+			}
+		}
+	}
+	for (size_t i = 0; i < inv->guests.n; i++) {
+		struct kf_i_guest *g = KF_LIST_AT(inv->guests, struct kf_i_guest, i);
+		if (!kf_inventory_role(inv, g->role))
+			kf_errf(e, kf_mark_of(g, "role"), "guest %s: unknown role \"%s\"", g->name, g->role);
+		const struct kf_i_host *h = kf_inventory_host(inv, g->host);
+		if (!h)
+			kf_errf(e, kf_mark_of(g, "host"), "guest %s: unknown host \"%s\"", g->name, g->host);
+		else if (kf_inventory_role(inv, h->role) && !is_kvm_role(inv, h->role))
+			kf_errf(e, kf_mark_of(g, "host"),
+				"guest %s: host %s is not a KVM host (its role %s has no kvm or libvirt section)",
+				g->name, g->host, h->role);
+	}
+}
+
+int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err *e)
+{
+	struct kf_doc *doc = NULL;
+	struct kf_arena arena = { 0 };
+	size_t before = e->n;
+	*out = NULL;
+	int r = kf_doc_load_file(&doc, path, e);
+	if (r < 0)
+		return r;
+	if (!doc->root) {
+		struct kf_mark m = { doc->file, 1, 1 };
+		kf_errf(e, &m, "empty file, expected an inventory mapping");
+		kf_doc_free(doc);
+		return -EINVAL;
+	}
+	struct kf_inventory *inv = kf_schema_decode(&kf_inventory_schema, doc->root, &arena, e, NULL);
+	inv->arena = arena;
+	inv->doc = doc;
+	inv->path = kf_arena_strdup(&inv->arena, path);
+	char *copy = kf_xstrdup(path);
+	inv->dir = kf_arena_strdup(&inv->arena, dirname(copy));
+	free(copy);
+	if (e->n == before) {
+		load_roles(inv, e);
+		check_addresses(inv, e);
+		check_refs(inv, e);
+	}
+	if (e->n > before) {
+		kf_inventory_free(inv);
+		return -EINVAL;
+	}
+	*out = inv;
+	return 0;
+}
+
+void kf_inventory_free(struct kf_inventory *inv)
+{
+	if (!inv)
+		return;
+	if (inv->profiles)
+		for (size_t i = 0; i < inv->roles.n; i++)
+			kf_profile_free(inv->profiles[i]);
+	struct kf_doc *doc = inv->doc;
+	struct kf_arena arena = inv->arena;
+	kf_arena_release(&arena);
+	kf_doc_free(doc);
+}
+
+void kf_inventory_print(const struct kf_inventory *inv, FILE *f)
+{
+	kf_schema_print(f, &kf_inventory_schema, inv, 0);
+}

@@ -1,0 +1,147 @@
+/* The inventory (fleet.yaml): provisioner settings, distros, roles, hosts
+ * and guests, with the cross-checks that need the whole file (duplicate
+ * names/MACs/IPs, addresses outside the subnet, guests on hosts that are
+ * not KVM hosts, roles whose files are missing, hugepages beyond a host's
+ * memory).  Loading also loads every role's profile.  The user reference
+ * is docs/inventory.md. */
+#ifndef KF_INVENTORY_H
+#define KF_INVENTORY_H
+
+#include "profile.h"
+#include "schema.h"
+
+enum kf_dhcp_mode { KF_DHCP_RANGE, KF_DHCP_STATIC, KF_DHCP_PROXY };
+enum kf_unknown { KF_UNKNOWN_LOCALBOOT, KF_UNKNOWN_DISCOVERY, KF_UNKNOWN_IGNORE };
+enum kf_family { KF_FAMILY_KICKSTART, KF_FAMILY_PRESEED };
+enum kf_firmware { KF_FW_BIOS, KF_FW_UEFI, KF_FW_AUTO };
+enum kf_installed_boot { KF_IB_LOCALBOOT, KF_IB_IGNORE };
+
+struct kf_i_dhcp {
+	KF_NODE_HDR;
+	int mode;
+	struct kf_list range; /* two IPv4 strings */
+	int known_hosts_only;
+	long long lease_time; /* seconds */
+	const char *dns;      /* DNS server option handed out */
+	const char *router;
+};
+
+struct kf_i_provisioner {
+	KF_NODE_HDR;
+	const char *interface;
+	const char *address;
+	const char *subnet; /* CIDR */
+	struct kf_i_dhcp *dhcp;
+	long long http_port;
+	const char *state_dir;
+	const char *tftp_root;
+	const char *http_root; /* rendered files served over HTTP */
+	int unknown_hosts;
+	int installed_boot; /* what DHCP tells an installed host: localboot | ignore */
+	const char *url;    /* base URL clients use, default http://ADDRESS:PORT */
+	long long token_ttl; /* seconds a token stays valid after install, 0: forever */
+};
+
+struct kf_i_distro {
+	KF_NODE_HDR;
+	const char *name;
+	int family;
+	const char *kernel;
+	const char *initrd;
+	const char *tree;
+	const char *kernel_args;
+};
+
+struct kf_i_role {
+	KF_NODE_HDR;
+	const char *name;
+	const char *distro;
+	const char *kickstart; /* template path, relative to the fleet file */
+	const char *profile;   /* profile path, relative to the fleet file */
+	const char *kernel_args;
+	struct kf_list vars;   /* of struct kf_i_var */
+};
+
+struct kf_i_var {
+	KF_NODE_HDR;
+	const char *key;
+	const char *value;
+};
+
+struct kf_i_defaults {
+	KF_NODE_HDR;
+	const char *root_password_hash;
+	const char *console;
+	const char *timezone;
+	const char *kernel_args;
+	struct kf_list ssh_keys; /* of const char * */
+	struct kf_list vars;     /* of struct kf_i_var */
+};
+
+struct kf_i_host {
+	KF_NODE_HDR;
+	const char *name;
+	const char *mac;
+	struct kf_list macs; /* of const char * */
+	const char *ip;
+	const char *role;
+	int firmware;
+	long long memory;    /* declared RAM, for the hugepage check */
+	const char *disk;
+	int netboot;         /* bool: install from the network on next boot */
+	struct kf_list vars; /* of struct kf_i_var */
+};
+
+struct kf_i_guest {
+	KF_NODE_HDR;
+	const char *name;
+	const char *host;
+	const char *mac;
+	const char *ip;
+	const char *role;
+	long long vcpus;
+	long long memory;
+	long long disk;
+	int firmware;
+	struct kf_list vars;
+};
+
+struct kf_inventory {
+	KF_NODE_HDR;
+	struct kf_i_provisioner *provisioner;
+	struct kf_list distros; /* of struct kf_i_distro */
+	struct kf_list roles;   /* of struct kf_i_role */
+	struct kf_i_defaults *defaults;
+	struct kf_list hosts;   /* of struct kf_i_host */
+	struct kf_list guests;  /* of struct kf_i_guest */
+
+	/* derived, owned */
+	const char *path;
+	const char *dir;                /* directory of the fleet file */
+	struct kf_profile **profiles;   /* one per role, same order; NULL if missing */
+	struct kf_doc *doc;
+	struct kf_arena arena;
+};
+
+extern const struct kf_schema kf_inventory_schema;
+
+/* Loads fleet.yaml, its roles' profiles, and runs every cross-check.
+ * Returns 0 with *out (free with kf_inventory_free) or a negative errno
+ * with every error in e. */
+int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err *e);
+void kf_inventory_free(struct kf_inventory *inv);
+void kf_inventory_print(const struct kf_inventory *inv, FILE *f);
+
+const struct kf_i_role *kf_inventory_role(const struct kf_inventory *inv, const char *name);
+const struct kf_i_distro *kf_inventory_distro(const struct kf_inventory *inv, const char *name);
+const struct kf_i_host *kf_inventory_host(const struct kf_inventory *inv, const char *name);
+const struct kf_profile *kf_inventory_role_profile(const struct kf_inventory *inv,
+						   const char *role);
+/* Resolves a path from the inventory (relative to the fleet file's dir);
+ * malloc'd. */
+char *kf_inventory_path(const struct kf_inventory *inv, const char *rel);
+/* The MACs of a host: its `mac` then its `macs`, deduplicated.  Returns the
+ * count and fills at most max pointers. */
+size_t kf_host_macs(const struct kf_i_host *h, const char **out, size_t max);
+
+#endif

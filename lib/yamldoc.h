@@ -1,0 +1,56 @@
+/* YAML documents as node trees that remember where each node came from.
+ *
+ * This is the one file that talks to libyaml.  Anchors and aliases are
+ * resolved (an alias shares the anchored node), merge keys ("<<") are
+ * applied, duplicate keys are errors, and limits on file size, nesting and
+ * alias expansion keep hostile input (billion laughs) from eating memory. */
+#ifndef KF_YAMLDOC_H
+#define KF_YAMLDOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "err.h"
+
+enum kf_node_kind { KF_NODE_SCALAR, KF_NODE_SEQ, KF_NODE_MAP };
+
+struct kf_node {
+	enum kf_node_kind kind;
+	struct kf_mark mark;
+	/* scalar */
+	const char *val;
+	size_t len;
+	bool plain;      /* unquoted plain scalar (null/bool/number rules apply) */
+	/* seq: kids[i]; map: kids[2i] key (a scalar), kids[2i+1] value */
+	struct kf_node **kids;
+	size_t n;        /* items, or pairs for a map */
+	size_t weight;   /* nodes in this subtree with aliases expanded */
+};
+
+struct kf_doc {
+	struct kf_arena arena;
+	const char *file;
+	struct kf_node *root; /* NULL for an empty document */
+};
+
+#define KF_DOC_MAX_BYTES (16u << 20)
+#define KF_DOC_MAX_DEPTH 64
+#define KF_DOC_MAX_WEIGHT 4000000u
+
+/* Loads and parses a file.  On success *out owns everything and pairs with
+ * kf_doc_free().  On failure every error found is added to e (as
+ * FILE:LINE:COL: message) and a negative errno is returned. */
+int kf_doc_load_file(struct kf_doc **out, const char *path, struct kf_err *e);
+/* The same for a buffer; name is used in messages. */
+int kf_doc_load_buf(struct kf_doc **out, const char *name, const char *buf, size_t len,
+		    struct kf_err *e);
+void kf_doc_free(struct kf_doc *doc);
+
+/* True for a plain null scalar ("", "~", "null", "Null", "NULL"). */
+bool kf_node_is_null(const struct kf_node *n);
+/* Looks up a key of a map node, NULL if absent or not a map. */
+struct kf_node *kf_map_get(const struct kf_node *map, const char *key);
+const char *kf_node_kind_name(const struct kf_node *n);
+
+#endif

@@ -1,0 +1,12 @@
+/* kickfleet subcommands: one function each, dispatched from the table in
+ * provision/main.c.  Each gets argv with argv[0] = the subcommand name and
+ * returns the process exit code. */
+#ifndef KF_PROVISION_CMD_H
+#define KF_PROVISION_CMD_H
+
+#define KF_DEFAULT_FLEET "/etc/kickfleet/fleet.yaml"
+
+int cmd_check(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
+
+#endif
