@@ -394,6 +394,9 @@ static void decode_struct_into(struct dec *d, const struct kf_schema *s, const s
 	} else {
 		for (size_t i = 0; i < n->n; i++) {
 			const struct kf_node *key = n->kids[2 * i];
+			/* "x-" keys are extension fields: a place for anchors */
+			if (!strncmp(key->val, "x-", 2))
+				continue;
 			const struct kf_field *f = find_field(s, key->val, skip);
 			if (!f) {
 				unknown_key(d, s, key, skip);

@@ -16,6 +16,8 @@
  *   LIST DICT                                      struct kf_list  n == 0
  * Every struct a schema describes starts with `const struct kf_node *node`
  * (KF_NODE_HDR): the mapping it came from, for messages after decoding.
+ * Keys starting with "x-" are extension fields and are ignored, so users
+ * can park YAML anchors there (x-common: &common {...}).
  * Values are stored normalised (sizes in bytes, MACs lower case, CPU lists
  * as "0-3,8"), so comparing two decoded values compares meaning. */
 #ifndef KF_SCHEMA_H

@@ -36,7 +36,7 @@ struct kf_doc {
 
 #define KF_DOC_MAX_BYTES (16u << 20)
 #define KF_DOC_MAX_DEPTH 64
-#define KF_DOC_MAX_WEIGHT 4000000u
+#define KF_DOC_MAX_WEIGHT 1000000u
 
 /* Loads and parses a file.  On success *out owns everything and pairs with
  * kf_doc_free().  On failure every error found is added to e (as
