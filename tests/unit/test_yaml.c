@@ -292,7 +292,7 @@ static void test_schema_errors(void **state)
 		"t.yaml:3:5: item: missing required key \"name\"",
 		"t.yaml:4:5: item: expected a mapping, got a list",
 		"t.yaml:5:34: item s: slow items take at most 5",
-		"t.yaml:6:24: \"bytes\" given twice (also as \"size\")",
+		"t.yaml:6:25: \"bytes\" given twice (also as \"size\")",
 		"t.yaml:7:1: unknown key \"other\" in top",
 	};
 	assert_int_equal(e.n, KF_ARRAY_SIZE(want));
