@@ -96,7 +96,7 @@ FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(call pc_cflags,yaml-0.1) -o $@ $^ $(call pc_libs,yaml-0.1)
+	$(CLANG) $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(call pc_cflags,$(LIB_PKGS)) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lm
 
 tests: $(PROGS) $(UNITS)
 asan: $(ASAN_PROGS) $(ASAN_UNITS)

@@ -243,7 +243,8 @@ char *kf_inventory_path(const struct kf_inventory *inv, const char *rel)
 {
 	if (rel[0] == '/')
 		return kf_xstrdup(rel);
-	char *first = kf_xasprintf("%s/%s", inv->dir ? inv->dir : ".", rel);
+	char *first = !inv->dir || !strcmp(inv->dir, ".") ? kf_xstrdup(rel)
+							    : kf_xasprintf("%s/%s", inv->dir, rel);
 	if (access(first, F_OK) == 0)
 		return first;
 	const char *env = getenv("KICKFLEET_DATADIR");
@@ -330,9 +331,14 @@ static void seen_report(struct seenset *s, const char *what, struct kf_err *e)
 		size_t first = i - 1;
 		while (first > 0 && !strcmp(s->v[first - 1].key, s->v[i].key))
 			first--;
-		if (!strcmp(s->v[i].key, s->v[first].key))
-			kf_errf(e, s->v[i].mark, "duplicate %s %s (also %s at line %d)", what, s->v[i].key,
-				s->v[first].owner, s->v[first].mark->line);
+		if (strcmp(s->v[i].key, s->v[first].key))
+			continue;
+		if (!strcmp(s->v[first].owner, s->v[i].key))
+			kf_errf(e, s->v[i].mark, "%s %s is used twice (first at line %d)", what,
+				s->v[i].key, s->v[first].mark->line);
+		else
+			kf_errf(e, s->v[i].mark, "%s %s is used twice (first by %s at line %d)", what,
+				s->v[i].key, s->v[first].owner, s->v[first].mark->line);
 	}
 	free(s->v);
 	memset(s, 0, sizeof(*s));
@@ -388,7 +394,7 @@ static void check_addresses(struct kf_inventory *inv, struct kf_err *e)
 					g->name, g->ip, p->subnet);
 		}
 	}
-	seen_report(&names, "name", e);
+	seen_report(&names, "host name", e);
 	seen_report(&macs, "MAC", e);
 	seen_report(&ips, "IP", e);
 }
@@ -465,15 +471,12 @@ static void check_refs(struct kf_inventory *inv, struct kf_err *e)
 	}
 }
 
-int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err *e)
+static int finish_load(struct kf_inventory **out, struct kf_doc *doc, const char *path,
+		       struct kf_err *e)
 {
-	struct kf_doc *doc = NULL;
 	struct kf_arena arena = { 0 };
 	size_t before = e->n;
 	*out = NULL;
-	int r = kf_doc_load_file(&doc, path, e);
-	if (r < 0)
-		return r;
 	if (!doc->root) {
 		struct kf_mark m = { doc->file, 1, 1 };
 		kf_errf(e, &m, "empty file, expected an inventory mapping");
@@ -498,6 +501,27 @@ int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err
 	}
 	*out = inv;
 	return 0;
+}
+
+int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err *e)
+{
+	struct kf_doc *doc = NULL;
+	*out = NULL;
+	int r = kf_doc_load_file(&doc, path, e);
+	if (r < 0)
+		return r;
+	return finish_load(out, doc, path, e);
+}
+
+int kf_inventory_load_buf(struct kf_inventory **out, const char *name, const char *buf, size_t len,
+			  struct kf_err *e)
+{
+	struct kf_doc *doc = NULL;
+	*out = NULL;
+	int r = kf_doc_load_buf(&doc, name, buf, len, e);
+	if (r < 0)
+		return r;
+	return finish_load(out, doc, name, e);
 }
 
 void kf_inventory_free(struct kf_inventory *inv)

@@ -129,6 +129,9 @@ extern const struct kf_schema kf_inventory_schema;
  * Returns 0 with *out (free with kf_inventory_free) or a negative errno
  * with every error in e. */
 int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err *e);
+/* The same from a buffer; relative paths resolve against name's directory. */
+int kf_inventory_load_buf(struct kf_inventory **out, const char *name, const char *buf, size_t len,
+			  struct kf_err *e);
 void kf_inventory_free(struct kf_inventory *inv);
 void kf_inventory_print(const struct kf_inventory *inv, FILE *f);
 

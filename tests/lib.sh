@@ -5,7 +5,11 @@ T_PASS=0
 T_FAIL=0
 T_SKIP=0
 T_SUITE=${T_SUITE:-$(basename "$0" .sh)}
-TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+if [ -z "${TOP:-}" ]; then
+	TOP=$(cd "$(dirname "$0")" && pwd)
+	while [ "$TOP" != / ] && [ ! -f "$TOP/tests/lib.sh" ]; do TOP=$(dirname "$TOP"); done
+fi
+export TOP
 
 t_ok()   { T_PASS=$((T_PASS + 1)); printf 'ok   %s: %s\n' "$T_SUITE" "$*"; }
 t_fail() { T_FAIL=$((T_FAIL + 1)); printf 'FAIL %s: %s\n' "$T_SUITE" "$*"; }

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Regenerates the expected outputs of the data cases, on purpose only:
+#   tests/data/regen.sh        then review `git diff tests/data`
+set -eu
+D=$(cd "$(dirname "$0")" && pwd)
+B=$D/../../build
+cd "$D/profile/bad"
+for f in *.yaml; do "$B/kickfleet-agent" validate "$f" 2>"${f%.yaml}.err" >/dev/null && echo "unexpected success: $f" || true; done
+cd "$D/profile/good"
+for f in *.yaml; do "$B/kickfleet-agent" validate -v "$f" >"${f%.yaml}.out"; done
+for d in "$D"/inventory/bad/*/; do
+	(cd "$d" && "$B/kickfleet" check -f fleet.yaml 2>expected.err >/dev/null && echo "unexpected success: $d" || true)
+done
+for d in "$D"/inventory/good/*/; do
+	(cd "$d" && "$B/kickfleet" check -v -f fleet.yaml >expected.out)
+done
