@@ -72,4 +72,9 @@ for f in profiles/*.yaml; do
 	[ -f "$f" ] || continue
 	t_check "profiles: validate $f" "$TOP/build/kickfleet-agent" validate "$f" >/dev/null
 done
+# The generated references in docs/ match the schema tables.
+"$TOP/build/kickfleet-agent" schema >"$tmp/pref.md"
+t_check "docs/profile-reference.md matches the schema (make docs)" cmp -s "$tmp/pref.md" "$TOP/docs/profile-reference.md"
+"$TOP/build/kickfleet" schema >"$tmp/iref.md"
+t_check "docs/inventory-reference.md matches the schema (make docs)" cmp -s "$tmp/iref.md" "$TOP/docs/inventory-reference.md"
 t_summary
