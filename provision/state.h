@@ -1,0 +1,142 @@
+/* The provisioner's state store: install progress, tokens, render digests
+ * and agent reports, one row per host or guest, plus an events log.
+ *
+ * This header is the whole interface; provision/state.c is the SQLite
+ * backend and the only file that talks to sqlite3 (WAL journal, a busy
+ * timeout, every write in a transaction, so a committed change survives
+ * kill -9).  A later PostgreSQL backend implements the same functions.
+ *
+ * Install states move new -> booting -> installing -> installed ->
+ * configured / drifted / failed; `kickfleet netboot HOST on` puts a host
+ * back to new.  Every state change is also appended to the events log.
+ *
+ * Threads: one struct kf_state may be shared by several threads; calls on
+ * it are serialised by a mutex inside.  Open one per thread for parallel
+ * reads.  All functions return 0 or a negative errno and add a message to
+ * e (which may be NULL) on failure; -ENOENT means "no such host". */
+#ifndef KF_PROVISION_STATE_H
+#define KF_PROVISION_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum kf_host_kind { KF_KIND_HOST, KF_KIND_GUEST };
+
+enum kf_install_state {
+	KF_ST_NEW,
+	KF_ST_BOOTING,
+	KF_ST_INSTALLING,
+	KF_ST_INSTALLED,
+	KF_ST_CONFIGURED,
+	KF_ST_DRIFTED,
+	KF_ST_FAILED,
+	KF_ST_COUNT
+};
+
+/* "new", "booting", ...; NULL when out of range. */
+const char *kf_install_state_name(int st);
+/* The state named s, or -1. */
+int kf_install_state_parse(const char *s);
+const char *kf_host_kind_name(int kind);
+
+#define KF_TOKEN_BYTES 32
+#define KF_TOKEN_HEX (2 * KF_TOKEN_BYTES)  /* characters, without the NUL */
+#define KF_DIGEST_HEX 64                   /* SHA-256 in hex */
+
+/* One host's row.  Strings are owned by the record (kf_host_rec_release);
+ * token and digest are "" when not set. */
+struct kf_host_rec {
+	char *name;
+	int kind;             /* enum kf_host_kind */
+	char *macs;           /* normalised, lower case, comma separated */
+	char *role;
+	int state;            /* enum kf_install_state */
+	int64_t state_since;  /* unix time the current state was entered */
+	int64_t created;
+	int netboot;          /* 1: network install on next boot, 0: boot locally */
+	char token[KF_TOKEN_HEX + 1];
+	int64_t token_gen;    /* bumped on every rotation, 0: never issued */
+	int64_t token_issued; /* unix time */
+	char digest[KF_DIGEST_HEX + 1]; /* inputs of the last render of its files */
+	char *report;         /* last agent report (JSON), NULL if none */
+	int64_t report_time;
+	int64_t drift_count;  /* reports that found drift */
+};
+
+void kf_host_rec_release(struct kf_host_rec *h);
+/* Frees an array from kf_state_list_hosts (v may be NULL). */
+void kf_host_recs_free(struct kf_host_rec *v, size_t n);
+
+struct kf_state;
+
+/* Opens (creating if needed) the store at path, a file such as
+ * STATE_DIR/state.db; the directory must exist.  Pairs with
+ * kf_state_close (which accepts NULL). */
+int kf_state_open(struct kf_state **out, const char *path, struct kf_err *e);
+void kf_state_close(struct kf_state *st);
+
+/* Groups many writes into one transaction (render does this for speed).
+ * Outside a batch every write is its own transaction.  Batches do not
+ * nest; end with commit = 1 to keep the writes, 0 to drop them. */
+int kf_state_begin(struct kf_state *st, struct kf_err *e);
+int kf_state_end(struct kf_state *st, int commit, struct kf_err *e);
+
+/* Fills *out (release with kf_host_rec_release); -ENOENT if unknown. */
+int kf_state_get_host(struct kf_state *st, const char *name, struct kf_host_rec *out,
+		      struct kf_err *e);
+/* The host one of whose MACs is mac (any case); -ENOENT if none. */
+int kf_state_find_mac(struct kf_state *st, const char *mac, struct kf_host_rec *out,
+		      struct kf_err *e);
+/* Inserts or replaces the whole row h->name (all fields as given). */
+int kf_state_put_host(struct kf_state *st, const struct kf_host_rec *h, struct kf_err *e);
+/* Removes the host's row (its events stay); -ENOENT if unknown. */
+int kf_state_delete_host(struct kf_state *st, const char *name, struct kf_err *e);
+/* Every row, sorted by name; free with kf_host_recs_free. */
+int kf_state_list_hosts(struct kf_state *st, struct kf_host_rec **out, size_t *n,
+			struct kf_err *e);
+
+/* Moves a host to state (enum kf_install_state), stamping state_since and
+ * logging an event with detail (may be NULL).  Entering "installed" also
+ * clears netboot.  Returns 1 when the state changed, 0 when the host was
+ * already in it (idempotent: nothing written), or a negative errno. */
+int kf_state_set_state(struct kf_state *st, const char *name, int state, const char *detail,
+		       struct kf_err *e);
+/* Sets the netboot flag; turning it on also puts the host back to "new"
+ * (a reinstall).  Returns 1 when something changed, 0 when not. */
+int kf_state_set_netboot(struct kf_state *st, const char *name, int on, struct kf_err *e);
+/* Replaces the host's token with a fresh random one (getrandom, 32 bytes,
+ * hex), bumps token_gen, stamps token_issued; copies it to token_out
+ * (KF_TOKEN_HEX + 1 bytes) when not NULL. */
+int kf_state_rotate_token(struct kf_state *st, const char *name, char *token_out,
+			  struct kf_err *e);
+/* Stores an agent report (JSON text) with the time; moves the host to
+ * configured, drifted (drift_count + 1) or failed per the flags. */
+int kf_state_record_report(struct kf_state *st, const char *name, const char *json,
+			   int drifted, int failed, struct kf_err *e);
+
+/* Appends to the events log (what: a short word like "callback"). */
+int kf_state_log_event(struct kf_state *st, const char *name, const char *what,
+		       const char *detail, struct kf_err *e);
+
+struct kf_event {
+	int64_t id;
+	int64_t time;
+	char *host;
+	char *what;
+	char *detail; /* may be NULL */
+};
+/* The newest `limit` events (of one host when name is not NULL), oldest
+ * first; free with kf_events_free. */
+int kf_state_list_events(struct kf_state *st, const char *name, size_t limit,
+			 struct kf_event **out, size_t *n, struct kf_err *e);
+void kf_events_free(struct kf_event *v, size_t n);
+
+/* A fresh token: KF_TOKEN_BYTES from getrandom(), as lower-case hex into
+ * out (KF_TOKEN_HEX + 1 bytes). */
+int kf_token_new(char *out, struct kf_err *e);
+/* Compares two tokens in constant time; false if either is NULL/empty. */
+int kf_token_equal(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,268 @@
+/* Unit tests: the SQLite state store (provision/state.c), on a real
+ * database in a temp directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "provision/state.h"
+#include "util.h"
+
+struct fx {
+	char dir[64];
+	char *path;
+	struct kf_state *st;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = kf_xcalloc(1, sizeof(*f));
+	strcpy(f->dir, "/tmp/kf-state-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->path = kf_xasprintf("%s/state.db", f->dir);
+	struct kf_err e = KF_ERR_INIT;
+	assert_int_equal(kf_state_open(&f->st, f->path, &e), 0);
+	kf_err_release(&e);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	kf_state_close(f->st);
+	char *cmd = kf_xasprintf("rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static void put(struct kf_state *st, const char *name, const char *macs)
+{
+	struct kf_host_rec h = { .name = (char *)name, .macs = (char *)macs, .role = "kvm-host",
+				 .netboot = 1 };
+	assert_int_equal(kf_state_put_host(st, &h, NULL), 0);
+}
+
+static void test_put_get_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct kf_host_rec h = { .name = "kvm01", .kind = KF_KIND_GUEST, .macs = "52:54:00:aa:00:01",
+				 .role = "web", .state = KF_ST_INSTALLING, .state_since = 42,
+				 .netboot = 1, .token_gen = 3, .report = "{\"a\":1}", .drift_count = 2 };
+	strcpy(h.token, "ab12");
+	strcpy(h.digest, "dd");
+	assert_int_equal(kf_state_put_host(f->st, &h, NULL), 0);
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	assert_string_equal(g.name, "kvm01");
+	assert_int_equal(g.kind, KF_KIND_GUEST);
+	assert_string_equal(g.macs, "52:54:00:aa:00:01");
+	assert_string_equal(g.role, "web");
+	assert_int_equal(g.state, KF_ST_INSTALLING);
+	assert_int_equal(g.state_since, 42);
+	assert_true(g.created > 0);
+	assert_string_equal(g.token, "ab12");
+	assert_int_equal(g.token_gen, 3);
+	assert_string_equal(g.digest, "dd");
+	assert_string_equal(g.report, "{\"a\":1}");
+	assert_int_equal(g.drift_count, 2);
+	kf_host_rec_release(&g);
+	assert_int_equal(kf_state_get_host(f->st, "nope", &g, NULL), -ENOENT);
+}
+
+static void test_find_mac_any_case(void **state)
+{
+	struct fx *f = *state;
+	put(f->st, "a", "52:54:00:aa:00:01,52:54:00:aa:01:01");
+	put(f->st, "b", "52:54:00:aa:00:02");
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_find_mac(f->st, "52:54:00:AA:01:01", &g, NULL), 0);
+	assert_string_equal(g.name, "a");
+	kf_host_rec_release(&g);
+	/* a MAC moved to another host follows it */
+	put(f->st, "b", "52:54:00:aa:00:02,52:54:00:aa:01:01");
+	put(f->st, "a", "52:54:00:aa:00:01");
+	assert_int_equal(kf_state_find_mac(f->st, "52:54:00:aa:01:01", &g, NULL), 0);
+	assert_string_equal(g.name, "b");
+	kf_host_rec_release(&g);
+	assert_int_equal(kf_state_delete_host(f->st, "b", NULL), 0);
+	assert_int_equal(kf_state_find_mac(f->st, "52:54:00:aa:01:01", &g, NULL), -ENOENT);
+	assert_int_equal(kf_state_delete_host(f->st, "b", NULL), -ENOENT);
+}
+
+static void test_state_changes_are_idempotent(void **state)
+{
+	struct fx *f = *state;
+	put(f->st, "kvm01", "52:54:00:aa:00:01");
+	assert_int_equal(kf_state_set_state(f->st, "kvm01", KF_ST_INSTALLING, "ks fetched", NULL), 1);
+	assert_int_equal(kf_state_set_state(f->st, "kvm01", KF_ST_INSTALLING, NULL, NULL), 0);
+	assert_int_equal(kf_state_set_state(f->st, "kvm01", KF_ST_INSTALLED, NULL, NULL), 1);
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	assert_int_equal(g.state, KF_ST_INSTALLED);
+	assert_int_equal(g.netboot, 0); /* installed flips to local boot */
+	kf_host_rec_release(&g);
+	assert_int_equal(kf_state_set_state(f->st, "kvm01", KF_ST_INSTALLED, NULL, NULL), 0);
+	/* reinstall */
+	assert_int_equal(kf_state_set_netboot(f->st, "kvm01", 1, NULL), 1);
+	assert_int_equal(kf_state_set_netboot(f->st, "kvm01", 1, NULL), 0);
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	assert_int_equal(g.state, KF_ST_NEW);
+	assert_int_equal(g.netboot, 1);
+	kf_host_rec_release(&g);
+	struct kf_err e = KF_ERR_INIT;
+	assert_int_equal(kf_state_set_state(f->st, "ghost", KF_ST_BOOTING, NULL, &e), -ENOENT);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0].text, "unknown host \"ghost\""));
+	kf_err_release(&e);
+	assert_int_equal(kf_state_set_state(f->st, "kvm01", 99, NULL, NULL), -EINVAL);
+
+	struct kf_event *ev;
+	size_t n;
+	assert_int_equal(kf_state_list_events(f->st, "kvm01", 0, &ev, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(ev[0].detail, "new -> installing: ks fetched");
+	assert_string_equal(ev[1].detail, "installing -> installed");
+	assert_string_equal(ev[2].what, "netboot");
+	kf_events_free(ev, n);
+	assert_int_equal(kf_state_list_events(f->st, NULL, 1, &ev, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ev[0].what, "netboot");
+	kf_events_free(ev, n);
+}
+
+static void test_tokens(void **state)
+{
+	struct fx *f = *state;
+	put(f->st, "kvm01", "52:54:00:aa:00:01");
+	char t1[KF_TOKEN_HEX + 1], t2[KF_TOKEN_HEX + 1];
+	assert_int_equal(kf_state_rotate_token(f->st, "kvm01", t1, NULL), 0);
+	assert_int_equal(strlen(t1), KF_TOKEN_HEX);
+	assert_int_equal(strspn(t1, "0123456789abcdef"), KF_TOKEN_HEX);
+	assert_int_equal(kf_state_rotate_token(f->st, "kvm01", t2, NULL), 0);
+	assert_string_not_equal(t1, t2);
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	assert_string_equal(g.token, t2);
+	assert_int_equal(g.token_gen, 2);
+	assert_true(g.token_issued > 0);
+	kf_host_rec_release(&g);
+	assert_true(kf_token_equal(t2, t2));
+	assert_false(kf_token_equal(t1, t2));
+	assert_false(kf_token_equal(t1, ""));
+	assert_false(kf_token_equal(NULL, t1));
+	char shorter[KF_TOKEN_HEX];
+	memcpy(shorter, t1, KF_TOKEN_HEX - 1);
+	shorter[KF_TOKEN_HEX - 1] = 0;
+	assert_false(kf_token_equal(t1, shorter));
+	assert_int_equal(kf_state_rotate_token(f->st, "ghost", NULL, NULL), -ENOENT);
+}
+
+static void test_reports(void **state)
+{
+	struct fx *f = *state;
+	put(f->st, "kvm01", "52:54:00:aa:00:01");
+	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":0}", 0, 0, NULL), 0);
+	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":3}", 1, 0, NULL), 0);
+	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":3}", 1, 0, NULL), 0);
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	assert_int_equal(g.state, KF_ST_DRIFTED);
+	assert_int_equal(g.drift_count, 2);
+	assert_string_equal(g.report, "{\"changes\":3}");
+	assert_true(g.report_time > 0);
+	kf_host_rec_release(&g);
+	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{}", 0, 1, NULL), 0);
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	assert_int_equal(g.state, KF_ST_FAILED);
+	kf_host_rec_release(&g);
+}
+
+static void test_batch_rollback_and_list(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(kf_state_begin(f->st, NULL), 0);
+	assert_int_equal(kf_state_begin(f->st, NULL), -EBUSY);
+	put(f->st, "c", "52:54:00:00:00:03");
+	put(f->st, "a", "52:54:00:00:00:01");
+	assert_int_equal(kf_state_end(f->st, 1, NULL), 0);
+	assert_int_equal(kf_state_begin(f->st, NULL), 0);
+	put(f->st, "b", "52:54:00:00:00:02");
+	assert_int_equal(kf_state_end(f->st, 0, NULL), 0);
+	assert_int_equal(kf_state_end(f->st, 1, NULL), -EINVAL);
+	struct kf_host_rec *v;
+	size_t n;
+	assert_int_equal(kf_state_list_hosts(f->st, &v, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "a");
+	assert_string_equal(v[1].name, "c");
+	kf_host_recs_free(v, n);
+}
+
+/* A committed change survives the writer being killed (-9) right after. */
+static void test_survives_kill(void **state)
+{
+	struct fx *f = *state;
+	put(f->st, "kvm01", "52:54:00:aa:00:01");
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct kf_state *st = NULL;
+		if (kf_state_open(&st, f->path, NULL) < 0 ||
+		    kf_state_set_state(st, "kvm01", KF_ST_INSTALLED, "child", NULL) != 1)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	struct kf_state *st2 = NULL;
+	assert_int_equal(kf_state_open(&st2, f->path, NULL), 0);
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_get_host(st2, "kvm01", &g, NULL), 0);
+	assert_int_equal(g.state, KF_ST_INSTALLED);
+	kf_host_rec_release(&g);
+	kf_state_close(st2);
+}
+
+static void test_open_error_names_path(void **state)
+{
+	(void)state;
+	struct kf_state *st = NULL;
+	struct kf_err e = KF_ERR_INIT;
+	assert_true(kf_state_open(&st, "/nonexistent-dir/x/state.db", &e) < 0);
+	assert_null(st);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0].text, "/nonexistent-dir/x/state.db"));
+	kf_err_release(&e);
+	assert_string_equal(kf_install_state_name(KF_ST_DRIFTED), "drifted");
+	assert_int_equal(kf_install_state_parse("installed"), KF_ST_INSTALLED);
+	assert_int_equal(kf_install_state_parse("bogus"), -1);
+	assert_null(kf_install_state_name(KF_ST_COUNT));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_get_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_mac_any_case, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_changes_are_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_rollback_and_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_survives_kill, setup, teardown),
+		cmocka_unit_test(test_open_error_names_path),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
