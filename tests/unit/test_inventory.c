@@ -1,0 +1,143 @@
+/* Unit tests: inventory cross-checks, on fleets written to a temp dir. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inventory.h"
+#include "util.h"
+
+static char dir[64];
+
+static void put(const char *name, const char *text)
+{
+	char *p = kf_xasprintf("%s/%s", dir, name);
+	assert_int_equal(kf_write_atomic(p, text, strlen(text), 0644), 0);
+	free(p);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/kf-inv-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	put("host.yaml", "kvm: {nested: true}\nmemory:\n  hugepages:\n    - {size: 1G, count: 8}\n");
+	put("plain.yaml", "memory: {numa_balancing: false}\n");
+	put("t.ks", "text\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char *cmd = kf_xasprintf("rm -rf '%s'", dir);
+	int r = system(cmd);
+	free(cmd);
+	return r;
+}
+
+static const char *head =
+	"provisioner: {interface: br0, address: 10.0.0.1, subnet: 10.0.0.0/24,\n"
+	"  dhcp: {range: [10.0.0.100, 10.0.0.200]}}\n"
+	"distros: {d: {kernel: /k, initrd: /i}}\n"
+	"roles:\n"
+	"  kvm: {distro: d, kickstart: t.ks, profile: host.yaml}\n"
+	"  plain: {distro: d, kickstart: t.ks, profile: plain.yaml}\n";
+
+/* Loads head + body; returns the messages joined by newlines. */
+static char *check(const char *body, int *rc)
+{
+	char *text = kf_xasprintf("%s%s", head, body);
+	put("fleet.yaml", text);
+	free(text);
+	char *path = kf_xasprintf("%s/fleet.yaml", dir);
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_inventory *inv = NULL;
+	*rc = kf_inventory_load(&inv, path, &e);
+	kf_inventory_free(inv);
+	struct kf_buf b = KF_BUF_INIT;
+	char buf[1024];
+	for (size_t i = 0; i < e.n; i++) {
+		/* drop the temp dir from the file name */
+		const char *m = kf_err_format(&e, i, buf, sizeof(buf));
+		if (!strncmp(m, dir, strlen(dir)))
+			m += strlen(dir) + 1;
+		kf_buf_printf(&b, "%s\n", m);
+	}
+	kf_err_release(&e);
+	free(path);
+	return kf_buf_detach(&b);
+}
+
+static void expect(const char *body, const char *want)
+{
+	int rc;
+	char *got = check(body, &rc);
+	assert_string_equal(got, want);
+	if (want[0])
+		assert_int_not_equal(rc, 0);
+	else
+		assert_int_equal(rc, 0);
+	free(got);
+}
+
+static void test_valid(void **state)
+{
+	(void)state;
+	expect("hosts:\n  - {name: a, mac: 52:54:00:00:00:01, ip: 10.0.0.11, role: kvm, memory: 64G}\n"
+	       "guests:\n  - {name: g, host: a, mac: 52:54:00:00:01:01, role: plain}\n",
+	       "");
+}
+
+static void test_duplicates(void **state)
+{
+	(void)state;
+	expect("hosts:\n"
+	       "  - {name: a, mac: 52:54:00:00:00:01, ip: 10.0.0.11, role: kvm}\n"
+	       "  - {name: a, macs: [52:54:00:00:00:02, 52:54:00:00:00:01], ip: 10.0.0.11, role: kvm}\n"
+	       "  - {name: b, mac: 52:54:00:00:00:03, ip: 10.0.0.1, role: kvm}\n",
+	       "fleet.yaml:9:12: host name a is used twice (first at line 8)\n"
+	       "fleet.yaml:9:21: MAC 52:54:00:00:00:01 is used twice (first by a at line 8)\n"
+	       "fleet.yaml:10:43: IP 10.0.0.1 is used twice (first by the provisioner at line 1)\n"
+	       "fleet.yaml:9:65: IP 10.0.0.11 is used twice (first by a at line 8)\n");
+}
+
+static void test_subnet_and_refs(void **state)
+{
+	(void)state;
+	expect("hosts:\n"
+	       "  - {name: a, mac: 52:54:00:00:00:01, ip: 10.0.1.11, role: kvm}\n"
+	       "  - {name: p, mac: 52:54:00:00:00:02, role: plain}\n"
+	       "  - {name: x, mac: 52:54:00:00:00:03, role: nope}\n"
+	       "guests:\n"
+	       "  - {name: g1, host: zz, mac: 52:54:00:00:01:01, role: plain}\n"
+	       "  - {name: g2, host: p, mac: 52:54:00:00:01:02, role: plain}\n",
+	       "fleet.yaml:8:43: host a: ip 10.0.1.11 is outside subnet 10.0.0.0/24\n"
+	       "fleet.yaml:10:45: host x: unknown role \"nope\"\n"
+	       "fleet.yaml:12:22: guest g1: unknown host \"zz\"\n"
+	       "fleet.yaml:13:22: guest g2: host p is not a KVM host (its role plain has no kvm or libvirt section)\n");
+}
+
+static void test_hugepages_vs_memory(void **state)
+{
+	(void)state;
+	expect("hosts:\n  - {name: a, mac: 52:54:00:00:00:01, role: kvm, memory: 4G}\n",
+	       "fleet.yaml:8:58: host a: role kvm reserves 8G of hugepages but the host has 4G\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_subnet_and_refs),
+		cmocka_unit_test(test_hugepages_vs_memory),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
