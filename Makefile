@@ -18,10 +18,8 @@ CC      ?= cc
 # V=1 shows the full commands
 V ?= 0
 ifeq ($(V),0)
-Q = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 else
-Q =
 say =
 endif
 CLANG   ?= clang
@@ -72,32 +70,32 @@ deps-check:
 # ---- normal build ----
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(Q)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/kickfleet-agent: $(call obj,$(B),$(LIB_SRC) $(AGENT_SRC) agent/main.c)
-	$(call say,LD,$@)$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(B)/kickfleet: $(call obj,$(B),$(LIB_SRC) $(PROV_SRC) provision/main.c)
-	$(call say,LD,$@)$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PROV_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PROV_LIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(B),$(LIB_SRC) $(AGENT_SRC) $(PROV_SRC))
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
 # ---- sanitizer build (ASan + UBSan) ----
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(call say,CC-SAN,$<)$(Q)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(SAN) $(CFLAGS) -O1 -MMD -MP -c $< -o $@
+	$(call say,CC-SAN,$<)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(SAN) $(CFLAGS) -O1 -MMD -MP -c $< -o $@
 
 $(B)/asan/kickfleet-agent: $(call obj,$(B)/asan,$(LIB_SRC) $(AGENT_SRC) agent/main.c)
-	$(call say,LD,$@)$(Q)$(CC) $(SAN) -o $@ $^ $(AGENT_LIBS)
+	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(AGENT_LIBS)
 
 $(B)/asan/kickfleet: $(call obj,$(B)/asan,$(LIB_SRC) $(PROV_SRC) provision/main.c)
-	$(call say,LD,$@)$(Q)$(CC) $(SAN) -o $@ $^ $(PROV_LIBS)
+	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(PROV_LIBS)
 
 $(B)/asan/tests/%: $(B)/asan/obj/tests/unit/%.o $(call obj,$(B)/asan,$(LIB_SRC) $(AGENT_SRC) $(PROV_SRC))
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(Q)$(CC) $(SAN) -o $@ $^ $(TEST_LIBS)
+	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(TEST_LIBS)
 
 # ---- fuzzing (libFuzzer, clang) ----
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -105,7 +103,7 @@ FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	$(call say,FUZZ,$@)$(Q)$(CLANG) $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(call pc_cflags,$(LIB_PKGS)) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lm
+	$(call say,FUZZ,$@)$(CLANG) $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(call pc_cflags,$(LIB_PKGS)) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lm
 
 tests: $(PROGS) $(UNITS)
 asan: $(ASAN_PROGS) $(ASAN_UNITS)
