@@ -1,8 +1,10 @@
 /* Inventory schema tables, cross-checks and loading. */
 #include "inventory.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
@@ -103,6 +105,11 @@ static const struct kf_field distro_fields[] = {
 	FLD(S, "initrd", KF_T_STR, initrd, .flags = KF_F_REQUIRED, .doc = "installer initrd"),
 	FLD(S, "tree", KF_T_STR, tree, .doc = "install tree URL (the kickstart's url)"),
 	FLD(S, "kernel_args", KF_T_STR, kernel_args, .doc = "extra installer kernel arguments"),
+	FLD(S, "kernel_sha256", KF_T_STR, kernel_sha256, .doc = "SHA-256 of the kernel (written by distro import)"),
+	FLD(S, "initrd_sha256", KF_T_STR, initrd_sha256, .doc = "SHA-256 of the initrd (written by distro import)"),
+	FLD(S, "version", KF_T_STR, version, .doc = "release, from the media (written by distro import)"),
+	FLD(S, "arch", KF_T_STR, arch, .doc = "architecture, from the media (written by distro import)"),
+	FLD(S, "source", KF_T_STR, source, .doc = "the ISO or directory it was imported from"),
 	END
 };
 #undef S
@@ -188,6 +195,8 @@ static const struct kf_field inv_fields[] = {
 	FLD(S, "provisioner", KF_T_STRUCT, provisioner, .sub = &prov_schema, .flags = KF_F_REQUIRED,
 	    .doc = "the provisioner's network and directories"),
 	FLD(S, "distros", KF_T_DICT, distros, .sub = &distro_schema, .doc = "what can be installed"),
+	FLD(S, "distros_dir", KF_T_STR, distros_dir,
+	    .doc = "directory of distro files, NAME.yaml each (default distros.d beside the fleet file, if it exists)"),
 	FLD(S, "roles", KF_T_DICT, roles, .sub = &role_schema, .doc = "roles: distro, template, profile"),
 	FLD(S, "defaults", KF_T_STRUCT, defaults, .sub = &defaults_schema, .doc = "settings for every host"),
 	FLD(S, "hosts", KF_T_LIST, hosts, .sub = &host_schema, .doc = "physical machines"),
@@ -471,8 +480,86 @@ static void check_refs(struct kf_inventory *inv, struct kf_err *e)
 	}
 }
 
+/* ---- distros_dir: one distro per file ---- */
+
+char *kf_inventory_distros_dir(const struct kf_inventory *inv, bool want_default)
+{
+	const char *rel = inv->distros_dir ? inv->distros_dir : "distros.d";
+	char *p = rel[0] == '/' || !inv->dir || !strcmp(inv->dir, ".") ? kf_xstrdup(rel)
+								  : kf_xasprintf("%s/%s", inv->dir, rel);
+	struct stat st;
+	if (!inv->distros_dir && !want_default && (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int yaml_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".yaml");
+}
+
+/* Decodes one distros_dir file into *d; its name is the file name. */
+static void load_distro_file(struct kf_inventory *inv, const char *path, const char *fname,
+			     struct kf_i_distro *d, struct kf_err *e)
+{
+	struct kf_doc *doc = NULL;
+	if (kf_doc_load_file(&doc, path, e) < 0)
+		return;
+	inv->incdocs[inv->n_incdocs++] = doc;
+	char *name = kf_arena_strndup(&inv->arena, fname, strlen(fname) - 5);
+	struct kf_mark top = { doc->file, 1, 1 };
+	if (!doc->root) {
+		kf_errf(e, &top, "empty file, expected the mapping of distro %s", name);
+		return;
+	}
+	const struct kf_i_distro *tmp = kf_schema_decode(&distro_schema, doc->root, &inv->arena, e, NULL);
+	*d = *tmp;
+	if (d->name && strcmp(d->name, name))
+		kf_errf(e, kf_mark_of(d, "name"), "distro name \"%s\" differs from the file name \"%s\"",
+			d->name, name);
+	d->name = name;
+	const struct kf_i_distro *old = kf_inventory_distro(inv, name);
+	if (old)
+		kf_errf(e, &top, "distro %s is also defined in %s at line %d", name,
+			kf_mark_of(old, NULL)->file, kf_mark_of(old, NULL)->line);
+}
+
+static void load_distros_dir(struct kf_inventory *inv, struct kf_err *e)
+{
+	char *dir = kf_inventory_distros_dir(inv, false);
+	struct dirent **ents = NULL;
+	if (!dir)
+		return;
+	int n = scandir(dir, &ents, yaml_filter, alphasort);
+	if (n < 0) {
+		kf_errf(e, kf_mark_of(inv, "distros_dir"), "distros_dir %s: %s", dir, strerror(errno));
+		free(dir);
+		return;
+	}
+	size_t have = inv->distros.n, sz = sizeof(struct kf_i_distro);
+	struct kf_i_distro *v = kf_arena_alloc(&inv->arena, (have + (size_t)n + 1) * sz);
+	if (have)
+		memcpy(v, inv->distros.v, have * sz);
+	inv->incdocs = kf_xcalloc((size_t)n + 1, sizeof(*inv->incdocs));
+	for (int i = 0; i < n; i++) {
+		char *path = kf_xasprintf("%s/%s", dir, ents[i]->d_name);
+		inv->distros.v = v;
+		load_distro_file(inv, path, ents[i]->d_name, &v[inv->distros.n], e);
+		if (v[inv->distros.n].name)
+			inv->distros.n++;
+		free(path);
+		free(ents[i]);
+	}
+	inv->distros.v = v;
+	free(ents);
+	free(dir);
+}
+
 static int finish_load(struct kf_inventory **out, struct kf_doc *doc, const char *path,
-		       struct kf_err *e)
+		       bool checks, struct kf_err *e)
 {
 	struct kf_arena arena = { 0 };
 	size_t before = e->n;
@@ -490,7 +577,9 @@ static int finish_load(struct kf_inventory **out, struct kf_doc *doc, const char
 	char *copy = kf_xstrdup(path);
 	inv->dir = kf_arena_strdup(&inv->arena, dirname(copy));
 	free(copy);
-	if (e->n == before) {
+	if (e->n == before)
+		load_distros_dir(inv, e);
+	if (e->n == before && checks) {
 		load_roles(inv, e);
 		check_addresses(inv, e);
 		check_refs(inv, e);
@@ -510,7 +599,17 @@ int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err
 	int r = kf_doc_load_file(&doc, path, e);
 	if (r < 0)
 		return r;
-	return finish_load(out, doc, path, e);
+	return finish_load(out, doc, path, true, e);
+}
+
+int kf_inventory_load_shallow(struct kf_inventory **out, const char *path, struct kf_err *e)
+{
+	struct kf_doc *doc = NULL;
+	*out = NULL;
+	int r = kf_doc_load_file(&doc, path, e);
+	if (r < 0)
+		return r;
+	return finish_load(out, doc, path, false, e);
 }
 
 int kf_inventory_load_buf(struct kf_inventory **out, const char *name, const char *buf, size_t len,
@@ -521,7 +620,7 @@ int kf_inventory_load_buf(struct kf_inventory **out, const char *name, const cha
 	int r = kf_doc_load_buf(&doc, name, buf, len, e);
 	if (r < 0)
 		return r;
-	return finish_load(out, doc, name, e);
+	return finish_load(out, doc, name, true, e);
 }
 
 void kf_inventory_free(struct kf_inventory *inv)
@@ -531,10 +630,14 @@ void kf_inventory_free(struct kf_inventory *inv)
 	if (inv->profiles)
 		for (size_t i = 0; i < inv->roles.n; i++)
 			kf_profile_free(inv->profiles[i]);
-	struct kf_doc *doc = inv->doc;
+	struct kf_doc *doc = inv->doc, **inc = inv->incdocs;
+	size_t ninc = inv->n_incdocs;
 	struct kf_arena arena = inv->arena;
 	kf_arena_release(&arena);
 	kf_doc_free(doc);
+	for (size_t i = 0; i < ninc; i++)
+		kf_doc_free(inc[i]);
+	free(inc);
 }
 
 void kf_inventory_print(const struct kf_inventory *inv, FILE *f)

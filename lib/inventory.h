@@ -50,6 +50,12 @@ struct kf_i_distro {
 	const char *initrd;
 	const char *tree;
 	const char *kernel_args;
+	/* recorded by `kickfleet distro import` */
+	const char *kernel_sha256;
+	const char *initrd_sha256;
+	const char *version;
+	const char *arch;
+	const char *source;
 };
 
 struct kf_i_role {
@@ -109,7 +115,8 @@ struct kf_i_guest {
 struct kf_inventory {
 	KF_NODE_HDR;
 	struct kf_i_provisioner *provisioner;
-	struct kf_list distros; /* of struct kf_i_distro */
+	struct kf_list distros; /* of struct kf_i_distro, fleet.yaml's then distros.d's */
+	const char *distros_dir; /* one distro per NAME.yaml, default distros.d if present */
 	struct kf_list roles;   /* of struct kf_i_role */
 	struct kf_i_defaults *defaults;
 	struct kf_list hosts;   /* of struct kf_i_host */
@@ -120,6 +127,8 @@ struct kf_inventory {
 	const char *dir;                /* directory of the fleet file */
 	struct kf_profile **profiles;   /* one per role, same order; NULL if missing */
 	struct kf_doc *doc;
+	struct kf_doc **incdocs;        /* the distros_dir files, n_incdocs of them */
+	size_t n_incdocs;
 	struct kf_arena arena;
 };
 
@@ -132,6 +141,15 @@ int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err
 /* The same from a buffer; relative paths resolve against name's directory. */
 int kf_inventory_load_buf(struct kf_inventory **out, const char *name, const char *buf, size_t len,
 			  struct kf_err *e);
+/* Loads fleet.yaml and its distros_dir like kf_inventory_load, without the
+ * cross-checks and without loading profiles: for commands that add to an
+ * inventory that may not validate yet (a role naming a distro about to be
+ * imported).  Schema errors still fail. */
+int kf_inventory_load_shallow(struct kf_inventory **out, const char *path, struct kf_err *e);
+/* The directory distro files are read from (malloc'd), or NULL when the
+ * fleet sets no distros_dir and distros.d does not exist.  want_default:
+ * return the default path even if it does not exist (for writers). */
+char *kf_inventory_distros_dir(const struct kf_inventory *inv, bool want_default);
 void kf_inventory_free(struct kf_inventory *inv);
 void kf_inventory_print(const struct kf_inventory *inv, FILE *f);
 
