@@ -18,6 +18,9 @@ struct subcmd {
 static const struct subcmd cmds[] = {
 	{ "validate", agent_cmd_validate, "validate a profile" },
 	{ "schema", agent_cmd_schema, "print the profile reference (Markdown)" },
+	{ "plan", agent_cmd_plan, "show what apply would change, touching nothing" },
+	{ "apply", agent_cmd_apply, "make the host match its profile, then verify" },
+	{ "check", agent_cmd_check, "report drift (exit 2) without touching the host" },
 };
 
 static void usage(FILE *f)

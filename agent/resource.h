@@ -1,4 +1,12 @@
-/* The agent's resources: every managed thing implements the same small
+/* Changes since the first version (all backward compatible: fields were
+ * only added at the end of structs, nothing renamed or removed):
+ *   - struct kf_plan gained notes (kf_plan_note): facts worth telling the
+ *     operator that are not changes, e.g. "ksmtuned is running".
+ *   - struct kf_ctx gained fail: where probe and apply put messages about
+ *     host failures (not profile errors).
+ *   - KF_ST_PENDING, kf_change_status_name() and kf_change_actionable().
+ *
+ * The agent's resources: every managed thing implements the same small
  * interface, and one static table (agent/resources.c) lists them in apply
  * order: kernel modules and memory before CPU, CPU before network, network
  * before guests.
@@ -37,6 +45,8 @@ enum kf_change_status {
 	KF_ST_APPLIED,
 	KF_ST_FAILED,
 	KF_ST_SKIPPED, /* not possible here (e.g. under --root), with reason */
+	KF_ST_PENDING, /* change flagged KF_CH_PENDING: shown, never applied, not counted
+			* as a change for the exit code (nothing apply could do now) */
 };
 
 struct kf_change {
@@ -50,9 +60,17 @@ struct kf_change {
 	void (*free_data)(void *data);
 };
 
+struct kf_note {
+	const char *resource; /* static */
+	char *text;
+};
+
+/* Zero-initialised ({0}) is an empty plan. */
 struct kf_plan {
 	struct kf_change *v;
 	size_t n, cap;
+	struct kf_note *notes;
+	size_t nnotes, capnotes;
 };
 
 /* Appends a change; what/from/to are copied (printf-style for what).
@@ -61,6 +79,12 @@ struct kf_change *kf_plan_add(struct kf_plan *p, const char *resource, const cha
 			      const char *to, const char *what_fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 void kf_plan_release(struct kf_plan *p);
+/* Adds a note: something to tell the operator that is not a change. */
+void kf_plan_note(struct kf_plan *p, const char *resource, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *kf_change_status_name(const struct kf_change *ch);
+/* True for a change apply would act on (not pending). */
+bool kf_change_actionable(const struct kf_change *ch);
 
 struct kf_hostinfo; /* facts probed once: NUMA nodes, CPUs, vendor (agent/host.h) */
 
@@ -70,6 +94,8 @@ struct kf_ctx {
 	const struct kf_hostinfo *host;
 	void *virt;                  /* libvirt connection, opened on first use */
 	bool verbose;
+	struct kf_err *fail;         /* host failures from probe/apply (exit 4), never NULL
+				      * while the engine runs */
 };
 
 struct kf_resource {

@@ -1,0 +1,329 @@
+/* The engine (agent/engine.h): parse → probe → diff → plan → apply →
+ * verify over the resource table. */
+#include "agent/engine.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/host.h"
+#include "agent/http.h"
+#include "profile.h"
+#include "util.h"
+
+static const char *const sections[] = { "kvm", "memory", "cpu", "network", "guests", NULL };
+
+const char *kf_run_mode_name(enum kf_run_mode m)
+{
+	return m == KF_RUN_APPLY ? "apply" : m == KF_RUN_CHECK ? "check" : "plan";
+}
+
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+int kf_sections_check(const char *list, const char *opt, struct kf_err *e)
+{
+	int r = 0;
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, ",");
+		bool ok = false;
+		for (size_t i = 0; sections[i]; i++)
+			ok |= strlen(sections[i]) == len && !strncmp(p, sections[i], len);
+		if (!ok)
+			r = kf_errf(e, NULL, "%s: unknown section \"%.*s\" (sections: %s)", opt, (int)len, p,
+				    KF_SECTION_NAMES);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return r;
+}
+
+bool kf_section_selected(const char *section, const char *only, const char *skip)
+{
+	if (only && !in_list(only, section))
+		return false;
+	if (skip && in_list(skip, section))
+		return false;
+	return true;
+}
+
+void kf_run_add_failure(struct kf_run *r, const char *resource, const char *fmt, ...)
+{
+	if (r->nfails == r->capfails) {
+		r->capfails = r->capfails ? 2 * r->capfails : 4;
+		r->fails = kf_xrealloc(r->fails, r->capfails * sizeof(*r->fails));
+	}
+	struct kf_failure *f = &r->fails[r->nfails++];
+	f->resource = resource;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&f->text, fmt, ap) < 0)
+		kf_die_oom();
+	va_end(ap);
+}
+
+void kf_run_finish(struct kf_run *r)
+{
+	r->nchanges = r->napplied = r->nfailed = r->npending = r->nskipped = 0;
+	for (size_t i = 0; i < r->plan.n; i++) {
+		const struct kf_change *ch = &r->plan.v[i];
+		switch (ch->status) {
+		case KF_ST_PLANNED:
+			if (kf_change_actionable(ch))
+				r->nchanges++;
+			else
+				r->npending++;
+			break;
+		case KF_ST_APPLIED: r->napplied++; break;
+		case KF_ST_FAILED: r->nfailed++; break;
+		case KF_ST_SKIPPED: r->nskipped++; break;
+		case KF_ST_PENDING: r->npending++; break;
+		}
+	}
+	bool changes = r->mode == KF_RUN_APPLY ? r->napplied > 0 : r->nchanges > 0;
+	bool failures = r->nfails > 0 || r->nfailed > 0;
+	r->exit_code = (changes ? 2 : 0) | (failures ? 4 : 0);
+}
+
+void kf_run_release(struct kf_run *r)
+{
+	if (!r)
+		return;
+	kf_plan_release(&r->plan);
+	for (size_t i = 0; i < r->nfails; i++)
+		free(r->fails[i].text);
+	free(r->fails);
+	free(r->profile_source);
+	free(r->profile_note);
+	memset(r, 0, sizeof(*r));
+}
+
+/* --- one run --- */
+
+struct rstate {
+	const struct kf_resource *res;
+	void *desired;
+	void *actual;
+	bool probed;
+};
+
+/* Moves messages [from, end) of ctx->fail into the run as failures of res. */
+static void take_failures(struct kf_run *run, struct kf_err *fail, size_t from, const char *res)
+{
+	char buf[1024];
+	for (size_t i = from; i < fail->n; i++) {
+		const char *text = kf_err_format(fail, i, buf, sizeof(buf));
+		bool dup = false; /* the verify pass finds the same again */
+		for (size_t j = 0; j < run->nfails && !dup; j++)
+			dup = run->fails[j].resource == res && !strcmp(run->fails[j].text, text);
+		if (!dup)
+			kf_run_add_failure(run, res, "%s", text);
+	}
+}
+
+static void probe_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf_run *run,
+		      struct kf_plan *plan)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kf_resource *res = rs[i].res;
+		if (!rs[i].desired)
+			continue;
+		if (rs[i].actual && res->free_actual)
+			res->free_actual(rs[i].actual);
+		rs[i].actual = NULL;
+		/* messages a resource adds are failures even when it goes on
+		 * (one bad IRQ must not hide the others) */
+		size_t before = ctx->fail->n;
+		int r = res->probe(ctx, rs[i].desired, &rs[i].actual);
+		rs[i].probed = r >= 0;
+		if (r < 0 && ctx->fail->n == before)
+			kf_errf(ctx->fail, NULL, "cannot read the host's state: %s", strerror(-r));
+		if (r >= 0) {
+			r = res->diff(ctx, rs[i].desired, rs[i].actual, plan);
+			if (r < 0 && ctx->fail->n == before)
+				kf_errf(ctx->fail, NULL, "diff failed: %s", strerror(-r));
+		}
+		if (run)
+			take_failures(run, ctx->fail, before, res->name);
+	}
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].flags & KF_CH_PENDING)
+			plan->v[i].status = KF_ST_PENDING;
+}
+
+static const struct kf_resource *find_res(struct rstate *rs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(rs[i].res->name, name))
+			return rs[i].res;
+	return NULL;
+}
+
+static void apply_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf_run *run)
+{
+	for (size_t i = 0; i < run->plan.n; i++) {
+		struct kf_change *ch = &run->plan.v[i];
+		if (!kf_change_actionable(ch))
+			continue;
+		const struct kf_resource *res = find_res(rs, n, ch->resource);
+		size_t before = ctx->fail->n;
+		int r = res ? res->apply(ctx, ch) : -ENOENT;
+		if (r < 0) {
+			ch->status = KF_ST_FAILED;
+			if (!ch->reason)
+				ch->reason = ctx->fail->n > before ? kf_xstrdup(ctx->fail->v[ctx->fail->n - 1].text)
+								   : kf_xstrdup(strerror(-r));
+		} else if (ch->status == KF_ST_PLANNED) {
+			ch->status = KF_ST_APPLIED;
+		}
+	}
+}
+
+/* After apply: whatever the second diff still wants, and apply did not
+ * already report as failed or skipped, is a failure. */
+static void verify(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf_run *run)
+{
+	struct kf_plan again = { 0 };
+	probe_all(ctx, rs, n, run, &again);
+	for (size_t i = 0; i < again.n; i++) {
+		const struct kf_change *a = &again.v[i];
+		if (!kf_change_actionable(a))
+			continue;
+		bool known = false;
+		for (size_t j = 0; j < run->plan.n; j++) {
+			const struct kf_change *c = &run->plan.v[j];
+			if (!strcmp(c->resource, a->resource) && !strcmp(c->what, a->what) &&
+			    (c->status == KF_ST_FAILED || c->status == KF_ST_SKIPPED))
+				known = true;
+		}
+		if (!known)
+			kf_run_add_failure(run, a->resource, "after apply, %s is still %s (wanted %s)", a->what,
+					   a->from ? a->from : "(absent)", a->to);
+	}
+	kf_plan_release(&again);
+}
+
+static int load_profile(const struct kf_engine_opts *o, struct kf_run *run, struct kf_profile **p,
+			struct kf_err *e)
+{
+	const char *state = o->state_dir ? o->state_dir : KF_STATE_DIR_DEFAULT;
+	run->profile_source = kf_xstrdup(o->profile);
+	if (!kf_is_url(o->profile))
+		return kf_profile_load(p, o->profile, e);
+	struct kf_http_profile hp = { 0 };
+	int r = kf_http_fetch_profile(o->profile, state, o->cacert, &hp, e);
+	if (r < 0)
+		return r;
+	r = kf_profile_load_buf(p, o->profile, hp.body, hp.len, e);
+	if (r == 0 && kf_http_keep_profile(o->profile, state, &hp) < 0)
+		kf_log(KF_LOG_WARN, "cannot keep the profile as last good copy in %s", state);
+	if (hp.note) {
+		run->profile_fallback = true;
+		run->profile_note = hp.note;
+		hp.note = NULL;
+		kf_log(KF_LOG_WARN, "%s", run->profile_note);
+	}
+	kf_http_profile_release(&hp);
+	return r;
+}
+
+static void send_report(const struct kf_engine_opts *o, const struct kf_profile *p, struct kf_run *run)
+{
+	const char *url = o->report ? o->report : p->agent ? p->agent->report : NULL;
+	if (!url || !*url)
+		return;
+	struct kf_err e = KF_ERR_INIT;
+	char *json = kf_run_json(run);
+	/* a failed report is logged and never changes the exit code */
+	if (kf_http_post_json(url, json, o->cacert, &e) < 0)
+		kf_log(KF_LOG_WARN, "%s", e.n ? e.v[0].text : "report failed");
+	free(json);
+	kf_err_release(&e);
+}
+
+int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *const *table, size_t n)
+{
+	struct kf_err perr = KF_ERR_INIT, fail = KF_ERR_INIT;
+	struct kf_hostinfo host;
+	struct kf_profile *p = NULL;
+	struct kf_run run = { 0 };
+	struct rstate *rs = kf_xcalloc(n ? n : 1, sizeof(*rs));
+	size_t nrs = 0;
+	int rc = 1;
+	bool have_host = false;
+
+	if (kf_sections_check(o->only, "--only", &perr) < 0 || kf_sections_check(o->skip, "--skip", &perr) < 0)
+		goto out;
+	kf_sysroot_set(o->root);
+	run.mode = o->mode;
+	run.root = kf_sysroot();
+	if (load_profile(o, &run, &p, &perr) < 0)
+		goto out;
+	run.role = p->role;
+	if (kf_host_probe(&host, &fail) < 0) {
+		take_failures(&run, &fail, 0, NULL);
+		kf_run_finish(&run);
+		goto print;
+	}
+	have_host = true;
+
+	struct kf_ctx ctx = { .profile = p, .err = &perr, .host = &host, .verbose = o->verbose,
+			      .fail = &fail };
+	for (size_t i = 0; i < n; i++) {
+		if (!kf_section_selected(table[i]->section, o->only, o->skip))
+			continue;
+		rs[nrs].res = table[i];
+		table[i]->parse(&ctx, &rs[nrs].desired);
+		nrs++;
+	}
+	if (perr.n)
+		goto out; /* profile errors against this host: nothing touched */
+
+	probe_all(&ctx, rs, nrs, &run, &run.plan);
+	if (o->mode == KF_RUN_APPLY) {
+		apply_all(&ctx, rs, nrs, &run);
+		verify(&ctx, rs, nrs, &run);
+	}
+	kf_run_finish(&run);
+print:
+	if (o->json) {
+		char *json = kf_run_json(&run);
+		fprintf(o->out, "%s\n", json);
+		free(json);
+	} else {
+		kf_run_print_text(&run, o->out);
+	}
+	fflush(o->out);
+	send_report(o, p, &run);
+	rc = run.exit_code;
+out:
+	if (perr.n)
+		kf_err_print(&perr, stderr);
+	for (size_t i = 0; i < nrs; i++) {
+		if (rs[i].desired && rs[i].res->free_desired)
+			rs[i].res->free_desired(rs[i].desired);
+		if (rs[i].actual && rs[i].res->free_actual)
+			rs[i].res->free_actual(rs[i].actual);
+	}
+	free(rs);
+	if (have_host)
+		kf_host_release(&host);
+	kf_run_release(&run);
+	kf_profile_free(p);
+	kf_err_release(&perr);
+	kf_err_release(&fail);
+	return rc;
+}

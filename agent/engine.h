@@ -1,0 +1,89 @@
+/* The engine: runs the resource table (agent/resources.c) over a profile.
+ *
+ *   parse → probe → diff → print the plan → (apply → probe → diff → verify)
+ *
+ * A profile error (bad file, or a value this host cannot take) stops the
+ * run before anything is probed or touched: exit 1.  A resource that fails
+ * to probe or apply is reported and the others go on.  Exit codes follow
+ * Puppet's detailed codes: 0 nothing to do, 2 changes (made by apply, or
+ * pending for plan/check), 4 failures, 6 changes and failures.  Changes
+ * flagged KF_CH_PENDING (nothing apply can do now: a reboot, guests that
+ * must stop) are shown but do not count as changes. */
+#ifndef KF_AGENT_ENGINE_H
+#define KF_AGENT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "agent/resource.h"
+
+enum kf_run_mode { KF_RUN_PLAN, KF_RUN_APPLY, KF_RUN_CHECK };
+
+#define KF_SECTION_NAMES "kvm, memory, cpu, network, guests"
+
+struct kf_engine_opts {
+	enum kf_run_mode mode;
+	const char *profile;   /* path, or http(s):// URL */
+	const char *root;      /* sysroot, NULL or "/" for the host */
+	const char *only;      /* comma separated sections, or NULL */
+	const char *skip;
+	const char *report;    /* URL to POST the JSON result to (NULL: the profile's) */
+	const char *state_dir; /* host path of the agent's state (last good profile) */
+	const char *cacert;    /* CA bundle for https, NULL: the system's */
+	bool json;
+	bool verbose;
+	FILE *out;             /* the plan / result (stdout) */
+};
+
+#define KF_STATE_DIR_DEFAULT "/var/lib/kickfleet-agent"
+
+/* A host failure: a probe, apply or verify that did not work. */
+struct kf_failure {
+	const char *resource; /* static, or NULL for the run itself */
+	char *text;
+};
+
+/* Everything one run found and did, for printing and for the report. */
+struct kf_run {
+	enum kf_run_mode mode;
+	const char *role;
+	const char *root;
+	char *profile_source;
+	char *profile_note;    /* e.g. "server unreachable, using the last good copy" */
+	bool profile_fallback;
+	struct kf_plan plan;
+	struct kf_failure *fails;
+	size_t nfails, capfails;
+	unsigned nchanges, napplied, nfailed, npending, nskipped;
+	int exit_code;
+};
+
+const char *kf_run_mode_name(enum kf_run_mode m);
+
+/* Runs the table over the options' profile; returns the exit code.  The
+ * table is a parameter so that unit tests can run fake resources. */
+int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *const *table, size_t n);
+
+/* Checks a --only/--skip list against the section names; 0 or -EINVAL
+ * with a message in e. */
+int kf_sections_check(const char *list, const char *opt, struct kf_err *e);
+/* True when section is selected by only/skip (either may be NULL). */
+bool kf_section_selected(const char *section, const char *only, const char *skip);
+
+/* Computes the counts and the exit code from the plan and the failures. */
+void kf_run_finish(struct kf_run *r);
+void kf_run_add_failure(struct kf_run *r, const char *resource, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void kf_run_release(struct kf_run *r);
+
+/* The result for people: one line per change (resource, what, from → to,
+ * status), then notes, failures and a summary line. */
+void kf_run_print_text(const struct kf_run *r, FILE *f);
+/* The same as one JSON document (agent/report_json.c, json-c); malloc'd. */
+char *kf_run_json(const struct kf_run *r);
+
+/* The static resource table, in apply order (agent/resources.c). */
+extern const struct kf_resource *const kf_resources[];
+extern const size_t kf_nresources;
+
+#endif

@@ -1,0 +1,216 @@
+/* Host file access through the sysroot (agent/hostio.h). */
+#include "agent/hostio.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "types.h"
+#include "util.h"
+
+extern char **environ;
+
+int kf_host_read(const char *path, char **out)
+{
+	char *full = kf_path("%s", path);
+	*out = NULL;
+	int r = kf_read_file(full, 1u << 20, out, NULL);
+	free(full);
+	if (r < 0)
+		return r;
+	kf_rstrip(*out);
+	return 0;
+}
+
+int kf_host_read_ll(const char *path, long long *v)
+{
+	char *s = NULL;
+	int r = kf_host_read(path, &s);
+	if (r < 0)
+		return r;
+	r = kf_int_parse(s, v);
+	free(s);
+	return r;
+}
+
+bool kf_host_exists(const char *path)
+{
+	char *full = kf_path("%s", path);
+	bool ok = access(full, F_OK) == 0;
+	free(full);
+	return ok;
+}
+
+int kf_sys_write(const char *path, const char *val, char **back)
+{
+	char *full = kf_path("%s", path);
+	int r = 0;
+	if (back)
+		*back = NULL;
+	int fd = open(full, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	size_t len = strlen(val);
+	ssize_t n = write(fd, val, len);
+	if (n < 0)
+		r = -errno;
+	else if ((size_t)n != len)
+		r = -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (r < 0)
+		goto out;
+	if (back)
+		r = kf_host_read(path, back);
+out:
+	free(full);
+	return r;
+}
+
+int kf_etc_write(const char *path, const char *data)
+{
+	char *full = kf_path("%s", path);
+	char *dir = kf_xstrdup(full);
+	char *slash = strrchr(dir, '/');
+	int r = 0;
+	if (slash && slash != dir) {
+		*slash = 0;
+		r = kf_mkdir_p(dir, 0755);
+	}
+	if (!r)
+		r = kf_write_atomic(full, data, strlen(data), 0644);
+	free(dir);
+	free(full);
+	return r;
+}
+
+bool kf_proc_running(const char *comm)
+{
+	char *procdir = kf_path("/proc");
+	DIR *d = opendir(procdir);
+	bool found = false;
+	if (!d)
+		goto out;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char *rel = kf_xasprintf("/proc/%s/comm", de->d_name);
+		char *s = NULL;
+		if (kf_host_read(rel, &s) == 0 && !strcmp(s, comm))
+			found = true;
+		free(s);
+		free(rel);
+	}
+	closedir(d);
+out:
+	free(procdir);
+	return found;
+}
+
+int kf_host_run(const char *const argv[])
+{
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	/* the command's stdout would mix with the plan: send it to stderr */
+	posix_spawn_file_actions_adddup2(&fa, 2, 1);
+	int r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r)
+		return -r;
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+const char *kf_norm_bracket(const char *s, char *buf, size_t len)
+{
+	const char *open = strchr(s, '[');
+	const char *start = s, *end;
+	if (open) {
+		start = open + 1;
+		end = strchr(start, ']');
+		if (!end)
+			return NULL;
+	} else {
+		while (*start == ' ')
+			start++;
+		end = start + strcspn(start, " \t\n");
+	}
+	size_t n = (size_t)(end - start);
+	if (!n || n >= len)
+		return NULL;
+	memcpy(buf, start, n);
+	buf[n] = 0;
+	return buf;
+}
+
+int kf_norm_bool(const char *s)
+{
+	if (!strcmp(s, "Y") || !strcmp(s, "y") || !strcmp(s, "1"))
+		return 1;
+	if (!strcmp(s, "N") || !strcmp(s, "n") || !strcmp(s, "0"))
+		return 0;
+	return -1;
+}
+
+/* --- changes that write one value --- */
+
+#include "agent/resource.h"
+
+struct syswrite {
+	char *path;
+	char *value;
+};
+
+static void syswrite_free(void *p)
+{
+	struct syswrite *w = p;
+	if (!w)
+		return;
+	free(w->path);
+	free(w->value);
+	free(w);
+}
+
+void kf_change_syswrite(struct kf_change *ch, const char *path, const char *value)
+{
+	struct syswrite *w = kf_xcalloc(1, sizeof(*w));
+	w->path = kf_xstrdup(path);
+	w->value = kf_xstrdup(value);
+	ch->data = w;
+	ch->free_data = syswrite_free;
+}
+
+int kf_apply_syswrite(struct kf_change *ch, const char *(*norm)(const char *s, char *buf, size_t len))
+{
+	struct syswrite *w = ch->data;
+	char *back = NULL;
+	int r = kf_sys_write(w->path, w->value, &back);
+	if (r < 0) {
+		ch->reason = kf_xasprintf("%s: writing \"%s\": %s", w->path, w->value, strerror(-r));
+		return r;
+	}
+	char b1[256], b2[256];
+	const char *want = norm ? norm(w->value, b1, sizeof(b1)) : w->value;
+	const char *got = norm ? norm(back, b2, sizeof(b2)) : back;
+	if (!want || !got || strcmp(want, got)) {
+		ch->reason = kf_xasprintf("%s: wrote \"%s\", read back \"%s\"", w->path, w->value, back);
+		r = -EIO;
+	}
+	free(back);
+	return r;
+}

@@ -1,0 +1,55 @@
+/* Host file access for the agent's resources.  Every path given here is
+ * host-relative ("/sys/kernel/mm/ksm/run") and goes through kf_path(), so
+ * the same code runs on the machine and on a sysroot tree.
+ *
+ * Reads return the value with trailing whitespace removed.  Writes to
+ * /sys and /proc go through kf_sys_write(), which reads the value back;
+ * files under /etc go through kf_etc_write() (atomic).  All return 0 or a
+ * negative errno and never print. */
+#ifndef KF_AGENT_HOSTIO_H
+#define KF_AGENT_HOSTIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Reads a small file (<= 1 MiB); *out is malloc'd, trailing space trimmed. */
+int kf_host_read(const char *path, char **out);
+/* Reads one integer. */
+int kf_host_read_ll(const char *path, long long *v);
+bool kf_host_exists(const char *path);
+
+/* Writes val to a /sys or /proc file (truncating, as the kernel expects),
+ * then reads it back into *back (malloc'd, may be NULL when not wanted). */
+int kf_sys_write(const char *path, const char *val, char **back);
+
+/* Writes a file under /etc atomically (temp + fsync + rename), creating
+ * the parent directory; mode 0644. */
+int kf_etc_write(const char *path, const char *data);
+
+/* True when a process whose comm is `comm` runs on the (sys)root's /proc. */
+bool kf_proc_running(const char *comm);
+
+/* Runs a command on the real host (never under --root: callers check
+ * kf_sysroot_is_host()).  Returns its exit status, or a negative errno
+ * when it could not be started; output goes to the agent's stderr. */
+int kf_host_run(const char *const argv[]);
+
+/* --- changes that write one /sys or /proc value --- */
+struct kf_change;
+
+/* Attaches "write value to path" to ch (both copied, freed with ch). */
+void kf_change_syswrite(struct kf_change *ch, const char *path, const char *value);
+/* Applies such a change: writes, reads back, and compares through norm
+ * (NULL: trimmed string equality).  On a mismatch or error sets
+ * ch->reason ("PATH: wrote X, kernel has Y") and returns a negative errno. */
+int kf_apply_syswrite(struct kf_change *ch, const char *(*norm)(const char *s, char *buf, size_t len));
+
+/* --- normalisers (pure) --- */
+
+/* "always [madvise] never" → "madvise"; a bare value is returned as is.
+ * Returns buf, or NULL when there is no value. */
+const char *kf_norm_bracket(const char *s, char *buf, size_t len);
+/* Module booleans: Y/N/1/0 (also y/n) → 1/0; -1 when not a boolean. */
+int kf_norm_bool(const char *s);
+
+#endif

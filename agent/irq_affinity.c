@@ -1,0 +1,274 @@
+/* Resource "irq_affinity": manual IRQ affinity
+ * (/proc/irq/N/smp_affinity_list), by IRQ number or for every IRQ of a NIC
+ * (by name or MAC: /sys/class/net/DEV/device/msi_irqs/, else the NIC's
+ * lines in /proc/interrupts).  IRQs the kernel refuses to move (managed
+ * IRQs, per-CPU timers) are reported as skipped, not as failures. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/host.h"
+#include "agent/hostio.h"
+#include "agent/resource.h"
+#include "types.h"
+#include "util.h"
+
+struct aff_want {
+	const struct kf_p_irqaff **v;
+	size_t n;
+};
+
+struct aff_irq {
+	int irq;
+	char *label; /* "eth0" or NULL */
+	char *cur;   /* normalised cpulist */
+	const char *want;
+};
+
+struct aff_have {
+	struct aff_irq *v;
+	size_t n, cap;
+};
+
+static void want_free(void *p)
+{
+	struct aff_want *w = p;
+	if (w)
+		free(w->v);
+	free(w);
+}
+
+static void have_free(void *p)
+{
+	struct aff_have *h = p;
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->v[i].label);
+		free(h->v[i].cur);
+	}
+	free(h->v);
+	free(h);
+}
+
+static int aff_parse(struct kf_ctx *ctx, void **desired)
+{
+	const struct kf_p_cpu *c = ctx->profile->cpu;
+	*desired = NULL;
+	if (!c || !c->irq_affinity.n)
+		return 0;
+	struct aff_want *w = kf_xcalloc(1, sizeof(*w));
+	w->v = kf_xcalloc(c->irq_affinity.n, sizeof(*w->v));
+	for (size_t i = 0; i < c->irq_affinity.n; i++) {
+		const struct kf_p_irqaff *a = KF_LIST_AT(c->irq_affinity, struct kf_p_irqaff, i);
+		struct kf_bitmap b;
+		char buf[256];
+		if (kf_cpulist_parse(a->cpus, &b) == 0 && !kf_bitmap_subset(&b, &ctx->host->present))
+			kf_errf(ctx->err, kf_mark_of(a, "cpus"),
+				"irq_affinity: CPUs %s are not all present on this host (present: %s)", a->cpus,
+				kf_cpulist_fmt(&ctx->host->present, buf, sizeof(buf)));
+		w->v[w->n++] = a;
+	}
+	*desired = w;
+	return 0;
+}
+
+/* The interface name for a name or MAC; malloc'd, NULL if not found. */
+static char *resolve_dev(const char *dev)
+{
+	uint8_t mac[6];
+	if (kf_mac_parse(dev, mac) < 0) {
+		char *rel = kf_xasprintf("/sys/class/net/%s", dev);
+		bool ok = kf_host_exists(rel);
+		free(rel);
+		return ok ? kf_xstrdup(dev) : NULL;
+	}
+	char want[18], *dir = kf_path("/sys/class/net"), *found = NULL;
+	kf_mac_fmt(mac, want);
+	DIR *d = opendir(dir);
+	free(dir);
+	if (!d)
+		return NULL;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *rel = kf_xasprintf("/sys/class/net/%s/address", de->d_name), *addr = NULL, norm[18];
+		if (kf_host_read(rel, &addr) == 0 && kf_mac_norm(addr, norm) == 0 && !strcmp(norm, want))
+			found = kf_xstrdup(de->d_name);
+		free(addr);
+		free(rel);
+	}
+	closedir(d);
+	return found;
+}
+
+static void add_irq(struct aff_have *h, int irq, const char *label, const char *want)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].irq == irq)
+			return; /* the first entry naming an IRQ wins */
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 16;
+		h->v = kf_xrealloc(h->v, h->cap * sizeof(*h->v));
+	}
+	h->v[h->n++] = (struct aff_irq){ irq, label ? kf_xstrdup(label) : NULL, NULL, want };
+}
+
+/* IRQ numbers whose /proc/interrupts action names are dev or dev-...;
+ * pure, for unit tests.  Returns how many were stored in irqs. */
+size_t kf_interrupts_for(const char *text, const char *dev, int *irqs, size_t max)
+{
+	size_t n = 0, dl = strlen(dev);
+	for (const char *line = text; line && *line && n < max;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[1024];
+		if (len < sizeof(buf)) {
+			memcpy(buf, line, len);
+			buf[len] = 0;
+			char *end, *p = buf;
+			while (*p == ' ')
+				p++;
+			long irq = strtol(p, &end, 10);
+			if (end != p && *end == ':') {
+				char *save = NULL;
+				bool hit = false;
+				for (char *w = strtok_r(end + 1, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
+					if (!strncmp(w, dev, dl) && (w[dl] == 0 || w[dl] == '-' || w[dl] == ':'))
+						hit = true;
+				if (hit)
+					irqs[n++] = (int)irq;
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static int dev_irqs(const char *name, int *irqs, size_t max, size_t *n)
+{
+	*n = 0;
+	char *dir = kf_path("/sys/class/net/%s/device/msi_irqs", name);
+	DIR *d = opendir(dir);
+	free(dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)) && *n < max) {
+			char *end;
+			long v = strtol(de->d_name, &end, 10);
+			if (de->d_name[0] != '.' && !*end)
+				irqs[(*n)++] = (int)v;
+		}
+		closedir(d);
+	}
+	if (!*n) {
+		char *text = NULL;
+		int r = kf_host_read("/proc/interrupts", &text);
+		if (r < 0)
+			return r;
+		*n = kf_interrupts_for(text, name, irqs, max);
+		free(text);
+	}
+	qsort(irqs, *n, sizeof(*irqs), cmp_int);
+	return 0;
+}
+
+static int aff_probe(struct kf_ctx *ctx, const void *desired, void **actual)
+{
+	const struct aff_want *w = desired;
+	struct aff_have *h = kf_xcalloc(1, sizeof(*h));
+	*actual = h;
+	for (size_t i = 0; i < w->n; i++) {
+		const struct kf_p_irqaff *a = w->v[i];
+		if (!a->device) {
+			add_irq(h, (int)a->irq, NULL, a->cpus);
+			continue;
+		}
+		char *name = resolve_dev(a->device);
+		if (!name) {
+			kf_errf(ctx->fail, NULL, "no network device \"%s\" on this host", a->device);
+			continue;
+		}
+		int irqs[256];
+		size_t n = 0;
+		int r = dev_irqs(name, irqs, KF_ARRAY_SIZE(irqs), &n);
+		if (r < 0)
+			kf_errf(ctx->fail, NULL, "/proc/interrupts: %s", strerror(-r));
+		else if (!n)
+			kf_errf(ctx->fail, NULL, "network device %s has no IRQs", name);
+		for (size_t j = 0; j < n; j++)
+			add_irq(h, irqs[j], name, a->cpus);
+		free(name);
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		char path[64], *s = NULL, norm[1024];
+		snprintf(path, sizeof(path), "/proc/irq/%d/smp_affinity_list", h->v[i].irq);
+		int r = kf_host_read(path, &s);
+		if (r < 0)
+			kf_errf(ctx->fail, NULL, "irq %d: %s: %s", h->v[i].irq, path,
+				r == -ENOENT ? "no such IRQ" : strerror(-r));
+		else
+			h->v[i].cur = kf_xstrdup(kf_cpulist_norm(s, norm, sizeof(norm)) == 0 ? norm : s);
+		free(s);
+	}
+	return 0;
+}
+
+static int aff_diff(struct kf_ctx *ctx, const void *desired, const void *actual, struct kf_plan *plan)
+{
+	(void)ctx;
+	(void)desired;
+	const struct aff_have *h = actual;
+	for (size_t i = 0; i < h->n; i++) {
+		const struct aff_irq *q = &h->v[i];
+		if (!q->cur || !strcmp(q->cur, q->want))
+			continue;
+		struct kf_change *ch;
+		if (q->label)
+			ch = kf_plan_add(plan, "irq_affinity", q->cur, q->want, "irq %d (%s)", q->irq, q->label);
+		else
+			ch = kf_plan_add(plan, "irq_affinity", q->cur, q->want, "irq %d", q->irq);
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/irq/%d/smp_affinity_list", q->irq);
+		kf_change_syswrite(ch, path, q->want);
+	}
+	return 0;
+}
+
+static const char *norm_list(const char *s, char *buf, size_t len)
+{
+	return kf_cpulist_norm(s, buf, len) == 0 ? buf : NULL;
+}
+
+static int aff_apply(struct kf_ctx *ctx, struct kf_change *ch)
+{
+	(void)ctx;
+	int r = kf_apply_syswrite(ch, norm_list);
+	if (r < 0) {
+		/* not fatal: the kernel decides which IRQs may move */
+		ch->status = KF_ST_SKIPPED;
+		char *why = kf_xasprintf("kernel refused: %s", ch->reason ? ch->reason : strerror(-r));
+		free(ch->reason);
+		ch->reason = why;
+	}
+	return 0;
+}
+
+const struct kf_resource kf_res_irq_affinity = {
+	.name = "irq_affinity",
+	.section = "cpu",
+	.parse = aff_parse,
+	.probe = aff_probe,
+	.diff = aff_diff,
+	.apply = aff_apply,
+	.free_desired = want_free,
+	.free_actual = have_free,
+};

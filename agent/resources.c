@@ -1,0 +1,36 @@
+/* The resource table, in apply order (agent/resource.h).
+ *
+ * Kernel modules and memory first (hugepages before guests can take the
+ * memory), then CPUs (online before affinity), then network, then guests.
+ * A new resource is one file plus one row here, with its extern. */
+#include "agent/engine.h"
+#include "agent/resource.h"
+
+/* kvm */
+extern const struct kf_resource kf_res_kvm;         /* agent/kvm.c */
+/* memory */
+extern const struct kf_resource kf_res_hugepages;   /* agent/hugepages.c */
+extern const struct kf_resource kf_res_thp;         /* agent/thp.c */
+extern const struct kf_resource kf_res_ksm;         /* agent/ksm.c */
+extern const struct kf_resource kf_res_numa_balancing; /* agent/numabal.c */
+/* cpu */
+extern const struct kf_resource kf_res_cpu_online;  /* agent/cpu_online.c */
+extern const struct kf_resource kf_res_irqbalance;  /* agent/irqbalance.c */
+extern const struct kf_resource kf_res_irq_affinity; /* agent/irq_affinity.c */
+/* network (agent/net*.c): declare its resources here */
+/* guests (agent/guests*.c): declare its resource here */
+
+const struct kf_resource *const kf_resources[] = {
+	&kf_res_kvm,
+	&kf_res_hugepages,
+	&kf_res_thp,
+	&kf_res_ksm,
+	&kf_res_numa_balancing,
+	&kf_res_cpu_online,
+	&kf_res_irqbalance,
+	&kf_res_irq_affinity,
+	/* ---- network rows go here, after cpu (section "network") ---- */
+	/* ---- guests row goes last (section "guests") ---- */
+};
+
+const size_t kf_nresources = sizeof(kf_resources) / sizeof(kf_resources[0]);
