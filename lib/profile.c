@@ -38,6 +38,7 @@ static const char *const nic_types[] = { "bridge", "direct", "network", "hostdev
 static const char *const nic_modes[] = { "vepa", "bridge", "private", "passthrough", NULL };
 static const char *const nic_models[] = { "virtio", "e1000", "e1000e", "rtl8139", NULL };
 static const char *const nic_drivers[] = { "vhost", "qemu", NULL };
+static const char *const domain_types[] = { "auto", "kvm", "qemu", NULL };
 static const char *const cpu_modes[] = { "host-passthrough", "host-model", "custom", NULL };
 
 /* ---- agent / libvirt / kvm ---- */
@@ -61,6 +62,8 @@ static const struct kf_field libvirt_fields[] = {
 	FLD(S, "pool", KF_T_STR, pool, .def = "default", .doc = "storage pool for new guests' disks"),
 	FLD(S, "pool_path", KF_T_STR, pool_path, .def = "/var/lib/libvirt/images",
 	    .doc = "directory of the pool when the agent has to create it"),
+	FLD(S, "domain_type", KF_T_ENUM, domain_type, .enumv = domain_types, .def = "auto",
+	    .doc = "hypervisor for guests the agent defines: auto (kvm when libvirt offers it), kvm, or qemu (TCG)"),
 	END
 };
 #undef S
@@ -754,6 +757,9 @@ static const struct kf_field guest_fields[] = {
 };
 #undef S
 static SCHEMA(guest_schema, "guest", struct kf_p_guest, .fields = guest_fields, .check = check_guest);
+/* host_tuning: a guest entry without its name (the provisioner fills name,
+ * MAC, vCPUs, memory and disk from the inventory). */
+static SCHEMA(host_tuning_schema, "host_tuning", struct kf_p_guest, .fields = guest_fields + 1);
 
 static void check_profile(void *obj, struct kf_err *e, void *ctx)
 {
@@ -780,6 +786,8 @@ static const struct kf_field profile_fields[] = {
 	FLD(S, "network", KF_T_STRUCT, network, .sub = &network_schema,
 	    .doc = "bonds, bridges, VLANs, macvtap, queues, SR-IOV"),
 	FLD(S, "guests", KF_T_LIST, guests, .sub = &guest_schema, .doc = "guests and their host-side tuning"),
+	FLD(S, "host_tuning", KF_T_STRUCT, host_tuning, .sub = &host_tuning_schema,
+	    .doc = "in a guest's role: host-side tuning of each guest of this role, merged into its KVM host's guests"),
 	END
 };
 #undef S

@@ -25,7 +25,9 @@ struct kf_p_libvirt {
 	const char *uri;       /* default qemu:///system */
 	const char *pool;      /* storage pool for new guests' disks */
 	const char *pool_path; /* directory for the pool if it must be created */
+	int domain_type;       /* enum kf_domtype: hypervisor of guests the agent defines */
 };
+enum kf_domtype { KF_DOMTYPE_AUTO, KF_DOMTYPE_KVM, KF_DOMTYPE_QEMU };
 
 /* --- kvm --- */
 enum kf_kvm_vendor { KF_VENDOR_AUTO, KF_VENDOR_INTEL, KF_VENDOR_AMD };
@@ -314,6 +316,10 @@ struct kf_profile {
 	struct kf_p_cpu *cpu;
 	struct kf_p_network *network;
 	struct kf_list guests; /* of struct kf_p_guest */
+	/* In a guest's role: the host-side tuning of every guest of this role,
+	 * merged by the provisioner into its KVM host's `guests:` list
+	 * (docs/http.md).  The guest's own agent ignores it. */
+	struct kf_p_guest *host_tuning;
 
 	/* owned */
 	struct kf_doc *doc;
