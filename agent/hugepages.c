@@ -260,7 +260,7 @@ static int hp_diff(struct kf_ctx *ctx, const void *desired, const void *actual, 
 		char *want = kf_cmdline_hugepages(next);
 		if (strcmp(have, want)) {
 			struct kf_change *ch = kf_plan_add(plan, "hugepages", *have ? have : NULL, want,
-							   "kernel command line (GRUB_CMDLINE_LINUX)");
+							   "boot hugepages (GRUB_CMDLINE_LINUX)");
 			ch->flags |= KF_CH_REBOOT;
 			ch->data = (void *)w;
 		}
@@ -300,7 +300,7 @@ static int write_cmdline(struct kf_change *ch, const struct hp_want *w, const st
 static int hp_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
 	(void)ctx;
-	if (!strncmp(ch->what, "kernel command line", 19))
+	if (!strncmp(ch->what, "boot hugepages", 14))
 		return write_cmdline(ch, ch->data, NULL);
 	const struct slot *s = ch->data;
 	char *path = slot_path(s), *back = NULL, val[32], sz[32];

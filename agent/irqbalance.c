@@ -128,24 +128,24 @@ static int irqb_diff(struct kf_ctx *ctx, const void *desired, const void *actual
 	bool conf_changes = false;
 	if (d->banned && strcmp(d->banned, a->banned)) {
 		struct kf_change *ch = kf_plan_add(plan, "irqbalance", *a->banned ? a->banned : NULL, d->banned,
-						   "IRQBALANCE_BANNED_CPULIST (%s)", a->conf);
+						   "IRQBALANCE_BANNED_CPULIST");
 		ch->data = (void *)a->conf; /* a static string */
 		conf_changes = true;
 	}
 	if (d->mode == KF_IRQB_PERFORMANCE || d->mode == KF_IRQB_POWERSAVE) {
 		if (a->powersave != (d->mode == KF_IRQB_POWERSAVE)) {
 			struct kf_change *ch = kf_plan_add(plan, "irqbalance", mode_names[a->powersave],
-							   mode_names[d->mode], "mode (IRQBALANCE_ARGS in %s)", a->conf);
+							   mode_names[d->mode], "mode (IRQBALANCE_ARGS)");
 			ch->data = (void *)a->conf;
 			conf_changes = true;
 		}
 		if (!a->enabled)
-			kf_plan_add(plan, "irqbalance", "disabled", "enabled", "service " UNIT);
+			kf_plan_add(plan, "irqbalance", "disabled", "enabled", UNIT);
 		if (conf_changes && a->running)
-			kf_plan_add(plan, "irqbalance", "old settings", "restarted", "service " UNIT " restart");
+			kf_plan_add(plan, "irqbalance", "old settings", "restarted", UNIT " restart");
 	} else if (d->mode == KF_IRQB_OFF) {
 		if (a->enabled)
-			kf_plan_add(plan, "irqbalance", "enabled", "disabled", "service " UNIT);
+			kf_plan_add(plan, "irqbalance", "enabled", "disabled", UNIT);
 		if (a->running) {
 			if (kf_sysroot_is_host())
 				kf_plan_add(plan, "irqbalance", "running", "stopped", "irqbalance process");
@@ -158,8 +158,9 @@ static int irqb_diff(struct kf_ctx *ctx, const void *desired, const void *actual
 
 static int set_conf(struct kf_change *ch, const char *conf, const char *key, const char *to, bool args)
 {
-	char *text = NULL;
-	int r = kf_host_read(conf, &text);
+	char *text = NULL, *full = kf_path("%s", conf);
+	int r = kf_read_file(full, 1u << 20, &text, NULL); /* as is: keep the last newline */
+	free(full);
 	if (r < 0 && r != -ENOENT) {
 		ch->reason = kf_xasprintf("%s: %s", conf, strerror(-r));
 		return r;
@@ -229,9 +230,9 @@ static int irqb_apply(struct kf_ctx *ctx, struct kf_change *ch)
 		return set_conf(ch, ch->data, "IRQBALANCE_BANNED_CPULIST", ch->to, false);
 	if (!strncmp(ch->what, "mode", 4))
 		return set_conf(ch, ch->data, "IRQBALANCE_ARGS", ch->to, true);
-	if (!strcmp(ch->what, "service " UNIT))
+	if (!strcmp(ch->what, UNIT))
 		return set_enabled(ch, !strcmp(ch->to, "enabled"));
-	if (!strcmp(ch->what, "service " UNIT " restart")) {
+	if (!strcmp(ch->what, UNIT " restart")) {
 		if (!kf_sysroot_is_host()) {
 			ch->status = KF_ST_SKIPPED;
 			ch->reason = kf_xstrdup("service restart not run under --root");

@@ -124,7 +124,7 @@ static int kvm_diff(struct kf_ctx *ctx, const void *desired, const void *actual,
 		char from[32], to[32];
 		snprintf(from, sizeof(from), "nested=%d", a->conf);
 		snprintf(to, sizeof(to), "nested=%d", d->nested);
-		kf_plan_add(plan, "kvm", a->conf < 0 ? NULL : from, to, "%s options (%s)", d->module, KVM_CONF);
+		kf_plan_add(plan, "kvm", a->conf < 0 ? NULL : from, to, "%s options (modprobe.d)", d->module);
 	}
 	if (a->loaded >= 0 && a->loaded != d->nested) {
 		struct kf_change *ch = kf_plan_add(plan, "kvm", ynstr(a->loaded), ynstr(d->nested),
@@ -143,7 +143,7 @@ static int kvm_apply(struct kf_ctx *ctx, struct kf_change *ch)
 	struct kvm_want tmp;
 	const char *module = strncmp(ch->what, "kvm_intel", 9) ? "kvm_amd" : "kvm_intel";
 	tmp.module = module;
-	if (strstr(ch->what, KVM_CONF)) {
+	if (strstr(ch->what, "(modprobe.d)")) {
 		char *text = kf_xasprintf("# written by kickfleet-agent from the host's profile\n"
 					  "options %s %s\n", module, ch->to);
 		int r = kf_etc_write(KVM_CONF, text);

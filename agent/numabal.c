@@ -95,7 +95,7 @@ static int nb_diff(struct kf_ctx *ctx, const void *desired, const void *actual, 
 		kf_change_syswrite(ch, NB_PROC, onoff(d->on));
 	}
 	if (a->conf != d->on)
-		kf_plan_add(plan, "numa_balancing", onoff(a->conf), onoff(d->on), "%s", NB_CONF);
+		kf_plan_add(plan, "numa_balancing", onoff(a->conf), onoff(d->on), "kernel.numa_balancing (sysctl.d)");
 	return 0;
 }
 

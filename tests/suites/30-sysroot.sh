@@ -1,0 +1,148 @@
+#!/bin/sh
+# Sysroot tests of the agent: the real code on fake /sys, /proc and /etc
+# trees (tests/sysroot/mktree.sh), for every case in tests/data/agent/:
+#   CASE/tree            which tree to build;  CASE/args  extra arguments
+#   CASE/profile.yaml    the profile
+#   good cases: plan.expected, apply.expected, after.expected (treediff of the
+#     tree after apply), drift (PATH VALUE lines the test writes),
+#     drift-check.expected; plan touches nothing, apply makes the tree,
+#     a second run plans nothing, drift → check exits 2 → apply fixes it
+#   bad-* cases: errors.expected (stderr); exit 1, tree checksum unchanged
+# Both build/kickfleet-agent and build/asan/kickfleet-agent (ASan+UBSan) run.
+# KF_REGEN=1 rewrites the expected files from the plain binary's output.
+. "$(dirname "$0")/../lib.sh"
+cd "$TOP" || exit 1
+SR=$TOP/tests/sysroot
+DATA=tests/data/agent
+work=$(mktemp -d /tmp/kf-sysroot.XXXXXX)
+httpd_pid=
+cleanup() { [ -n "$httpd_pid" ] && kill "$httpd_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+bins=
+for b in build/kickfleet-agent build/asan/kickfleet-agent; do
+	if [ -x "$b" ]; then bins="$bins $b"; else t_fail "$b not built (make all asan)"; fi
+done
+
+sum_tree() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
+
+# expect NAME FILE ACTUAL: compare, or rewrite under KF_REGEN for the plain binary
+expect() {
+	if [ -n "${KF_REGEN:-}" ] && [ "$tag" = plain ]; then
+		cp "$3" "$2"; t_ok "$1 (regenerated)"; return
+	fi
+	if [ -f "$2" ] && diff -u "$2" "$3" >"$work/diff"; then t_ok "$1"; else
+		t_fail "$1"; head -40 "$work/diff"; fi
+}
+
+# rc NAME WANT GOT
+rc() { if [ "$2" = "$3" ]; then t_ok "$1 exits $2"; else t_fail "$1 exits $3, wanted $2"; cat "$work/err" 2>/dev/null | head -20; fi; }
+
+drift() {
+	while read -r path value; do
+		[ -n "$path" ] || continue
+		printf '%s\n' "$value" >"$1$path"
+	done <"$2"
+}
+
+# no sanitizer report may appear on stderr
+clean_stderr() {
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$work/err"; then
+		t_fail "$1: sanitizer report"; head -30 "$work/err"
+	fi
+}
+
+for bin in $bins; do
+	case $bin in */asan/*) tag=asan ;; *) tag=plain ;; esac
+	for c in "$DATA"/*/; do
+		c=${c%/}; name=$(basename "$c")
+		t=$work/$name.$tag; orig=$work/$name.$tag.orig
+		"$SR/mktree.sh" "$(cat "$c/tree")" "$t"
+		cp -a "$t" "$orig"
+		args=$(cat "$c/args" 2>/dev/null || true)
+		run() { "$bin" "$1" --profile "$c/profile.yaml" --root "$t" $args >"$work/out" 2>"$work/err"; }
+		case $name in
+		bad-*)
+			before=$(sum_tree "$t")
+			for cmd in plan apply; do
+				run $cmd; rc "$tag/$name $cmd" 1 $?
+			done
+			expect "$tag/$name errors" "$c/errors.expected" "$work/err"
+			[ "$(sum_tree "$t")" = "$before" ] && t_ok "$tag/$name tree untouched" || t_fail "$tag/$name tree changed"
+			continue ;;
+		esac
+		run plan; rc "$tag/$name plan" 2 $?; clean_stderr "$tag/$name plan"
+		expect "$tag/$name plan" "$c/plan.expected" "$work/out"
+		[ -z "$("$SR/treediff.sh" "$orig" "$t")" ] && t_ok "$tag/$name plan touches nothing" || t_fail "$tag/$name plan changed the tree"
+		run apply; rc "$tag/$name apply" 2 $?; clean_stderr "$tag/$name apply"
+		expect "$tag/$name apply" "$c/apply.expected" "$work/out"
+		"$SR/treediff.sh" "$orig" "$t" >"$work/tree"
+		expect "$tag/$name tree after apply" "$c/after.expected" "$work/tree"
+		run apply; rc "$tag/$name second apply" 0 $?
+		grep -qE ' (planned|applied|applied, needs reboot)$' "$work/out" && t_fail "$tag/$name second apply changed something" || t_ok "$tag/$name second apply changes nothing"
+		run check; rc "$tag/$name check after apply" 0 $?
+		drift "$t" "$c/drift"
+		run check; rc "$tag/$name check after drift" 2 $?
+		expect "$tag/$name drift check" "$c/drift-check.expected" "$work/out"
+		run apply; rc "$tag/$name apply after drift" 2 $?
+		run check; rc "$tag/$name check after repair" 0 $?
+		"$SR/treediff.sh" "$orig" "$t" >"$work/tree"
+		expect "$tag/$name tree after repair" "$c/after.expected" "$work/tree"
+	done
+
+	# --json: one document with the same changes as the text plan
+	c=$DATA/full-two-node-amd; t=$work/json.$tag
+	"$SR/mktree.sh" two-node-amd "$t"
+	"$bin" plan --json --profile "$c/profile.yaml" --root "$t" >"$work/out" 2>"$work/err"
+	got=$?
+	if python3 - "$work/out" "$c/plan.expected" "$got" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+planned = sum(1 for l in open(sys.argv[2]) if l.rstrip().endswith(" planned"))
+ok = (doc["command"] == "plan" and doc["exit_code"] == int(sys.argv[3]) == 2
+      and doc["summary"]["to_change"] == planned == len([c for c in doc["changes"] if c["status"] == "planned"])
+      and all(set(c) >= {"resource", "what", "from", "to", "status"} for c in doc["changes"]))
+sys.exit(0 if ok else 1)
+EOF
+	then t_ok "$tag/json plan"; else t_fail "$tag/json plan"; head -c 600 "$work/out"; fi
+
+	# usage errors: exit 1
+	"$bin" plan --root "$t" >/dev/null 2>&1; rc "$tag/missing --profile" 1 $?
+	"$bin" plan --profile "$c/profile.yaml" --root "$t" --only memry >/dev/null 2>"$work/err"; rc "$tag/--only unknown section" 1 $?
+	grep -q 'unknown section "memry"' "$work/err" && t_ok "$tag/--only names the section" || t_fail "$tag/--only message"
+done
+
+# --- profile over HTTP (ETag, last good copy) and --report ---
+bin=build/kickfleet-agent
+if [ -x $bin ] && command -v python3 >/dev/null; then
+	srv=$work/srv; mkdir -p "$srv"; t=$work/http
+	"$SR/mktree.sh" two-node-amd "$t"
+	cp "$DATA/full-two-node-amd/profile.yaml" "$srv/profile.yaml"
+	python3 "$SR/httpd.py" "$srv" "$work/port" >"$work/httpd.log" 2>&1 &
+	httpd_pid=$!
+	i=0; while [ ! -f "$work/port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	port=$(cat "$work/port")
+	url=http://127.0.0.1:$port/profile.yaml
+	$bin apply --profile "$url" --root "$t" --report "http://127.0.0.1:$port/report" >"$work/out" 2>"$work/err"
+	rc "http apply" 2 $?
+	[ -f "$t/var/lib/kickfleet-agent/profile.yaml" ] && cmp -s "$t/var/lib/kickfleet-agent/profile.yaml" "$srv/profile.yaml" \
+		&& t_ok "http: last good copy kept in the state dir" || t_fail "http: no last good copy"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["command"]=="apply" and d["summary"]["applied"]>0 and d["exit_code"]==2 else 1)' \
+		"$srv/report.json" 2>/dev/null && t_ok "http: report POSTed as JSON" || t_fail "http: report"
+	$bin check --profile "$url" --root "$t" >"$work/out" 2>"$work/err"; rc "http check (cached, 304)" 0 $?
+	tail -n 1 "$srv/requests.log" | grep -q '^GET /profile.yaml "' && grep -q '^GET /profile.yaml -' "$srv/requests.log" \
+		&& t_ok "http: If-None-Match sent with the ETag" || { t_fail "http: If-None-Match"; cat "$srv/requests.log"; }
+	kill "$httpd_pid"; wait "$httpd_pid" 2>/dev/null; httpd_pid=
+	$bin check --profile "$url" --root "$t" >"$work/out" 2>"$work/err"; rc "http check, server gone" 0 $?
+	grep -q 'last good copy' "$work/out" && grep -q 'last good copy' "$work/err" \
+		&& t_ok "http: fallback said in the report and the log" || { t_fail "http: fallback not reported"; cat "$work/out" "$work/err"; }
+	printf '%s\n' "[always] madvise never" >"$t/sys/kernel/mm/transparent_hugepage/enabled"
+	$bin apply --profile "$DATA/full-two-node-amd/profile.yaml" --root "$t" --report "http://127.0.0.1:$port/report" >"$work/out" 2>"$work/err"
+	rc "apply with an unreachable --report" 2 $?
+	grep -q 'report to http' "$work/err" && t_ok "failed report logged" || t_fail "failed report not logged"
+	$bin plan --profile "http://127.0.0.1:$port/other.yaml" --root "$t" >"$work/out" 2>"$work/err"
+	rc "http profile unreachable, no copy" 1 $?
+fi
+
+t_summary

@@ -1,0 +1,350 @@
+#!/bin/sh
+# tests/sysroot/mktree.sh KIND DEST — build a fake host tree for the agent's
+# sysroot tests (kickfleet-agent --root DEST).
+#
+# The files follow the layouts of real machines (kernel 6.1): sysfs node and
+# CPU directories, hugepage pools, THP, KSM, /proc/cpuinfo, /proc/interrupts,
+# /proc/irq, a NIC with MSI-X vectors, kvm module parameters, and the
+# Debian or RHEL flavoured /etc files (grub defaults, irqbalance config and
+# its systemd unit).  Values are plain files, so every write the agent makes
+# is visible and a test can change any of them.
+#
+# KIND:
+#   one-node-intel  4 CPUs, 1 node (8 GiB), GenuineIntel, kvm_intel loaded
+#                   nested=N, Debian: /etc/default/irqbalance, irqbalance
+#                   enabled and running, eth0 (ixgbe-like, 4 MSI-X queues)
+#   two-node-amd    8 CPUs, 2 nodes (0-3, 4-7; 8 GiB each), AuthenticAMD,
+#                   kvm_amd loaded nested=1 and in use (a guest runs), RHEL:
+#                   /etc/sysconfig/irqbalance, irqbalance disabled, ksmtuned
+#                   running, cpu6-7 offline, eth0 + eth1 (virtio-like)
+set -eu
+kind=${1:?usage: mktree.sh KIND DEST}
+d=${2:?usage: mktree.sh KIND DEST}
+
+case $kind in
+one-node-intel)
+	ncpu=4 nodes="0" vendor=intel distro=debian mem_kb=8388608 offline="" nested=N refcnt=0
+	;;
+two-node-amd)
+	ncpu=8 nodes="0 1" vendor=amd distro=rhel mem_kb=8388608 offline="6 7" nested=1 refcnt=2
+	;;
+*) echo "mktree.sh: unknown kind $kind" >&2; exit 2 ;;
+esac
+
+rm -rf "$d"
+mkdir -p "$d"
+w() { mkdir -p "$(dirname "$d$1")"; printf '%s\n' "$2" >"$d$1"; }
+last=$((ncpu - 1))
+nnodes=$(echo $nodes | wc -w)
+per=$((ncpu / nnodes))
+
+# --- CPUs ---
+w /sys/devices/system/cpu/possible "0-$last"
+w /sys/devices/system/cpu/present "0-$last"
+if [ -n "$offline" ]; then
+	w /sys/devices/system/cpu/online "0-$(( $(echo $offline | cut -d' ' -f1) - 1 ))"
+	w /sys/devices/system/cpu/offline "$(echo $offline | tr ' ' '\n' | head -1)-$(echo $offline | tr ' ' '\n' | tail -1)"
+else
+	w /sys/devices/system/cpu/online "0-$last"
+	w /sys/devices/system/cpu/offline ""
+fi
+w /sys/devices/system/cpu/kernel_max 8191
+i=0
+while [ $i -le $last ]; do
+	mkdir -p "$d/sys/devices/system/cpu/cpu$i/topology"
+	if [ $i -gt 0 ]; then # cpu0 is not hotpluggable on x86: no online file
+		v=1
+		for o in $offline; do [ $o = $i ] && v=0; done
+		w /sys/devices/system/cpu/cpu$i/online $v
+	fi
+	w /sys/devices/system/cpu/cpu$i/topology/physical_package_id $((i / per))
+	w /sys/devices/system/cpu/cpu$i/topology/core_id $((i % per))
+	i=$((i + 1))
+done
+
+# --- NUMA nodes and hugepages ---
+w /sys/devices/system/node/possible "0-$((nnodes - 1))"
+w /sys/devices/system/node/online "0-$((nnodes - 1))"
+w /sys/devices/system/node/has_memory "0-$((nnodes - 1))"
+w /sys/devices/system/node/has_cpu "0-$((nnodes - 1))"
+for n in $nodes; do
+	nd=/sys/devices/system/node/node$n
+	w $nd/cpulist "$((n * per))-$((n * per + per - 1))"
+	free_kb=$((mem_kb - 612345 - n * 1000))
+	cat >"$d$nd/meminfo.tmp" <<EOF
+Node $n MemTotal:       $mem_kb kB
+Node $n MemFree:        $free_kb kB
+Node $n MemUsed:        $((mem_kb - free_kb)) kB
+Node $n SwapCached:            0 kB
+Node $n Active:           201344 kB
+Node $n Inactive:         180224 kB
+Node $n Dirty:                 8 kB
+Node $n Writeback:             0 kB
+Node $n FilePages:        301236 kB
+Node $n Mapped:            90112 kB
+Node $n AnonPages:         79872 kB
+Node $n Shmem:              1024 kB
+Node $n KernelStack:        3648 kB
+Node $n PageTables:         2560 kB
+Node $n Slab:              61440 kB
+Node $n AnonHugePages:      2048 kB
+Node $n HugePages_Total:     0
+Node $n HugePages_Free:      0
+Node $n HugePages_Surp:      0
+EOF
+	mv "$d$nd/meminfo.tmp" "$d$nd/meminfo"
+	w $nd/distance "$(if [ $nnodes = 1 ]; then echo 10; elif [ $n = 0 ]; then echo '10 21'; else echo '21 10'; fi)"
+	for kb in 2048 1048576; do
+		for f in nr_hugepages free_hugepages surplus_hugepages; do
+			w $nd/hugepages/hugepages-${kb}kB/$f 0
+		done
+	done
+done
+for kb in 2048 1048576; do
+	for f in nr_hugepages nr_hugepages_mempolicy free_hugepages resv_hugepages surplus_hugepages nr_overcommit_hugepages; do
+		w /sys/kernel/mm/hugepages/hugepages-${kb}kB/$f 0
+	done
+done
+
+# --- THP, KSM, NUMA balancing ---
+w /sys/kernel/mm/transparent_hugepage/enabled "[always] madvise never"
+w /sys/kernel/mm/transparent_hugepage/defrag "always defer defer+madvise [madvise] never"
+w /sys/kernel/mm/transparent_hugepage/use_zero_page 1
+w /sys/kernel/mm/transparent_hugepage/hpage_pmd_size 2097152
+for f in run pages_shared pages_sharing pages_unshared pages_volatile full_scans; do
+	w /sys/kernel/mm/ksm/$f 0
+done
+w /sys/kernel/mm/ksm/pages_to_scan 100
+w /sys/kernel/mm/ksm/sleep_millisecs 20
+w /sys/kernel/mm/ksm/merge_across_nodes 1
+w /sys/kernel/mm/ksm/max_page_sharing 256
+w /sys/kernel/mm/ksm/stable_node_chains_prune_millisecs 2000
+w /sys/kernel/mm/ksm/use_zero_pages 0
+w /proc/sys/kernel/numa_balancing $([ $nnodes -gt 1 ] && echo 1 || echo 0)
+w /proc/sys/vm/nr_hugepages 0
+
+# --- /proc/meminfo and /proc/cpuinfo ---
+total_kb=$((mem_kb * nnodes))
+cat >"$d/proc/meminfo" <<EOF
+MemTotal:       $total_kb kB
+MemFree:        $((total_kb - 1224690)) kB
+MemAvailable:   $((total_kb - 824690)) kB
+Buffers:           40960 kB
+Cached:           560000 kB
+SwapCached:            0 kB
+AnonHugePages:      4096 kB
+HugePages_Total:       0
+HugePages_Free:        0
+HugePages_Rsvd:        0
+HugePages_Surp:        0
+Hugepagesize:       2048 kB
+Hugetlb:               0 kB
+EOF
+if [ $vendor = intel ]; then
+	vid=GenuineIntel fam=6 model=85 mname="Intel(R) Xeon(R) Silver 4214R CPU @ 2.40GHz" virt=vmx
+else
+	vid=AuthenticAMD fam=25 model=1 mname="AMD EPYC 7313 16-Core Processor" virt=svm
+fi
+: >"$d/proc/cpuinfo"
+i=0
+while [ $i -le $last ]; do
+	cat >>"$d/proc/cpuinfo" <<EOF
+processor	: $i
+vendor_id	: $vid
+cpu family	: $fam
+model		: $model
+model name	: $mname
+stepping	: 7
+microcode	: 0x5003303
+cpu MHz		: 2400.000
+cache size	: 16896 KB
+physical id	: $((i / per))
+siblings	: $per
+core id		: $((i % per))
+cpu cores	: $per
+apicid		: $i
+fpu		: yes
+fpu_exception	: yes
+cpuid level	: 22
+wp		: yes
+flags		: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx pdpe1gb rdtscp lm constant_tsc nopl xtopology cpuid pni pclmulqdq $virt ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt aes xsave avx f16c rdrand hypervisor lahf_lm abm
+bogomips	: 4800.00
+clflush size	: 64
+cache_alignment	: 64
+address sizes	: 46 bits physical, 48 bits virtual
+power management:
+
+EOF
+	i=$((i + 1))
+done
+
+# --- kvm module ---
+mod=$([ $vendor = intel ] && echo kvm_intel || echo kvm_amd)
+w /sys/module/$mod/parameters/nested $nested
+w /sys/module/$mod/refcnt $refcnt
+w /sys/module/$mod/initstate live
+w /sys/module/kvm/refcnt 1
+mkdir -p "$d/etc/modprobe.d"
+
+# --- NICs, IRQs ---
+# each NIC: name, PCI address, MAC, first IRQ, vectors, driver name prefix
+nic() {
+	name=$1 pci=$2 mac=$3 first=$4 nvec=$5
+	dev=/sys/devices/pci0000:00/$pci
+	mkdir -p "$d$dev/net/$name" "$d$dev/msi_irqs" "$d/sys/class/net"
+	w $dev/net/$name/address "$mac"
+	w $dev/net/$name/mtu 1500
+	w $dev/net/$name/operstate up
+	ln -s "../../../$pci" "$d$dev/net/$name/device"
+	ln -s "../../devices/pci0000:00/$pci/net/$name" "$d/sys/class/net/$name"
+	v=0
+	while [ $v -lt $nvec ]; do
+		w $dev/msi_irqs/$((first + v)) msix
+		v=$((v + 1))
+	done
+}
+irqs=""
+if [ $kind = one-node-intel ]; then
+	nic eth0 0000:3b:00.0 3c:fd:fe:a1:b2:c0 40 5
+	names="eth0-TxRx-0 eth0-TxRx-1 eth0-TxRx-2 eth0-TxRx-3 eth0"
+	irqs="40 41 42 43 44"
+else
+	nic eth0 0000:00:03.0 52:54:00:12:34:56 24 3
+	nic eth1 0000:00:04.0 52:54:00:12:34:57 27 3
+	names="virtio0-config virtio0-input.0 virtio0-output.0 virtio1-config virtio1-input.0 virtio1-output.0"
+	irqs="24 25 26 27 28 29"
+fi
+mkdir -p "$d/sys/class/net/lo"
+w /sys/class/net/lo/address 00:00:00:00:00:00
+# /proc/interrupts: the timer and a few legacy lines, then the NIC vectors
+{
+	printf '           '
+	i=0; while [ $i -le $last ]; do printf 'CPU%-8d' $i; i=$((i + 1)); done; echo
+	for l in "0:IO-APIC   2-edge      timer" "1:IO-APIC   1-edge      i8042" "8:IO-APIC   8-edge      rtc0" "9:IO-APIC   9-fasteoi   acpi"; do
+		n=${l%%:*}; rest=${l#*:}
+		printf '%3d: ' "$n"; i=0; while [ $i -le $last ]; do printf '%10d ' $((n * 7 + i)); i=$((i + 1)); done
+		echo "  $rest"
+	done
+	set -- $names
+	for q in $irqs; do
+		printf '%3d: ' "$q"; i=0; while [ $i -le $last ]; do printf '%10d ' $((q * 13 + i)); i=$((i + 1)); done
+		echo "  PCI-MSIX-0000:00:00.0 $((q - 24))-edge      $1"
+		shift
+	done
+	printf 'NMI: '; i=0; while [ $i -le $last ]; do printf '%10d ' 0; i=$((i + 1)); done; echo '  Non-maskable interrupts'
+} >"$d/proc/interrupts"
+for q in 0 1 8 9 $irqs; do
+	w /proc/irq/$q/smp_affinity_list "0-$last"
+	w /proc/irq/$q/effective_affinity_list 0
+done
+w /proc/irq/default_smp_affinity "$(printf '%x' $(( (1 << ncpu) - 1 )))"
+
+# --- processes (only comm: what the agent looks at) ---
+w /proc/1/comm systemd
+if [ $kind = one-node-intel ]; then
+	w /proc/812/comm irqbalance
+else
+	w /proc/905/comm ksmtuned
+	w /proc/2201/comm qemu-system-x86
+fi
+
+# --- /etc ---
+if [ $distro = debian ]; then
+	mkdir -p "$d/etc/default"
+	cat >"$d/etc/default/grub" <<'EOF'
+# If you change this file, run 'update-grub' afterwards to update
+# /boot/grub/grub.cfg.
+# For full documentation of the options in this file, see:
+#   info -f grub -n 'Simple configuration'
+
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`
+GRUB_CMDLINE_LINUX_DEFAULT="quiet"
+GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200n8"
+EOF
+	cat >"$d/etc/default/irqbalance" <<'EOF'
+# irqbalance is a daemon process that distributes interrupts across
+# CPUS on SMP systems.  The default is to rebalance once every 10
+# seconds.  This is the environment file that is specified to systemd via the
+# EnvironmentFile key in the service unit file (or via whatever method the init
+# system you're using has).
+#
+# IRQBALANCE_ONESHOT
+#    After starting, wait for ten seconds, then look at the interrupt
+#    load and balance it once; after balancing exit and do not change
+#    it again.
+#
+#IRQBALANCE_ONESHOT=
+
+#
+# IRQBALANCE_BANNED_CPULIST
+#    The CPUs listed here will be excluded from interrupt handling.
+#
+#IRQBALANCE_BANNED_CPULIST=
+
+#
+# IRQBALANCE_ARGS
+#    Append any args here to the irqbalance daemon as documented in the man
+#    page.
+#
+#IRQBALANCE_ARGS=
+EOF
+	unitdir=/lib/systemd/system
+else
+	mkdir -p "$d/etc/default" "$d/etc/sysconfig"
+	cat >"$d/etc/default/grub" <<'EOF'
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR="$(sed 's, release .*$,,g' /etc/system-release)"
+GRUB_DEFAULT=saved
+GRUB_DISABLE_SUBMENU=true
+GRUB_TERMINAL_OUTPUT="console"
+GRUB_CMDLINE_LINUX="crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rl-swap rd.lvm.lv=rl/root rd.lvm.lv=rl/swap hugepagesz=2M hugepages=64"
+GRUB_DISABLE_RECOVERY="true"
+GRUB_ENABLE_BLSCFG=true
+EOF
+	cat >"$d/etc/sysconfig/irqbalance" <<'EOF'
+# irqbalance is a daemon process that distributes interrupts across
+# CPUS on SMP systems.  The default is to rebalance once every 10
+# seconds.  This is the environment file that is specified to systemd via the
+# EnvironmentFile key in the service unit file (or via whatever method the init
+# system you're using has).
+
+#
+# IRQBALANCE_BANNED_CPULIST
+#    The CPUs listed here will be excluded from interrupt handling.
+#
+#IRQBALANCE_BANNED_CPULIST=
+
+#
+# IRQBALANCE_ARGS
+#    Append any args here to the irqbalance daemon as documented in the man
+#    page.
+#
+IRQBALANCE_ARGS="--hintpolicy=subset"
+EOF
+	unitdir=/usr/lib/systemd/system
+fi
+mkdir -p "$d$unitdir" "$d/etc/systemd/system/multi-user.target.wants" "$d/etc/sysctl.d"
+cat >"$d$unitdir/irqbalance.service" <<'EOF'
+[Unit]
+Description=irqbalance daemon
+Documentation=man:irqbalance(1)
+ConditionVirtualization=!container
+ConditionCPUs=>1
+
+[Service]
+EnvironmentFile=-/etc/default/irqbalance
+EnvironmentFile=-/etc/sysconfig/irqbalance
+ExecStart=/usr/sbin/irqbalance --foreground $IRQBALANCE_ARGS
+CapabilityBoundingSet=
+NoNewPrivileges=yes
+
+[Install]
+WantedBy=multi-user.target
+EOF
+if [ $kind = one-node-intel ]; then
+	ln -s $unitdir/irqbalance.service "$d/etc/systemd/system/multi-user.target.wants/irqbalance.service"
+fi
+# the agent's state dir (profile cache)
+mkdir -p "$d/var/lib/kickfleet-agent"
