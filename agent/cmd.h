@@ -8,5 +8,6 @@ int agent_cmd_schema(int argc, char **argv);
 int agent_cmd_plan(int argc, char **argv);
 int agent_cmd_apply(int argc, char **argv);
 int agent_cmd_check(int argc, char **argv);
+int agent_cmd_auto(int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ static void usage(FILE *f, const char *cmd)
 		cmd,
 		!strcmp(cmd, "apply")   ? "Makes the host match the profile: plans, applies, then verifies that\n"
 					  "nothing is left to do."
+		: !strcmp(cmd, "auto")	? "Runs apply or check, as the profile's agent.mode says (for the timer)."
 		: !strcmp(cmd, "check") ? "Reports drift from the profile without touching the host (for timers\n"
 					  "and monitoring)."
 					: "Prints what apply would change, touching nothing.",
@@ -100,4 +101,9 @@ int agent_cmd_apply(int argc, char **argv)
 int agent_cmd_check(int argc, char **argv)
 {
 	return run_cmd(KF_RUN_CHECK, argc, argv);
+}
+
+int agent_cmd_auto(int argc, char **argv)
+{
+	return run_cmd(KF_RUN_AUTO, argc, argv);
 }

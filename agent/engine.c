@@ -16,7 +16,7 @@ static const char *const sections[] = { "kvm", "memory", "cpu", "network", "gues
 
 const char *kf_run_mode_name(enum kf_run_mode m)
 {
-	return m == KF_RUN_APPLY ? "apply" : m == KF_RUN_CHECK ? "check" : "plan";
+	return m == KF_RUN_APPLY ? "apply" : m == KF_RUN_CHECK ? "check" : m == KF_RUN_AUTO ? "auto" : "plan";
 }
 
 static bool in_list(const char *list, const char *name)
@@ -273,6 +273,8 @@ int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *cons
 	if (load_profile(o, &run, &p, &perr) < 0)
 		goto out;
 	run.role = p->role;
+	if (run.mode == KF_RUN_AUTO)
+		run.mode = p->agent && p->agent->mode == KF_AGENT_CHECK ? KF_RUN_CHECK : KF_RUN_APPLY;
 	if (kf_host_probe(&host, &fail) < 0) {
 		take_failures(&run, &fail, 0, NULL);
 		kf_run_finish(&run);
@@ -293,7 +295,7 @@ int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *cons
 		goto out; /* profile errors against this host: nothing touched */
 
 	probe_all(&ctx, rs, nrs, &run, &run.plan);
-	if (o->mode == KF_RUN_APPLY) {
+	if (run.mode == KF_RUN_APPLY) {
 		apply_all(&ctx, rs, nrs, &run);
 		verify(&ctx, rs, nrs, &run);
 	}

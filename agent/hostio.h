@@ -52,4 +52,16 @@ const char *kf_norm_bracket(const char *s, char *buf, size_t len);
 /* Module booleans: Y/N/1/0 (also y/n) → 1/0; -1 when not a boolean. */
 int kf_norm_bool(const char *s);
 
+/* --- parsers of host files, pure (defined with their resource) --- */
+
+/* OPT's value in "options MODULE OPT=V" lines of a modprobe.d text, as a
+ * boolean; -1 when absent (agent/kvm.c). */
+int kf_modprobe_option(const char *text, const char *module, const char *opt);
+/* IRQ numbers of /proc/interrupts lines whose action is DEV or DEV-...;
+ * returns how many were stored (agent/irq_affinity.c). */
+size_t kf_interrupts_for(const char *text, const char *dev, int *irqs, size_t max);
+/* IRQBALANCE_ARGS: is it powersave; the args for a mode (agent/irqbalance.c). */
+bool kf_irqb_args_powersave(const char *args);
+char *kf_irqb_args_set(const char *args, bool powersave);
+
 #endif

@@ -21,6 +21,7 @@ static const struct subcmd cmds[] = {
 	{ "plan", agent_cmd_plan, "show what apply would change, touching nothing" },
 	{ "apply", agent_cmd_apply, "make the host match its profile, then verify" },
 	{ "check", agent_cmd_check, "report drift (exit 2) without touching the host" },
+	{ "auto", agent_cmd_auto, "apply or check, as the profile's agent.mode says (timer)" },
 };
 
 static void usage(FILE *f)
