@@ -18,7 +18,8 @@ extern const struct kf_resource kf_res_cpu_online;  /* agent/cpu_online.c */
 extern const struct kf_resource kf_res_irqbalance;  /* agent/irqbalance.c */
 extern const struct kf_resource kf_res_irq_affinity; /* agent/irq_affinity.c */
 /* network (agent/net*.c): declare its resources here */
-/* guests (agent/guests*.c): declare its resource here */
+/* guests */
+extern const struct kf_resource kf_res_guests;      /* agent/guests.c */
 
 const struct kf_resource *const kf_resources[] = {
 	&kf_res_kvm,
@@ -31,6 +32,7 @@ const struct kf_resource *const kf_resources[] = {
 	&kf_res_irq_affinity,
 	/* ---- network rows go here, after cpu (section "network") ---- */
 	/* ---- guests row goes last (section "guests") ---- */
+	&kf_res_guests,
 };
 
 const size_t kf_nresources = sizeof(kf_resources) / sizeof(kf_resources[0]);
