@@ -1,0 +1,199 @@
+/* What the network resources share (agent/net_*.c): the desired and actual
+ * state they pass through the engine, interface names given by name or
+ * MAC, the record of what the agent created, the change operations, and
+ * the rollback guard.
+ *
+ * Every network resource parses to a struct kf_net_want (NULL when the
+ * profile has no network section) and probes to a struct kf_net_have: one
+ * rtnetlink snapshot plus what the resource reads from sysfs or /etc.  diff
+ * compares the two without I/O and appends changes whose data is a struct
+ * kf_net_op; apply carries one op out. */
+#ifndef KF_AGENT_NET_H
+#define KF_AGENT_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/netlink.h"
+#include "agent/resource.h"
+#include "profile.h"
+
+/* --- desired --- */
+struct kf_net_want {
+	const struct kf_p_network *net;
+	bool live;          /* manage the running links (false under a fake --root) */
+	char *state_path;   /* host path of the record of what the agent created */
+	uint32_t target;    /* rollback target, network order; 0: none */
+	int timeout;        /* rollback window, seconds */
+};
+
+/* --- the record of what the agent created (state file) --- */
+struct kf_net_rec {
+	char kind; /* 'd' device, 'p' port, 'm' MAC → name */
+	char a[32], b[32], c[32];
+};
+struct kf_net_state {
+	struct kf_net_rec *v;
+	size_t n;
+};
+int kf_net_state_load(const char *path, struct kf_net_state *st);
+int kf_net_state_save(const char *path, const struct kf_net_state *st);
+void kf_net_state_release(struct kf_net_state *st);
+/* Parses / prints the file's text (pure; for tests). */
+void kf_net_state_parse(const char *text, struct kf_net_state *st);
+char *kf_net_state_text(const struct kf_net_state *st);
+bool kf_net_state_has(const struct kf_net_state *st, char kind, const char *a, const char *b);
+void kf_net_state_set(struct kf_net_state *st, char kind, const char *a, const char *b, const char *c);
+void kf_net_state_del(struct kf_net_state *st, char kind, const char *a, const char *b);
+/* Kind of device name the agent created ("bond", ...), or NULL. */
+const char *kf_net_owned(const struct kf_net_state *st, const char *name);
+
+/* --- actual --- */
+struct kf_net_alias {
+	const char *ref;            /* as written in the profile (name or MAC) */
+	char name[KF_IFNAMSIZ];     /* the host's name, "" when not found */
+};
+
+struct kf_net_qfile {
+	char *path;  /* host path */
+	char *value; /* as read, trimmed; NULL when absent */
+};
+
+struct kf_net_file {
+	char *path;
+	char *text; /* NULL: absent */
+};
+
+struct kf_net_have {
+	struct kf_nl_snap snap;
+	struct kf_net_state st;
+	struct kf_net_alias *alias;
+	size_t nalias;
+	int target_oif;              /* link of the route to the rollback target, 0 */
+	struct kf_net_qfile *qf;     /* queues: sysfs values */
+	size_t nqf;
+	struct kf_eth_channels *ch;  /* queues: per queue entry; max_* == 0 and rx == ~0u: none */
+	size_t nch;
+	struct kf_net_file *files;   /* net-persist: the agent's files now on the host */
+	size_t nfiles;
+	char *persist_dir;           /* net-persist: resolved kind's directory, or NULL */
+	int persist;                 /* net-persist: resolved enum kf_persist */
+};
+void kf_net_have_free(void *have);
+void kf_net_want_free(void *want);
+
+/* Resolves ref (a name or a MAC) through the snapshot and the recorded MAC
+ * map: the host's name, or NULL when no link has it. */
+const char *kf_net_lookup(const struct kf_nl_snap *s, const struct kf_net_state *st, const char *ref);
+/* The resolved name of ref as probed (the ref itself when it names a
+ * device the profile creates). */
+const char *kf_net_ifname(const struct kf_net_have *h, const char *ref);
+/* True when name is a bond, bridge, VLAN or macvtap the profile defines. */
+bool kf_net_defined(const struct kf_p_network *n, const char *name);
+
+/* --- parse / probe helpers shared by the resources --- */
+
+/* Common parse: NULL want (and 0) when there is no network section.
+ * Checks that every iface reference in refs (NULL terminated list of
+ * {obj, key, value}) exists on the host or in the profile. */
+int kf_net_parse(struct kf_ctx *ctx, struct kf_net_want **out);
+struct kf_net_ref {
+	const void *obj;   /* profile struct, for the mark */
+	const char *key;
+	const char *value; /* name or MAC */
+	const char *what;  /* "bond bond0 member" */
+};
+/* Adds "FILE:L:C: WHAT "X" does not exist on this host" for each missing
+ * reference (only when want->live). */
+void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const struct kf_net_ref *refs,
+		       size_t n);
+/* Common probe: snapshot (when live), state, aliases of every reference in
+ * the network section, route to the rollback target. */
+int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have **out);
+
+/* --- changes --- */
+enum kf_net_opk {
+	KF_NOP_CREATE,   /* dev of kind, with want's attributes, then up */
+	KF_NOP_DELETE,   /* an owned dev */
+	KF_NOP_RECREATE, /* delete + create (owned only) */
+	KF_NOP_MTU,
+	KF_NOP_MAC,
+	KF_NOP_UP,
+	KF_NOP_MASTER,   /* arg joins dev (moving its IPv4 addresses and default routes) */
+	KF_NOP_RELEASE,  /* arg leaves dev */
+	KF_NOP_BOND,     /* one bond option: opt, val */
+	KF_NOP_BOND_MODE,
+	KF_NOP_BR_STP,
+	KF_NOP_BR_FWD,
+	KF_NOP_ADDRS,    /* dev's IPv4 addresses become want's list */
+	KF_NOP_GATEWAY,  /* the default route goes via want's gateway on dev */
+	KF_NOP_MV_MODE,
+	KF_NOP_CHANNELS,
+	KF_NOP_SYSFS,    /* write text to path */
+	KF_NOP_NUMVFS,
+	KF_NOP_VF,
+	KF_NOP_FILE,     /* write text to path (atomic), or remove it when text is NULL */
+};
+
+struct kf_net_op {
+	int op;
+	char dev[KF_IFNAMSIZ];
+	char arg[KF_IFNAMSIZ];
+	const char *kind;  /* device kind for CREATE/RECREATE/DELETE */
+	const char *opt;   /* bond option name */
+	long long val;
+	const void *want;  /* the profile struct (bond, bridge, vlan, macvtap, queue, vf) */
+	const struct kf_p_network *net;
+	const char *ref;   /* arg as the profile names it (for the MAC map) */
+	char *path, *text;
+	struct kf_eth_channels ch;
+	bool guarded;      /* may cut the path to the rollback target */
+	bool owned;        /* dev was created by the agent */
+	const struct kf_net_want *w; /* outlives the op (the engine frees it after apply) */
+};
+void kf_net_op_free(void *op);
+/* Adds a change carrying a new op; returns the op to fill. */
+struct kf_net_op *kf_net_change(struct kf_plan *plan, const char *res, int opk, const char *dev,
+				const char *from, const char *to, const char *what_fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+/* Devices on the path to the rollback target: its link, that link's
+ * masters, and the profile's bonds/bridges taking one of them (pure). */
+bool kf_net_on_path(const struct kf_net_want *w, const struct kf_net_have *h, const char *dev);
+
+/* Diff helpers shared by bonds, bridges, vlans and macvtaps: mtu, mac,
+ * admin state of an existing dev. */
+void kf_net_diff_link(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
+		      const struct kf_net_have *h, const struct kf_nl_link *l, long long mtu,
+		      const char *mac);
+/* Ports/members of master: enslave the missing, release those the agent
+ * enslaved and the profile no longer lists. */
+void kf_net_diff_ports(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
+		       const struct kf_net_have *h, const char *master, const struct kf_list *ports);
+/* Deletes devices of kind the agent created and the profile no longer has. */
+void kf_net_diff_gone(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
+		      const struct kf_net_have *h, const char *kind, bool (*wanted)(const struct kf_p_network *,
+										       const char *));
+/* Sets op->guarded from the path to the target. */
+void kf_net_guard(struct kf_net_op *op, const struct kf_net_want *w, const struct kf_net_have *h);
+
+/* Applies an op; fill_req completes a create request for the resource's
+ * kind (NULL when the resource creates nothing).  Sets ch->reason on
+ * failure.  Guarded ops run inside the rollback window. */
+typedef int (*kf_net_fill_fn)(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
+			      struct kf_nl_req *r);
+int kf_net_apply(struct kf_ctx *ctx, struct kf_change *ch, kf_net_fill_fn fill,
+		 int (*own)(struct kf_ctx *, struct kf_nl *, struct kf_change *));
+
+/* Pure helpers, for the resources and the unit tests. */
+/* "2" for the profile's mode index etc. */
+int kf_net_mv_mode_to_kernel(int profile_mode);
+int kf_net_mv_mode_from_kernel(int kmode);
+/* updelay/downdelay as the kernel keeps them: a multiple of miimon. */
+long long kf_net_bond_delay(long long delay, long long miimon);
+/* "10.0.0.1/24,10.0.0.2/24" for a link's addresses in the snapshot, sorted. */
+char *kf_net_addrs_str(const struct kf_nl_snap *s, int ifindex);
+/* The profile's list, normalised and sorted the same way. */
+char *kf_net_list_str(const struct kf_list *cidrs);
+
+#endif

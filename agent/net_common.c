@@ -1,0 +1,605 @@
+/* Shared parse, probe, diff helpers and the ownership record of the
+ * network resources (agent/net.h). */
+#include "agent/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/engine.h"
+#include "types.h"
+#include "util.h"
+
+/* ---- the record of what the agent created ---- */
+
+static const char *rec_word(char kind)
+{
+	return kind == 'd' ? "dev" : kind == 'p' ? "port" : "mac";
+}
+
+void kf_net_state_parse(const char *text, struct kf_net_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	const char *p = text;
+	while (p && *p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char line[128], w[8], a[32], b[32], c[32] = "";
+		if (len < sizeof(line) && *p != '#') {
+			memcpy(line, p, len);
+			line[len] = 0;
+			int n = sscanf(line, "%7s %31s %31s %31s", w, a, b, c);
+			char k = !strcmp(w, "dev") ? 'd' : !strcmp(w, "port") ? 'p' : !strcmp(w, "mac") ? 'm' : 0;
+			if (n >= 3 && k)
+				kf_net_state_set(st, k, a, b, n == 4 ? c : "");
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+}
+
+char *kf_net_state_text(const struct kf_net_state *st)
+{
+	struct kf_buf b = KF_BUF_INIT;
+	kf_buf_puts(&b, "# kickfleet-agent: network devices and ports it created (dev NAME KIND,\n"
+			"# port MASTER PORT) and NICs it found by MAC (mac MAC NAME)\n");
+	for (size_t i = 0; i < st->n; i++) {
+		const struct kf_net_rec *r = &st->v[i];
+		kf_buf_printf(&b, "%s %s %s%s%s\n", rec_word(r->kind), r->a, r->b, r->c[0] ? " " : "", r->c);
+	}
+	return kf_buf_detach(&b);
+}
+
+int kf_net_state_load(const char *path, struct kf_net_state *st)
+{
+	char *full = kf_path("%s", path), *text = NULL;
+	int r = kf_read_file(full, 1u << 20, &text, NULL);
+	free(full);
+	memset(st, 0, sizeof(*st));
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	kf_net_state_parse(text, st);
+	free(text);
+	return 0;
+}
+
+int kf_net_state_save(const char *path, const struct kf_net_state *st)
+{
+	char *full = kf_path("%s", path);
+	char *dir = kf_xstrdup(full), *slash = strrchr(dir, '/');
+	char *text = kf_net_state_text(st);
+	int r = 0;
+	if (slash && slash != dir) {
+		*slash = 0;
+		r = kf_mkdir_p(dir, 0755);
+	}
+	if (!r)
+		r = kf_write_atomic(full, text, strlen(text), 0644);
+	free(text);
+	free(dir);
+	free(full);
+	return r;
+}
+
+void kf_net_state_release(struct kf_net_state *st)
+{
+	if (!st)
+		return;
+	free(st->v);
+	memset(st, 0, sizeof(*st));
+}
+
+static struct kf_net_rec *state_find(const struct kf_net_state *st, char kind, const char *a, const char *b)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct kf_net_rec *r = &st->v[i];
+		if (r->kind == kind && !strcmp(r->a, a) && (!b || !strcmp(r->b, b)))
+			return r;
+	}
+	return NULL;
+}
+
+bool kf_net_state_has(const struct kf_net_state *st, char kind, const char *a, const char *b)
+{
+	return state_find(st, kind, a, b) != NULL;
+}
+
+void kf_net_state_set(struct kf_net_state *st, char kind, const char *a, const char *b, const char *c)
+{
+	/* devices and MACs are keyed by a alone, ports by both */
+	struct kf_net_rec *r = state_find(st, kind, a, kind == 'p' ? b : NULL);
+	if (!r) {
+		st->v = kf_xrealloc(st->v, (st->n + 1) * sizeof(*st->v));
+		r = &st->v[st->n++];
+		memset(r, 0, sizeof(*r));
+	}
+	r->kind = kind;
+	snprintf(r->a, sizeof(r->a), "%s", a);
+	snprintf(r->b, sizeof(r->b), "%s", b);
+	snprintf(r->c, sizeof(r->c), "%s", c ? c : "");
+}
+
+void kf_net_state_del(struct kf_net_state *st, char kind, const char *a, const char *b)
+{
+	for (size_t i = 0; i < st->n;) {
+		struct kf_net_rec *r = &st->v[i];
+		if (r->kind == kind && !strcmp(r->a, a) && (!b || !strcmp(r->b, b)))
+			memmove(r, r + 1, (--st->n - i) * sizeof(*r));
+		else
+			i++;
+	}
+}
+
+const char *kf_net_owned(const struct kf_net_state *st, const char *name)
+{
+	const struct kf_net_rec *r = state_find(st, 'd', name, NULL);
+	return r ? r->b : NULL;
+}
+
+/* ---- names ---- */
+
+const char *kf_net_lookup(const struct kf_nl_snap *s, const struct kf_net_state *st, const char *ref)
+{
+	uint8_t mac[6];
+	if (kf_mac_parse(ref, mac) < 0) {
+		const struct kf_nl_link *l = kf_nl_by_name(s, ref);
+		return l ? l->name : NULL;
+	}
+	const struct kf_nl_link *l = kf_nl_by_mac(s, mac);
+	if (l)
+		return l->name;
+	/* a member of a bond wears the bond's MAC: use the name recorded when
+	 * the agent enslaved it */
+	char norm[18];
+	kf_mac_fmt(mac, norm);
+	const struct kf_net_rec *r = st ? state_find(st, 'm', norm, NULL) : NULL;
+	l = r ? kf_nl_by_name(s, r->b) : NULL;
+	return l ? l->name : NULL;
+}
+
+const char *kf_net_ifname(const struct kf_net_have *h, const char *ref)
+{
+	for (size_t i = 0; i < h->nalias; i++)
+		if (!strcmp(h->alias[i].ref, ref))
+			return h->alias[i].name[0] ? h->alias[i].name : ref;
+	return ref;
+}
+
+bool kf_net_defined(const struct kf_p_network *n, const char *name)
+{
+#define IN(list, type)                                                           \
+	for (size_t i = 0; i < (list).n; i++)                                    \
+		if (!strcmp(KF_LIST_AT(list, type, i)->name, name))              \
+			return true;
+	IN(n->bonds, struct kf_p_bond)
+	IN(n->bridges, struct kf_p_bridge)
+	IN(n->vlans, struct kf_p_vlan)
+	IN(n->macvtaps, struct kf_p_macvtap)
+#undef IN
+	return false;
+}
+
+/* ---- parse ---- */
+
+/* The live network is managed on the host, and under --root only when the
+ * sysroot's /sys/class/net is the agent's own (a test root whose sys
+ * points at /sys inside a network namespace). */
+static bool net_live(void)
+{
+	if (kf_sysroot_is_host())
+		return true;
+	char *p = kf_path("/sys/class/net");
+	struct stat a, b;
+	bool same = stat(p, &a) == 0 && stat("/sys/class/net", &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino;
+	free(p);
+	return same;
+}
+
+/* host part of http://10.0.0.1:8080/x, when it is an IPv4 literal */
+static uint32_t url_ipv4(const char *url)
+{
+	const char *p = url ? strstr(url, "://") : NULL;
+	uint32_t a = 0;
+	if (!p)
+		return 0;
+	p += 3;
+	char host[64];
+	size_t n = strcspn(p, ":/");
+	if (n >= sizeof(host))
+		return 0;
+	memcpy(host, p, n);
+	host[n] = 0;
+	return kf_ipv4_parse(host, &a) == 0 ? htonl(a) : 0;
+}
+
+int kf_net_parse(struct kf_ctx *ctx, struct kf_net_want **out)
+{
+	*out = NULL;
+	const struct kf_profile *p = ctx->profile;
+	const struct kf_p_network *n = p->network;
+	if (!n)
+		return 0;
+	struct kf_net_want *w = kf_xcalloc(1, sizeof(*w));
+	w->net = n;
+	w->live = net_live();
+	const char *dir = p->agent && p->agent->state_dir ? p->agent->state_dir : KF_STATE_DIR_DEFAULT;
+	w->state_path = kf_xasprintf("%s/network.state", dir);
+	w->timeout = n->rollback && n->rollback->timeout != KF_UNSET ? (int)n->rollback->timeout : 30;
+	uint32_t t;
+	if (n->rollback && n->rollback->target) {
+		if (kf_ipv4_parse(n->rollback->target, &t) == 0)
+			w->target = htonl(t);
+	}
+	else if (p->agent)
+		w->target = url_ipv4(p->agent->report);
+	*out = w;
+	return 0;
+}
+
+void kf_net_want_free(void *want)
+{
+	struct kf_net_want *w = want;
+	if (!w)
+		return;
+	free(w->state_path);
+	free(w);
+}
+
+void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const struct kf_net_ref *refs,
+		       size_t n)
+{
+	if (!w || !w->live || !n)
+		return;
+	struct kf_nl *nl = NULL;
+	struct kf_nl_snap s = { 0 };
+	struct kf_net_state st = { 0 };
+	if (kf_nl_open(&nl) < 0 || kf_nl_dump(nl, KF_NL_LINKS, &s) < 0)
+		goto out; /* probe reports it */
+	kf_net_state_load(w->state_path, &st);
+	for (size_t i = 0; i < n; i++) {
+		const char *v = refs[i].value;
+		if (!v || kf_net_defined(w->net, v) || kf_net_lookup(&s, &st, v))
+			continue;
+		kf_errf(ctx->err, kf_mark_of(refs[i].obj, refs[i].key), "%s \"%s\" does not exist on this host",
+			refs[i].what, v);
+	}
+out:
+	kf_net_state_release(&st);
+	kf_nl_snap_release(&s);
+	kf_nl_close(nl);
+}
+
+/* ---- probe ---- */
+
+static void add_alias(struct kf_net_have *h, const char *ref)
+{
+	if (!ref)
+		return;
+	for (size_t i = 0; i < h->nalias; i++)
+		if (!strcmp(h->alias[i].ref, ref))
+			return;
+	h->alias = kf_xrealloc(h->alias, (h->nalias + 1) * sizeof(*h->alias));
+	struct kf_net_alias *a = &h->alias[h->nalias++];
+	memset(a, 0, sizeof(*a));
+	a->ref = ref;
+	const char *name = kf_net_lookup(&h->snap, &h->st, ref);
+	if (name)
+		snprintf(a->name, sizeof(a->name), "%s", name);
+}
+
+int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have **out)
+{
+	struct kf_net_have *h = kf_xcalloc(1, sizeof(*h));
+	struct kf_nl *nl = NULL;
+	int r = 0;
+	*out = h;
+	kf_net_state_load(w->state_path, &h->st);
+	if (!w->live)
+		return 0;
+	if ((r = kf_nl_open(&nl)) < 0 || (r = kf_nl_dump(nl, KF_NL_ALL, &h->snap)) < 0) {
+		kf_errc(ctx->fail, r, NULL, "network: cannot read the links: %s", strerror(-r));
+		goto out;
+	}
+	const struct kf_p_network *n = w->net;
+	for (size_t i = 0; i < n->bonds.n; i++) {
+		const struct kf_p_bond *b = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
+		for (size_t j = 0; j < b->members.n; j++)
+			add_alias(h, KF_LIST_STR(b->members, j));
+		add_alias(h, b->primary);
+	}
+	for (size_t i = 0; i < n->bridges.n; i++) {
+		const struct kf_p_bridge *b = KF_LIST_AT(n->bridges, struct kf_p_bridge, i);
+		for (size_t j = 0; j < b->ports.n; j++)
+			add_alias(h, KF_LIST_STR(b->ports, j));
+	}
+	for (size_t i = 0; i < n->vlans.n; i++)
+		add_alias(h, KF_LIST_AT(n->vlans, struct kf_p_vlan, i)->link);
+	for (size_t i = 0; i < n->macvtaps.n; i++)
+		add_alias(h, KF_LIST_AT(n->macvtaps, struct kf_p_macvtap, i)->link);
+	for (size_t i = 0; i < n->queues.n; i++)
+		add_alias(h, KF_LIST_AT(n->queues, struct kf_p_queue, i)->device);
+	for (size_t i = 0; i < n->sriov.n; i++)
+		add_alias(h, KF_LIST_AT(n->sriov, struct kf_p_sriov, i)->device);
+	if (w->target)
+		kf_nl_route_get(nl, w->target, &h->target_oif);
+out:
+	kf_nl_close(nl);
+	return r;
+}
+
+void kf_net_have_free(void *have)
+{
+	struct kf_net_have *h = have;
+	if (!h)
+		return;
+	kf_nl_snap_release(&h->snap);
+	kf_net_state_release(&h->st);
+	free(h->alias);
+	for (size_t i = 0; i < h->nqf; i++) {
+		free(h->qf[i].path);
+		free(h->qf[i].value);
+	}
+	free(h->qf);
+	free(h->ch);
+	for (size_t i = 0; i < h->nfiles; i++) {
+		free(h->files[i].path);
+		free(h->files[i].text);
+	}
+	free(h->files);
+	free(h->persist_dir);
+	free(h);
+}
+
+/* ---- changes ---- */
+
+void kf_net_op_free(void *op)
+{
+	struct kf_net_op *o = op;
+	if (!o)
+		return;
+	free(o->path);
+	free(o->text);
+	free(o);
+}
+
+struct kf_net_op *kf_net_change(struct kf_plan *plan, const char *res, int opk, const char *dev,
+				const char *from, const char *to, const char *what_fmt, ...)
+{
+	char what[160];
+	va_list ap;
+	va_start(ap, what_fmt);
+	vsnprintf(what, sizeof(what), what_fmt, ap);
+	va_end(ap);
+	struct kf_change *ch = kf_plan_add(plan, res, from, to, "%s", what);
+	struct kf_net_op *op = kf_xcalloc(1, sizeof(*op));
+	op->op = opk;
+	op->val = -1;
+	snprintf(op->dev, sizeof(op->dev), "%s", dev ? dev : "");
+	ch->data = op;
+	ch->free_data = kf_net_op_free;
+	return op;
+}
+
+/* ---- the path to the rollback target ---- */
+
+struct nameset {
+	char v[64][KF_IFNAMSIZ];
+	int n;
+};
+
+static bool ns_has(const struct nameset *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], name))
+			return true;
+	return false;
+}
+
+static bool ns_add(struct nameset *s, const char *name)
+{
+	if (!name || !*name || ns_has(s, name) || s->n == 64)
+		return false;
+	snprintf(s->v[s->n++], KF_IFNAMSIZ, "%s", name);
+	return true;
+}
+
+bool kf_net_on_path(const struct kf_net_want *w, const struct kf_net_have *h, const char *dev)
+{
+	if (!w->target || !h->target_oif)
+		return false;
+	struct nameset s = { .n = 0 };
+	ns_add(&s, kf_nl_name(&h->snap, h->target_oif));
+	const struct kf_p_network *n = w->net;
+	bool grew = true;
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < h->snap.nlinks; i++) {
+			const struct kf_nl_link *l = &h->snap.links[i];
+			const char *m = kf_nl_name(&h->snap, l->master);
+			if (ns_has(&s, l->name) && l->master)
+				grew |= ns_add(&s, m);
+			if (l->master && ns_has(&s, m))
+				grew |= ns_add(&s, l->name);
+		}
+		for (size_t i = 0; i < n->bonds.n; i++) {
+			const struct kf_p_bond *b = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
+			for (size_t j = 0; j < b->members.n; j++) {
+				const char *mname = kf_net_ifname(h, KF_LIST_STR(b->members, j));
+				if (ns_has(&s, mname))
+					grew |= ns_add(&s, b->name);
+				if (ns_has(&s, b->name))
+					grew |= ns_add(&s, mname);
+			}
+		}
+		for (size_t i = 0; i < n->bridges.n; i++) {
+			const struct kf_p_bridge *b = KF_LIST_AT(n->bridges, struct kf_p_bridge, i);
+			for (size_t j = 0; j < b->ports.n; j++) {
+				const char *pname = kf_net_ifname(h, KF_LIST_STR(b->ports, j));
+				if (ns_has(&s, pname))
+					grew |= ns_add(&s, b->name);
+				if (ns_has(&s, b->name))
+					grew |= ns_add(&s, pname);
+			}
+		}
+	}
+	return ns_has(&s, dev);
+}
+
+void kf_net_guard(struct kf_net_op *op, const struct kf_net_want *w, const struct kf_net_have *h)
+{
+	op->w = w;
+	op->guarded = kf_net_on_path(w, h, op->dev) || (op->arg[0] && kf_net_on_path(w, h, op->arg));
+}
+
+/* ---- diff helpers ---- */
+
+void kf_net_diff_link(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
+		      const struct kf_net_have *h, const struct kf_nl_link *l, long long mtu,
+		      const char *mac)
+{
+	char a[32], b[32];
+	if (mtu != KF_UNSET && l->mtu != (unsigned)mtu) {
+		snprintf(a, sizeof(a), "%u", l->mtu);
+		snprintf(b, sizeof(b), "%lld", mtu);
+		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_MTU, l->name, a, b, "%s mtu", l->name);
+		op->val = mtu;
+		kf_net_guard(op, w, h);
+	}
+	if (mac) {
+		kf_mac_fmt(l->mac, a);
+		if (strcmp(a, mac)) {
+			struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_MAC, l->name, a, mac, "%s mac", l->name);
+			op->text = kf_xstrdup(mac);
+			kf_net_guard(op, w, h);
+		}
+	}
+	if (!(l->flags & 1 /* IFF_UP */)) {
+		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_UP, l->name, "down", "up", "%s state", l->name);
+		kf_net_guard(op, w, h);
+	}
+}
+
+void kf_net_diff_ports(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
+		       const struct kf_net_have *h, const char *master, const struct kf_list *ports)
+{
+	const struct kf_nl_link *ml = kf_nl_by_name(&h->snap, master);
+	for (size_t i = 0; i < ports->n; i++) {
+		const char *ref = KF_LIST_STR(*ports, i);
+		const char *name = kf_net_ifname(h, ref);
+		const struct kf_nl_link *pl = kf_nl_by_name(&h->snap, name);
+		if (pl && ml && pl->master == ml->ifindex)
+			continue;
+		const char *cur = pl && pl->master ? kf_nl_name(&h->snap, pl->master) : "none";
+		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_MASTER, master, cur, master, "%s master", name);
+		snprintf(op->arg, sizeof(op->arg), "%s", name);
+		op->ref = ref;
+		kf_net_guard(op, w, h);
+	}
+	/* ports the agent enslaved that the profile dropped */
+	for (size_t i = 0; ml && i < h->st.n; i++) {
+		const struct kf_net_rec *r = &h->st.v[i];
+		if (r->kind != 'p' || strcmp(r->a, master))
+			continue;
+		bool wanted = false;
+		for (size_t j = 0; j < ports->n; j++)
+			wanted |= !strcmp(kf_net_ifname(h, KF_LIST_STR(*ports, j)), r->b);
+		const struct kf_nl_link *pl = kf_nl_by_name(&h->snap, r->b);
+		if (wanted || !pl || pl->master != ml->ifindex)
+			continue;
+		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_RELEASE, master, master, "none", "%s master", r->b);
+		snprintf(op->arg, sizeof(op->arg), "%.15s", r->b);
+		kf_net_guard(op, w, h);
+	}
+}
+
+void kf_net_diff_gone(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
+		      const struct kf_net_have *h, const char *kind,
+		      bool (*wanted)(const struct kf_p_network *, const char *))
+{
+	for (size_t i = 0; i < h->st.n; i++) {
+		const struct kf_net_rec *r = &h->st.v[i];
+		if (r->kind != 'd' || strcmp(r->b, kind) || wanted(w->net, r->a))
+			continue;
+		const struct kf_nl_link *l = kf_nl_by_name(&h->snap, r->a);
+		if (!l || strcmp(l->kind, kind))
+			continue;
+		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_DELETE, r->a, kind, NULL, "%s", r->a);
+		op->kind = kind;
+		op->owned = true;
+		kf_net_guard(op, w, h);
+	}
+}
+
+/* ---- pure helpers ---- */
+
+int kf_net_mv_mode_to_kernel(int m)
+{
+	static const int k[] = { 2 /* vepa */, 4 /* bridge */, 1 /* private */, 8 /* passthru */ };
+	return m >= 0 && m < 4 ? k[m] : -1;
+}
+
+int kf_net_mv_mode_from_kernel(int kmode)
+{
+	switch (kmode) {
+	case 2: return KF_MVM_VEPA;
+	case 4: return KF_MVM_BRIDGE;
+	case 1: return KF_MVM_PRIVATE;
+	case 8: return KF_MVM_PASSTHRU;
+	}
+	return -1;
+}
+
+long long kf_net_bond_delay(long long delay, long long miimon)
+{
+	if (delay == KF_UNSET || delay < 0)
+		return KF_UNSET;
+	if (miimon <= 0)
+		return 0;
+	return delay / miimon * miimon;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *join_sorted(char **v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_str);
+	struct kf_buf b = KF_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			kf_buf_puts(&b, ",");
+		kf_buf_puts(&b, v[i]);
+		free(v[i]);
+	}
+	free(v);
+	return kf_buf_detach(&b);
+}
+
+char *kf_net_addrs_str(const struct kf_nl_snap *s, int ifindex)
+{
+	char **v = kf_xcalloc(s->naddrs + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < s->naddrs; i++) {
+		if (s->addrs[i].ifindex != ifindex)
+			continue;
+		char ip[16];
+		kf_ipv4_fmt(ntohl(s->addrs[i].addr), ip);
+		v[n++] = kf_xasprintf("%s/%d", ip, s->addrs[i].prefix);
+	}
+	return join_sorted(v, n);
+}
+
+char *kf_net_list_str(const struct kf_list *cidrs)
+{
+	char **v = kf_xcalloc(cidrs->n + 1, sizeof(*v));
+	for (size_t i = 0; i < cidrs->n; i++)
+		v[i] = kf_xstrdup(KF_LIST_STR(*cidrs, i));
+	return join_sorted(v, cidrs->n);
+}
