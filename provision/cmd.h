@@ -8,5 +8,6 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
+int cmd_distro(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ struct subcmd {
 static const struct subcmd cmds[] = {
 	{ "check", cmd_check, "validate the inventory, profiles and templates" },
 	{ "schema", cmd_schema, "print the inventory reference (Markdown)" },
+	{ "distro", cmd_distro, "import install media (ISO, disc tree, netboot tree) as a distro" },
 };
 
 static void usage(FILE *f)

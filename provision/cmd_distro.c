@@ -1,0 +1,205 @@
+/* kickfleet distro import: the command line around provision/distro.h. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "provision/cmd.h"
+#include "provision/distro.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: kickfleet distro import NAME SOURCE [-f FLEET] [--json] [--copy] [--force]\n"
+	      "\n"
+	      "Imports install media as distro NAME.  SOURCE is an ISO image, a directory holding\n"
+	      "a disc tree (.treeinfo or .discinfo, RHEL family) or a Debian/Ubuntu netboot tree\n"
+	      "(debian-installer/ARCH/linux and initrd.gz).  Kernel and initrd are staged with\n"
+	      "their SHA-256 under HTTP_ROOT/distros/NAME/, the install tree is made servable by\n"
+	      "`kickfleet serve` at BASE/distros/NAME/tree/ (an ISO is served in place), and the\n"
+	      "entry is written to DISTROS_DIR/NAME.yaml (distros.d beside the fleet file).\n"
+	      "Importing the same media again changes nothing.\n"
+	      "\n"
+	      "  -f, --fleet FILE   inventory (default " KF_DEFAULT_FLEET ")\n"
+	      "      --json         print the result as JSON on stdout\n"
+	      "      --copy         copy files even where a hard link would do\n"
+	      "      --force        restage even when nothing changed\n"
+	      "  -h, --help         this help\n"
+	      "\n"
+	      "Exit status: 0 imported or unchanged, 1 errors (on stderr; nothing changed).\n",
+	      f);
+}
+
+struct progress {
+	bool tty;
+	bool shown;
+	double start, last;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *human(uint64_t n, char *buf, size_t len)
+{
+	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int i = 0;
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+	return buf;
+}
+
+/* A line redrawn in place on a terminal, at most 5 times a second. */
+static void show_progress(void *ctx, const char *what, uint64_t done, uint64_t total)
+{
+	struct progress *p = ctx;
+	double t = mono();
+	if (!p->tty)
+		return;
+	if (!what) { /* finished */
+		if (p->shown)
+			fputs("\r\033[K", stderr);
+		p->shown = false;
+		return;
+	}
+	if (t - p->last < 0.2 && done < total)
+		return;
+	p->last = t;
+	char a[32], b[32], c[32];
+	double rate = t > p->start ? (double)done / (t - p->start) : 0;
+	fprintf(stderr, "\r\033[Kstaging %s: %s of %s (%d%%), %s/s", strrchr(what, '/') ? strrchr(what, '/') + 1 : what,
+		human(done, a, sizeof(a)), human(total, b, sizeof(b)),
+		total ? (int)(done * 100 / total) : 100, human((uint64_t)rate, c, sizeof(c)));
+	p->shown = true;
+}
+
+static json_object *file_json(const char *path, const char *sum, uint64_t size)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "path", json_object_new_string(path));
+	json_object_object_add(o, "sha256", json_object_new_string(sum));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
+	return o;
+}
+
+static json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static void print_json(const char *name, const struct kf_distro_result *r)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "changed", json_object_new_boolean(r->changed));
+	json_object_object_add(o, "created", json_object_new_boolean(r->created && r->changed));
+	json_object_object_add(o, "family", json_object_new_string(r->info.family));
+	json_object_object_add(o, "label", str_or_null(r->info.label));
+	json_object_object_add(o, "version", str_or_null(r->info.version));
+	json_object_object_add(o, "arch", str_or_null(r->info.arch));
+	json_object_object_add(o, "detected_by", json_object_new_string(r->info.how));
+	json_object_object_add(o, "entry", json_object_new_string(r->entry_path));
+	json_object_object_add(o, "kernel", file_json(r->kernel, r->kernel_sha256, r->kernel_size));
+	json_object_object_add(o, "initrd", file_json(r->initrd, r->initrd_sha256, r->initrd_size));
+	json_object_object_add(o, "tree", str_or_null(r->tree_url));
+	json_object_object_add(o, "media", str_or_null(r->media));
+	json_object *b = json_object_new_object();
+	json_object_object_add(b, "linked", json_object_new_int64((int64_t)r->stats.linked));
+	json_object_object_add(b, "copied", json_object_new_int64((int64_t)r->stats.copied));
+	json_object_object_add(b, "kept", json_object_new_int64((int64_t)r->stats.kept));
+	json_object_object_add(o, "bytes", b);
+	json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static void print_summary(FILE *f, const char *name, const struct kf_distro_result *r)
+{
+	char a[32], b[32], c[32], d[32];
+	if (!r->changed) {
+		fprintf(f, "distro %s: unchanged (%s %s, kernel sha256 %.12s), %s\n", name, r->info.label,
+			r->info.arch, r->kernel_sha256, r->entry_path);
+		return;
+	}
+	fprintf(f, "distro %s: %s %s %s from %s: kernel %s, initrd %s", name,
+		r->created ? "imported" : "updated", r->info.label, r->info.arch, r->info.how,
+		human(r->kernel_size, a, sizeof(a)), human(r->initrd_size, b, sizeof(b)));
+	if (r->tree_url)
+		fprintf(f, ", tree %s linked, %s copied", human(r->stats.linked + r->stats.kept, c, sizeof(c)),
+			human(r->stats.copied, d, sizeof(d)));
+	fprintf(f, " in %.2fs; entry %s\n", r->seconds, r->entry_path);
+}
+
+static int distro_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "fleet", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "copy", no_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct kf_distro_opts o = { .fleet = KF_DEFAULT_FLEET };
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o.fleet = optarg; break;
+		case 'j': json = true; break;
+		case 'c': o.copy = true; break;
+		case 'F': o.force = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		return 1;
+	}
+	o.name = argv[optind];
+	o.source = argv[optind + 1];
+	struct progress p = { .tty = isatty(2), .start = mono() };
+	o.progress = show_progress;
+	o.pctx = &p;
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_distro_result res;
+	int r = kf_distro_import(&o, &res, &e);
+	show_progress(&p, NULL, 0, 0);
+	if (r < 0) {
+		kf_err_print(&e, stderr);
+		kf_err_release(&e);
+		kf_distro_result_release(&res);
+		return 1;
+	}
+	if (json)
+		print_json(o.name, &res);
+	print_summary(json ? stderr : stdout, o.name, &res);
+	kf_distro_result_release(&res);
+	kf_err_release(&e);
+	return 0;
+}
+
+int cmd_distro(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "import"))
+		return distro_import(argc - 1, argv + 1);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2)
+		fprintf(stderr, "kickfleet distro: unknown subcommand \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 1;
+}
