@@ -335,7 +335,8 @@ static int seen_cmp(const void *a, const void *b)
 
 static void seen_report(struct seenset *s, const char *what, struct kf_err *e)
 {
-	qsort(s->v, s->n, sizeof(*s->v), seen_cmp);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), seen_cmp);
 	for (size_t i = 1; i < s->n; i++) {
 		size_t first = i - 1;
 		while (first > 0 && !strcmp(s->v[first - 1].key, s->v[i].key))
