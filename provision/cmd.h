@@ -9,5 +9,7 @@
 int cmd_check(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_distro(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_netboot(int argc, char **argv);
 
 #endif

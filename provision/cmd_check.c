@@ -5,6 +5,7 @@
 
 #include "inventory.h"
 #include "provision/cmd.h"
+#include "provision/render.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -47,6 +48,8 @@ int cmd_check(int argc, char **argv)
 	struct kf_err e = KF_ERR_INIT;
 	struct kf_inventory *inv = NULL;
 	int r = kf_inventory_load(&inv, fleet, &e);
+	if (r == 0 && (r = kf_render_check(inv, &e)) < 0) /* templates, per host */
+		kf_inventory_free(inv);
 	if (r < 0) {
 		kf_err_print(&e, stderr);
 		kf_err_release(&e);

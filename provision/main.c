@@ -19,6 +19,8 @@ static const struct subcmd cmds[] = {
 	{ "check", cmd_check, "validate the inventory, profiles and templates" },
 	{ "schema", cmd_schema, "print the inventory reference (Markdown)" },
 	{ "distro", cmd_distro, "import install media (ISO, disc tree, netboot tree) as a distro" },
+	{ "render", cmd_render, "render dnsmasq files, TFTP and HTTP trees (changed hosts only)" },
+	{ "netboot", cmd_netboot, "HOST on|off: reinstall on next boot, or boot locally" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,95 @@
+/* kickfleet render: write what changed since the last render. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "inventory.h"
+#include "provision/cmd.h"
+#include "provision/render.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: kickfleet render [-f FLEET] [-o DIR] [--dry-run] [--force] [-v]\n"
+	      "\n"
+	      "Renders dnsmasq's files, the TFTP tree (loaders, per-MAC pxelinux and GRUB\n"
+	      "configs) and the HTTP tree (iPXE scripts, kickstarts, preseeds) for every\n"
+	      "host whose inputs changed since the last render, removes the files of\n"
+	      "hosts no longer in the inventory, and tells a running dnsmasq to re-read\n"
+	      "(SIGHUP).  Lists hosts added (+), changed (~) and removed (-).\n"
+	      "\n"
+	      "  -f, --fleet FILE   inventory (default " KF_DEFAULT_FLEET ")\n"
+	      "  -o, --output DIR   render into DIR (DIR/state.db, DIR/dnsmasq, DIR/tftp,\n"
+	      "                     DIR/http) instead of the inventory's directories\n"
+	      "  -n, --dry-run      list what would change, write nothing\n"
+	      "      --force        re-render every host\n"
+	      "      --no-stage     do not stage loaders and kernels into the TFTP root\n"
+	      "  -v, --verbose      list every file written or removed\n"
+	      "  -h, --help         this help\n"
+	      "\n"
+	      "Exit status: 0 rendered (or nothing to do), 1 errors (on stderr).\n",
+	      f);
+}
+
+int cmd_render(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "fleet", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "no-stage", no_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *fleet = KF_DEFAULT_FLEET;
+	struct kf_render_opts o = { .stage = true, .log = stdout };
+	int c;
+	while ((c = getopt_long(argc, argv, "f:o:nvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': fleet = optarg; break;
+		case 'o': o.outdir = optarg; break;
+		case 'n': o.dry_run = true; break;
+		case 'F': o.force = true; break;
+		case 'S': o.stage = false; break;
+		case 'v': o.verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	struct kf_err e = KF_ERR_INIT, warn = KF_ERR_INIT;
+	struct kf_inventory *inv = NULL;
+	struct kf_render_stats st;
+	int rc = 1;
+	if (kf_inventory_load(&inv, fleet, &e) < 0)
+		goto out;
+	if (kf_render_all(inv, &o, &st, &warn, &e) < 0)
+		goto out;
+	for (size_t i = 0; i < warn.n; i++) {
+		char buf[2048];
+		kf_log(KF_LOG_WARN, "%s", kf_err_format(&warn, i, buf, sizeof(buf)));
+	}
+	printf("%s%zu hosts: %zu new, %zu changed, %zu unchanged, %zu removed; "
+	       "%zu files %s, %zu %s",
+	       o.dry_run ? "dry run: " : "", st.hosts, st.added, st.changed, st.unchanged, st.removed,
+	       st.written, o.dry_run ? "would be written" : "written", st.deleted,
+	       o.dry_run ? "would be removed" : "removed");
+	if (st.staged)
+		printf(", %zu staged", st.staged);
+	if (st.dnsmasq_changed && !o.dry_run)
+		printf("; dnsmasq %s", st.sighup_sent ? "signalled (SIGHUP)" : "not running");
+	putchar('\n');
+	rc = 0;
+out:
+	if (rc)
+		kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	kf_err_release(&warn);
+	kf_inventory_free(inv);
+	return rc;
+}

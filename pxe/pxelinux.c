@@ -1,0 +1,58 @@
+/* pxelinux (BIOS): pxelinux.cfg/01-MAC, kernel and initrd over TFTP. */
+#include <errno.h>
+#include <string.h>
+
+#include "pxe/boot.h"
+
+const char *kf_mac_file(const char *mac, char *buf)
+{
+	size_t n = 0;
+	buf[n++] = '0';
+	buf[n++] = '1';
+	buf[n++] = '-';
+	for (const char *p = mac; *p && n < 20; p++)
+		buf[n++] = *p == ':' ? '-' : (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
+	buf[n] = 0;
+	return buf;
+}
+
+static char *pxelinux_path(const char *mac)
+{
+	char f[24];
+	return mac ? kf_xasprintf("pxelinux.cfg/%s", kf_mac_file(mac, f))
+		   : kf_xstrdup("pxelinux.cfg/default");
+}
+
+static int pxelinux_render(const struct kf_boot *b, struct kf_buf *out)
+{
+	if (strpbrk(b->args ? b->args : "", "\r\n") || strpbrk(b->label ? b->label : "", "\r\n"))
+		return -EINVAL;
+	kf_buf_printf(out, "# kickfleet: %s (%s)\n", b->host ? b->host : "unknown MACs",
+		      b->mode == KF_BOOT_LOCAL ? "local boot" : b->mode == KF_BOOT_INSTALL ? "install" : "discovery");
+	if (b->serial_unit)
+		kf_buf_printf(out, "SERIAL %s %s\n", b->serial_unit, b->serial_speed);
+	kf_buf_puts(out, "PROMPT 0\nTIMEOUT 1\n");
+	if (b->mode == KF_BOOT_LOCAL) {
+		kf_buf_puts(out, "DEFAULT local\n\nLABEL local\n  MENU LABEL boot from the local disk\n"
+				 "  LOCALBOOT 0\n");
+		return 0;
+	}
+	const char *label = b->mode == KF_BOOT_INSTALL ? "install" : "discovery";
+	kf_buf_printf(out, "DEFAULT %s\n\nLABEL %s\n  MENU LABEL %s\n  KERNEL %s\n  INITRD %s\n"
+			   "  APPEND %s\n  IPAPPEND 2\n",
+		      label, label, b->label, b->kernel_tftp, b->initrd_tftp, b->args);
+	return 0;
+}
+
+const struct kf_loader kf_loader_pxelinux = {
+	.name = "pxelinux",
+	.root = KF_ROOT_TFTP,
+	.firmwares = 1u << KF_FW_BIOS,
+	.path = pxelinux_path,
+	.render = pxelinux_render,
+	.entry = NULL,
+};
+
+const struct kf_loader *const kf_loaders[] = {
+	&kf_loader_pxelinux, &kf_loader_grub, &kf_loader_ipxe, NULL,
+};
