@@ -1,0 +1,79 @@
+#!/bin/sh
+# Regenerates the hostile request corpus in corpus/ (raw bytes, CRLF line
+# ends).  Each case is corpus/NAME.req; expected answers are in
+# corpus/expected ("NAME STATUS", STATUS a code, several joined by |, or
+# "close": the server hangs up without an answer).  @@TOKEN_host@@ is
+# replaced with that host's token by the runners.  Run on purpose only:
+#   tests/data/http/gen.sh
+set -eu
+cd "$(dirname "$0")/corpus"
+rm -f ./*.req
+r() { # r NAME  (request text on stdin, \n turned into \r\n)
+	sed 's/$/\r/' > "$1.req"
+}
+rep() { # rep COUNT STRING
+	awk -v n="$1" -v s="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%s", s }'
+}
+hdr='Host: 127.0.0.1\nConnection: close\n'
+printf "GET /boot/../state.db HTTP/1.1\n$hdr\n" | r traversal-dotdot
+printf "GET /boot/%%2e%%2e/state.db HTTP/1.1\n$hdr\n" | r traversal-encoded
+printf "GET /boot/%%2E%%2E%%2Fstate.db HTTP/1.1\n$hdr\n" | r traversal-encoded-upper
+printf "GET /boot/%%252e%%252e/state.db HTTP/1.1\n$hdr\n" | r traversal-double-encoded
+printf "GET /boot/..%%2fstate.db HTTP/1.1\n$hdr\n" | r traversal-encoded-slash
+printf "GET /boot/..\\\\state.db HTTP/1.1\n$hdr\n" | r traversal-backslash
+printf "GET //etc/passwd HTTP/1.1\n$hdr\n" | r traversal-absolute
+printf "GET /boot//etc/passwd HTTP/1.1\n$hdr\n" | r traversal-inner-absolute
+printf "GET /ks/../ks/kvm01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r traversal-ks
+printf "GET /ks/..%%2f..%%2fetc%%2fpasswd HTTP/1.1\n$hdr\n" | r traversal-ks-encoded
+printf "GET /trees/./../../etc/passwd HTTP/1.1\n$hdr\n" | r traversal-trees-dot
+printf "GET /boot/escape HTTP/1.1\n$hdr\n" | r symlink-out
+printf "GET /boot/pxelinux.0%%00.txt HTTP/1.1\n$hdr\n" | r nul-encoded
+printf "GET /boot/pxelinux.0\000.txt HTTP/1.1\n$hdr\n" | r nul-raw-url
+printf "GET /healthz HTTP/1.1\nX-Evil: a\000b\n$hdr\n" | r nul-raw-header
+printf "GET /ks/kvm01%%0d%%0aX-Injected:%%201?token=x HTTP/1.1\n$hdr\n" | r crlf-injection
+{ printf "GET /boot/"; rep 70000 a; printf " HTTP/1.1\n$hdr\n"; } | r overlong-url
+{ printf "GET /healthz?"; rep 20000 "q=1&"; printf " HTTP/1.1\n$hdr\n"; } | r overlong-query
+{ printf "GET /healthz HTTP/1.1\nX-Long: "; rep 70000 b; printf "\n$hdr\n"; } | r overlong-header
+{ printf "GET /healthz HTTP/1.1\n"; rep 3000 "X-H: 1234567890\n"; printf "$hdr\n"; } | r many-headers
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Type: application/json\nContent-Length: 100000000\n$hdr\n{}" | r huge-body-declared
+{ printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n";
+  for i in 1 2 3 4 5 6 7 8 9 10; do printf "2000\n"; rep 8192 x; printf "\n"; done; printf "0\n\n"; } | r huge-body-chunked
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\nzz\nabc\n0\n\n" | r bad-chunked
+printf "GET /healthz HTTP/1.1\nContent-Length: 5\n$hdr\nhello" | r body-on-get
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: abc\n$hdr\n" | r bad-content-length
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: -1\n$hdr\n" | r negative-content-length
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 1\n$hdr\n{" | r json-truncated
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 7\n$hdr\n[1,2,3]" | r json-array
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 8\n$hdr\n{} extra" | r json-trailing
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 12\n$hdr\n{\"a\":\"\000\"}  " | r json-nul
+{ printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 20000\n$hdr\n"; rep 10000 '{"'; } | r json-deep
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 13\n$hdr\n{\"hello\": 1}\n" | r report-no-summary
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 0\n$hdr\n" | r report-empty
+printf "POST /cb/kvm01/installed?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 9\n$hdr\nnot json!" | r installed-bad-json
+printf "DELETE /healthz HTTP/1.1\n$hdr\n" | r method-delete
+printf "PUT /cb/kvm01/installed?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 0\n$hdr\n" | r method-put
+printf "TRACE /healthz HTTP/1.1\n$hdr\n" | r method-trace
+printf "FOO /healthz HTTP/1.1\n$hdr\n" | r method-unknown
+printf "POST /healthz HTTP/1.1\nContent-Length: 0\n$hdr\n" | r method-post-healthz
+printf "GET /cb/kvm01/installed?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r method-get-callback
+printf "GET /etc/passwd HTTP/1.1\n$hdr\n" | r unknown-route
+printf "GET /healthz HTTP/2.0\n$hdr\n" | r bad-version
+printf "GET /healthz\n\n" | r http09
+printf "\001\002\003\004 garbage\n\n" | r garbage-line
+printf "GET /healthz HTTP/1.1\nNoColonHere\n$hdr\n" | r header-no-colon
+printf "GET /ks/kvm01 HTTP/1.1\n$hdr\n" | r token-missing
+printf "GET /ks/kvm01?token= HTTP/1.1\n$hdr\n" | r token-empty
+printf "GET /ks/kvm01?token=0000000000000000000000000000000000000000000000000000000000000000 HTTP/1.1\n$hdr\n" | r token-wrong
+printf "GET /ks/kvm01?token=@@TOKEN_kvm02@@ HTTP/1.1\n$hdr\n" | r token-other-host
+printf "GET /profile/kvm01?token=@@TOKEN_web01@@ HTTP/1.1\n$hdr\n" | r token-other-host-profile
+printf "POST /cb/kvm01/installed?token=@@TOKEN_kvm02@@ HTTP/1.1\nContent-Length: 0\n$hdr\n" | r token-other-host-callback
+{ printf "GET /ks/kvm01?token="; rep 3000 f; printf " HTTP/1.1\n$hdr\n"; } | r token-long
+printf "GET /ks/kvm01?token=@@TOKEN_kvm01@@&token=x HTTP/1.1\n$hdr\n" | r token-twice
+printf "GET /ks/nosuchhost?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r token-unknown-host
+printf "GET /ks/ HTTP/1.1\n$hdr\n" | r ks-empty-host
+printf "GET /ks/kvm01/extra?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r ks-subpath
+printf "POST /cb/kvm01/reboot?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 0\n$hdr\n" | r callback-unknown-action
+printf "GET /boot/pxelinux.0 HTTP/1.1\nRange: bytes=999999999-\n$hdr\n" | r range-unsatisfiable
+printf "GET /ipxe/01-zz-zz-zz-zz-zz-zz.ipxe HTTP/1.1\n$hdr\n" | r ipxe-bad-mac
+printf "GET /boot/ HTTP/1.1\n$hdr\n" | r boot-directory
+ls | grep -c '\.req$'
