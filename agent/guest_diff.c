@@ -210,8 +210,12 @@ static void diff_pins(struct gdiff *d)
 	for (size_t i = 0; i < w->nvcpupin; i++) {
 		const struct kf_dompin *p = &w->vcpupin[i];
 		const char *cv = find_pin(c->vcpupin, c->nvcpupin, p->id);
-		/* offline vCPUs take their pin from the config when plugged */
-		const char *lv = l && p->id < (long long)l->nvcpupin && p->id < l->vcpus ? l->vcpupin[p->id] : NULL;
+		/* live: the vCPUs online now or after this plan's hotplug
+		 * (apply pins a vCPU that is still offline in the config only) */
+		const char *lv = NULL;
+		if (l && p->id < (long long)l->nvcpupin &&
+		    (p->id < l->vcpus || (w->vcpu_current != KF_UNSET && p->id < w->vcpu_current)))
+			lv = l->vcpupin[p->id];
 		snprintf(what, sizeof(what), "vcpupin %lld", p->id);
 		add_both(d, KF_DF_VCPUPIN, i, !streq(cv, p->cpus), lv && !streq(lv, p->cpus), cv, lv, p->cpus, what);
 	}

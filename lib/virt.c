@@ -497,6 +497,20 @@ int kf_vdom_set_balloon_live(struct kf_vdom *d, long long bytes, struct kf_err *
 {
 	if (virDomainSetMemoryFlags(d->dom, (unsigned long)(bytes / 1024), VIR_DOMAIN_AFFECT_LIVE) < 0)
 		return verr(e, "set the balloon of \"%s\"", d->name);
+	/* the guest's driver moves the balloon: give it a moment, so that what
+	 * is read back is the guest's answer (a guest without a balloon
+	 * driver never moves, and the next read says so) */
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	virDomainInfo info;
+	for (int i = 0; i < 100; i++) {
+		if (virDomainGetInfo(d->dom, &info) < 0) {
+			virResetLastError();
+			break;
+		}
+		if ((long long)info.memory * 1024 == bytes)
+			break;
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }
 
