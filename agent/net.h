@@ -185,6 +185,10 @@ typedef int (*kf_net_fill_fn)(struct kf_nl *nl, const struct kf_nl_snap *s, cons
 int kf_net_apply(struct kf_ctx *ctx, struct kf_change *ch, kf_net_fill_fn fill,
 		 int (*own)(struct kf_ctx *, struct kf_nl *, struct kf_change *));
 
+/* The persistence files for the profile's devices, for kind (enum
+ * kf_persist; none gives no files): host paths and texts, malloc'd (pure). */
+int kf_net_render(const struct kf_p_network *n, int kind, struct kf_net_file **files, size_t *nfiles);
+
 /* Pure helpers, for the resources and the unit tests. */
 /* "2" for the profile's mode index etc. */
 int kf_net_mv_mode_to_kernel(int profile_mode);

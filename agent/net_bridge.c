@@ -194,9 +194,19 @@ static int bridges_diff(struct kf_ctx *ctx, const void *desired, const void *act
 				op->val = b->forward_delay * 100;
 				kf_net_guard(op, w, h);
 			}
-			kf_net_diff_link(plan, "bridges", w, h, l, b->mtu, b->mac);
 		}
+		/* ports first: a joining port can lower the bridge's MTU */
 		kf_net_diff_ports(plan, "bridges", w, h, b->name, &b->ports);
+		if (l) {
+			kf_net_diff_link(plan, "bridges", w, h, l, b->mtu, b->mac);
+		} else if (b->mtu != KF_UNSET && b->ports.n) {
+			char to[24];
+			snprintf(to, sizeof(to), "%lld", b->mtu);
+			struct kf_net_op *op = kf_net_change(plan, "bridges", KF_NOP_MTU, b->name, "ports' MTU", to,
+							     "%s mtu", b->name);
+			op->val = b->mtu;
+			kf_net_guard(op, w, h);
+		}
 		diff_l3(plan, w, h, b, l);
 	}
 	kf_net_diff_gone(plan, "bridges", w, h, "bridge", bridge_wanted);
