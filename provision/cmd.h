@@ -11,5 +11,6 @@ int cmd_schema(int argc, char **argv);
 int cmd_distro(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_netboot(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

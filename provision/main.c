@@ -21,6 +21,7 @@ static const struct subcmd cmds[] = {
 	{ "distro", cmd_distro, "import install media (ISO, disc tree, netboot tree) as a distro" },
 	{ "render", cmd_render, "render dnsmasq files, TFTP and HTTP trees (changed hosts only)" },
 	{ "netboot", cmd_netboot, "HOST on|off: reinstall on next boot, or boot locally" },
+	{ "serve", cmd_serve, "the HTTP service: kickstarts, profiles, callbacks, boot files" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,195 @@
+/* kickfleet serve: the HTTP service in the foreground until SIGINT or
+ * SIGTERM; SIGHUP reloads the inventory. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inventory.h"
+#include "provision/cmd.h"
+#include "provision/serve.h"
+#include "provision/serve_cli.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: kickfleet serve [-f FLEET] [-o DIR] [--listen ADDR:PORT] [OPTIONS]\n"
+	      "\n"
+	      "Serves kickstarts, profiles, callbacks, iPXE scripts, boot files and the agent\n"
+	      "over HTTP (URLs: docs/http.md), in the foreground.  SIGHUP reloads the\n"
+	      "inventory; SIGINT or SIGTERM stops.\n"
+	      "\n"
+	      "  -f, --fleet FILE      inventory (default " KF_DEFAULT_FLEET ")\n"
+	      "  -o, --dir DIR         the tree of `kickfleet render -o DIR`\n"
+	      "  -l, --listen A:P      address and port (default provisioner.address:http_port)\n"
+	      "      --agent FILE      the agent binary served at /agent/kickfleet-agent\n"
+	      "      --threads N       worker threads (default: one per CPU)\n"
+	      "      --timeout SEC     close connections idle this long (default 30)\n"
+	      "  -v, --verbose         log every refusal and debug lines\n"
+	      "  -h, --help            this help\n",
+	      f);
+}
+
+int kf_serve_parse_listen(const char *arg, struct kf_serve_opts *o, char *addr, size_t len)
+{
+	const char *colon = strrchr(arg, ':');
+	if (!colon) {
+		snprintf(addr, len, "%s", arg);
+		o->listen_addr = addr;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || colon[1] == 0 || port > 65535)
+		return -EINVAL;
+	if ((size_t)(colon - arg) >= len)
+		return -EINVAL;
+	memcpy(addr, arg, (size_t)(colon - arg));
+	addr[colon - arg] = 0;
+	o->listen_addr = *addr ? addr : NULL;
+	o->listen_port = (unsigned)port;
+	o->port_set = true;
+	return 0;
+}
+
+int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)(FILE *))
+{
+	static const struct option opts[] = {
+		{ "fleet", required_argument, NULL, 'f' },
+		{ "dir", required_argument, NULL, 'o' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int ch;
+	c->fleet = KF_DEFAULT_FLEET;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f:o:l:vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': c->fleet = optarg; break;
+		case 'o': c->o.outdir = optarg; break;
+		case 'l':
+			if (kf_serve_parse_listen(optarg, &c->o, c->addr, sizeof(c->addr)) < 0) {
+				fprintf(stderr, "kickfleet: bad --listen \"%s\" (ADDR:PORT)\n", optarg);
+				return 1;
+			}
+			break;
+		case 'A': c->o.agent_path = optarg; break;
+		case 'T': c->o.threads = (unsigned)atoi(optarg); break;
+		case 't': c->o.timeout = (unsigned)atoi(optarg); break;
+		case 'v': kf_log_level = KF_LOG_DEBUG; break;
+		case 'h': usage_fn(stdout); return 0;
+		default: usage_fn(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		usage_fn(stderr);
+		return 1;
+	}
+	return -1;
+}
+
+int kf_serve_load(const char *fleet, struct kf_inventory **inv)
+{
+	struct kf_err e = KF_ERR_INIT;
+	int r = kf_inventory_load(inv, fleet, &e);
+	if (r < 0)
+		kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	return r;
+}
+
+int kf_serve_check_profiles(struct kf_serve *s)
+{
+	const struct kf_inventory *inv = kf_serve_inv_get(s);
+	int bad = 0;
+	/* a host without guests is served its role's profile: one check per role */
+	const char **seen = kf_xcalloc(inv->roles.n + 1, sizeof(*seen));
+	size_t nseen = 0;
+	for (size_t i = 0; i < inv->hosts.n; i++) {
+		const struct kf_i_host *h = KF_LIST_AT(inv->hosts, struct kf_i_host, i);
+		bool has_guests = false, role_seen = false;
+		for (size_t j = 0; j < inv->guests.n && !has_guests; j++)
+			has_guests = !strcmp(KF_LIST_AT(inv->guests, struct kf_i_guest, j)->host, h->name);
+		for (size_t j = 0; j < nseen && !role_seen; j++)
+			role_seen = !strcmp(seen[j], h->role);
+		if (!has_guests && role_seen)
+			continue;
+		if (!has_guests && nseen < inv->roles.n)
+			seen[nseen++] = h->role;
+		struct kf_err e = KF_ERR_INIT;
+		char *yaml = NULL;
+		int r = kf_serve_compose_profile(inv, h->name, NULL, &yaml, &e);
+		if (r < 0 && r != -ENOENT) {
+			kf_log(KF_LOG_ERR, "serve: the composed profile of %s does not validate:", h->name);
+			kf_err_print(&e, stderr);
+			bad++;
+		}
+		free(yaml);
+		kf_err_release(&e);
+	}
+	kf_serve_inv_put(s);
+	free(seen);
+	return bad;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct kf_serve_cli c = { 0 };
+	int rc = kf_serve_cli(argc, argv, &c, usage);
+	if (rc >= 0)
+		return rc;
+	/* signals are taken by sigwait in this thread; workers never see them */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct kf_inventory *inv = NULL;
+	if (kf_serve_load(c.fleet, &inv) < 0)
+		return 1;
+	c.o.render = kf_serve_render_default;
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_serve *s = NULL;
+	if (kf_serve_start(&s, inv, &c.o, &e) < 0) {
+		kf_err_print(&e, stderr);
+		kf_err_release(&e);
+		kf_inventory_free(inv);
+		return 1;
+	}
+	kf_serve_check_profiles(s);
+	kf_log(KF_LOG_INFO, "serve: listening on http://%s:%u (state %s)", kf_serve_addr(s),
+	       kf_serve_port(s), kf_serve_state_dir(s));
+	int sig;
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		struct kf_inventory *ninv = NULL;
+		if (kf_serve_load(c.fleet, &ninv) < 0) {
+			kf_log(KF_LOG_ERR, "serve: %s does not load, keeping the previous inventory", c.fleet);
+			continue;
+		}
+		kf_inventory_free(kf_serve_reload(s, ninv));
+		inv = ninv;
+		kf_serve_check_profiles(s);
+		kf_log(KF_LOG_INFO, "serve: reloaded %s", c.fleet);
+	}
+	kf_log(KF_LOG_INFO, "serve: stopping (%s)", strsignal(sig));
+	kf_serve_free(s);
+	kf_inventory_free(inv);
+	kf_err_release(&e);
+	return 0;
+}

@@ -1,0 +1,676 @@
+/* The HTTP server's libmicrohttpd adapter: the one file that talks to
+ * libmicrohttpd.  See http.h for the contract. */
+#include "provision/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Status codes counted one by one in /metrics; others go to "other". */
+static const int counted_status[] = { 200, 204, 206, 304, 400, 403, 404, 405, 409,
+				      410, 413, 416, 500, 503 };
+#define NSTATUS (KF_ARRAY_SIZE(counted_status) + 1)
+
+struct route_stats {
+	uint64_t by_status[NSTATUS];
+};
+
+struct kf_httpd {
+	struct MHD_Daemon *d;
+	const struct kf_httpd_route *routes;
+	size_t nroutes;
+	void *ctx;
+	unsigned port;
+	struct route_stats *stats; /* nroutes + 1: the last is "unrouted" */
+	uint64_t bytes_sent;
+	uint64_t conns_open, conns_total, req_errors, req_timeouts;
+};
+
+struct kf_httpd_req {
+	struct kf_httpd *h;
+	struct MHD_Connection *c;
+	const char *method;
+	const char *path;
+	const struct kf_httpd_route *route; /* NULL: none matched */
+	const char *rest;
+	char *body;
+	size_t body_len;
+	int refused;   /* a 4xx was queued while the body was arriving */
+	int answered;
+	struct MHD_Response *pending_headers; /* headers added before the reply */
+	char peer[INET6_ADDRSTRLEN];
+};
+
+/* ---- counters ---- */
+
+static void count(struct kf_httpd *h, const struct kf_httpd_route *route, int status,
+		  uint64_t bytes)
+{
+	size_t ri = route ? (size_t)(route - h->routes) : h->nroutes;
+	size_t si = NSTATUS - 1;
+	for (size_t i = 0; i < KF_ARRAY_SIZE(counted_status); i++)
+		if (counted_status[i] == status)
+			si = i;
+	__atomic_fetch_add(&h->stats[ri].by_status[si], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->bytes_sent, bytes, __ATOMIC_RELAXED);
+}
+
+void kf_httpd_metrics(struct kf_httpd *h, struct kf_buf *b)
+{
+	kf_buf_puts(b, "# HELP kickfleet_http_requests_total HTTP requests answered, by route and status\n"
+		       "# TYPE kickfleet_http_requests_total counter\n");
+	for (size_t r = 0; r <= h->nroutes; r++) {
+		const char *name = r < h->nroutes ? h->routes[r].name : "none";
+		for (size_t s = 0; s < NSTATUS; s++) {
+			uint64_t v = __atomic_load_n(&h->stats[r].by_status[s], __ATOMIC_RELAXED);
+			if (!v)
+				continue;
+			if (s < NSTATUS - 1)
+				kf_buf_printf(b, "kickfleet_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+					      name, counted_status[s], (unsigned long long)v);
+			else
+				kf_buf_printf(b, "kickfleet_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+					      name, (unsigned long long)v);
+		}
+	}
+	kf_buf_printf(b,
+		      "# HELP kickfleet_http_sent_bytes_total body bytes handed to clients\n"
+		      "# TYPE kickfleet_http_sent_bytes_total counter\n"
+		      "kickfleet_http_sent_bytes_total %llu\n"
+		      "# HELP kickfleet_http_connections open client connections\n"
+		      "# TYPE kickfleet_http_connections gauge\n"
+		      "kickfleet_http_connections %llu\n"
+		      "# HELP kickfleet_http_connections_total client connections accepted\n"
+		      "# TYPE kickfleet_http_connections_total counter\n"
+		      "kickfleet_http_connections_total %llu\n"
+		      "# HELP kickfleet_http_aborted_total requests ended by an error or a timeout\n"
+		      "# TYPE kickfleet_http_aborted_total counter\n"
+		      "kickfleet_http_aborted_total{reason=\"error\"} %llu\n"
+		      "kickfleet_http_aborted_total{reason=\"timeout\"} %llu\n",
+		      (unsigned long long)__atomic_load_n(&h->bytes_sent, __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&h->conns_open, __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&h->conns_total, __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&h->req_errors, __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&h->req_timeouts, __ATOMIC_RELAXED));
+}
+
+/* ---- answers ---- */
+
+static int queue(struct kf_httpd_req *rq, int status, struct MHD_Response *resp, uint64_t bytes)
+{
+	if (!resp)
+		return -ENOMEM;
+	enum MHD_Result ok = MHD_queue_response(rq->c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	rq->answered = 1;
+	count(rq->h, rq->route, status, bytes);
+	if (status >= 400 && status != 404)
+		kf_log(KF_LOG_DEBUG, "http: %d %s %s from %s", status, rq->method, rq->path, rq->peer);
+	return ok == MHD_YES ? 0 : -EIO;
+}
+
+struct hdr_copy {
+	struct MHD_Response *to;
+};
+
+static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	(void)kind;
+	struct hdr_copy *hc = cls;
+	MHD_add_response_header(hc->to, key, value);
+	return MHD_YES;
+}
+
+static struct MHD_Response *with_headers(struct kf_httpd_req *rq, struct MHD_Response *resp,
+					 const char *ctype)
+{
+	if (!resp)
+		return NULL;
+	if (ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (rq->pending_headers) {
+		struct hdr_copy hc = { resp };
+		MHD_get_response_headers(rq->pending_headers, copy_header, &hc);
+		MHD_destroy_response(rq->pending_headers);
+		rq->pending_headers = NULL;
+	}
+	return resp;
+}
+
+void kf_httpd_add_header(struct kf_httpd_req *rq, const char *name, const char *value)
+{
+	if (!rq->pending_headers)
+		rq->pending_headers = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (rq->pending_headers)
+		MHD_add_response_header(rq->pending_headers, name, value);
+}
+
+int kf_httpd_reply(struct kf_httpd_req *rq, int status, const char *ctype, const void *data,
+		   size_t len)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	return queue(rq, status, with_headers(rq, r, ctype), len);
+}
+
+int kf_httpd_reply_take(struct kf_httpd_req *rq, int status, const char *ctype, char *data,
+			size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+	if (!r)
+		free(data);
+	return queue(rq, status, with_headers(rq, r, ctype), len);
+}
+
+int kf_httpd_reply_text(struct kf_httpd_req *rq, int status, const char *fmt, ...)
+{
+	struct kf_buf b = KF_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		kf_die_oom();
+	kf_buf_add(&b, s, (size_t)n);
+	kf_buf_puts(&b, "\n");
+	free(s);
+	size_t len = b.len;
+	return kf_httpd_reply_take(rq, status, "text/plain; charset=utf-8", kf_buf_detach(&b), len);
+}
+
+/* Parses one "bytes=A-B" / "bytes=A-" / "bytes=-N" range against size.
+ * Returns 1 with [*off, *off + *len) for a satisfiable range, 0 to send the
+ * whole file (absent, malformed or several ranges), -1 unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+{
+	if (!h || strncmp(h, "bytes=", 6))
+		return 0;
+	h += 6;
+	if (strchr(h, ','))
+		return 0;
+	char *end;
+	if (*h == '-') {
+		if (h[1] < '0' || h[1] > '9')
+			return 0;
+		errno = 0;
+		unsigned long long n = strtoull(h + 1, &end, 10);
+		if (errno || *end)
+			return 0;
+		if (n == 0 || size == 0)
+			return -1;
+		if (n > size)
+			n = size;
+		*off = size - n;
+		*len = n;
+		return 1;
+	}
+	if (*h < '0' || *h > '9')
+		return 0;
+	errno = 0;
+	unsigned long long a = strtoull(h, &end, 10);
+	if (errno || *end != '-')
+		return 0;
+	unsigned long long b = size ? size - 1 : 0;
+	if (end[1]) {
+		char *end2;
+		if (end[1] < '0' || end[1] > '9')
+			return 0;
+		b = strtoull(end + 1, &end2, 10);
+		if (errno || *end2 || b < a)
+			return 0;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a >= size)
+		return -1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+int kf_httpd_reply_fd(struct kf_httpd_req *rq, int fd, const char *ctype)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return kf_httpd_reply_text(rq, 404, "not found");
+	}
+	uint64_t size = (uint64_t)sb.st_size, off = 0, len = size;
+	int rr = parse_range(kf_httpd_header(rq, MHD_HTTP_HEADER_RANGE), size, &off, &len);
+	if (rr < 0) {
+		close(fd);
+		char cr[64];
+		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+		kf_httpd_add_header(rq, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		return kf_httpd_reply_text(rq, 416, "range not satisfiable");
+	}
+	struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, off);
+	if (!r) {
+		close(fd);
+		return kf_httpd_reply_text(rq, 500, "internal error");
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (rr > 0) {
+		char cr[96];
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
+			 (unsigned long long)(off + len - 1), (unsigned long long)size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	}
+	return queue(rq, rr > 0 ? 206 : 200, with_headers(rq, r, ctype), len);
+}
+
+/* ---- files beneath a root ---- */
+
+/* Without openat2: walk the components, refusing every symlink. */
+static int open_walk(int dirfd, const char *rel)
+{
+	char *copy = kf_xstrdup(rel), *save = NULL;
+	int fd = dup(dirfd), r = 0;
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	char *next = NULL;
+	for (char *c = strtok_r(copy, "/", &save); c; c = next) {
+		next = strtok_r(NULL, "/", &save);
+		int flags = O_NOFOLLOW | O_CLOEXEC | (next ? O_PATH | O_DIRECTORY : O_RDONLY);
+		int nfd = openat(fd, c, flags);
+		if (nfd < 0) {
+			r = errno == ELOOP || errno == ENOTDIR ? -EACCES : -errno;
+			goto out;
+		}
+		close(fd);
+		fd = nfd;
+	}
+	r = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return r;
+}
+
+static int path_ok(const char *rel)
+{
+	if (!*rel || *rel == '/')
+		return 0;
+	for (const char *p = rel; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\')
+			return 0;
+	for (const char *p = rel; *p;) {
+		size_t n = strcspn(p, "/");
+		if ((n == 2 && p[0] == '.' && p[1] == '.') || (n == 1 && p[0] == '.'))
+			return 0;
+		p += n + (p[n] == '/');
+	}
+	return 1;
+}
+
+int kf_httpd_open_beneath(const char *root, const char *rel)
+{
+	if (!path_ok(rel))
+		return -EACCES;
+	int dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
+	int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = open_walk(dirfd, rel);
+	else if (fd < 0)
+		fd = errno == EXDEV || errno == ELOOP ? -EACCES : -errno;
+	close(dirfd);
+	if (fd < 0)
+		return fd == -ENOTDIR ? -ENOENT : fd;
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -EISDIR;
+	}
+	/* sendfile wants a blocking descriptor */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+const char *kf_httpd_ctype(const char *name)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ ".json", "application/json" },   { ".yaml", "application/yaml" },
+		{ ".yml", "application/yaml" },    { ".ipxe", "text/plain; charset=utf-8" },
+		{ ".cfg", "text/plain; charset=utf-8" }, { ".ks", "text/plain; charset=utf-8" },
+		{ ".txt", "text/plain; charset=utf-8" }, { ".html", "text/html; charset=utf-8" },
+		{ ".xml", "application/xml" },     { ".iso", "application/x-iso9660-image" },
+	};
+	const char *dot = strrchr(name, '.');
+	const char *slash = strrchr(name, '/');
+	if (dot && (!slash || dot > slash))
+		for (size_t i = 0; i < KF_ARRAY_SIZE(types); i++)
+			if (!strcasecmp(dot, types[i].ext))
+				return types[i].type;
+	return "application/octet-stream";
+}
+
+int kf_httpd_reply_file(struct kf_httpd_req *rq, const char *root, const char *rel)
+{
+	int fd = kf_httpd_open_beneath(root, rel);
+	if (fd == -EACCES) {
+		kf_log(KF_LOG_WARN, "http: refused %s %s from %s: outside the served tree", rq->method,
+		       rq->path, rq->peer);
+		return kf_httpd_reply_text(rq, 403, "forbidden");
+	}
+	if (fd < 0)
+		return kf_httpd_reply_text(rq, 404, "not found");
+	return kf_httpd_reply_fd(rq, fd, kf_httpd_ctype(rel));
+}
+
+/* ---- request accessors ---- */
+
+const char *kf_httpd_method(const struct kf_httpd_req *rq) { return rq->method; }
+const char *kf_httpd_path(const struct kf_httpd_req *rq) { return rq->path; }
+const char *kf_httpd_rest(const struct kf_httpd_req *rq) { return rq->rest ? rq->rest : ""; }
+const char *kf_httpd_peer(const struct kf_httpd_req *rq) { return rq->peer; }
+
+const char *kf_httpd_route_name(const struct kf_httpd_req *rq)
+{
+	return rq->route ? rq->route->name : "none";
+}
+
+const char *kf_httpd_arg(const struct kf_httpd_req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *kf_httpd_header(const struct kf_httpd_req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND, name);
+}
+
+const char *kf_httpd_body(const struct kf_httpd_req *rq, size_t *len)
+{
+	if (len)
+		*len = rq->body_len;
+	return rq->body;
+}
+
+/* ---- dispatch ---- */
+
+static const struct kf_httpd_route *match(struct kf_httpd *h, const char *path, const char **rest)
+{
+	for (size_t i = 0; i < h->nroutes; i++) {
+		const struct kf_httpd_route *r = &h->routes[i];
+		size_t n = strlen(r->path);
+		if (n && r->path[n - 1] == '/') {
+			if (!strncmp(path, r->path, n)) {
+				*rest = path + n;
+				return r;
+			}
+		} else if (!strcmp(path, r->path)) {
+			*rest = "";
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/* Paths reach handlers only when absolute, free of control characters and
+ * of "." / ".." segments. */
+static int url_ok(const char *path)
+{
+	return path[0] == '/' && (!path[1] || path_ok(path + 1));
+}
+
+static unsigned method_bit(const char *m)
+{
+	if (!strcmp(m, MHD_HTTP_METHOD_GET) || !strcmp(m, MHD_HTTP_METHOD_HEAD))
+		return KF_HTTPD_GET;
+	if (!strcmp(m, MHD_HTTP_METHOD_POST))
+		return KF_HTTPD_POST;
+	return 0;
+}
+
+static void req_free(struct kf_httpd_req *rq)
+{
+	if (!rq)
+		return;
+	if (rq->pending_headers)
+		MHD_destroy_response(rq->pending_headers);
+	free(rq->body);
+	free(rq);
+}
+
+static struct kf_httpd_req *req_new(struct kf_httpd *h, struct MHD_Connection *c, const char *url,
+				    const char *method)
+{
+	struct kf_httpd_req *rq = kf_xcalloc(1, sizeof(*rq));
+	rq->h = h;
+	rq->c = c;
+	rq->method = method;
+	rq->path = url;
+	strcpy(rq->peer, "?");
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, rq->peer,
+				  sizeof(rq->peer));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, rq->peer,
+				  sizeof(rq->peer));
+	}
+	return rq;
+}
+
+/* First call of a request: route it and refuse what no handler should see.
+ * Returns 1 when an answer was queued already. */
+static int screen(struct kf_httpd_req *rq)
+{
+	struct kf_httpd *h = rq->h;
+	if (!url_ok(rq->path))
+		return kf_httpd_reply_text(rq, 400, "bad path"), 1;
+	rq->route = match(h, rq->path, &rq->rest);
+	if (!rq->route)
+		return kf_httpd_reply_text(rq, 404, "not found"), 1;
+	unsigned mb = method_bit(rq->method);
+	if (!(mb & rq->route->methods)) {
+		kf_httpd_add_header(rq, MHD_HTTP_HEADER_ALLOW,
+				    rq->route->methods & KF_HTTPD_POST
+					    ? (rq->route->methods & KF_HTTPD_GET ? "GET, HEAD, POST" : "POST")
+					    : "GET, HEAD");
+		return kf_httpd_reply_text(rq, 405, "method not allowed"), 1;
+	}
+	const char *cl = kf_httpd_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno || *end || *cl < '0' || *cl > '9')
+			return kf_httpd_reply_text(rq, 400, "bad content-length"), 1;
+		if (n > rq->route->max_body)
+			return kf_httpd_reply_text(rq, 413, "body too large (at most %zu bytes)",
+						   rq->route->max_body),
+			       1;
+	}
+	return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct kf_httpd *h = cls;
+	struct kf_httpd_req *rq = *con_cls;
+	if (!rq) {
+		rq = req_new(h, c, url, method);
+		*con_cls = rq;
+		if (screen(rq))
+			rq->refused = 1;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (rq->refused)
+			return MHD_YES;
+		if (rq->body_len + n > rq->route->max_body) {
+			free(rq->body);
+			rq->body = NULL;
+			rq->body_len = 0;
+			rq->refused = 1;
+			kf_httpd_reply_text(rq, 413, "body too large (at most %zu bytes)", rq->route->max_body);
+			return MHD_YES;
+		}
+		rq->body = kf_xrealloc(rq->body, rq->body_len + n + 1);
+		memcpy(rq->body + rq->body_len, upload, n);
+		rq->body_len += n;
+		rq->body[rq->body_len] = 0;
+		return MHD_YES;
+	}
+	if (rq->refused || rq->answered)
+		return MHD_YES;
+	rq->route->fn(rq, h->ctx);
+	if (!rq->answered) {
+		kf_log(KF_LOG_ERR, "http: route %s did not answer %s %s", rq->route->name, method, url);
+		kf_httpd_reply_text(rq, 500, "internal error");
+	}
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)c;
+	struct kf_httpd *h = cls;
+	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+		__atomic_fetch_add(&h->req_timeouts, 1, __ATOMIC_RELAXED);
+	else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
+		 toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+		__atomic_fetch_add(&h->req_errors, 1, __ATOMIC_RELAXED);
+	req_free(*con_cls);
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)c;
+	(void)socket_ctx;
+	struct kf_httpd *h = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		__atomic_fetch_add(&h->conns_open, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&h->conns_total, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_sub(&h->conns_open, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* Decodes %XX in place; a decoded NUL becomes 0x01 so that the path check
+ * refuses it instead of the string ending early. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	char *w = s;
+	for (const char *r = s; *r; r++) {
+		if (*r == '%' && r[1] && r[2]) {
+			char hex[3] = { r[1], r[2], 0 }, *end;
+			unsigned long v = strtoul(hex, &end, 16);
+			if (!*end && hex[0] != '+' && hex[0] != '-' && hex[0] != ' ') {
+				*w++ = v ? (char)v : 0x01;
+				r += 2;
+				continue;
+			}
+		}
+		*w++ = *r;
+	}
+	*w = 0;
+	return (size_t)(w - s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	if (kf_log_level < KF_LOG_DEBUG)
+		return;
+	char buf[512];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	kf_log(KF_LOG_DEBUG, "http: %s", kf_rstrip(buf));
+}
+
+int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
+		   const struct kf_httpd_route *routes, size_t n, void *ctx, struct kf_err *e)
+{
+	*out = NULL;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port) };
+	const char *addr = o->addr ? o->addr : "127.0.0.1";
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return kf_errc(e, -EINVAL, NULL, "http: bad listen address \"%s\"", addr);
+	struct kf_httpd *h = kf_xcalloc(1, sizeof(*h));
+	h->routes = routes;
+	h->nroutes = n;
+	h->ctx = ctx;
+	h->stats = kf_xcalloc(n + 1, sizeof(*h->stats));
+	unsigned threads = o->threads;
+	if (!threads) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = c > 0 ? (unsigned)c : 1;
+	}
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	h->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, h,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory ? o->conn_memory : (size_t)16384,
+		MHD_OPTION_CONNECTION_LIMIT, o->max_conns ? o->max_conns : 4096u,
+		MHD_OPTION_CONNECTION_TIMEOUT, o->timeout ? o->timeout : 30u,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_END);
+	if (!h->d) {
+		int err = errno ? errno : EADDRINUSE;
+		kf_httpd_stop(h);
+		return kf_errc(e, -err, NULL, "http: cannot listen on %s:%u: %s", addr, o->port,
+			       strerror(err));
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = di ? di->port : o->port;
+	*out = h;
+	return 0;
+}
+
+void kf_httpd_stop(struct kf_httpd *h)
+{
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	free(h->stats);
+	free(h);
+}
+
+unsigned kf_httpd_port(const struct kf_httpd *h)
+{
+	return h->port;
+}

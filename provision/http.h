@@ -1,0 +1,112 @@
+/* The provisioner's HTTP server: provision/http.c is the one file that
+ * talks to libmicrohttpd.  (The prefix is kf_httpd_ because the agent's
+ * client side, agent/http.h, owns kf_http_.)
+ *
+ * A server is a listening socket, a thread pool (epoll) and a routing
+ * table.  Each route names a path (exact, or a prefix when it ends with
+ * '/'), the methods it takes, the largest body it accepts and a handler.
+ * The adapter refuses, before any handler runs:
+ *   - URLs and headers beyond the per-connection memory limit (414 / 431),
+ *   - paths that are not absolute, hold control characters (also %00) or
+ *     a ".." segment (400),
+ *   - methods a route does not take (405), unknown paths (404),
+ *   - bodies larger than the route allows (413), and closes connections
+ *     idle for longer than the timeout (slow clients).
+ * Handlers answer exactly once with one of the kf_httpd_reply* functions;
+ * a handler that does not answer gets a 500. */
+#ifndef KF_PROVISION_HTTP_H
+#define KF_PROVISION_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "util.h"
+
+enum {
+	KF_HTTPD_GET = 1 << 0,  /* GET also answers HEAD */
+	KF_HTTPD_POST = 1 << 1,
+};
+
+struct kf_httpd;
+struct kf_httpd_req;
+
+typedef void (*kf_httpd_fn)(struct kf_httpd_req *rq, void *ctx);
+
+struct kf_httpd_route {
+	const char *name;  /* label in /metrics: "ks", "static" */
+	unsigned methods;  /* KF_HTTPD_GET | KF_HTTPD_POST */
+	const char *path;  /* exact path, or a prefix when it ends with '/' */
+	kf_httpd_fn fn;
+	size_t max_body;   /* bytes; 0: no body accepted */
+};
+
+struct kf_httpd_opts {
+	const char *addr;    /* IPv4 address to bind; NULL: 127.0.0.1 */
+	unsigned port;       /* 0: any free port (see kf_httpd_port) */
+	unsigned threads;    /* worker threads; 0: one per CPU */
+	unsigned timeout;    /* seconds a connection may stay idle; 0: 30 */
+	size_t conn_memory;  /* bytes for request line + headers; 0: 16 KiB */
+	unsigned max_conns;  /* 0: 4096 */
+};
+
+/* Binds and starts serving; routes (n of them) and ctx stay borrowed until
+ * kf_httpd_stop.  Returns 0 with *out set, or a negative errno. */
+int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
+		   const struct kf_httpd_route *routes, size_t n, void *ctx, struct kf_err *e);
+/* Stops accepting, waits for the workers, frees h (NULL is fine). */
+void kf_httpd_stop(struct kf_httpd *h);
+/* The port actually bound. */
+unsigned kf_httpd_port(const struct kf_httpd *h);
+
+/* ---- a request, as a handler sees it (valid during the handler) ---- */
+const char *kf_httpd_method(const struct kf_httpd_req *rq);
+/* The decoded path, without the query. */
+const char *kf_httpd_path(const struct kf_httpd_req *rq);
+/* The part of the path after the route's prefix ("" for exact routes). */
+const char *kf_httpd_rest(const struct kf_httpd_req *rq);
+/* A query argument, decoded; NULL when absent. */
+const char *kf_httpd_arg(const struct kf_httpd_req *rq, const char *name);
+const char *kf_httpd_header(const struct kf_httpd_req *rq, const char *name);
+/* The body (POST), NUL terminated; NULL and 0 when there is none. */
+const char *kf_httpd_body(const struct kf_httpd_req *rq, size_t *len);
+/* The client's address, "127.0.0.1". */
+const char *kf_httpd_peer(const struct kf_httpd_req *rq);
+
+/* ---- answers: exactly one per request ---- */
+/* Copies data. */
+int kf_httpd_reply(struct kf_httpd_req *rq, int status, const char *ctype, const void *data,
+		   size_t len);
+/* Takes ownership of data (malloc'd). */
+int kf_httpd_reply_take(struct kf_httpd_req *rq, int status, const char *ctype, char *data,
+			size_t len);
+/* text/plain, formatted, a newline added. */
+int kf_httpd_reply_text(struct kf_httpd_req *rq, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Adds a header to the answer about to be sent (call before replying). */
+void kf_httpd_add_header(struct kf_httpd_req *rq, const char *name, const char *value);
+/* A regular file, sent with sendfile; honours one "Range: bytes=" range
+ * (206, or 416 when unsatisfiable).  Takes ownership of fd. */
+int kf_httpd_reply_fd(struct kf_httpd_req *rq, int fd, const char *ctype);
+/* The file rel under the directory root (kf_httpd_open_beneath), or the
+ * matching 4xx: 404 missing or not a regular file, 403 escaping root. */
+int kf_httpd_reply_file(struct kf_httpd_req *rq, const char *root, const char *rel);
+
+/* Opens rel (a relative path) read-only under root so that nothing can
+ * leave root: no "..", no absolute paths, no symlink that resolves
+ * outside (openat2 RESOLVE_BENEATH; without it, no symlinks at all).
+ * Returns an fd of a regular file, or -ENOENT, -EACCES (escape), -EISDIR
+ * (not a regular file), or another negative errno. */
+int kf_httpd_open_beneath(const char *root, const char *rel);
+
+/* A content type from the name's extension. */
+const char *kf_httpd_ctype(const char *name);
+
+/* Appends the server's own metrics (Prometheus text format): requests by
+ * route and status, bytes sent, connections, refusals. */
+void kf_httpd_metrics(struct kf_httpd *h, struct kf_buf *out);
+
+/* Called by the handler-facing code to count; exposed for the log line. */
+const char *kf_httpd_route_name(const struct kf_httpd_req *rq);
+
+#endif

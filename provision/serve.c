@@ -1,0 +1,546 @@
+/* `kickfleet serve`: the routes and the shared server context (serve.h).
+ * Callbacks live in callbacks.c, profile composition in serve_profile.c. */
+#include "provision/serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "provision/state_extra.h"
+#include "sha256.h"
+#include "types.h"
+#include "util.h"
+
+#define CB_MAX_BODY (64 * 1024)
+
+struct conn_list {
+	struct kf_state *st;
+	struct conn_list *next;
+};
+
+struct kf_serve {
+	pthread_rwlock_t inv_lock;
+	struct kf_inventory *inv;
+	char *outdir, *state_dir, *state_path, *http_root, *tftp_root, *agent_path;
+	char *base_url;
+	char addr[64];
+	struct kf_httpd *http;
+	pthread_key_t st_key;
+	pthread_mutex_t conns_lock;
+	struct conn_list *conns;
+	kf_serve_render_fn render;
+	pid_t dnsmasq_pid;
+	time_t started;
+};
+
+static void h_healthz(struct kf_httpd_req *rq, void *ctx);
+static void h_metrics(struct kf_httpd_req *rq, void *ctx);
+static void h_ks(struct kf_httpd_req *rq, void *ctx);
+static void h_profile(struct kf_httpd_req *rq, void *ctx);
+static void h_agent(struct kf_httpd_req *rq, void *ctx);
+static void h_ipxe(struct kf_httpd_req *rq, void *ctx);
+static void h_boot(struct kf_httpd_req *rq, void *ctx);
+static void h_trees(struct kf_httpd_req *rq, void *ctx);
+
+/* The routing table: most specific first. */
+static const struct kf_httpd_route routes[] = {
+	{ "healthz", KF_HTTPD_GET, "/healthz", h_healthz, 0 },
+	{ "metrics", KF_HTTPD_GET, "/metrics", h_metrics, 0 },
+	{ "ks", KF_HTTPD_GET, "/ks/", h_ks, 0 },
+	{ "profile", KF_HTTPD_GET, "/profile/", h_profile, 0 },
+	{ "callback", KF_HTTPD_POST, "/cb/", kf_serve_cb, CB_MAX_BODY },
+	{ "agent", KF_HTTPD_GET, "/agent/kickfleet-agent", h_agent, 0 },
+	{ "ipxe", KF_HTTPD_GET, "/ipxe/", h_ipxe, 0 },
+	{ "boot", KF_HTTPD_GET, "/boot/", h_boot, 0 },
+	{ "trees", KF_HTTPD_GET, "/trees/", h_trees, 0 },
+};
+
+/* ---- shared context ---- */
+
+const struct kf_inventory *kf_serve_inv_get(struct kf_serve *s)
+{
+	pthread_rwlock_rdlock(&s->inv_lock);
+	return s->inv;
+}
+
+void kf_serve_inv_put(struct kf_serve *s)
+{
+	pthread_rwlock_unlock(&s->inv_lock);
+}
+
+struct kf_inventory *kf_serve_reload(struct kf_serve *s, struct kf_inventory *inv)
+{
+	pthread_rwlock_wrlock(&s->inv_lock);
+	struct kf_inventory *old = s->inv;
+	s->inv = inv;
+	pthread_rwlock_unlock(&s->inv_lock);
+	struct kf_state *st = kf_serve_state(s, NULL);
+	struct kf_err e = KF_ERR_INIT;
+	if (st && kf_state_sync_inventory(st, inv, &e) < 0)
+		kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	return old;
+}
+
+int kf_serve_exclusive(struct kf_serve *s, int (*fn)(struct kf_serve *s, void *arg), void *arg)
+{
+	pthread_rwlock_wrlock(&s->inv_lock);
+	int r = fn(s, arg);
+	pthread_rwlock_unlock(&s->inv_lock);
+	return r;
+}
+
+struct kf_inventory *kf_serve_swap_locked(struct kf_serve *s, struct kf_inventory *inv)
+{
+	struct kf_inventory *old = s->inv;
+	s->inv = inv;
+	return old;
+}
+
+struct kf_state *kf_serve_state(struct kf_serve *s, struct kf_err *e)
+{
+	struct kf_state *st = pthread_getspecific(s->st_key);
+	if (st)
+		return st;
+	if (kf_state_open(&st, s->state_path, e) < 0)
+		return NULL;
+	struct conn_list *c = kf_xcalloc(1, sizeof(*c));
+	c->st = st;
+	pthread_mutex_lock(&s->conns_lock);
+	c->next = s->conns;
+	s->conns = c;
+	pthread_mutex_unlock(&s->conns_lock);
+	pthread_setspecific(s->st_key, st);
+	return st;
+}
+
+const char *kf_serve_base_url(const struct kf_serve *s) { return s->base_url; }
+const char *kf_serve_http_root(const struct kf_serve *s) { return s->http_root; }
+const char *kf_serve_tftp_root(const struct kf_serve *s) { return s->tftp_root; }
+const char *kf_serve_state_dir(const struct kf_serve *s) { return s->state_dir; }
+const char *kf_serve_outdir(const struct kf_serve *s) { return s->outdir; }
+unsigned kf_serve_port(const struct kf_serve *s) { return kf_httpd_port(s->http); }
+const char *kf_serve_addr(const struct kf_serve *s) { return s->addr; }
+void kf_serve_set_dnsmasq(struct kf_serve *s, pid_t pid) { s->dnsmasq_pid = pid; }
+
+bool kf_serve_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n || n > 253 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '.' || *p == '_'))
+			return false;
+	return !strstr(name, "..");
+}
+
+/* ---- tokens ---- */
+
+static void refuse(struct kf_httpd_req *rq, const char *host, const char *why)
+{
+	kf_log(KF_LOG_WARN, "http: 403 %s %s from %s: %s (host %s)", kf_httpd_method(rq),
+	       kf_httpd_path(rq), kf_httpd_peer(rq), why, host);
+	kf_httpd_reply_text(rq, 403, "forbidden");
+}
+
+int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+		  bool install_phase, struct kf_host_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	const char *token = kf_httpd_arg(rq, "token");
+	if (!token || !*token) {
+		refuse(rq, host, "no token");
+		return -EACCES;
+	}
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_state *st = kf_serve_state(s, &e);
+	int r = st ? kf_state_get_host(st, host, rec, &e) : -EIO;
+	if (r == -ENOENT) {
+		refuse(rq, host, "unknown host");
+		kf_err_release(&e);
+		return -EACCES;
+	}
+	if (r < 0) {
+		kf_err_print(&e, stderr);
+		kf_err_release(&e);
+		kf_httpd_reply_text(rq, 503, "state store unavailable");
+		return r;
+	}
+	kf_err_release(&e);
+	const char *why = NULL;
+	if (!rec->token[0])
+		why = "host has no token yet (not rendered)";
+	else if (!kf_token_equal(token, rec->token))
+		why = "wrong token";
+	else if (install_phase && rec->state >= KF_ST_INSTALLED && !rec->netboot) {
+		const struct kf_inventory *inv = kf_serve_inv_get(s);
+		long long ttl = inv->provisioner->token_ttl;
+		kf_serve_inv_put(s);
+		if (ttl > 0) {
+			int64_t at = kf_state_installed_at(st, host);
+			if (at && (int64_t)time(NULL) > at + ttl)
+				why = "token expired after install";
+		}
+	}
+	if (why) {
+		refuse(rq, host, why);
+		kf_host_rec_release(rec);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* ---- re-render after a state change ---- */
+
+int kf_serve_rerender(struct kf_serve *s, const struct kf_inventory *inv, const char *host)
+{
+	if (!s->render)
+		return 0;
+	bool hup = false;
+	struct kf_err e = KF_ERR_INIT;
+	int r = s->render(s, inv, host, &hup, &e);
+	if (r < 0) {
+		kf_log(KF_LOG_ERR, "serve: cannot re-render boot files of %s", host);
+		kf_err_print(&e, stderr);
+	} else if (hup && s->dnsmasq_pid > 0) {
+		if (kill(s->dnsmasq_pid, SIGHUP) < 0)
+			kf_log(KF_LOG_ERR, "serve: SIGHUP to dnsmasq (pid %d): %s", (int)s->dnsmasq_pid,
+			       strerror(errno));
+		else
+			kf_log(KF_LOG_INFO, "serve: dnsmasq re-reads its files (%s changed)", host);
+	}
+	kf_err_release(&e);
+	return r;
+}
+
+/* ---- handlers ---- */
+
+static void h_healthz(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	struct kf_state *st = kf_serve_state(s, NULL);
+	if (!st) {
+		kf_httpd_reply_text(rq, 503, "state store unavailable");
+		return;
+	}
+	kf_httpd_reply_text(rq, 200, "ok");
+}
+
+static void h_metrics(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	struct kf_buf b = KF_BUF_INIT;
+	kf_httpd_metrics(s->http, &b);
+	struct kf_state *st = kf_serve_state(s, NULL);
+	struct kf_host_rec *v = NULL;
+	size_t n = 0;
+	if (st && kf_state_list_hosts(st, &v, &n, NULL) == 0) {
+		size_t by[KF_ST_COUNT] = { 0 };
+		long long drift = 0;
+		for (size_t i = 0; i < n; i++) {
+			by[v[i].state]++;
+			drift += v[i].drift_count;
+		}
+		kf_buf_puts(&b, "# HELP kickfleet_hosts hosts and guests by install state\n"
+				"# TYPE kickfleet_hosts gauge\n");
+		for (int i = 0; i < KF_ST_COUNT; i++)
+			kf_buf_printf(&b, "kickfleet_hosts{state=\"%s\"} %zu\n", kf_install_state_name(i), by[i]);
+		kf_buf_printf(&b, "# HELP kickfleet_drift_reports_total agent reports that found drift\n"
+				  "# TYPE kickfleet_drift_reports_total counter\n"
+				  "kickfleet_drift_reports_total %lld\n",
+			      drift);
+		kf_host_recs_free(v, n);
+	}
+	kf_buf_printf(&b, "# HELP kickfleet_uptime_seconds seconds since serve started\n"
+			  "# TYPE kickfleet_uptime_seconds gauge\n"
+			  "kickfleet_uptime_seconds %lld\n",
+		      (long long)(time(NULL) - s->started));
+	size_t len = b.len;
+	kf_httpd_reply_take(rq, 200, "text/plain; version=0.0.4; charset=utf-8", kf_buf_detach(&b), len);
+}
+
+/* The host name in rest, or a 404 answer. */
+static const char *host_of(struct kf_httpd_req *rq)
+{
+	const char *host = kf_httpd_rest(rq);
+	if (!kf_serve_name_ok(host)) {
+		kf_httpd_reply_text(rq, 404, "not found");
+		return NULL;
+	}
+	return host;
+}
+
+static void h_ks(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	const char *host = host_of(rq);
+	struct kf_host_rec rec;
+	if (!host || kf_serve_auth(s, rq, host, true, &rec) < 0)
+		return;
+	char *rel = kf_xasprintf("ks/%s", host);
+	int fd = kf_httpd_open_beneath(s->http_root, rel);
+	free(rel);
+	if (fd < 0) {
+		kf_log(KF_LOG_WARN, "http: no kickstart rendered for host %s", host);
+		kf_httpd_reply_text(rq, 404, "no kickstart for this host (run kickfleet render)");
+		goto out;
+	}
+	if (rec.state == KF_ST_NEW || rec.state == KF_ST_BOOTING) {
+		struct kf_state *st = kf_serve_state(s, NULL);
+		kf_serve_inv_get(s); /* state changes never overlap kf_serve_exclusive */
+		if (st && kf_state_set_state(st, host, KF_ST_INSTALLING, "kickstart fetched", NULL) > 0)
+			kf_log(KF_LOG_INFO, "serve: %s is installing (kickstart fetched from %s)", host,
+			       kf_httpd_peer(rq));
+		kf_serve_inv_put(s);
+	}
+	kf_httpd_add_header(rq, "Cache-Control", "no-store");
+	kf_httpd_reply_fd(rq, fd, "text/plain; charset=utf-8");
+out:
+	kf_host_rec_release(&rec);
+}
+
+static void h_profile(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	const char *host = host_of(rq);
+	struct kf_host_rec rec;
+	if (!host || kf_serve_auth(s, rq, host, false, &rec) < 0)
+		return;
+	char *report = kf_xasprintf("%s/cb/%s/report?token=%s", s->base_url, host, rec.token);
+	char *yaml = NULL;
+	struct kf_err e = KF_ERR_INIT;
+	const struct kf_inventory *inv = kf_serve_inv_get(s);
+	int r = kf_serve_compose_profile(inv, host, report, &yaml, &e);
+	kf_serve_inv_put(s);
+	free(report);
+	if (r == -ENOENT) {
+		kf_httpd_reply_text(rq, 404, "no profile for this host");
+	} else if (r < 0) {
+		kf_log(KF_LOG_ERR, "serve: the composed profile of %s does not validate", host);
+		kf_err_print(&e, stderr);
+		kf_httpd_reply_text(rq, 500, "the composed profile does not validate (see the server log)");
+	} else {
+		struct kf_sha256 c;
+		char etag[70];
+		kf_sha256_init(&c);
+		kf_sha256_update(&c, yaml, strlen(yaml));
+		etag[0] = '"';
+		kf_sha256_hex(&c, etag + 1);
+		strcpy(etag + 1 + 64, "\"");
+		kf_httpd_add_header(rq, "ETag", etag);
+		kf_httpd_add_header(rq, "Cache-Control", "no-store");
+		const char *inm = kf_httpd_header(rq, "If-None-Match");
+		if (inm && !strcmp(inm, etag)) {
+			free(yaml);
+			kf_httpd_reply(rq, 304, NULL, "", 0);
+		} else {
+			size_t len = strlen(yaml);
+			kf_httpd_reply_take(rq, 200, "application/yaml", yaml, len);
+		}
+	}
+	kf_err_release(&e);
+	kf_host_rec_release(&rec);
+}
+
+static void h_agent(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	int fd = s->agent_path ? open(s->agent_path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		kf_log(KF_LOG_WARN, "http: agent binary %s: %s", s->agent_path ? s->agent_path : "(none)",
+		       strerror(errno));
+		kf_httpd_reply_text(rq, 404, "agent binary not available");
+		return;
+	}
+	kf_httpd_reply_fd(rq, fd, "application/octet-stream");
+}
+
+static const char local_ipxe[] = "#!ipxe\n"
+				 "echo kickfleet: %s boots from its disk\n"
+				 "exit\n";
+
+/* iPXE: decided per request, so an installed host boots locally even if
+ * a rendered script is stale. */
+static void h_ipxe(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	const char *rest = kf_httpd_rest(rq);
+	char mac[18], dash[18];
+	size_t n = strlen(rest);
+	if (n != 3 + 17 + 5 || strncmp(rest, "01-", 3) || strcmp(rest + 20, ".ipxe")) {
+		/* boot.ipxe and other shared scripts */
+		char *rel = kf_xasprintf("ipxe/%s", rest);
+		kf_httpd_reply_file(rq, s->http_root, rel);
+		free(rel);
+		return;
+	}
+	memcpy(dash, rest + 3, 17);
+	dash[17] = 0;
+	if (kf_mac_norm(dash, mac) < 0) {
+		kf_httpd_reply_text(rq, 404, "not found");
+		return;
+	}
+	struct kf_state *st = kf_serve_state(s, NULL);
+	struct kf_host_rec rec = { 0 };
+	int r = st ? kf_state_find_mac(st, mac, &rec, NULL) : -EIO;
+	if (r == 0 && !rec.netboot) {
+		char *body = kf_xasprintf(local_ipxe, rec.name);
+		kf_httpd_reply_take(rq, 200, "text/plain; charset=utf-8", body, strlen(body));
+		kf_host_rec_release(&rec);
+		return;
+	}
+	if (r == 0 && rec.state == KF_ST_NEW) {
+		kf_serve_inv_get(s);
+		if (kf_state_set_state(st, rec.name, KF_ST_BOOTING, "iPXE script fetched", NULL) > 0)
+			kf_log(KF_LOG_INFO, "serve: %s is booting (iPXE, %s)", rec.name, kf_httpd_peer(rq));
+		kf_serve_inv_put(s);
+	}
+	for (char *c = mac; *c; c++)
+		if (*c == ':')
+			*c = '-';
+	char *rel = kf_xasprintf("ipxe/01-%s.ipxe", mac);
+	int fd = kf_httpd_open_beneath(s->http_root, rel);
+	free(rel);
+	if (fd >= 0)
+		kf_httpd_reply_fd(rq, fd, "text/plain; charset=utf-8");
+	else if (r == 0)
+		kf_httpd_reply_text(rq, 404, "no iPXE script rendered for %s", rec.name);
+	else
+		kf_httpd_reply(rq, 200, "text/plain; charset=utf-8", "#!ipxe\nexit\n", 12);
+	kf_host_rec_release(&rec);
+}
+
+static void h_boot(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	kf_httpd_reply_file(rq, s->tftp_root, kf_httpd_rest(rq));
+}
+
+static void h_trees(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	char *root = kf_xasprintf("%s/trees", s->http_root);
+	kf_httpd_reply_file(rq, root, kf_httpd_rest(rq));
+	free(root);
+}
+
+/* ---- start / stop ---- */
+
+static char *default_agent_path(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = 0;
+			char *p = kf_xasprintf("%s/kickfleet-agent", self);
+			if (access(p, R_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return kf_xstrdup("/usr/local/bin/kickfleet-agent");
+}
+
+/* The open-files limit as high as allowed: one descriptor per client. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
+		   const struct kf_serve_opts *o, struct kf_err *e)
+{
+	*out = NULL;
+	const struct kf_i_provisioner *pv = inv->provisioner;
+	struct kf_serve *s = kf_xcalloc(1, sizeof(*s));
+	pthread_rwlock_init(&s->inv_lock, NULL);
+	pthread_mutex_init(&s->conns_lock, NULL);
+	pthread_key_create(&s->st_key, NULL);
+	s->inv = inv;
+	s->started = time(NULL);
+	s->render = o->render;
+	s->dnsmasq_pid = o->dnsmasq_pid;
+	s->outdir = o->outdir ? kf_xstrdup(o->outdir) : NULL;
+	s->state_dir = kf_xstrdup(o->state_dir ? o->state_dir : o->outdir ? o->outdir : pv->state_dir);
+	s->http_root = o->http_root ? kf_xstrdup(o->http_root)
+		       : o->outdir  ? kf_xasprintf("%s/http", o->outdir)
+				    : kf_xstrdup(pv->http_root);
+	s->tftp_root = o->tftp_root ? kf_xstrdup(o->tftp_root)
+		       : o->outdir  ? kf_xasprintf("%s/tftp", o->outdir)
+				    : kf_xstrdup(pv->tftp_root);
+	s->agent_path = o->agent_path ? kf_xstrdup(o->agent_path) : default_agent_path();
+	s->state_path = kf_xasprintf("%s/state.db", s->state_dir);
+	snprintf(s->addr, sizeof(s->addr), "%s", o->listen_addr ? o->listen_addr : pv->address);
+	unsigned port = o->port_set ? o->listen_port : (unsigned)pv->http_port;
+	int r = kf_mkdir_p(s->state_dir, 0755);
+	if (r < 0) {
+		r = kf_errc(e, r, NULL, "serve: cannot create %s: %s", s->state_dir, strerror(-r));
+		goto fail;
+	}
+	struct kf_state *st = kf_serve_state(s, e);
+	if (!st) {
+		r = -EIO;
+		goto fail;
+	}
+	r = kf_state_sync_inventory(st, inv, e);
+	if (r < 0)
+		goto fail;
+	if (r > 0)
+		kf_log(KF_LOG_INFO, "serve: registered %d new hosts in %s", r, s->state_path);
+	raise_nofile();
+	struct kf_httpd_opts ho = { .addr = s->addr, .port = port, .threads = o->threads,
+				    .timeout = o->timeout, .max_conns = 16384 };
+	if ((r = kf_httpd_start(&s->http, &ho, routes, KF_ARRAY_SIZE(routes), s, e)) < 0)
+		goto fail;
+	if (pv->url)
+		s->base_url = kf_xstrdup(pv->url);
+	else
+		s->base_url = kf_xasprintf("http://%s:%u", s->addr, kf_httpd_port(s->http));
+	size_t len = strlen(s->base_url);
+	if (len > 1 && s->base_url[len - 1] == '/')
+		s->base_url[len - 1] = 0;
+	*out = s;
+	return 0;
+fail:
+	kf_serve_free(s);
+	return r;
+}
+
+void kf_serve_free(struct kf_serve *s)
+{
+	if (!s)
+		return;
+	kf_httpd_stop(s->http);
+	for (struct conn_list *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		kf_state_close(c->st);
+		free(c);
+	}
+	pthread_key_delete(s->st_key);
+	pthread_mutex_destroy(&s->conns_lock);
+	pthread_rwlock_destroy(&s->inv_lock);
+	free(s->outdir);
+	free(s->state_dir);
+	free(s->state_path);
+	free(s->http_root);
+	free(s->tftp_root);
+	free(s->agent_path);
+	free(s->base_url);
+	free(s);
+}

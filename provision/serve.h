@@ -1,0 +1,118 @@
+/* `kickfleet serve`: the provisioner's HTTP service on top of
+ * provision/http.h: per-host kickstarts and profiles behind the host's
+ * token, callbacks that move install states, iPXE scripts decided at
+ * request time, static trees, the agent binary, /healthz and /metrics.
+ * URL shapes: docs/http.md.
+ *
+ * One struct kf_serve is shared by the HTTP worker threads; the inventory
+ * it reads can be swapped (SIGHUP in `kickfleet up`) with kf_serve_reload.
+ * The state store is opened once per worker thread. */
+#ifndef KF_PROVISION_SERVE_H
+#define KF_PROVISION_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "inventory.h"
+#include "provision/http.h"
+#include "provision/state.h"
+
+struct kf_serve;
+
+/* Re-renders one host's boot files after a state change (installed, or
+ * marked for reinstall); sets *need_hup when dnsmasq must re-read its
+ * files.  Returns 0 or a negative errno with a message in e. */
+typedef int (*kf_serve_render_fn)(struct kf_serve *s, const struct kf_inventory *inv,
+				  const char *host, bool *need_hup, struct kf_err *e);
+
+struct kf_serve_opts {
+	const char *listen_addr;  /* NULL: the inventory's provisioner.address */
+	unsigned listen_port;     /* 0 with port_set: any free port */
+	bool port_set;            /* false: the inventory's http_port */
+	const char *outdir;       /* render -o DIR: DIR, DIR/http, DIR/tftp */
+	const char *state_dir;    /* NULL: provisioner.state_dir */
+	const char *http_root;    /* NULL: provisioner.http_root */
+	const char *tftp_root;    /* NULL: provisioner.tftp_root */
+	const char *agent_path;   /* NULL: kickfleet-agent beside this program */
+	unsigned threads;         /* 0: one per CPU */
+	unsigned timeout;         /* idle seconds before a connection is closed; 0: 30 */
+	kf_serve_render_fn render;/* NULL: the built-in renderer hook (see serve.c) */
+	pid_t dnsmasq_pid;        /* > 0: SIGHUP it when a render asks for it */
+};
+
+/* Opens the state store, registers hosts the state does not know yet
+ * (kf_state_sync_inventory) and starts listening.  inv stays owned by the
+ * caller until kf_serve_free or a kf_serve_reload that replaces it (the old
+ * one is returned to the caller to free).  Returns 0 or a negative errno. */
+int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
+		   const struct kf_serve_opts *o, struct kf_err *e);
+/* Stops the HTTP server and frees s (NULL is fine); the inventory is the
+ * caller's. */
+void kf_serve_free(struct kf_serve *s);
+/* Replaces the inventory; returns the previous one (free it). */
+struct kf_inventory *kf_serve_reload(struct kf_serve *s, struct kf_inventory *inv);
+/* Runs fn(s, arg) while no handler reads the inventory or changes a
+ * host's state (e.g. a full render that rewrites state rows).  Inside fn,
+ * kf_serve_swap_locked may replace the inventory (returns the old one). */
+int kf_serve_exclusive(struct kf_serve *s, int (*fn)(struct kf_serve *s, void *arg), void *arg);
+struct kf_inventory *kf_serve_swap_locked(struct kf_serve *s, struct kf_inventory *inv);
+/* The port and address actually bound. */
+unsigned kf_serve_port(const struct kf_serve *s);
+const char *kf_serve_addr(const struct kf_serve *s);
+/* dnsmasq's pid for SIGHUP after renders (0: none). */
+void kf_serve_set_dnsmasq(struct kf_serve *s, pid_t pid);
+
+/* Directories in use (as given); outdir is NULL without -o. */
+const char *kf_serve_state_dir(const struct kf_serve *s);
+const char *kf_serve_outdir(const struct kf_serve *s);
+
+/* The render hook for kickfleet's own renderer (serve_render.c):
+ * kf_render_host() with the server's state connection and outdir. */
+int kf_serve_render_default(struct kf_serve *s, const struct kf_inventory *inv, const char *host,
+			    bool *need_hup, struct kf_err *e);
+
+/* ---- used by the route files (serve_*.c, callbacks.c) ---- */
+
+/* Read access to the inventory for the length of a request. */
+const struct kf_inventory *kf_serve_inv_get(struct kf_serve *s);
+void kf_serve_inv_put(struct kf_serve *s);
+/* The calling thread's state store connection (opened on first use). */
+struct kf_state *kf_serve_state(struct kf_serve *s, struct kf_err *e);
+/* Base URL clients use (provisioner.url or http://ADDRESS:PORT). */
+const char *kf_serve_base_url(const struct kf_serve *s);
+const char *kf_serve_http_root(const struct kf_serve *s);
+const char *kf_serve_tftp_root(const struct kf_serve *s);
+
+/* Checks rq's ?token= against host's; on success fills rec (release it).
+ * install_phase: the route is one the installer uses (kickstart,
+ * installing, installed), whose token expires token_ttl seconds after the
+ * install.  On failure answers 403 (or 503) itself, logs one line naming
+ * the request and the host, and returns a negative errno. */
+int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+		  bool install_phase, struct kf_host_rec *rec);
+/* Valid host names: [A-Za-z0-9._-], 1..253, not starting with '.'. */
+bool kf_serve_name_ok(const char *name);
+/* Re-renders host's boot files (render hook) and signals dnsmasq when
+ * asked; errors are logged, never fatal to the request. */
+int kf_serve_rerender(struct kf_serve *s, const struct kf_inventory *inv, const char *host);
+
+/* Composes the profile served to host (serve_profile.c): its role's
+ * profile; for a KVM host, its inventory guests merged with their roles'
+ * host_tuning; agent.report pointing at its report callback when the
+ * profile names none.  Returns 0 with *yaml (malloc'd), -ENOENT (no such
+ * host or no profile), or -EINVAL with the reasons in e. */
+int kf_serve_compose_profile(const struct kf_inventory *inv, const char *host,
+			     const char *report_url, char **yaml, struct kf_err *e);
+
+/* Route handlers of callbacks.c. */
+void kf_serve_cb(struct kf_httpd_req *rq, void *ctx);
+
+/* Applies an agent report (JSON text) to the state: drift and failures
+ * decide configured / drifted / failed (callbacks.c).  Returns 0, or
+ * -EINVAL with a message (bad JSON, no summary). */
+int kf_report_parse(const char *json, size_t len, int *drifted, int *failed, long *changes,
+		    struct kf_err *e);
+
+#endif

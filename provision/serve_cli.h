@@ -1,0 +1,26 @@
+/* Options shared by `kickfleet serve` and `kickfleet up` (cmd_serve.c). */
+#ifndef KF_PROVISION_SERVE_CLI_H
+#define KF_PROVISION_SERVE_CLI_H
+
+#include <stdio.h>
+
+#include "provision/serve.h"
+
+struct kf_serve_cli {
+	const char *fleet;
+	struct kf_serve_opts o;
+	char addr[64];
+};
+
+/* Parses serve's options into c.  Returns -1 to go on, or an exit code
+ * (0 after --help, 1 on a usage error). */
+int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)(FILE *));
+/* "ADDR:PORT", ":PORT" or "ADDR" into o (addr: storage of len bytes). */
+int kf_serve_parse_listen(const char *arg, struct kf_serve_opts *o, char *addr, size_t len);
+/* Loads the inventory, printing every error; 0 or a negative errno. */
+int kf_serve_load(const char *fleet, struct kf_inventory **inv);
+/* Composes every host's profile once and logs those that do not validate
+ * (they would be served as 500). Returns how many failed. */
+int kf_serve_check_profiles(struct kf_serve *s);
+
+#endif

@@ -1,0 +1,470 @@
+/* Unit tests: kickfleet serve on 127.0.0.1 — every route, the token rules,
+ * callbacks flipping boot files, reinstall, idempotency, static files with
+ * Range, the profile composition, slow clients. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "http_fixture.h"
+
+static int setup(void **state)
+{
+	struct fx *f = kf_xcalloc(1, sizeof(*f));
+	assert_int_equal(fx_start(f, 2), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	fx_stop(f);
+	free(f);
+	return 0;
+}
+
+static char *path_tok(const char *fmt, const char *host, const char *tok)
+{
+	return kf_xasprintf(fmt, host, tok);
+}
+
+static void test_healthz_and_metrics(void **state)
+{
+	struct fx *f = *state;
+	struct resp r;
+	assert_int_equal(fx_get(f, "/healthz", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "ok\n");
+	resp_release(&r);
+	assert_int_equal(fx_get(f, "/nope", &r), 0);
+	assert_int_equal(r.status, 404);
+	resp_release(&r);
+	assert_int_equal(fx_get(f, "/metrics", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "kickfleet_http_requests_total{route=\"healthz\",status=\"200\"} 1\n"));
+	assert_non_null(strstr(r.body, "kickfleet_http_requests_total{route=\"none\",status=\"404\"} 1\n"));
+	assert_non_null(strstr(r.body, "kickfleet_hosts{state=\"new\"} 6\n"));
+	assert_non_null(strstr(r.body, "kickfleet_http_sent_bytes_total "));
+	resp_release(&r);
+}
+
+/* Every refusal is a 403 with the same short body, and a log line naming
+ * the request and the host but neither the token nor the file. */
+static void assert_refused(struct fx *f, const char *method, const char *path, const char *host)
+{
+	struct resp r;
+	assert_int_equal(fx_req(f, method, path, NULL, NULL, &r), 0);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(r.body, "forbidden\n");
+	resp_release(&r);
+	char *log = fx_log(f);
+	char *want = kf_xasprintf("403 %s /", method);
+	char *last = NULL;
+	for (char *p = log; (p = strstr(p, want)); p++)
+		last = p;
+	assert_non_null(last);
+	char *eol = strchr(last, '\n');
+	if (eol)
+		*eol = 0;
+	char *host_part = kf_xasprintf("(host %s)", host);
+	assert_non_null(strstr(last, host_part));
+	assert_null(strstr(last, "token="));
+	assert_null(strstr(last, "root-password"));
+	free(host_part);
+	free(want);
+	free(log);
+}
+
+static void test_kickstart_token_rules(void **state)
+{
+	struct fx *f = *state;
+	char t1[KF_TOKEN_HEX + 1], t2[KF_TOKEN_HEX + 1];
+	fx_token(f, "kvm01", t1);
+	fx_token(f, "kvm02", t2);
+	assert_refused(f, "GET", "/ks/kvm01", "kvm01");
+	assert_refused(f, "GET", "/ks/kvm01?token=", "kvm01");
+	char *p = path_tok("/ks/%s?token=%s", "kvm01", t2);
+	assert_refused(f, "GET", p, "kvm01"); /* another host's token */
+	free(p);
+	char wrong[KF_TOKEN_HEX + 1];
+	strcpy(wrong, t1);
+	wrong[10] = wrong[10] == 'a' ? 'b' : 'a';
+	p = path_tok("/ks/%s?token=%s", "kvm01", wrong);
+	assert_refused(f, "GET", p, "kvm01");
+	free(p);
+	p = path_tok("/ks/%s?token=%s", "ghost", t1);
+	assert_refused(f, "GET", p, "ghost");
+	free(p);
+	struct kf_host_rec h = fx_host(f, "kvm01");
+	assert_int_equal(h.state, KF_ST_NEW); /* refusals change nothing */
+	kf_host_rec_release(&h);
+
+	struct resp r;
+	p = path_tok("/ks/%s?token=%s", "kvm01", t1);
+	assert_int_equal(fx_get(f, p, &r), 0);
+	free(p);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "preseed for kvm01"));
+	assert_non_null(strstr(r.body, "$6$testsalt$testhash"));
+	resp_release(&r);
+	h = fx_host(f, "kvm01");
+	assert_int_equal(h.state, KF_ST_INSTALLING);
+	kf_host_rec_release(&h);
+}
+
+static void test_profile_composed(void **state)
+{
+	struct fx *f = *state;
+	char t1[KF_TOKEN_HEX + 1], tw[KF_TOKEN_HEX + 1];
+	fx_token(f, "kvm01", t1);
+	fx_token(f, "web01", tw);
+	char *p = path_tok("/profile/%s?token=%s", "kvm01", tw);
+	assert_refused(f, "GET", p, "kvm01");
+	free(p);
+	assert_refused(f, "GET", "/profile/kvm01", "kvm01");
+
+	struct resp r;
+	p = path_tok("/profile/%s?token=%s", "kvm01", t1);
+	assert_int_equal(fx_get(f, p, &r), 0);
+	assert_int_equal(r.status, 200);
+	const char *y = r.body;
+	/* the role's own settings */
+	assert_non_null(strstr(y, "role: kvm-host"));
+	assert_non_null(strstr(y, "enabled: never"));
+	/* its report URL carries its token */
+	char *rep = kf_xasprintf("http://127.0.0.1:%u/cb/kvm01/report?token=%s\"", f->port, t1);
+	assert_non_null(strstr(y, rep));
+	free(rep);
+	/* guests from the inventory, merged with the web role's host_tuning */
+	const char *w1 = strstr(y, "- name: web01");
+	const char *w2 = strstr(y, "- name: web02");
+	assert_non_null(w1);
+	assert_non_null(w2);
+	assert_non_null(strstr(y, "- name: legacy01")); /* the profile's own entry stays */
+	assert_null(strstr(y, "web03"));                 /* on kvm02 */
+	assert_null(strstr(y, "host_tuning"));
+	char *g1 = strndup(w1, w2 > w1 ? (size_t)(w2 - w1) : strlen(w1));
+	assert_non_null(strstr(g1, "mac: \"52:54:00:bb:00:01\""));
+	assert_non_null(strstr(g1, "define: true"));
+	assert_non_null(strstr(g1, "disk: 20G"));
+	assert_non_null(strstr(g1, "max: 8"));     /* tuning's max stays for hotplug */
+	assert_non_null(strstr(g1, "current: 2")); /* the inventory's count runs */
+	assert_non_null(strstr(g1, "size: 2G"));   /* the inventory's memory wins */
+	assert_non_null(strstr(g1, "cpu_mode: host-passthrough"));
+	assert_non_null(strstr(g1, "emulator: 0-1"));
+	assert_non_null(strstr(g1, "source: br0"));
+	free(g1);
+	/* web02: the host profile's pinning wins over the role's (none) */
+	assert_non_null(strstr(w2, "3: \"7\""));
+	/* ETag: a second fetch with If-None-Match gets 304 */
+	char etag[80];
+	assert_non_null(fx_header(&r, "ETag"));
+	snprintf(etag, sizeof(etag), "%s", fx_header(&r, "ETag"));
+	resp_release(&r);
+	char *hdr = kf_xasprintf("If-None-Match: %s\r\n", etag);
+	assert_int_equal(fx_req(f, "GET", p, hdr, NULL, &r), 0);
+	assert_int_equal(r.status, 304);
+	resp_release(&r);
+	free(hdr);
+	free(p);
+
+	/* a guest gets its role's profile, without host_tuning */
+	p = path_tok("/profile/%s?token=%s", "web01", tw);
+	assert_int_equal(fx_get(f, p, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "enabled: madvise"));
+	assert_null(strstr(r.body, "host_tuning"));
+	assert_null(strstr(r.body, "guests:"));
+	resp_release(&r);
+	free(p);
+	/* a host whose role has no profile */
+	char tp[KF_TOKEN_HEX + 1];
+	fx_token(f, "plain01", tp);
+	p = path_tok("/profile/%s?token=%s", "plain01", tp);
+	assert_int_equal(fx_get(f, p, &r), 0);
+	assert_int_equal(r.status, 404);
+	resp_release(&r);
+	free(p);
+}
+
+static char *read_rel(struct fx *f, const char *rel)
+{
+	char *p = kf_xasprintf("%s/%s", f->dir, rel), *s = NULL;
+	size_t n;
+	int r = kf_read_file(p, 1 << 20, &s, &n);
+	free(p);
+	return r < 0 ? NULL : s;
+}
+
+static void post_cb(struct fx *f, const char *host, const char *what, const char *tok,
+		    const char *body, int want, const char *want_body)
+{
+	struct resp r;
+	char *p = kf_xasprintf("/cb/%s/%s?token=%s", host, what, tok);
+	assert_int_equal(fx_req(f, "POST", p, "Content-Type: application/json\r\n", body, &r), 0);
+	if (r.status != want)
+		fprintf(stdout, "POST %s: %d %s\n", p, r.status, r.body);
+	assert_int_equal(r.status, want);
+	if (want_body)
+		assert_non_null(strstr(r.body, want_body));
+	free(p);
+	resp_release(&r);
+}
+
+static void test_callbacks_flip_boot(void **state)
+{
+	struct fx *f = *state;
+	char t[KF_TOKEN_HEX + 1], t2[KF_TOKEN_HEX + 1];
+	fx_token(f, "kvm01", t);
+	fx_token(f, "kvm02", t2);
+	char *cfg = read_rel(f, "tftp/pxelinux.cfg/01-52-54-00-aa-00-01");
+	assert_non_null(cfg);
+	assert_non_null(strstr(cfg, "/ks/kvm01?token="));
+	free(cfg);
+
+	/* another host's token changes nothing */
+	char *p = kf_xasprintf("/cb/kvm01/installed?token=%s", t2);
+	assert_refused(f, "POST", p, "kvm01");
+	free(p);
+
+	post_cb(f, "kvm01", "installing", t, "", 200, "\"state\":\"installing\"");
+	post_cb(f, "kvm01", "installing", t, "{}", 200, "\"changed\":false");
+	post_cb(f, "kvm01", "installed", t, "{\"installer\":\"d-i\"}", 200,
+		"\"state\":\"installed\",\"netboot\":false,\"changed\":true");
+	struct kf_host_rec h = fx_host(f, "kvm01");
+	assert_int_equal(h.state, KF_ST_INSTALLED);
+	assert_int_equal(h.netboot, 0);
+	kf_host_rec_release(&h);
+	/* the boot files now boot locally, the kickstart URL (and token) is gone */
+	cfg = read_rel(f, "tftp/pxelinux.cfg/01-52-54-00-aa-00-01");
+	assert_non_null(cfg);
+	assert_null(strstr(cfg, "token="));
+	assert_non_null(strcasestr(cfg, "localboot"));
+	free(cfg);
+	/* twice: same answer, nothing changes */
+	post_cb(f, "kvm01", "installed", t, "", 200, "\"changed\":false");
+	/* iPXE is decided per request: local boot */
+	struct resp r;
+	assert_int_equal(fx_get(f, "/ipxe/01-52-54-00-aa-00-01.ipxe", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "#!ipxe"));
+	assert_non_null(strstr(r.body, "exit"));
+	assert_null(strstr(r.body, "token"));
+	resp_release(&r);
+
+	/* reports: configured, drifted, failed; a late installed keeps the state */
+	post_cb(f, "kvm01", "report", t,
+		"{\"command\":\"apply\",\"summary\":{\"to_change\":3,\"applied\":3,\"failed\":0,"
+		"\"errors\":0,\"pending\":0},\"exit_code\":2}",
+		200, "\"state\":\"configured\"");
+	post_cb(f, "kvm01", "installed", t, "", 200, "\"state\":\"configured\",\"netboot\":false,\"changed\":false");
+	post_cb(f, "kvm01", "report", t,
+		"{\"command\":\"check\",\"summary\":{\"to_change\":2,\"failed\":0,\"errors\":0},\"exit_code\":2}",
+		200, "\"state\":\"drifted\"");
+	post_cb(f, "kvm01", "report", t, "{\"drift\": 0, \"failures\": 1}", 200, "\"state\":\"failed\"");
+	post_cb(f, "kvm01", "report", t, "{\"drift\": 0, \"failures\": 0}", 200, "\"state\":\"configured\"");
+	post_cb(f, "kvm01", "report", t, "{\"drift\": ", 400, "bad JSON");
+	post_cb(f, "kvm01", "report", t, "[]", 400, "expected an object");
+	post_cb(f, "kvm01", "report", t, "{\"x\":1}", 400, "no \"summary\"");
+	h = fx_host(f, "kvm01");
+	assert_int_equal(h.state, KF_ST_CONFIGURED);
+	assert_int_equal(h.drift_count, 1);
+	assert_non_null(h.report);
+	assert_non_null(strstr(h.report, "\"failures\": 0"));
+	kf_host_rec_release(&h);
+
+	/* reinstall: netboot on (state new, fresh token) and a re-render */
+	struct kf_state *st = kf_serve_state(f->srv, NULL);
+	assert_int_equal(kf_state_set_netboot(st, "kvm01", 1, NULL), 1);
+	assert_int_equal(kf_state_rotate_token(st, "kvm01", NULL, NULL), 0);
+	assert_int_equal(kf_serve_rerender(f->srv, f->inv, "kvm01"), 0);
+	char nt[KF_TOKEN_HEX + 1];
+	fx_token(f, "kvm01", nt);
+	assert_string_not_equal(nt, t);
+	cfg = read_rel(f, "tftp/pxelinux.cfg/01-52-54-00-aa-00-01");
+	assert_non_null(strstr(cfg, nt));
+	free(cfg);
+	/* the old token is worthless now; a late "installed" with it is refused */
+	p = kf_xasprintf("/cb/kvm01/installed?token=%s", t);
+	assert_refused(f, "POST", p, "kvm01");
+	free(p);
+	h = fx_host(f, "kvm01");
+	assert_int_equal(h.state, KF_ST_NEW);
+	assert_int_equal(h.netboot, 1);
+	kf_host_rec_release(&h);
+	assert_int_equal(fx_get(f, "/ipxe/01-52-54-00-aa-00-01.ipxe", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, nt)); /* the install script again */
+	resp_release(&r);
+	h = fx_host(f, "kvm01");
+	assert_int_equal(h.state, KF_ST_BOOTING);
+	kf_host_rec_release(&h);
+	post_cb(f, "kvm01", "installed", nt, NULL, 200, "\"changed\":true");
+}
+
+static void test_token_ttl(void **state)
+{
+	struct fx *f = *state;
+	char t[KF_TOKEN_HEX + 1];
+	fx_token(f, "kvm02", t);
+	post_cb(f, "kvm02", "installed", t, "", 200, "\"changed\":true");
+	char *ks = kf_xasprintf("/ks/kvm02?token=%s", t);
+	struct resp r;
+	assert_int_equal(fx_get(f, ks, &r), 0);
+	assert_int_equal(r.status, 200); /* within the ttl (3600 s) */
+	resp_release(&r);
+	/* a ttl of 1 s: after 2 s the install-phase routes refuse the token */
+	f->inv->provisioner->token_ttl = 1;
+	usleep(2100 * 1000);
+	assert_refused(f, "GET", ks, "kvm02");
+	char *log = fx_log(f);
+	assert_non_null(strstr(log, "token expired after install (host kvm02)"));
+	free(log);
+	char *cb = kf_xasprintf("/cb/kvm02/installed?token=%s", t);
+	assert_refused(f, "POST", cb, "kvm02");
+	free(cb);
+	/* the agent's routes keep working after the install */
+	char *p = kf_xasprintf("/profile/kvm02?token=%s", t);
+	assert_int_equal(fx_get(f, p, &r), 0);
+	assert_int_equal(r.status, 200);
+	resp_release(&r);
+	free(p);
+	post_cb(f, "kvm02", "report", t, "{\"drift\": 0, \"failures\": 0}", 200, "configured");
+	f->inv->provisioner->token_ttl = 3600;
+	free(ks);
+}
+
+static void test_static_files(void **state)
+{
+	struct fx *f = *state;
+	struct resp r;
+	assert_int_equal(fx_get(f, "/boot/pxelinux.0", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 100000);
+	assert_string_equal(fx_header(&r, "Accept-Ranges"), "bytes");
+	resp_release(&r);
+	assert_int_equal(fx_req(f, "GET", "/boot/pxelinux.0", "Range: bytes=26-51\r\n", NULL, &r), 0);
+	assert_int_equal(r.status, 206);
+	assert_int_equal(r.body_len, 26);
+	assert_string_equal(r.body, "abcdefghijklmnopqrstuvwxyz");
+	assert_string_equal(fx_header(&r, "Content-Range"), "bytes 26-51/100000");
+	resp_release(&r);
+	assert_int_equal(fx_req(f, "GET", "/boot/pxelinux.0", "Range: bytes=-3\r\n", NULL, &r), 0);
+	assert_int_equal(r.status, 206);
+	assert_int_equal(r.body_len, 3);
+	assert_string_equal(fx_header(&r, "Content-Range"), "bytes 99997-99999/100000");
+	resp_release(&r);
+	assert_int_equal(fx_req(f, "GET", "/boot/pxelinux.0", "Range: bytes=99990-\r\n", NULL, &r), 0);
+	assert_int_equal(r.status, 206);
+	assert_int_equal(r.body_len, 10);
+	resp_release(&r);
+	assert_int_equal(fx_req(f, "GET", "/boot/pxelinux.0", "Range: bytes=100000-\r\n", NULL, &r), 0);
+	assert_int_equal(r.status, 416);
+	assert_string_equal(fx_header(&r, "Content-Range"), "bytes */100000");
+	resp_release(&r);
+	/* HEAD: headers only */
+	assert_int_equal(fx_req(f, "HEAD", "/boot/pxelinux.0", NULL, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 0);
+	resp_release(&r);
+	/* a symlink inside the root works, one leading out does not */
+	assert_int_equal(fx_get(f, "/boot/inside", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 100000);
+	resp_release(&r);
+	assert_int_equal(fx_get(f, "/boot/escape", &r), 0);
+	assert_int_equal(r.status, 403);
+	assert_null(strstr(r.body, "root:"));
+	resp_release(&r);
+	/* the kickstarts are under the HTTP root but not reachable as files */
+	assert_int_equal(fx_get(f, "/trees/../ks/kvm01", &r), 0);
+	assert_int_equal(r.status, 400);
+	assert_null(strstr(r.body, "preseed"));
+	resp_release(&r);
+	assert_int_equal(fx_get(f, "/trees/deb12/README", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "tree\n");
+	resp_release(&r);
+	assert_int_equal(fx_get(f, "/agent/kickfleet-agent", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 10);
+	resp_release(&r);
+	assert_int_equal(kf_httpd_open_beneath(f->dir, "tftp/../../etc/passwd"), -EACCES);
+	assert_int_equal(kf_httpd_open_beneath(f->dir, "/etc/passwd"), -EACCES);
+	assert_int_equal(kf_httpd_open_beneath(f->dir, "tftp/escape"), -EACCES);
+	assert_int_equal(kf_httpd_open_beneath(f->dir, "tftp"), -EISDIR);
+	assert_int_equal(kf_httpd_open_beneath(f->dir, "tftp/nothing"), -ENOENT);
+}
+
+static void test_ipxe_unknown_and_new(void **state)
+{
+	struct fx *f = *state;
+	struct resp r;
+	/* unknown MAC: boot locally */
+	assert_int_equal(fx_get(f, "/ipxe/01-52-54-00-ff-ff-ff.ipxe", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "exit"));
+	resp_release(&r);
+	/* a new host, second MAC, upper case: its install script; state booting */
+	assert_int_equal(fx_get(f, "/ipxe/01-52-54-00-AA-01-02.ipxe", &r), 0);
+	assert_int_equal(r.status, 200);
+	char t[KF_TOKEN_HEX + 1];
+	fx_token(f, "kvm02", t);
+	assert_non_null(strstr(r.body, t));
+	resp_release(&r);
+	struct kf_host_rec h = fx_host(f, "kvm02");
+	assert_int_equal(h.state, KF_ST_BOOTING);
+	kf_host_rec_release(&h);
+}
+
+static void test_body_limits_and_slow_client(void **state)
+{
+	struct fx *f = *state;
+	char t[KF_TOKEN_HEX + 1];
+	fx_token(f, "kvm01", t);
+	/* a body over 64 KiB is refused before it is read */
+	size_t n = 65 * 1024;
+	char *big = kf_xmalloc(n + 1);
+	memset(big, ' ', n);
+	big[n] = 0;
+	big[0] = '{';
+	big[n - 1] = '}';
+	post_cb(f, "kvm01", "report", t, big, 413, "too large");
+	free(big);
+	/* a client that stops mid-request is cut off after the timeout (2 s)
+	 * while others are served */
+	int fd = fx_connect(f);
+	assert_true(fd >= 0);
+	const char *part = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+	assert_int_equal(send(fd, part, strlen(part), 0), (ssize_t)strlen(part));
+	struct resp r;
+	assert_int_equal(fx_get(f, "/healthz", &r), 0);
+	assert_int_equal(r.status, 200);
+	resp_release(&r);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char buf[256];
+	ssize_t got = recv(fd, buf, sizeof(buf), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(got <= 0 || !strncmp(buf, "HTTP/1.1 4", 10));
+	assert_true(waited < 10.0);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_healthz_and_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kickstart_token_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_composed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callbacks_flip_boot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_static_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipxe_unknown_and_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_limits_and_slow_client, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
