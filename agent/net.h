@@ -110,6 +110,8 @@ void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const st
 /* Common probe: snapshot (when live), state, aliases of every reference in
  * the network section, route to the rollback target. */
 int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have **out);
+/* Drops the run's cached link snapshot (after any change). */
+void kf_net_cache_drop(void);
 
 /* --- changes --- */
 enum kf_net_opk {

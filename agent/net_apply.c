@@ -392,6 +392,7 @@ int kf_net_apply(struct kf_ctx *ctx, struct kf_change *ch, kf_net_fill_fn fill,
 	struct kf_nl_snap s = { 0 };
 	struct kf_net_state st = { 0 };
 	int r;
+	kf_net_cache_drop();
 	if (op->guarded && rolled_back) {
 		ch->reason = kf_xstrdup("not attempted: an earlier change was rolled back");
 		return -ECANCELED;

@@ -183,6 +183,43 @@ bool kf_net_defined(const struct kf_p_network *n, const char *name)
 	return false;
 }
 
+/* ---- one snapshot per run phase ----
+ * Every network resource parses and probes the same links: the dump is
+ * made once and copied; any change the agent applies drops it. */
+
+static struct kf_nl_snap cache;
+static bool cache_valid;
+static uint32_t cache_target;
+static int cache_oif;
+
+void kf_net_cache_drop(void)
+{
+	kf_nl_snap_release(&cache);
+	cache_valid = false;
+}
+
+static int snapshot(struct kf_nl_snap *out, uint32_t target, int *oif)
+{
+	struct kf_nl *nl = NULL;
+	int r = 0;
+	if (!cache_valid || (target && target != cache_target)) {
+		kf_nl_snap_release(&cache);
+		if ((r = kf_nl_open(&nl)) < 0 || (r = kf_nl_dump(nl, KF_NL_ALL, &cache)) < 0)
+			goto out;
+		cache_oif = 0;
+		cache_target = target;
+		if (target)
+			kf_nl_route_get(nl, target, &cache_oif);
+		cache_valid = true;
+	}
+	kf_nl_snap_copy(out, &cache);
+	if (oif)
+		*oif = target == cache_target ? cache_oif : 0;
+out:
+	kf_nl_close(nl);
+	return r;
+}
+
 /* ---- parse ---- */
 
 /* The live network is managed on the host, and under --root only when the
@@ -255,10 +292,9 @@ void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const st
 {
 	if (!w || !w->live || !n)
 		return;
-	struct kf_nl *nl = NULL;
 	struct kf_nl_snap s = { 0 };
 	struct kf_net_state st = { 0 };
-	if (kf_nl_open(&nl) < 0 || kf_nl_dump(nl, KF_NL_LINKS, &s) < 0)
+	if (snapshot(&s, w->target, NULL) < 0)
 		goto out; /* probe reports it */
 	kf_net_state_load(w->state_path, &st);
 	for (size_t i = 0; i < n; i++) {
@@ -271,7 +307,6 @@ void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const st
 out:
 	kf_net_state_release(&st);
 	kf_nl_snap_release(&s);
-	kf_nl_close(nl);
 }
 
 /* ---- probe ---- */
@@ -295,16 +330,13 @@ static void add_alias(struct kf_net_have *h, const char *ref)
 int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have **out)
 {
 	struct kf_net_have *h = kf_xcalloc(1, sizeof(*h));
-	struct kf_nl *nl = NULL;
 	int r = 0;
 	*out = h;
 	kf_net_state_load(w->state_path, &h->st);
 	if (!w->live)
 		return 0;
-	if ((r = kf_nl_open(&nl)) < 0 || (r = kf_nl_dump(nl, KF_NL_ALL, &h->snap)) < 0) {
-		kf_errc(ctx->fail, r, NULL, "network: cannot read the links: %s", strerror(-r));
-		goto out;
-	}
+	if ((r = snapshot(&h->snap, w->target, &h->target_oif)) < 0)
+		return kf_errc(ctx->fail, r, NULL, "network: cannot read the links: %s", strerror(-r));
 	const struct kf_p_network *n = w->net;
 	for (size_t i = 0; i < n->bonds.n; i++) {
 		const struct kf_p_bond *b = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
@@ -325,11 +357,7 @@ int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_
 		add_alias(h, KF_LIST_AT(n->queues, struct kf_p_queue, i)->device);
 	for (size_t i = 0; i < n->sriov.n; i++)
 		add_alias(h, KF_LIST_AT(n->sriov, struct kf_p_sriov, i)->device);
-	if (w->target)
-		kf_nl_route_get(nl, w->target, &h->target_oif);
-out:
-	kf_nl_close(nl);
-	return r;
+	return 0;
 }
 
 void kf_net_have_free(void *have)

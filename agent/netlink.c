@@ -377,6 +377,27 @@ void kf_nl_snap_release(struct kf_nl_snap *s)
 	memset(s, 0, sizeof(*s));
 }
 
+void kf_nl_snap_copy(struct kf_nl_snap *dst, const struct kf_nl_snap *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->nlinks = src->nlinks;
+	dst->naddrs = src->naddrs;
+	dst->nroutes = src->nroutes;
+	dst->links = kf_xcalloc(src->nlinks + 1, sizeof(*dst->links));
+	dst->addrs = kf_xcalloc(src->naddrs + 1, sizeof(*dst->addrs));
+	dst->routes = kf_xcalloc(src->nroutes + 1, sizeof(*dst->routes));
+	memcpy(dst->links, src->links, src->nlinks * sizeof(*dst->links));
+	memcpy(dst->addrs, src->addrs, src->naddrs * sizeof(*dst->addrs));
+	memcpy(dst->routes, src->routes, src->nroutes * sizeof(*dst->routes));
+	for (size_t i = 0; i < src->nlinks; i++) {
+		const struct kf_nl_link *l = &src->links[i];
+		if (!l->nvfs)
+			continue;
+		dst->links[i].vfs = kf_xcalloc((size_t)l->nvfs, sizeof(*l->vfs));
+		memcpy(dst->links[i].vfs, l->vfs, (size_t)l->nvfs * sizeof(*l->vfs));
+	}
+}
+
 const struct kf_nl_link *kf_nl_by_name(const struct kf_nl_snap *s, const char *name)
 {
 	for (size_t i = 0; i < s->nlinks; i++)

@@ -87,6 +87,8 @@ const char *kf_nl_why(const struct kf_nl *nl);
  * kf_nl_snap_release (s may then be reused). */
 int kf_nl_dump(struct kf_nl *nl, unsigned what, struct kf_nl_snap *s);
 void kf_nl_snap_release(struct kf_nl_snap *s);
+/* Deep copy of src into dst. */
+void kf_nl_snap_copy(struct kf_nl_snap *dst, const struct kf_nl_snap *src);
 const struct kf_nl_link *kf_nl_by_name(const struct kf_nl_snap *s, const char *name);
 const struct kf_nl_link *kf_nl_by_index(const struct kf_nl_snap *s, int ifindex);
 /* The link whose permanent MAC is mac, else whose current MAC is, skipping
