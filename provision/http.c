@@ -369,6 +369,8 @@ const char *kf_httpd_ctype(const char *name)
 
 int kf_httpd_reply_file(struct kf_httpd_req *rq, const char *root, const char *rel)
 {
+	if (!*rel)
+		return kf_httpd_reply_text(rq, 404, "not found");
 	int fd = kf_httpd_open_beneath(root, rel);
 	if (fd == -EACCES) {
 		kf_log(KF_LOG_WARN, "http: refused %s %s from %s: outside the served tree", rq->method,
@@ -392,8 +394,28 @@ const char *kf_httpd_route_name(const struct kf_httpd_req *rq)
 	return rq->route ? rq->route->name : "none";
 }
 
+struct arg_count {
+	const char *name;
+	int n;
+};
+
+static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct arg_count *ac = cls;
+	ac->n += key && !strcmp(key, ac->name);
+	return MHD_YES;
+}
+
 const char *kf_httpd_arg(const struct kf_httpd_req *rq, const char *name)
 {
+	/* an argument given twice is ambiguous: treated as absent */
+	struct arg_count ac = { name, 0 };
+	MHD_get_connection_values(rq->c, MHD_GET_ARGUMENT_KIND, count_arg, &ac);
+	if (ac.n != 1)
+		return NULL;
 	return MHD_lookup_connection_value(rq->c, MHD_GET_ARGUMENT_KIND, name);
 }
 

@@ -35,13 +35,13 @@ struct fx {
 	int renders; /* render hook calls */
 };
 
-static const char *fx_top(void)
+static inline const char *fx_top(void)
 {
 	const char *t = getenv("TOP");
 	return t && *t ? t : ".";
 }
 
-static void fx_write(const char *dir, const char *rel, const void *data, size_t len)
+static inline void fx_write(const char *dir, const char *rel, const void *data, size_t len)
 {
 	char *p = kf_xasprintf("%s/%s", dir, rel);
 	char *slash = strrchr(p, '/');
@@ -59,7 +59,7 @@ static void fx_write(const char *dir, const char *rel, const void *data, size_t 
 }
 
 /* The state of one host, fresh from the store. */
-static struct kf_host_rec fx_host(struct fx *f, const char *name)
+static inline struct kf_host_rec fx_host(struct fx *f, const char *name)
 {
 	struct kf_host_rec h = { 0 };
 	struct kf_state *st = kf_serve_state(f->srv, NULL);
@@ -70,7 +70,7 @@ static struct kf_host_rec fx_host(struct fx *f, const char *name)
 	return h;
 }
 
-static void fx_token(struct fx *f, const char *name, char *out)
+static inline void fx_token(struct fx *f, const char *name, char *out)
 {
 	struct kf_host_rec h = fx_host(f, name);
 	strcpy(out, h.token);
@@ -79,7 +79,7 @@ static void fx_token(struct fx *f, const char *name, char *out)
 
 /* Renders the fleet into f->dir (the real renderer), stages a few boot
  * files, and starts the server. */
-static int fx_start(struct fx *f, unsigned timeout)
+static inline int fx_start(struct fx *f, unsigned timeout)
 {
 	strcpy(f->dir, "/tmp/kf-http-test.XXXXXX");
 	if (!mkdtemp(f->dir))
@@ -141,7 +141,7 @@ static int fx_start(struct fx *f, unsigned timeout)
 	return 0;
 }
 
-static void fx_stop(struct fx *f)
+static inline void fx_stop(struct fx *f)
 {
 	kf_serve_free(f->srv);
 	f->srv = NULL;
@@ -162,7 +162,7 @@ static void fx_stop(struct fx *f)
 }
 
 /* The server's log so far. */
-static char *fx_log(struct fx *f)
+static inline char *fx_log(struct fx *f)
 {
 	fflush(stderr);
 	char *s = NULL;
@@ -180,14 +180,14 @@ struct resp {
 	size_t raw_len;
 };
 
-static void resp_release(struct resp *r)
+static inline void resp_release(struct resp *r)
 {
 	free(r->head);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
 }
 
-static int fx_connect(struct fx *f)
+static inline int fx_connect(struct fx *f)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)f->port) };
@@ -202,7 +202,7 @@ static int fx_connect(struct fx *f)
 }
 
 /* Reads until the server closes (requests say Connection: close). */
-static void fx_read_all(int fd, struct resp *r)
+static inline void fx_read_all(int fd, struct resp *r)
 {
 	struct kf_buf b = KF_BUF_INIT;
 	char buf[65536];
@@ -231,7 +231,7 @@ static void fx_read_all(int fd, struct resp *r)
 
 /* Sends raw bytes, half-closes nothing (the request says close), and
  * reads the answer. */
-static int fx_raw(struct fx *f, const void *req, size_t len, struct resp *r)
+static inline int fx_raw(struct fx *f, const void *req, size_t len, struct resp *r)
 {
 	int fd = fx_connect(f);
 	if (fd < 0)
@@ -249,7 +249,7 @@ static int fx_raw(struct fx *f, const void *req, size_t len, struct resp *r)
 }
 
 /* METHOD PATH with optional extra header lines ("Range: ...\r\n") and body. */
-static int fx_req(struct fx *f, const char *method, const char *path, const char *headers,
+static inline int fx_req(struct fx *f, const char *method, const char *path, const char *headers,
 		  const char *body, struct resp *r)
 {
 	char *req = kf_xasprintf("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
@@ -261,7 +261,7 @@ static int fx_req(struct fx *f, const char *method, const char *path, const char
 	return rc;
 }
 
-static int fx_get(struct fx *f, const char *path, struct resp *r)
+static inline int fx_get(struct fx *f, const char *path, struct resp *r)
 {
 	char *req = kf_xasprintf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
 				 path);
@@ -271,7 +271,7 @@ static int fx_get(struct fx *f, const char *path, struct resp *r)
 }
 
 /* The value of a header in a response head, or NULL (static buffer). */
-static const char *fx_header(const struct resp *r, const char *name)
+static inline const char *fx_header(const struct resp *r, const char *name)
 {
 	static char val[512];
 	size_t n = strlen(name);
