@@ -269,7 +269,22 @@ static int probe_one(struct kf_ctx *ctx, const struct gwant *w, struct ghave *h)
 	if (w->g->autostart >= 0 && (r = kf_vdom_get_autostart(dom, &h->autostart, ctx->fail)) < 0)
 		goto out;
 	if (h->running) {
-		if ((r = kf_vdom_live(dom, &h->live, ctx->fail)) < 0)
+		const struct kf_domcfg *c = &w->cfg;
+		unsigned what = 0;
+		if (c->nvcpupin || w->auto_place)
+			what |= KF_VLIVE_VCPUPIN;
+		if (c->emulatorpin || w->auto_place)
+			what |= KF_VLIVE_EMULATORPIN;
+		if (c->niothreadpin)
+			what |= KF_VLIVE_IOTHREADS;
+		if (c->hard_limit != KF_UNSET || c->soft_limit != KF_UNSET || c->swap_hard_limit != KF_UNSET ||
+		    c->min_guarantee != KF_UNSET)
+			what |= KF_VLIVE_MEMTUNE;
+		if (c->numa_nodes || w->auto_place)
+			what |= KF_VLIVE_NUMA;
+		if (c->current_memory != KF_UNSET)
+			what |= KF_VLIVE_BALLOON;
+		if ((r = kf_vdom_live(dom, what, &h->live, ctx->fail)) < 0)
 			goto out;
 		h->have_live = true;
 		if (w->cfg.stats_period != KF_UNSET)

@@ -281,28 +281,34 @@ void kf_vlive_release(struct kf_vlive *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int live_pins(struct kf_vdom *d, struct kf_vlive *l, struct kf_err *e)
+static int live_pins(struct kf_vdom *d, unsigned what, struct kf_vlive *l, struct kf_err *e)
 {
 	struct kf_virt *v = d->v;
 	int maplen = VIR_CPU_MAPLEN(v->ncpus);
 	size_t n = (size_t)l->vcpus_max;
 	unsigned char *maps = kf_xcalloc(n ? n : 1, (size_t)maplen);
-	int got = virDomainGetVcpuPinInfo(d->dom, (int)n, maps, maplen, VIR_DOMAIN_AFFECT_LIVE);
-	if (got < 0) {
-		free(maps);
-		return verr(e, "vCPU pinning of \"%s\"", d->name);
+	if (what & KF_VLIVE_VCPUPIN) {
+		int got = virDomainGetVcpuPinInfo(d->dom, (int)n, maps, maplen, VIR_DOMAIN_AFFECT_LIVE);
+		if (got < 0) {
+			free(maps);
+			return verr(e, "vCPU pinning of \"%s\"", d->name);
+		}
+		l->nvcpupin = (size_t)got;
+		l->vcpupin = kf_xcalloc(l->nvcpupin ? l->nvcpupin : 1, sizeof(char *));
+		for (size_t i = 0; i < l->nvcpupin; i++)
+			l->vcpupin[i] = cpulist_of(v, VIR_GET_CPUMAP(maps, maplen, i), maplen);
 	}
-	l->nvcpupin = (size_t)got;
-	l->vcpupin = kf_xcalloc(l->nvcpupin ? l->nvcpupin : 1, sizeof(char *));
-	for (size_t i = 0; i < l->nvcpupin; i++)
-		l->vcpupin[i] = cpulist_of(v, VIR_GET_CPUMAP(maps, maplen, i), maplen);
 	memset(maps, 0, (size_t)maplen);
-	if (virDomainGetEmulatorPinInfo(d->dom, maps, maplen, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+	if ((what & KF_VLIVE_EMULATORPIN) &&
+	    virDomainGetEmulatorPinInfo(d->dom, maps, maplen, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		free(maps);
 		return verr(e, "emulator pinning of \"%s\"", d->name);
 	}
-	l->emulatorpin = cpulist_of(v, maps, maplen);
+	if (what & KF_VLIVE_EMULATORPIN)
+		l->emulatorpin = cpulist_of(v, maps, maplen);
 	free(maps);
+	if (!(what & KF_VLIVE_IOTHREADS))
+		return 0;
 	virDomainIOThreadInfoPtr *info = NULL;
 	int nio = virDomainGetIOThreadInfo(d->dom, &info, VIR_DOMAIN_AFFECT_LIVE);
 	if (nio < 0)
@@ -380,10 +386,13 @@ static int live_numa(struct kf_vdom *d, struct kf_vlive *l, struct kf_err *e)
 	return 0;
 }
 
-int kf_vdom_live(struct kf_vdom *d, struct kf_vlive *l, struct kf_err *e)
+int kf_vdom_live(struct kf_vdom *d, unsigned what, struct kf_vlive *l, struct kf_err *e)
 {
 	memset(l, 0, sizeof(*l));
-	int r;
+	l->hard_limit = l->soft_limit = l->swap_hard_limit = l->min_guarantee = KF_UNSET;
+	l->numa_mode = -1;
+	l->balloon = KF_UNSET;
+	int r = 0;
 	int n = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE);
 	int m = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM);
 	if (n < 0 || m < 0)
@@ -391,14 +400,21 @@ int kf_vdom_live(struct kf_vdom *d, struct kf_vlive *l, struct kf_err *e)
 	l->vcpus = n;
 	l->vcpus_max = m;
 	virDomainInfo info;
-	if (virDomainGetInfo(d->dom, &info) < 0)
+	if ((what & KF_VLIVE_BALLOON) && virDomainGetInfo(d->dom, &info) < 0)
 		return verr(e, "memory of \"%s\"", d->name);
-	l->balloon = (long long)info.memory * 1024;
-	if ((r = live_pins(d, l, e)) < 0 || (r = live_memtune(d, l, e)) < 0 || (r = live_numa(d, l, e)) < 0) {
-		kf_vlive_release(l);
-		return r;
-	}
+	if (what & KF_VLIVE_BALLOON)
+		l->balloon = (long long)info.memory * 1024;
+	if ((what & (KF_VLIVE_VCPUPIN | KF_VLIVE_EMULATORPIN | KF_VLIVE_IOTHREADS)) &&
+	    (r = live_pins(d, what, l, e)) < 0)
+		goto fail;
+	if ((what & KF_VLIVE_MEMTUNE) && (r = live_memtune(d, l, e)) < 0)
+		goto fail;
+	if ((what & KF_VLIVE_NUMA) && (r = live_numa(d, l, e)) < 0)
+		goto fail;
 	return 0;
+fail:
+	kf_vlive_release(l);
+	return r;
 }
 
 /* ---- live setters ---- */

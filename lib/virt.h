@@ -57,7 +57,18 @@ struct kf_vlive {
 	char *numa_nodes;           /* NULL when libvirt reports none */
 	long long balloon;          /* current memory (the balloon target) */
 };
-int kf_vdom_live(struct kf_vdom *d, struct kf_vlive *out, struct kf_err *e);
+/* What kf_vdom_live reads besides the vCPU counts (the rest stays unset;
+ * each is one or two calls to libvirtd, a check reads only what it needs). */
+enum {
+	KF_VLIVE_VCPUPIN = 1 << 0,
+	KF_VLIVE_EMULATORPIN = 1 << 1,
+	KF_VLIVE_IOTHREADS = 1 << 2,
+	KF_VLIVE_MEMTUNE = 1 << 3,
+	KF_VLIVE_NUMA = 1 << 4,
+	KF_VLIVE_BALLOON = 1 << 5,
+	KF_VLIVE_ALL = 0x3f,
+};
+int kf_vdom_live(struct kf_vdom *d, unsigned what, struct kf_vlive *out, struct kf_err *e);
 void kf_vlive_release(struct kf_vlive *l);
 
 /* Online vCPUs of a running domain. */

@@ -275,7 +275,7 @@ static void test_cycle_converges(void **state)
 	char *xml = NULL;
 	struct kf_domcfg c;
 	assert_int_equal(kf_virt_lookup(r.ctx.virt, "test", &d, &r.fail), 0);
-	assert_int_equal(kf_vdom_live(d, &l, &r.fail), 0);
+	assert_int_equal(kf_vdom_live(d, KF_VLIVE_ALL, &l, &r.fail), 0);
 	assert_int_equal(l.vcpus, 1);
 	assert_string_equal(l.vcpupin[0], "1");
 	assert_true(l.balloon == 4LL << 30);
