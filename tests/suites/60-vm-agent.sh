@@ -1,0 +1,99 @@
+#!/bin/sh
+# The agent on a real kernel: boots a Debian kernel in QEMU (tests/vm/run.sh:
+# TCG, 3 vCPUs, 2 NUMA nodes) with build/kickfleet-agent in the initramfs,
+# applies a full host profile (per-node 2M hugepages, KSM, THP, NUMA
+# balancing, CPU online) on the VM's own /sys and /proc (root "/": NUMA from
+# libnuma), checks the result with the kernel's files, runs again (nothing
+# to do), makes a drift, expects check to exit 2 and apply to fix it.
+# Needs root (QEMU, the kernel cache); the build machine's own /sys is never
+# touched.
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$TOP/tests/lib.sh"
+t_need_root
+agent=$TOP/build/kickfleet-agent
+[ -x "$agent" ] || { t_fail "build/kickfleet-agent not built"; t_summary; exit 1; }
+[ -x "$TOP/tests/vm/run.sh" ] || { t_skip "tests/vm/run.sh missing"; t_summary; exit 0; }
+work=$(mktemp -d /tmp/kf-vm-agent.XXXXXX)
+trap 'rm -rf "$work"' EXIT INT TERM
+
+cat >"$work/profile.yaml" <<'EOF'
+role: vm-test
+memory:
+  hugepages:
+    - size: 2M
+      per_node: {0: 8, 1: 4}
+  transparent_hugepages: {enabled: never, defrag: defer}
+  ksm: {enabled: true, pages_to_scan: 500, sleep_millisecs: 30, merge_across_nodes: false}
+  numa_balancing: false
+cpu:
+  online: 0-1
+EOF
+
+cat >"$work/guest.sh" <<'EOF'
+ok() { echo "KF-CHECK ok $*"; }
+no() { echo "KF-CHECK fail $*"; }
+is() { n=$1 want=$2 f=$3; got=$(cat "$f" 2>&1); [ "$got" = "$want" ] && ok "$n" || no "$n ($f: $got, wanted $want)"; }
+run() { want=$1; shift; kickfleet-agent "$@" --profile /profile.yaml >/tmp/out 2>&1; rc=$?
+	sed 's/^/  | /' /tmp/out; [ $rc = $want ] && ok "$* exits $want" || no "$* exits $rc, wanted $want"; }
+# the kernel's starting point differs from the profile in every part
+echo 2 >/sys/kernel/mm/ksm/run 2>/dev/null; echo 1 >/sys/kernel/mm/ksm/merge_across_nodes
+echo 1 >/proc/sys/kernel/numa_balancing
+echo 1 >/sys/devices/system/cpu/cpu2/online
+N=/sys/devices/system/node
+H=hugepages/hugepages-2048kB/nr_hugepages
+run 2 plan
+run 2 apply
+is "node0 2M pages" 8 $N/node0/$H
+is "node1 2M pages" 4 $N/node1/$H
+grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled && ok "THP enabled never" || no "THP enabled: $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+grep -q '\[defer\]' /sys/kernel/mm/transparent_hugepage/defrag && ok "THP defrag defer" || no "THP defrag: $(cat /sys/kernel/mm/transparent_hugepage/defrag)"
+is "KSM run" 1 /sys/kernel/mm/ksm/run
+is "KSM pages_to_scan" 500 /sys/kernel/mm/ksm/pages_to_scan
+is "KSM sleep_millisecs" 30 /sys/kernel/mm/ksm/sleep_millisecs
+is "KSM merge_across_nodes" 0 /sys/kernel/mm/ksm/merge_across_nodes
+is "numa_balancing" 0 /proc/sys/kernel/numa_balancing
+grep -q 'kernel.numa_balancing = 0' /etc/sysctl.d/90-kickfleet-numa-balancing.conf && ok "sysctl.d file" || no "sysctl.d file"
+is "cpu2 offline" 0 /sys/devices/system/cpu/cpu2/online
+is "online CPUs" 0-1 /sys/devices/system/cpu/online
+run 0 apply
+run 0 check
+# drift
+echo 1 >$N/node1/$H
+echo always >/sys/kernel/mm/transparent_hugepage/enabled
+echo 1 >/sys/devices/system/cpu/cpu2/online
+echo 100 >/sys/kernel/mm/ksm/pages_to_scan
+run 2 check
+run 2 apply
+run 0 check
+is "node1 2M pages after repair" 4 $N/node1/$H
+is "cpu2 offline after repair" 0 /sys/devices/system/cpu/cpu2/online
+# a shortfall is a failure with the numbers (exit 4): node 1 has 512M, of
+# which the kernel cannot give 500M of 2M pages
+printf 'memory:\n  hugepages:\n    - size: 2M\n      per_node: {1: 250}\n' >/big.yaml
+kickfleet-agent apply --profile /big.yaml >/tmp/out 2>&1; rc=$?
+sed 's/^/  | /' /tmp/out
+[ $rc = 4 ] && grep -q 'asked for 250 2M pages on node 1, kernel granted' /tmp/out \
+	&& ok "hugepage shortfall: exit 4 with the numbers" || no "hugepage shortfall: exit $rc"
+# more than the node's memory is a profile error (exit 1), nothing touched
+before=$(cat $N/node1/$H)
+printf 'memory:\n  hugepages:\n    - size: 2M\n      per_node: {1: 300}\n' >/huge.yaml
+kickfleet-agent apply --profile /huge.yaml >/tmp/out 2>&1; rc=$?
+sed 's/^/  | /' /tmp/out
+[ $rc = 1 ] && grep -q 'node 1 has' /tmp/out && [ "$(cat $N/node1/$H)" = "$before" ] \
+	&& ok "request larger than node 1 refused (exit 1, untouched)" || no "request larger than node 1: exit $rc"
+echo "KF-CHECK done"
+EOF
+
+"$TOP/tests/vm/run.sh" --script "$work/guest.sh" --bin "$agent:/bin/kickfleet-agent" \
+	--file "$work/profile.yaml:/profile.yaml" --smp 3 --numa 2 --mem 1G --timeout 300 \
+	>"$work/out" 2>"$work/err"
+rc=$?
+grep '^vm: ' "$work/err" | sed 's/^/# /'
+[ "$rc" = 0 ] && t_ok "VM ran the script" || { t_fail "VM ran the script (exit $rc)"; tail -60 "$work/err"; }
+while read -r tag st rest; do
+	[ "$tag" = KF-CHECK ] || continue
+	case $st in ok) t_ok "$rest" ;; fail) t_fail "$rest" ;; esac
+done <"$work/out"
+grep -q '^KF-CHECK done' "$work/out" && t_ok "guest script ran to the end" || t_fail "guest script ran to the end"
+grep '^  |' "$work/out" | head -80
+t_summary
