@@ -623,7 +623,7 @@ static SCHEMA(memtune_schema, "memtune", struct kf_p_memtune, .fields = memtune_
 static const struct kf_field backing_fields[] = {
 	FLD(S, "hugepages", KF_T_SIZE, hugepages, .min = 4096, .max = 16 * GiB,
 	    .doc = "back guest memory with hugepages of this size"),
-	FLD(S, "nodeset", KF_T_NODELIST, nodeset, .doc = "host nodes whose hugepages to use"),
+	FLD(S, "nodeset", KF_T_NODELIST, nodeset, .doc = "guest NUMA cells these hugepages back (libvirt <page nodeset>)"),
 	FLD(S, "nosharepages", KF_T_BOOL, nosharepages, .doc = "keep KSM away from this guest"),
 	FLD(S, "locked", KF_T_BOOL, locked, .doc = "lock guest memory in RAM (needs memtune.hard_limit)"),
 	END
