@@ -12,5 +12,7 @@ int cmd_distro(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_netboot(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

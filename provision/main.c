@@ -22,6 +22,8 @@ static const struct subcmd cmds[] = {
 	{ "render", cmd_render, "render dnsmasq files, TFTP and HTTP trees (changed hosts only)" },
 	{ "netboot", cmd_netboot, "HOST on|off: reinstall on next boot, or boot locally" },
 	{ "serve", cmd_serve, "the HTTP service: kickstarts, profiles, callbacks, boot files" },
+	{ "up", cmd_up, "render, then dnsmasq + in.tftpd + serve in the foreground" },
+	{ "status", cmd_status, "hosts' install states, last reports, drift (--watch, --json)" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,244 @@
+/* kickfleet status: the hosts' install states from the state store, as a
+ * table, as JSON, or redrawn with a progress bar while a fleet installs. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inventory.h"
+#include "provision/cmd.h"
+#include "provision/render.h"
+#include "provision/state.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: kickfleet status [-f FLEET] [-o DIR] [--json] [--watch[=SEC]]\n"
+	      "\n"
+	      "Prints every host and guest: install state, since when, last agent report,\n"
+	      "drift count.  --watch redraws every SEC seconds (default 2) with a progress\n"
+	      "bar (installed / total, elapsed, estimated time left) until every host is\n"
+	      "installed or Ctrl-C.\n"
+	      "\n"
+	      "  -f, --fleet FILE   inventory (default " KF_DEFAULT_FLEET ")\n"
+	      "  -o, --dir DIR      the tree of `kickfleet render -o DIR`\n"
+	      "  -j, --json         one JSON array on stdout\n"
+	      "  -w, --watch[=SEC]  redraw until done\n"
+	      "  -h, --help         this help\n"
+	      "\n"
+	      "Exit status: 0, 1 on errors.\n",
+	      f);
+}
+
+static const char *age(int64_t t, int64_t now, char *buf, size_t len)
+{
+	if (t <= 0)
+		return "-";
+	long long d = (long long)(now - t);
+	if (d < 0)
+		d = 0;
+	if (d < 120)
+		snprintf(buf, len, "%llds ago", d);
+	else if (d < 7200)
+		snprintf(buf, len, "%lldm ago", d / 60);
+	else if (d < 172800)
+		snprintf(buf, len, "%lldh ago", d / 3600);
+	else
+		snprintf(buf, len, "%lldd ago", d / 86400);
+	return buf;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void print_json(const struct kf_host_rec *v, size_t n, FILE *f)
+{
+	fputs("[", f);
+	for (size_t i = 0; i < n; i++) {
+		fputs(i ? ",\n {" : "\n {", f);
+		fputs("\"name\": ", f);
+		json_str(f, v[i].name);
+		fputs(", \"kind\": ", f);
+		json_str(f, kf_host_kind_name(v[i].kind));
+		fputs(", \"role\": ", f);
+		json_str(f, v[i].role);
+		fputs(", \"state\": ", f);
+		json_str(f, kf_install_state_name(v[i].state));
+		fprintf(f, ", \"since\": %lld, \"netboot\": %s, \"last_report\": ", (long long)v[i].state_since,
+			v[i].netboot ? "true" : "false");
+		if (v[i].report_time > 0)
+			fprintf(f, "%lld", (long long)v[i].report_time);
+		else
+			fputs("null", f);
+		fprintf(f, ", \"drift_count\": %lld}", (long long)v[i].drift_count);
+	}
+	fputs(n ? "\n]\n" : "]\n", f);
+}
+
+static void print_table(const struct kf_host_rec *v, size_t n, FILE *f)
+{
+	int64_t now = (int64_t)time(NULL);
+	size_t w = 4;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(v[i].name) > w)
+			w = strlen(v[i].name);
+	fprintf(f, "%-*s  %-5s  %-10s  %-9s  %-12s  %s\n", (int)w, "HOST", "KIND", "STATE", "SINCE",
+		"LAST REPORT", "DRIFT");
+	for (size_t i = 0; i < n; i++) {
+		char a[32], b[32];
+		fprintf(f, "%-*s  %-5s  %-10s  %-9s  %-12s  %lld%s\n", (int)w, v[i].name,
+			kf_host_kind_name(v[i].kind), kf_install_state_name(v[i].state),
+			age(v[i].state_since, now, a, sizeof(a)), age(v[i].report_time, now, b, sizeof(b)),
+			(long long)v[i].drift_count, v[i].netboot && v[i].state >= KF_ST_INSTALLED ? "  (reinstall pending)" : "");
+	}
+}
+
+static size_t count_installed(const struct kf_host_rec *v, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += v[i].state >= KF_ST_INSTALLED && v[i].state != KF_ST_FAILED;
+	return k;
+}
+
+static const char *hms(long long s, char *buf, size_t len)
+{
+	if (s < 0)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+	return buf;
+}
+
+/* "[#########.......] 12/40 installed  elapsed 0:03:10  left ~0:07:50" */
+static void print_progress(FILE *f, size_t done, size_t total, size_t done0, long long elapsed)
+{
+	const int width = 40;
+	int fill = total ? (int)((done * (size_t)width) / total) : width;
+	fputc('[', f);
+	for (int i = 0; i < width; i++)
+		fputc(i < fill ? '#' : '.', f);
+	char e[32], l[32];
+	long long left = -1;
+	if (done >= total)
+		left = 0;
+	else if (done > done0 && elapsed > 0)
+		left = (long long)((double)elapsed * (double)(total - done) / (double)(done - done0));
+	fprintf(f, "] %zu/%zu installed  elapsed %s  left %s%s\n", done, total, hms(elapsed, e, sizeof(e)),
+		left > 0 ? "~" : "", hms(left, l, sizeof(l)));
+}
+
+static volatile sig_atomic_t stop;
+static void on_int(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "fleet", required_argument, NULL, 'f' },
+		{ "dir", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", optional_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *fleet = KF_DEFAULT_FLEET, *outdir = NULL;
+	int json = 0, watch = 0, c;
+	double interval = 2;
+	while ((c = getopt_long(argc, argv, "f:o:jwh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': fleet = optarg; break;
+		case 'o': outdir = optarg; break;
+		case 'j': json = 1; break;
+		case 'w':
+			watch = 1;
+			if (optarg && (interval = atof(optarg)) <= 0) {
+				fprintf(stderr, "kickfleet: bad --watch interval \"%s\"\n", optarg);
+				return 1;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc || (json && watch)) {
+		usage(stderr);
+		return 1;
+	}
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_inventory *inv = NULL;
+	struct kf_state *st = NULL;
+	char *db = NULL;
+	int rc = 1;
+	if (kf_inventory_load_shallow(&inv, fleet, &e) < 0)
+		goto out;
+	db = kf_render_state_path(inv, outdir);
+	if (access(db, R_OK) < 0) {
+		kf_errf(&e, NULL, "status: no state at %s (run kickfleet render or serve first)", db);
+		goto out;
+	}
+	if (kf_state_open(&st, db, &e) < 0)
+		goto out;
+	signal(SIGINT, on_int);
+	signal(SIGTERM, on_int);
+	time_t start = time(NULL);
+	size_t done0 = (size_t)-1;
+	bool tty = isatty(1);
+	for (;;) {
+		struct kf_host_rec *v = NULL;
+		size_t n = 0;
+		if (kf_state_list_hosts(st, &v, &n, &e) < 0)
+			goto out;
+		if (json) {
+			print_json(v, n, stdout);
+		} else {
+			if (watch && tty)
+				fputs("\033[H\033[2J", stdout);
+			print_table(v, n, stdout);
+		}
+		size_t done = count_installed(v, n);
+		kf_host_recs_free(v, n);
+		if (!watch)
+			break;
+		if (done0 == (size_t)-1)
+			done0 = done;
+		putchar('\n');
+		print_progress(stdout, done, n, done0, (long long)(time(NULL) - start));
+		fflush(stdout);
+		if (done >= n || stop)
+			break;
+		for (double t = 0; t < interval && !stop; t += 0.1)
+			usleep(100000);
+		if (stop)
+			break;
+		if (!tty)
+			putchar('\n');
+	}
+	rc = 0;
+out:
+	if (rc)
+		kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	kf_state_close(st);
+	free(db);
+	kf_inventory_free(inv);
+	return rc;
+}

@@ -1,0 +1,450 @@
+/* kickfleet up: render, then dnsmasq + in.tftpd as child processes and the
+ * HTTP server in this process, in the foreground.  Children's logs are
+ * relayed with a prefix; SIGHUP re-renders (dnsmasq is signalled, never
+ * restarted); SIGINT/SIGTERM, or a child dying, stops everything. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inventory.h"
+#include "provision/cmd.h"
+#include "provision/render.h"
+#include "provision/serve.h"
+#include "provision/serve_cli.h"
+#include "util.h"
+
+/* UEFI firmware asks for large TFTP blocks; 1468 fits a 1500-byte MTU. */
+#define TFTP_BLKSIZE "1468"
+
+static void usage(FILE *f)
+{
+	fputs("usage: kickfleet up [-f FLEET] [-o DIR] [--listen ADDR:PORT] [OPTIONS]\n"
+	      "\n"
+	      "Renders the fleet, then runs dnsmasq (DHCP, the rendered --conf-file),\n"
+	      "in.tftpd (tftp-hpa, the TFTP root, blocksize " TFTP_BLKSIZE ") and the HTTP server,\n"
+	      "in the foreground, their logs prefixed.  SIGHUP re-renders and signals\n"
+	      "dnsmasq; SIGINT or SIGTERM, or a child that dies, stops all of them.\n"
+	      "\n"
+	      "  -f, --fleet FILE      inventory (default " KF_DEFAULT_FLEET ")\n"
+	      "  -o, --dir DIR         render into DIR (as kickfleet render -o DIR)\n"
+	      "  -l, --listen A:P      HTTP address and port (default provisioner.address:http_port)\n"
+	      "      --agent FILE      the agent binary served at /agent/kickfleet-agent\n"
+	      "      --threads N       HTTP worker threads\n"
+	      "      --timeout SEC     close idle HTTP connections after SEC\n"
+	      "  -v, --verbose         debug lines\n"
+	      "  -h, --help            this help\n"
+	      "\n"
+	      "Environment: KF_DNSMASQ, KF_TFTPD name other binaries (tests).\n",
+	      f);
+}
+
+struct child {
+	const char *name;
+	pid_t pid;
+	int out; /* read end of its stdout+stderr, -1 when closed */
+	struct kf_buf line;
+};
+
+struct up {
+	struct kf_serve_cli cli;
+	struct kf_inventory *inv;
+	struct kf_serve *srv;
+	struct child kids[2]; /* dnsmasq, in.tftpd */
+	int logsock;          /* in.tftpd's syslog socket */
+	char *logpath, *nsdir, *dnsmasq_dir, *tftp_root, *state_dir;
+	int sigfd;
+};
+
+static void relay_line(const char *who, const char *s, size_t n)
+{
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	if (n)
+		fprintf(stderr, "%s: %.*s\n", who, (int)n, s);
+}
+
+static void relay(struct child *c)
+{
+	char buf[4096];
+	ssize_t n = read(c->out, buf, sizeof(buf));
+	if (n <= 0) {
+		if (c->line.len)
+			relay_line(c->name, c->line.s, c->line.len);
+		c->line.len = 0;
+		close(c->out);
+		c->out = -1;
+		return;
+	}
+	kf_buf_add(&c->line, buf, (size_t)n);
+	char *start = c->line.s, *nl;
+	while ((nl = memchr(start, '\n', c->line.len - (size_t)(start - c->line.s)))) {
+		relay_line(c->name, start, (size_t)(nl - start));
+		start = nl + 1;
+	}
+	size_t rest = c->line.len - (size_t)(start - c->line.s);
+	memmove(c->line.s, start, rest);
+	c->line.len = rest;
+	if (c->line.len > 8192) { /* a line without end: flush it */
+		relay_line(c->name, c->line.s, c->line.len);
+		c->line.len = 0;
+	}
+}
+
+/* One syslog datagram "<30>Nov 26 12:00:00 in.tftpd[12]: message". */
+static void relay_syslog(int fd)
+{
+	char buf[2048];
+	ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *msg = buf;
+	if (*msg == '<' && (msg = strchr(msg, '>')))
+		msg++;
+	else
+		msg = buf;
+	char *tag = strstr(msg, "]: ");
+	relay_line("tftpd", tag ? tag + 3 : msg, strlen(tag ? tag + 3 : msg));
+}
+
+/* In the child: a mount namespace of its own where /dev/log is sock
+ * (the machine may have no syslog), with /dev/null and friends kept. */
+static int private_dev_log(const char *sock, const char *nsdir)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	if (mount("tmpfs", nsdir, "tmpfs", 0, "mode=0755,size=64k") < 0)
+		return -errno;
+	static const char *const devs[] = { "null", "zero", "urandom", "random" };
+	char p[512];
+	for (size_t i = 0; i < KF_ARRAY_SIZE(devs); i++) {
+		snprintf(p, sizeof(p), "%s/%s", nsdir, devs[i]);
+		close(open(p, O_CREAT | O_WRONLY, 0644));
+		char src[64];
+		snprintf(src, sizeof(src), "/dev/%s", devs[i]);
+		mount(src, p, NULL, MS_BIND, NULL);
+	}
+	snprintf(p, sizeof(p), "%s/log", nsdir);
+	close(open(p, O_CREAT | O_WRONLY, 0644));
+	if (mount(sock, p, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	if (mount(nsdir, "/dev", NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int spawn(struct up *u, struct child *c, char *const argv[], bool tftpd)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -err;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		int nul = open("/dev/null", O_RDONLY);
+		dup2(nul, 0);
+		if (tftpd) {
+			int r = private_dev_log(u->logpath, u->nsdir);
+			if (r < 0) {
+				fprintf(stderr, "cannot give in.tftpd a /dev/log: %s\n", strerror(-r));
+				_exit(127);
+			}
+		}
+		execvp(argv[0], argv);
+		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	c->pid = pid;
+	c->out = pfd[0];
+	kf_log(KF_LOG_INFO, "up: started %s (pid %d)", c->name, (int)pid);
+	return 0;
+}
+
+static int open_logsock(struct up *u, struct kf_err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(u->logpath) >= sizeof(sa.sun_path))
+		return kf_errc(e, -ENAMETOOLONG, NULL, "up: socket path %s is too long", u->logpath);
+	strcpy(sa.sun_path, u->logpath);
+	unlink(u->logpath);
+	u->logsock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (u->logsock < 0 || bind(u->logsock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return kf_errc(e, -errno, NULL, "up: syslog socket %s: %s", u->logpath, strerror(errno));
+	chmod(u->logpath, 0666);
+	return 0;
+}
+
+static const char *why(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "stopped (status %#x)", status);
+	return buf;
+}
+
+/* Stops the children: SIGTERM, then SIGKILL after 5 s; reaps them all. */
+static void stop_children(struct up *u)
+{
+	for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++)
+		if (u->kids[i].pid > 0)
+			kill(u->kids[i].pid, SIGTERM);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		bool left = false;
+		for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++) {
+			struct child *c = &u->kids[i];
+			int status;
+			if (c->pid > 0 && waitpid(c->pid, &status, WNOHANG) == c->pid) {
+				char b[96];
+				kf_log(KF_LOG_INFO, "up: %s (pid %d) %s", c->name, (int)c->pid,
+				       why(status, b, sizeof(b)));
+				c->pid = 0;
+			}
+			left |= c->pid > 0;
+		}
+		if (!left)
+			break;
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= 5) {
+			for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++)
+				if (u->kids[i].pid > 0) {
+					kf_log(KF_LOG_WARN, "up: %s (pid %d) ignores SIGTERM, killing it",
+					       u->kids[i].name, (int)u->kids[i].pid);
+					kill(u->kids[i].pid, SIGKILL);
+				}
+		}
+		usleep(20000);
+	}
+	for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++) {
+		while (u->kids[i].out >= 0)
+			relay(&u->kids[i]);
+		kf_buf_release(&u->kids[i].line);
+	}
+}
+
+static int render(const struct kf_inventory *inv, const char *outdir, struct kf_err *e)
+{
+	struct kf_render_opts ro = { .outdir = outdir, .stage = true };
+	struct kf_render_stats rs = { 0 };
+	struct kf_err warn = KF_ERR_INIT;
+	int r = kf_render_all(inv, &ro, &rs, &warn, e);
+	kf_err_print(&warn, stderr);
+	kf_err_release(&warn);
+	if (r == 0)
+		kf_log(KF_LOG_INFO, "up: rendered %zu hosts (%zu new, %zu changed, %zu removed)%s", rs.hosts,
+		       rs.added, rs.changed, rs.removed, rs.sighup_sent ? ", dnsmasq signalled" : "");
+	return r;
+}
+
+struct reload {
+	struct up *u;
+	struct kf_inventory *ninv;
+	struct kf_err *e;
+};
+
+/* With every handler paused: render the new inventory, then swap it in. */
+static int reload_locked(struct kf_serve *s, void *arg)
+{
+	struct reload *rl = arg;
+	int r = render(rl->ninv, rl->u->cli.o.outdir, rl->e);
+	if (r == 0) {
+		rl->u->inv = rl->ninv;
+		rl->ninv = kf_serve_swap_locked(s, rl->ninv); /* the old one, freed by reload() */
+	}
+	return r;
+}
+
+static void reload(struct up *u)
+{
+	struct kf_inventory *ninv = NULL;
+	if (kf_serve_load(u->cli.fleet, &ninv) < 0) {
+		kf_log(KF_LOG_ERR, "up: %s does not load, nothing re-rendered", u->cli.fleet);
+		return;
+	}
+	struct kf_err e = KF_ERR_INIT;
+	struct reload rl = { u, ninv, &e };
+	if (kf_serve_exclusive(u->srv, reload_locked, &rl) < 0) {
+		kf_err_print(&e, stderr);
+		kf_log(KF_LOG_ERR, "up: re-render failed, keeping the previous files");
+	} else {
+		kf_log(KF_LOG_INFO, "up: reloaded %s", u->cli.fleet);
+	}
+	kf_inventory_free(rl.ninv); /* the old one after a swap, else the new */
+	kf_err_release(&e);
+}
+
+/* The main loop: signals, children's output, in.tftpd's syslog.  Returns
+ * the exit code. */
+static int run(struct up *u)
+{
+	for (;;) {
+		struct pollfd p[4];
+		int n = 0;
+		p[n++] = (struct pollfd){ .fd = u->sigfd, .events = POLLIN };
+		p[n++] = (struct pollfd){ .fd = u->logsock, .events = POLLIN };
+		for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++)
+			p[n++] = (struct pollfd){ .fd = u->kids[i].out, .events = POLLIN };
+		if (poll(p, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			kf_log(KF_LOG_ERR, "up: poll: %s", strerror(errno));
+			return 1;
+		}
+		for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++)
+			if (p[2 + i].revents)
+				relay(&u->kids[i]);
+		if (p[1].revents)
+			relay_syslog(u->logsock);
+		if (!p[0].revents)
+			continue;
+		struct signalfd_siginfo si;
+		if (read(u->sigfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			kf_log(KF_LOG_INFO, "up: SIGHUP: re-rendering");
+			reload(u);
+		} else if (si.ssi_signo == SIGCHLD) {
+			for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++) {
+				struct child *c = &u->kids[i];
+				int status;
+				if (c->pid > 0 && waitpid(c->pid, &status, WNOHANG) == c->pid) {
+					char b[96];
+					while (c->out >= 0)
+						relay(c);
+					kf_log(KF_LOG_ERR, "up: %s (pid %d) %s unexpectedly; stopping everything",
+					       c->name, (int)c->pid, why(status, b, sizeof(b)));
+					c->pid = 0;
+					return 1;
+				}
+			}
+		} else {
+			kf_log(KF_LOG_INFO, "up: %s: stopping", strsignal((int)si.ssi_signo));
+			return 0;
+		}
+	}
+}
+
+int cmd_up(int argc, char **argv)
+{
+	struct up u = { .logsock = -1, .sigfd = -1,
+			.kids = { { .name = "dnsmasq", .out = -1 }, { .name = "tftpd", .out = -1 } } };
+	int rc = kf_serve_cli(argc, argv, &u.cli, usage);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	u.sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+
+	struct kf_err e = KF_ERR_INIT;
+	if (kf_serve_load(u.cli.fleet, &u.inv) < 0)
+		goto out;
+	const struct kf_i_provisioner *pv = u.inv->provisioner;
+	const char *outdir = u.cli.o.outdir;
+	u.state_dir = kf_xstrdup(outdir ? outdir : pv->state_dir);
+	u.tftp_root = outdir ? kf_xasprintf("%s/tftp", outdir) : kf_xstrdup(pv->tftp_root);
+	u.dnsmasq_dir = kf_xasprintf("%s/dnsmasq", u.state_dir);
+	u.logpath = kf_xasprintf("%s/tftpd.log.sock", u.state_dir);
+	u.nsdir = kf_xasprintf("%s/tftpd-dev", u.state_dir);
+	if (render(u.inv, outdir, &e) < 0)
+		goto out;
+	kf_mkdir_p(u.nsdir, 0755);
+	if (open_logsock(&u, &e) < 0)
+		goto out;
+
+	u.cli.o.render = kf_serve_render_default;
+	if (kf_serve_start(&u.srv, u.inv, &u.cli.o, &e) < 0)
+		goto out;
+	kf_log(KF_LOG_INFO, "up: HTTP on http://%s:%u", kf_serve_addr(u.srv), kf_serve_port(u.srv));
+
+	const char *tftpd = getenv("KF_TFTPD") ? getenv("KF_TFTPD") : "in.tftpd";
+	char *taddr = kf_xasprintf("%s:69", pv->address);
+	char *targv[] = { (char *)tftpd, "-L", "-v", "-s", "-B", TFTP_BLKSIZE,
+			  "-a", taddr, u.tftp_root, NULL };
+	int r = spawn(&u, &u.kids[1], targv, true);
+	free(taddr);
+	if (r < 0) {
+		kf_errf(&e, NULL, "up: cannot start %s: %s", tftpd, strerror(-r));
+		goto out;
+	}
+	const char *dnsmasq = getenv("KF_DNSMASQ") ? getenv("KF_DNSMASQ") : "dnsmasq";
+	char *conf = kf_xasprintf("--conf-file=%s/dnsmasq.conf", u.dnsmasq_dir);
+	/* dnsmasq drops to an unprivileged user; a private state directory
+	 * (mode 0700, as mktemp makes) keeps it out of its own files */
+	struct stat sb;
+	bool as_root = stat(u.state_dir, &sb) == 0 && !(sb.st_mode & S_IXOTH);
+	if (as_root)
+		kf_log(KF_LOG_INFO, "up: %s is private (mode %03o): dnsmasq keeps running as root",
+		       u.state_dir, (unsigned)(sb.st_mode & 0777));
+	char *dargv[] = { (char *)dnsmasq, "--keep-in-foreground", conf, "--log-facility=-",
+			  as_root ? "--user=root" : NULL, "--group=root", NULL };
+	r = spawn(&u, &u.kids[0], dargv, false);
+	free(conf);
+	if (r < 0) {
+		kf_errf(&e, NULL, "up: cannot start %s: %s", dnsmasq, strerror(-r));
+		goto out;
+	}
+	kf_serve_set_dnsmasq(u.srv, u.kids[0].pid);
+	rc = run(&u);
+out:
+	if (e.n)
+		kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	/* HTTP first (no callback re-renders while children stop), then them */
+	kf_serve_free(u.srv);
+	stop_children(&u);
+	if (u.logsock >= 0) {
+		close(u.logsock);
+		unlink(u.logpath);
+	}
+	if (u.nsdir)
+		rmdir(u.nsdir);
+	if (u.sigfd >= 0)
+		close(u.sigfd);
+	kf_inventory_free(u.inv);
+	free(u.state_dir);
+	free(u.tftp_root);
+	free(u.dnsmasq_dir);
+	free(u.logpath);
+	free(u.nsdir);
+	kf_log(KF_LOG_INFO, "up: stopped");
+	return rc;
+}
