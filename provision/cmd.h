@@ -14,5 +14,6 @@ int cmd_netboot(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_guest(int argc, char **argv);
 
 #endif

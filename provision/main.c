@@ -24,6 +24,7 @@ static const struct subcmd cmds[] = {
 	{ "serve", cmd_serve, "the HTTP service: kickstarts, profiles, callbacks, boot files" },
 	{ "up", cmd_up, "render, then dnsmasq + in.tftpd + serve in the foreground" },
 	{ "status", cmd_status, "hosts' install states, last reports, drift (--watch, --json)" },
+	{ "guest", cmd_guest, "install NAME: define and start a guest on its KVM host (libvirt)" },
 };
 
 static void usage(FILE *f)
