@@ -290,9 +290,32 @@ static int stage_boot(const struct kf_distro_opts *o, const struct kf_media *m, 
 	return r;
 }
 
+static int fsync_path(const char *path, struct kf_err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		int r = kf_errc(e, -errno, NULL, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Makes new_dir's kernel and initrd durable, then puts new_dir in place of
+ * stage in one rename. */
 static int swap_in(const char *new_dir, const char *stage, struct kf_err *e)
 {
 	struct stat st;
+	const char *names[] = { "vmlinuz", "initrd.img" };
+	for (size_t i = 0; i < KF_ARRAY_SIZE(names); i++) {
+		char *p = kf_xasprintf("%s/%s", new_dir, names[i]);
+		int r = fsync_path(p, e);
+		free(p);
+		if (r < 0)
+			return r;
+	}
 	if (lstat(stage, &st) == 0) {
 		if (renameat2(AT_FDCWD, new_dir, AT_FDCWD, stage, RENAME_EXCHANGE) < 0)
 			return kf_errc(e, -errno, NULL, "%s: %s", stage, strerror(errno));
