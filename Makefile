@@ -27,7 +27,7 @@ B       := build
 CSTD    := -std=gnu11
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -Ilib -I.
+CPPFLAGS += -D_GNU_SOURCE -Ilib -I. -DKF_DATADIR='"$(DATADIR)"'
 
 # lib/ is shared by both programs: YAML, models, and the adapters both use
 # (libvirt + libxml2 for guests, json-c for reports and callbacks).
@@ -141,11 +141,13 @@ docs: $(B)/kickfleet-agent $(B)/kickfleet
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/profiles \
-		$(DESTDIR)$(DATADIR)/kickstart $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR)
+		$(DESTDIR)$(DATADIR)/kickstart/snippets $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/kickfleet
 	install -m 755 $(B)/kickfleet $(B)/kickfleet-agent $(DESTDIR)$(BINDIR)/
 	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 profiles/*.yaml $(DESTDIR)$(DATADIR)/profiles/
-	cp -R kickstart/templates/. $(DESTDIR)$(DATADIR)/kickstart/
+	install -m 644 kickstart/*.ks kickstart/*.preseed $(DESTDIR)$(DATADIR)/kickstart/
+	install -m 644 kickstart/snippets/* $(DESTDIR)$(DATADIR)/kickstart/snippets/
 	install -m 644 examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
 	install -m 644 agent/systemd/*.service agent/systemd/*.timer $(DESTDIR)$(UNITDIR)/
 
