@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "inventory.h"
 #include "provision/cmd.h"
@@ -66,10 +67,18 @@ int cmd_render(int argc, char **argv)
 	struct kf_inventory *inv = NULL;
 	struct kf_render_stats st;
 	int rc = 1;
+	struct timespec t0, t1, t2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (kf_inventory_load(&inv, fleet, &e) < 0)
 		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (kf_render_all(inv, &o, &st, &warn, &e) < 0)
 		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	if (getenv("KF_RENDER_TIMING")) /* for bench/render.sh */
+		fprintf(stderr, "timing: load %.1f ms, render %.1f ms\n",
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+			(double)(t2.tv_sec - t1.tv_sec) * 1e3 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
 	for (size_t i = 0; i < warn.n; i++) {
 		char buf[2048];
 		kf_log(KF_LOG_WARN, "%s", kf_err_format(&warn, i, buf, sizeof(buf)));

@@ -36,6 +36,7 @@ struct rctx {
 	struct kf_wbatch *wb;
 	struct kf_render_stats *stats;
 	struct kf_arena scratch;
+	struct kf_sha256 *role_prefix; /* per role: shared + role digest hashed */
 };
 
 static void paths_release(struct paths *p)
@@ -144,6 +145,7 @@ static int load_roles(struct rctx *c, struct kf_err *e)
 	size_t n = inv->roles.n;
 	c->tmpl = kf_xcalloc(n + 1, sizeof(*c->tmpl));
 	c->role_digest = kf_xcalloc(n + 1, sizeof(*c->role_digest));
+	c->role_prefix = kf_xcalloc(n + 1, sizeof(*c->role_prefix));
 	kt_cache_init(&c->cache, resolve_include, (void *)inv);
 	int r = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -167,6 +169,9 @@ static int load_roles(struct rctx *c, struct kf_err *e)
 		}
 		kf_sha256_str(&h, c->tmpl[i] ? kt_digest(c->tmpl[i]) : "");
 		kf_sha256_hex(&h, c->role_digest[i]);
+		kf_sha256_init(&c->role_prefix[i]);
+		kf_sha256_str(&c->role_prefix[i], c->shared);
+		kf_sha256_str(&c->role_prefix[i], c->role_digest[i]);
 	}
 	return r;
 }
@@ -174,10 +179,7 @@ static int load_roles(struct rctx *c, struct kf_err *e)
 static void item_digest(struct rctx *c, const struct kf_item *it, const struct kf_host_rec *rec,
 			bool netboot, char out[65])
 {
-	struct kf_sha256 h;
-	kf_sha256_init(&h);
-	kf_sha256_str(&h, c->shared);
-	kf_sha256_str(&h, it->role ? c->role_digest[it->role_idx] : "");
+	struct kf_sha256 h = c->role_prefix[it->role_idx]; /* shared + role, hashed once */
 	kf_sha256_str(&h, it->name);
 	hash_ll(&h, it->kind);
 	for (size_t i = 0; i < it->nmacs; i++)
@@ -459,6 +461,23 @@ static int do_item(struct rctx *c, struct kf_state *st, const struct kf_item *it
 	return r;
 }
 
+/* KF_RENDER_TIMING=1 prints where a render spends its time (bench). */
+static void phase(const char *what)
+{
+	static struct timespec last;
+	static int on = -1;
+	if (on < 0)
+		on = getenv("KF_RENDER_TIMING") != NULL;
+	if (!on)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (what && last.tv_sec)
+		fprintf(stderr, "timing:   %-8s %6.1f ms\n", what,
+			(double)(now.tv_sec - last.tv_sec) * 1e3 + (double)(now.tv_nsec - last.tv_nsec) / 1e6);
+	last = now;
+}
+
 /* ---- locking, setup ---- */
 
 static int take_lock(const struct paths *p, bool dry, int *fd, struct kf_err *e)
@@ -503,6 +522,7 @@ static void teardown(struct rctx *c)
 	kt_cache_release(&c->cache);
 	free(c->tmpl);
 	free(c->role_digest);
+	free(c->role_prefix);
 	kf_arena_release(&c->scratch);
 	paths_release(&c->p);
 }
@@ -537,14 +557,17 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 	struct rctx c;
 	struct kf_state *st = NULL;
 	struct recs rs = { 0 };
+	phase(NULL);
 	int lockfd = -1, r = setup(&c, inv, o, stats, e);
 	bool batch = false;
 	if (r < 0 || (r = check_names(inv, e)) < 0)
 		goto out;
+	phase("setup");
 	if ((r = take_lock(&c.p, o->dry_run, &lockfd, e)) < 0 || (r = open_state(&c, &st, e)) < 0)
 		goto out;
 	if (st && (r = kf_state_list_hosts(st, &rs.v, &rs.n, e)) < 0)
 		goto out;
+	phase("state");
 	rs.seen = kf_xcalloc(rs.n + 1, sizeof(*rs.seen));
 	if (st && !o->dry_run) {
 		if ((r = kf_state_begin(st, e)) < 0)
@@ -571,6 +594,7 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 		if (st && !o->dry_run && (r = kf_state_delete_host(st, rs.v[i].name, e)) < 0)
 			goto out;
 	}
+	phase("hosts");
 	if ((r = render_shared(&c, e)) < 0)
 		goto out;
 	if (o->stage) {
@@ -584,11 +608,13 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 	/* files first, then the state: a crash in between re-renders them */
 	if ((r = kf_wbatch_commit(c.wb, e)) < 0)
 		goto out;
+	phase("files");
 	if (batch) {
 		batch = false;
 		if ((r = kf_state_end(st, 1, e)) < 0)
 			goto out;
 	}
+	phase("commit");
 	if (stats->dnsmasq_changed && !o->dry_run)
 		stats->sighup_sent = kf_render_signal_dnsmasq(inv, o->outdir) > 0;
 out:

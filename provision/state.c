@@ -100,10 +100,10 @@ static const char schema_sql[] =
 	" digest TEXT NOT NULL DEFAULT '',"
 	" report TEXT,"
 	" report_time INTEGER NOT NULL DEFAULT 0,"
-	" drift_count INTEGER NOT NULL DEFAULT 0);"
+	" drift_count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS host_macs ("
 	" mac TEXT PRIMARY KEY,"
-	" name TEXT NOT NULL);"
+	" name TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS host_macs_name ON host_macs (name);"
 	"CREATE TABLE IF NOT EXISTS events ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -164,6 +164,23 @@ static int64_t now(void)
 
 /* ---- open / close / transactions ---- */
 
+static int user_version(struct kf_state *st, struct kf_err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_err(st, e, rc, "PRAGMA user_version");
+	rc = sqlite3_step(s);
+	int v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	sqlite3_finalize(s);
+	if (v < 0)
+		return db_err(st, e, rc, "PRAGMA user_version");
+	if (v > SCHEMA_VERSION)
+		return kf_errc(e, -EPROTO, NULL, "state %s: schema version %d is newer than this "
+			       "kickfleet's (%d)", st->path, v, SCHEMA_VERSION);
+	return v;
+}
+
 int kf_state_open(struct kf_state **out, const char *path, struct kf_err *e)
 {
 	*out = NULL;
@@ -185,15 +202,20 @@ int kf_state_open(struct kf_state **out, const char *path, struct kf_err *e)
 	if ((r = exec(st, "PRAGMA journal_mode = WAL", e)) < 0 ||
 	    (r = exec(st, "PRAGMA synchronous = FULL", e)) < 0)
 		goto out;
-	if ((r = exec(st, "BEGIN IMMEDIATE", e)) < 0)
+	if ((r = user_version(st, e)) < 0)
 		goto out;
-	if ((r = exec(st, schema_sql, e)) < 0 ||
-	    (r = exec(st, "PRAGMA user_version = 1", e)) < 0) {
-		exec(st, "ROLLBACK", NULL);
-		goto out;
+	if (r != SCHEMA_VERSION) { /* new file: create the tables (nothing written otherwise) */
+		if ((r = exec(st, "BEGIN IMMEDIATE", e)) < 0)
+			goto out;
+		if ((r = exec(st, schema_sql, e)) < 0 ||
+		    (r = exec(st, "PRAGMA user_version = 1", e)) < 0) {
+			exec(st, "ROLLBACK", NULL);
+			goto out;
+		}
+		if ((r = exec(st, "COMMIT", e)) < 0)
+			goto out;
 	}
-	if ((r = exec(st, "COMMIT", e)) < 0)
-		goto out;
+	r = 0;
 	for (int i = 0; i < S_COUNT; i++) {
 		rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
 					NULL);

@@ -1,0 +1,106 @@
+#!/bin/sh
+# bench/render.sh — `kickfleet render` on a generated 10,000-host inventory:
+# a full render into an empty directory, a re-render with nothing changed,
+# a re-render after one host changed, and `cp -a` of the rendered tree as
+# the floor (the least any tool writing those files could take).  Prints
+# times (best of KF_BENCH_RUNS) and the ratios against the targets:
+# full < 2 s and within 5x of the copy floor, unchanged < 200 ms, one host
+# < 50 ms.
+#   KF_BENCH_HOSTS (default 10000), KF_BENCH_RUNS (default 3)
+set -eu
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+kf=${KF_PROVISION:-build/kickfleet}
+[ -x "$kf" ] || { echo "render: build $kf first (make)" >&2; exit 1; }
+hosts=${KF_BENCH_HOSTS:-10000}
+runs=${KF_BENCH_RUNS:-3}
+work=$(mktemp -d /tmp/kf-bench-render.XXXXXX)
+[ -n "${KF_BENCH_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT INT TERM
+
+# the inventory: three roles (BIOS / UEFI / auto firmware), every 10th host
+# with two NICs, addresses in a /16
+fleet=$work/fleet.yaml
+awk -v n="$hosts" -v top="$TOP" 'BEGIN {
+	print "provisioner:"
+	print "  interface: br0"
+	print "  address: 10.250.0.1"
+	print "  subnet: 10.250.0.0/16"
+	print "  dhcp: {mode: static, known_hosts_only: true, dns: 10.250.0.1}"
+	print "distros:"
+	print "  rocky9: {kernel: /srv/rocky9/vmlinuz, initrd: /srv/rocky9/initrd.img, tree: http://10.250.0.1:8080/trees/rocky9}"
+	print "  debian12: {family: preseed, kernel: /srv/debian12/linux, initrd: /srv/debian12/initrd.gz}"
+	print "roles:"
+	printf "  kvm-host: {distro: rocky9, kickstart: %s/kickstart/kvm-host.ks, profile: %s/profiles/kvm-host.yaml}\n", top, top
+	printf "  web: {distro: rocky9, kickstart: %s/kickstart/guest.ks, profile: %s/profiles/guest.yaml}\n", top, top
+	printf "  deb: {distro: debian12, kickstart: %s/kickstart/debian.preseed, vars: {mirror_host: deb.debian.org, mirror_dir: /debian}}\n", top
+	print "defaults:"
+	print "  root_password_hash: \"$6$rounds=656000$benchsalt$benchhash\""
+	print "  console: ttyS0,115200"
+	print "  vars: {domain: bench.example, disk: sda}"
+	print "hosts:"
+	split("bios uefi auto", fw, " ")
+	split("kvm-host web deb", role, " ")
+	for (i = 0; i < n; i++) {
+		a = int(i / 250); b = i % 250
+		printf "  - {name: h%05d, mac: \"52:54:%02x:%02x:%02x:01\", ip: 10.250.%d.%d, role: %s, firmware: %s", \
+			i, int(i / 65536) % 256, int(i / 256) % 256, i % 256, a + 1, b + 2, role[i % 3 + 1], fw[i % 3 + 1]
+		if (i % 10 == 0)
+			printf ", macs: [\"52:54:%02x:%02x:%02x:02\"]", int(i / 65536) % 256, int(i / 256) % 256, i % 256
+		print "}"
+	}
+}' > "$fleet"
+
+now() { date +%s%N; }
+ms() { echo "$1" | awk '{ printf "%.1f", $1 / 1e6 }'; }
+best() { # best of $runs of the command
+	b=
+	i=0
+	while [ $i -lt "$runs" ]; do
+		t0=$(now); "$@" >/dev/null; t1=$(now)
+		d=$((t1 - t0)); if [ -z "$b" ] || [ $d -lt "$b" ]; then b=$d; fi
+		i=$((i + 1))
+	done
+	echo "$b"
+}
+
+"$kf" check -f "$fleet" >/dev/null
+full=
+i=0
+while [ $i -lt "$runs" ]; do
+	rm -rf "$work/out"
+	sync
+	t0=$(now); "$kf" render --no-stage -f "$fleet" -o "$work/out" >/dev/null; t1=$(now)
+	d=$((t1 - t0)); if [ -z "$full" ] || [ $d -lt "$full" ]; then full=$d; fi
+	i=$((i + 1))
+done
+files=$(find "$work/out/dnsmasq" "$work/out/tftp" "$work/out/http" -type f | wc -l)
+unchanged=$(best "$kf" render --no-stage -f "$fleet" -o "$work/out")
+one=
+i=0
+while [ $i -lt "$runs" ]; do
+	# one host changes (its address moves back and forth)
+	if [ $((i % 2)) = 0 ]; then sed -i 's/ip: 10.250.1.2,/ip: 10.250.200.200,/' "$fleet"
+	else sed -i 's/ip: 10.250.200.200,/ip: 10.250.1.2,/' "$fleet"; fi
+	t0=$(now); out=$("$kf" render --no-stage -f "$fleet" -o "$work/out"); t1=$(now)
+	echo "$out" | grep -q '1 changed' || { echo "render: expected one changed host: $out" >&2; exit 1; }
+	d=$((t1 - t0)); if [ -z "$one" ] || [ $d -lt "$one" ]; then one=$d; fi
+	i=$((i + 1))
+done
+load=$(best "$kf" check -f "$fleet")
+copy=
+i=0
+while [ $i -lt "$runs" ]; do
+	rm -rf "$work/copy"
+	sync
+	t0=$(now); cp -a "$work/out" "$work/copy"; t1=$(now)
+	d=$((t1 - t0)); if [ -z "$copy" ] || [ $d -lt "$copy" ]; then copy=$d; fi
+	i=$((i + 1))
+done
+
+echo "render: $hosts hosts, $files files rendered (best of $runs)"
+printf '  full render          %8s ms   %5.2fx the cp -a floor (target < 2000 ms, < 5x)\n' \
+	"$(ms $full)" "$(echo "$full $copy" | awk '{ print $1 / $2 }')"
+printf '  cp -a of the tree    %8s ms   (floor)\n' "$(ms $copy)"
+printf '  unchanged re-render  %8s ms   (target < 200 ms)\n' "$(ms $unchanged)"
+printf '  one host changed     %8s ms   (target < 50 ms)\n' "$(ms $one)"
+printf '  of which: kickfleet check (load + cross-checks + template check) %s ms\n' "$(ms $load)"
