@@ -386,9 +386,12 @@ void kf_nl_snap_copy(struct kf_nl_snap *dst, const struct kf_nl_snap *src)
 	dst->links = kf_xcalloc(src->nlinks + 1, sizeof(*dst->links));
 	dst->addrs = kf_xcalloc(src->naddrs + 1, sizeof(*dst->addrs));
 	dst->routes = kf_xcalloc(src->nroutes + 1, sizeof(*dst->routes));
-	memcpy(dst->links, src->links, src->nlinks * sizeof(*dst->links));
-	memcpy(dst->addrs, src->addrs, src->naddrs * sizeof(*dst->addrs));
-	memcpy(dst->routes, src->routes, src->nroutes * sizeof(*dst->routes));
+	if (src->nlinks)
+		memcpy(dst->links, src->links, src->nlinks * sizeof(*dst->links));
+	if (src->naddrs)
+		memcpy(dst->addrs, src->addrs, src->naddrs * sizeof(*dst->addrs));
+	if (src->nroutes)
+		memcpy(dst->routes, src->routes, src->nroutes * sizeof(*dst->routes));
 	for (size_t i = 0; i < src->nlinks; i++) {
 		const struct kf_nl_link *l = &src->links[i];
 		if (!l->nvfs)
