@@ -692,15 +692,7 @@ int kf_eth_channels_set(const char *ifname, const struct kf_eth_channels *c)
 	return ethtool(ifname, &ch);
 }
 
-/* ---- namespace and reachability ---- */
-
-bool kf_nl_private_netns(void)
-{
-	struct stat a, b;
-	if (stat("/proc/self/ns/net", &a) < 0 || stat("/proc/1/ns/net", &b) < 0)
-		return false;
-	return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
-}
+/* ---- reachability ---- */
 
 static uint16_t csum(const void *data, size_t len)
 {

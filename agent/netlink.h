@@ -137,10 +137,6 @@ struct kf_eth_channels {
 int kf_eth_channels_get(const char *ifname, struct kf_eth_channels *c);
 int kf_eth_channels_set(const char *ifname, const struct kf_eth_channels *c);
 
-/* True when the agent runs in a network namespace other than init's (a
- * test namespace); false when it cannot tell. */
-bool kf_nl_private_netns(void);
-
 /* ICMP echo to dst until a reply comes or timeout_ms passes: 0 on a reply,
  * -ETIMEDOUT, or another negative errno. */
 int kf_nl_ping(uint32_t dst, int timeout_ms);
