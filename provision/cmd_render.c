@@ -83,9 +83,9 @@ int cmd_render(int argc, char **argv)
 		char buf[2048];
 		kf_log(KF_LOG_WARN, "%s", kf_err_format(&warn, i, buf, sizeof(buf)));
 	}
-	printf("%s%zu hosts: %zu new, %zu changed, %zu unchanged, %zu removed; "
+	printf("%s%zu host%s: %zu new, %zu changed, %zu unchanged, %zu removed; "
 	       "%zu files %s, %zu %s",
-	       o.dry_run ? "dry run: " : "", st.hosts, st.added, st.changed, st.unchanged, st.removed,
+	       o.dry_run ? "dry run: " : "", st.hosts, st.hosts == 1 ? "" : "s", st.added, st.changed, st.unchanged, st.removed,
 	       st.written, o.dry_run ? "would be written" : "written", st.deleted,
 	       o.dry_run ? "would be removed" : "removed");
 	if (st.staged)

@@ -69,7 +69,10 @@ char *kf_render_base_url(const struct kf_inventory *inv)
 			n--;
 		return kf_xasprintf("%.*s", (int)n, p->url);
 	}
-	return kf_xasprintf("http://%s:%lld", p->address, p->http_port != KF_UNSET ? p->http_port : 8080);
+	long long port = p->http_port != KF_UNSET ? p->http_port : 8080;
+	if (port == 80)
+		return kf_xasprintf("http://%s", p->address);
+	return kf_xasprintf("http://%s:%lld", p->address, port);
 }
 
 static void set_vars(struct kf_arena *a, struct kt_obj *o, const struct kf_list *vars)

@@ -121,7 +121,7 @@ void kf_dnsmasq_host(struct kf_buf *out, const char *name, const char *const *ma
 		     const char *ip, bool proxy, bool ignore)
 {
 	kf_buf_printf(out, "# kickfleet: %s%s\ndhcp-host=", name,
-		      ignore ? " (installed: not answered, boots locally)" : "");
+		      ignore ? " (not booting from the network: not answered, boots locally)" : "");
 	for (size_t i = 0; i < n; i++)
 		kf_buf_printf(out, "%s,", macs[i]);
 	if (ignore) {

@@ -1,0 +1,147 @@
+#!/bin/sh
+# kickfleet render: data cases (tests/data/render/NAME/STEP/fleet.yaml in,
+# STEP/expected/ tree and STEP/stdout out), incremental behaviour, dry run,
+# the lock, dnsmasq --test, grub-script-check, netboot, check errors.
+# Regenerate expectations on purpose with tests/data/render/regen.sh.
+. "$(dirname "$0")/../lib.sh"
+KF=${KF:-$TOP/build/kickfleet}
+DATA=$TOP/tests/data/render
+work=$(mktemp -d /tmp/kf-render-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT INT TERM
+
+# normalise: the random tokens and the output directory
+norm_file() { sed -e 's/token=[0-9a-f]\{64\}/token=@TOKEN@/g' -e "s|$2|@OUT@|g" "$1"; }
+snapshot() { # OUT DEST: the rendered tree, normalised (loaders are not part of it)
+	mkdir -p "$2"
+	(cd "$1" && find dnsmasq tftp http -type f ! -name '*.kf-tmp*' ! -name dnsmasq.pid ! -name dnsmasq.leases \
+		\( -path 'dnsmasq/*' -o -path 'tftp/pxelinux.cfg/*' -o -path 'tftp/grub/*' -o -path 'http/*' \) | sort) |
+	while IFS= read -r f; do
+		mkdir -p "$2/$(dirname "$f")"
+		norm_file "$1/$f" "$1" > "$2/$f"
+	done
+}
+
+for case in "$DATA"/*/; do
+	name=$(basename "$case")
+	out=$work/$name/out
+	mkdir -p "$out"
+	ok=1
+	for step in "$case"[0-9]*/; do
+		s=$(basename "$step")
+		if [ -f "$step/before" ]; then
+			# shellcheck disable=SC2046
+			"$KF" $(cat "$step/before") -f "$step/fleet.yaml" -o "$out" >/dev/null 2>"$work/err" ||
+				{ t_fail "$name/$s: before: $(cat "$step/before"): $(cat "$work/err")"; ok=0; break; }
+		fi
+		"$KF" render --no-stage -f "$step/fleet.yaml" -o "$out" >"$work/stdout" 2>"$work/err" ||
+			{ t_fail "$name/$s: render failed: $(cat "$work/err")"; ok=0; break; }
+		actual=$work/$name/actual-$s
+		snapshot "$out" "$actual"
+		norm_file "$work/stdout" "$out" > "$actual.stdout"
+		if [ -n "${KF_REGEN:-}" ]; then
+			rm -rf "$step/expected"
+			cp -a "$actual" "$step/expected"
+			cp "$actual.stdout" "$step/stdout"
+			continue
+		fi
+		if ! diff -ru "$step/expected" "$actual" >"$work/diff" 2>&1 ||
+		   ! diff -u "$step/stdout" "$actual.stdout" >>"$work/diff" 2>&1; then
+			head -40 "$work/diff"
+			t_fail "$name/$s: rendered tree differs from expected"
+			ok=0
+			break
+		fi
+		for g in "$out"/tftp/grub/*; do
+			[ -f "$g" ] || continue
+			grub-script-check "$g" || { t_fail "$name/$s: grub-script-check $(basename "$g")"; ok=0; }
+		done
+		if ! dnsmasq --test --conf-file="$out/dnsmasq/dnsmasq.conf" >"$work/dt" 2>&1; then
+			t_fail "$name/$s: dnsmasq --test: $(cat "$work/dt")"
+			ok=0
+		fi
+		# a second render of the same inputs writes nothing
+		"$KF" render --no-stage -f "$step/fleet.yaml" -o "$out" >"$work/again" 2>&1
+		grep -q ' 0 new, 0 changed, .* 0 removed; 0 files written, 0 removed' "$work/again" ||
+			{ t_fail "$name/$s: second render not empty: $(cat "$work/again")"; ok=0; }
+	done
+	[ $ok = 1 ] && t_ok "case $name"
+done
+[ -n "${KF_REGEN:-}" ] && { echo "expectations regenerated"; t_summary; exit $?; }
+
+# ---- behaviour beyond the data cases ----
+fleet=$DATA/basic/1/fleet.yaml
+out=$work/b
+"$KF" render -f "$fleet" -o "$out" >/dev/null 2>"$work/err"
+t_check "kickstarts are mode 0600" test "$(stat -c %a "$out/http/ks/kvm01")" = 600
+t_check "loaders staged into the TFTP root as files" test -f "$out/tftp/pxelinux.0" -a ! -L "$out/tftp/pxelinux.0"
+t_check "ldlinux.c32 staged beside pxelinux.0" test -s "$out/tftp/ldlinux.c32"
+t_check "missing distro kernel is a warning naming file:line:col" \
+	grep -q 'fleet.yaml:[0-9]*:[0-9]*: distro rocky9: kernel /srv/rocky9/images/pxeboot/vmlinuz not found' "$work/err"
+tok=$(sqlite3 "$out/state.db" "select token from hosts where name='kvm01'")
+t_check "token: 64 hex characters in the state store" sh -c "echo '$tok' | grep -qE '^[0-9a-f]{64}$'"
+t_check "token in the kickstart URL of the boot config" grep -q "ks/kvm01?token=$tok" "$out/tftp/pxelinux.cfg/01-52-54-00-aa-00-01"
+tok2=$(sqlite3 "$out/state.db" "select token from hosts where name='kvm02'")
+t_check "tokens differ between hosts" test "$tok" != "$tok2"
+
+# dry run: lists, writes nothing
+sed 's/ip: 10.250.0.12/ip: 10.250.0.22/' "$fleet" > "$work/dry.yaml"
+cp "$DATA"/basic/1/fleet.yaml "$work/orig.yaml"
+before=$(find "$out" -type f -newer "$work/orig.yaml" | xargs md5sum | sort | md5sum)
+"$KF" render -n -f "$work/dry.yaml" -o "$out" >"$work/dry" 2>&1
+after=$(find "$out" -type f -newer "$work/orig.yaml" | xargs md5sum | sort | md5sum)
+t_check "dry run lists the changed host" grep -qx '~ kvm02' "$work/dry"
+t_check "dry run says what it would write" grep -q 'dry run: .* 1 changed.*would be written' "$work/dry"
+t_check "dry run writes nothing" test "$before" = "$after"
+t_check "dry run into a fresh directory creates nothing" sh -c "'$KF' render -n -f '$fleet' -o '$work/none' >/dev/null && test ! -e '$work/none'"
+
+# netboot off / on
+"$KF" netboot -f "$fleet" -o "$out" kvm01 off >"$work/nb" 2>&1
+t_check "netboot off: pxelinux local boot" grep -q 'LOCALBOOT 0' "$out/tftp/pxelinux.cfg/01-52-54-00-aa-00-01"
+t_check "netboot off: iPXE exits to the firmware" grep -qx 'exit' "$out/http/ipxe/01-52-54-00-aa-00-01.ipxe"
+t_check "netboot off: state row" test "$(sqlite3 "$out/state.db" "select netboot from hosts where name='kvm01'")" = 0
+"$KF" netboot -f "$fleet" -o "$out" kvm01 off >"$work/nb2" 2>&1
+t_check "netboot off twice: nothing to do" grep -q '(already)' "$work/nb2"
+"$KF" netboot -f "$fleet" -o "$out" kvm01 on >/dev/null 2>&1
+t_check "netboot on: installs again" grep -q 'inst.ks=' "$out/tftp/pxelinux.cfg/01-52-54-00-aa-00-01"
+tok3=$(sqlite3 "$out/state.db" "select token from hosts where name='kvm01'")
+t_check "netboot on: a fresh token" test "$tok3" != "$tok"
+t_check "netboot on: the boot config carries the new token" grep -q "token=$tok3" "$out/tftp/pxelinux.cfg/01-52-54-00-aa-00-01"
+t_check "netboot of an unknown host fails" sh -c "! '$KF' netboot -f '$fleet' -o '$out' nosuch on 2>/dev/null"
+
+# the lock: parallel renders of different inventories serialise; the end
+# state is the one of the last writer and every file is complete
+sed 's/timezone: UTC/timezone: Europe\/Berlin/' "$fleet" > "$work/tz.yaml"
+"$KF" render -f "$work/tz.yaml" -o "$out" >/dev/null 2>&1 &
+p1=$!
+"$KF" render -f "$fleet" -o "$out" >/dev/null 2>&1 &
+p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+t_check "concurrent renders both succeed" test $r1 = 0 -a $r2 = 0
+"$KF" render -f "$fleet" -o "$out" >/dev/null 2>&1
+t_check "after them, a render of the same inputs converges" grep -q 'timezone UTC' "$out/http/ks/kvm01"
+t_check "no temp files left" test -z "$(find "$out" -name '*.kf-tmp*')"
+
+# kickfleet check finds template errors with file:line:col
+mkdir -p "$work/bad"
+cat > "$work/bad/bad.ks" <<'TPL'
+text
+rootpw --iscrypted {{ defaults.root_password_hash }}
+network --hostname={{ host.nmae }}
+{% if vars.raid %}
+raid
+{% endif %}
+TPL
+sed -e 's|kickstart: kickstart/kvm-host.ks|kickstart: bad.ks|' "$DATA/two-nics/1/fleet.yaml" > "$work/bad/fleet.yaml"
+"$KF" check -f "$work/bad/fleet.yaml" >/dev/null 2>"$work/cerr"
+t_check "check: undefined variable with file:line:col" grep -q 'bad.ks:3:23: undefined variable "host.nmae" (host twonic)' "$work/cerr"
+t_check "check: undefined variable in a condition" grep -q 'bad.ks:4:7: undefined variable "vars.raid"' "$work/cerr"
+t_check "render refuses the same template" sh -c "! '$KF' render -f '$work/bad/fleet.yaml' -o '$work/badout' >/dev/null 2>&1"
+t_check "a failed render leaves no files" test -z "$(find "$work/badout" -type f ! -name state.db ! -name 'state.db-*' ! -name render.lock 2>/dev/null)"
+printf 'text\nrootpw --iscrypted x\nbogus --x\n%%post\ntrue\n' > "$work/bad/bad.ks"
+"$KF" check -f "$work/bad/fleet.yaml" >/dev/null 2>"$work/cerr"
+t_check "check: rendered kickstart syntax (unknown command)" grep -q 'kickstart of twonic (from .*bad.ks):3:1: unknown kickstart command "bogus"' "$work/cerr"
+t_check "check: rendered kickstart syntax (no %end)" grep -q ':4:1: section %post is not closed' "$work/cerr"
+t_check "check passes on the example fleet" "$KF" check -f "$TOP/examples/fleet.yaml"
+
+t_summary
