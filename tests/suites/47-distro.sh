@@ -69,6 +69,14 @@ cmp -s "$D/vmlinuz" "$M/tree/images/pxeboot/vmlinuz" && cmp -s "$D/initrd.img" "
 cmp -s "$D/media.iso" "$M/disc.iso" && t_ok "iso: image staged for serving" || t_fail "iso: image staged for serving"
 out=$("$KF" check -f "$F/fleet.yaml" 2>&1) && echo "$out" | grep -q '2 distros' &&
 	t_ok "iso: kickfleet check sees the distros.d entry" || { echo "$out"; t_fail "iso: kickfleet check sees the entry"; }
+# kickfleet render stages the entry's kernel and initrd into the TFTP tree
+if "$KF" render -f "$F/fleet.yaml" >"$tmp/out" 2>&1 &&
+	cmp -s "$tmp/srv/tftp/distro/rocky/vmlinuz" "$M/tree/images/pxeboot/vmlinuz" &&
+	cmp -s "$tmp/srv/tftp/distro/rocky/initrd.img" "$M/tree/images/pxeboot/initrd.img"; then
+	t_ok "iso: kickfleet render stages the imported kernel and initrd for TFTP"
+else
+	cat "$tmp/out"; t_fail "iso: kickfleet render stages the imported kernel and initrd"
+fi
 
 # ---- importing the same media again changes nothing ----
 before=$(fleet_sum "$F"); ino=$(stat -c %i "$D/vmlinuz")
