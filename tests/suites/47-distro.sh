@@ -90,6 +90,19 @@ printf 'kernel_args: inst.text\n' >>"$E"
 "$KF" distro import rocky "$M/disc.iso" -f "$F/fleet.yaml" --force >/dev/null 2>&1 &&
 	[ "$(field "$E" kernel_args)" = inst.text ] && t_ok "iso: --force restages, keeps kernel_args" || { cat "$E"; t_fail "iso: --force keeps kernel_args"; }
 
+# progress: on a terminal only; the summary line always
+"$KF" distro import quiet "$M/disc.iso" -f "$F/fleet.yaml" --copy >"$tmp/out" 2>"$tmp/err" &&
+	! grep -q staging "$tmp/err" && grep -q '^distro quiet: imported' "$tmp/out" &&
+	t_ok "progress: none without a terminal, summary line" || { cat "$tmp/out" "$tmp/err"; t_fail "progress: none without a terminal"; }
+if command -v script >/dev/null; then
+	script -qc "'$KF' distro import tty '$M/disc.iso' -f '$F/fleet.yaml' --copy" /dev/null >"$tmp/out" 2>&1 </dev/null
+	grep -q 'staging media.iso: .* of .* (100%)' "$tmp/out" && grep -q 'distro tty: imported' "$tmp/out" &&
+		t_ok "progress: shown on a terminal" || { cat -A "$tmp/out"; t_fail "progress: shown on a terminal"; }
+else
+	t_skip "progress on a terminal: script(1) missing"
+fi
+rm -f "$F/distros.d/quiet.yaml" "$F/distros.d/tty.yaml"
+
 # ---- a disc tree (directory), hard-linked; and copied ----
 "$KF" distro import rockydir "$M/tree" -f "$F/fleet.yaml" >"$tmp/out" 2>&1 &&
 	diff -r "$M/tree" "$H/distros/rockydir/tree" >/dev/null &&
