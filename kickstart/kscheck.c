@@ -46,7 +46,7 @@ static const char *suggest(const char *const *list, const char *w, size_t n)
 	memcpy(word, w, n);
 	word[n] = 0;
 	const char *best = NULL;
-	int bestd = 3;
+	int bestd = n >= 6 ? 3 : 2; /* short words: one edit at most */
 	for (size_t i = 0; list[i]; i++) {
 		int d = kf_levenshtein(word, list[i]);
 		if (d < bestd) {

@@ -517,7 +517,7 @@ static int parse_for(struct parser *ps, struct tok *t, struct node **out)
 	struct lex l = { t->p + 3, t->p + t->n, { t->mark.file, t->mark.line, t->mark.col + 3 } };
 	struct kf_mark m;
 	const char *var = lex_path(ps, &l, &m);
-	if (!var || strchr(var, '.') || !strcmp(var, "loop"))
+	if (!var || strchr(var, '.') || !strcmp(var, "loop") || !strcmp(var, "in"))
 		return kf_errf(ps->e, &m, "expected a loop variable name after \"for\"");
 	if (!lex_word(&l, "in"))
 		return kf_errf(ps->e, &l.mark, "expected \"in\" after \"for %s\"", var);

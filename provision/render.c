@@ -403,7 +403,7 @@ static int rec_cmp(const void *k, const void *x)
 
 static struct kf_host_rec *rec_find(struct recs *rs, const char *name)
 {
-	return bsearch(name, rs->v, rs->n, sizeof(*rs->v), rec_cmp);
+	return rs->n ? bsearch(name, rs->v, rs->n, sizeof(*rs->v), rec_cmp) : NULL;
 }
 
 static char *join_macs(const struct kf_item *it)
