@@ -284,6 +284,11 @@ int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *cons
 
 	struct kf_ctx ctx = { .profile = p, .err = &perr, .host = &host, .verbose = o->verbose,
 			      .fail = &fail };
+	ctx.state_dir = o->state_dir                       ? o->state_dir
+			: p->agent && p->agent->state_dir ? p->agent->state_dir
+							  : KF_STATE_DIR_DEFAULT;
+	ctx.profile_url = kf_is_url(o->profile) ? o->profile : NULL;
+	ctx.report_url = o->report ? o->report : p->agent ? p->agent->report : NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (!kf_section_selected(table[i]->section, o->only, o->skip))
 			continue;

@@ -264,7 +264,9 @@ int kf_net_parse(struct kf_ctx *ctx, struct kf_net_want **out)
 	struct kf_net_want *w = kf_xcalloc(1, sizeof(*w));
 	w->net = n;
 	w->live = net_live();
-	const char *dir = p->agent && p->agent->state_dir ? p->agent->state_dir : KF_STATE_DIR_DEFAULT;
+	const char *dir = ctx->state_dir ? ctx->state_dir
+			  : p->agent && p->agent->state_dir ? p->agent->state_dir
+							    : KF_STATE_DIR_DEFAULT;
 	w->state_path = kf_xasprintf("%s/network.state", dir);
 	w->timeout = n->rollback && n->rollback->timeout != KF_UNSET ? (int)n->rollback->timeout : 30;
 	uint32_t t;
@@ -272,8 +274,10 @@ int kf_net_parse(struct kf_ctx *ctx, struct kf_net_want **out)
 		if (kf_ipv4_parse(n->rollback->target, &t) == 0)
 			w->target = htonl(t);
 	}
-	else if (p->agent)
-		w->target = url_ipv4(p->agent->report);
+	else if (ctx->report_url && url_ipv4(ctx->report_url))
+		w->target = url_ipv4(ctx->report_url);
+	else if (ctx->profile_url)
+		w->target = url_ipv4(ctx->profile_url);
 	*out = w;
 	return 0;
 }

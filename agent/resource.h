@@ -96,6 +96,10 @@ struct kf_ctx {
 	bool verbose;
 	struct kf_err *fail;         /* host failures from probe/apply (exit 4), never NULL
 				      * while the engine runs */
+	const char *state_dir;       /* the agent's state: --state-dir, else the profile's
+				      * agent.state_dir, else KF_STATE_DIR_DEFAULT */
+	const char *profile_url;     /* --profile when it is a URL, else NULL */
+	const char *report_url;      /* --report, else the profile's agent.report */
 };
 
 struct kf_resource {

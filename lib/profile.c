@@ -24,7 +24,8 @@ static const char *const thp_enabled[] = { "always", "madvise", "never", NULL };
 static const char *const thp_defrag[] = { "always", "defer", "defer+madvise", "madvise", "never", NULL };
 static const char *const irqb_modes[] = { "performance", "powersave", "off", NULL };
 static const char *const persist_kinds[] = { "auto", "networkd", "networkmanager", "none", NULL };
-static const char *const backends[] = { "linux", "ovs", NULL };
+/* Open vSwitch is not implemented yet: only "linux" is accepted. */
+static const char *const backends[] = { "linux", NULL };
 static const char *const bond_modes[] = { "balance-rr", "active-backup", "balance-xor", "broadcast",
 					   "802.3ad", "balance-tlb", "balance-alb", NULL };
 static const char *const lacp_rates[] = { "slow", "fast", NULL };
@@ -50,7 +51,7 @@ static const struct kf_field agent_fields[] = {
 	FLD(S, "interval", KF_T_STR, interval, .def = "30min",
 	    .doc = "how often the timer runs (a systemd time span)"),
 	FLD(S, "report", KF_T_STR, report, .doc = "URL the agent POSTs its JSON report to"),
-	FLD(S, "state_dir", KF_T_STR, state_dir, .doc = "where the last good profile is kept"),
+	FLD(S, "state_dir", KF_T_STR, state_dir, .doc = "ownership records of the network resources (--state-dir wins; the last good profile is kept in --state-dir or the default)"),
 	END
 };
 #undef S
@@ -474,7 +475,7 @@ static const struct kf_field network_fields[] = {
 	FLD(S, "persist", KF_T_ENUM, persist, .enumv = persist_kinds, .def = "auto",
 	    .doc = "how the configuration survives reboots: the host's networkd or NetworkManager files"),
 	FLD(S, "backend", KF_T_ENUM, backend, .enumv = backends, .def = "linux",
-	    .doc = "linux bridges and bonds, or Open vSwitch"),
+	    .doc = "linux bridges and bonds (the only backend so far)"),
 	FLD(S, "bonds", KF_T_LIST, bonds, .sub = &bond_schema, .doc = "bonded NICs"),
 	FLD(S, "bridges", KF_T_LIST, bridges, .sub = &bridge_schema, .doc = "Linux bridges"),
 	FLD(S, "vlans", KF_T_LIST, vlans, .sub = &vlan_schema, .doc = "802.1Q VLAN devices"),
