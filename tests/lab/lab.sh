@@ -148,10 +148,12 @@ lab_tftpd() {
 	[ -d "$_root" ] || { _lab_err "no TFTP root $_root"; return 1; }
 	chmod -R a+rX "$_root"
 	: >"$LAB_DIR/tftpd.log"
-	# private mount namespace: a tmpfs /dev with a /dev/log of our own
+	# Own mount namespace: a tmpfs /dev with a /dev/log of our own. Own PID
+	# namespace: in.tftpd forks a child per transfer, and syslogd runs
+	# beside it; killing the recorded unshare (--kill-child) ends them all.
 	cat >"$LAB_DIR/tftpd-wrap.sh" <<'EOF'
 #!/bin/sh
-# LOG SYSLOGD_PIDFILE ROOT ADDR
+# LOG ROOT ADDR
 set -e
 mount --make-rprivate /
 mount -t tmpfs -o mode=755,size=1m kf-lab-dev /dev
@@ -159,18 +161,12 @@ mknod -m 666 /dev/null c 1 3
 mknod -m 666 /dev/zero c 1 5
 mknod -m 444 /dev/urandom c 1 9
 busybox syslogd -n -S -O "$1" &
-echo $! >"$2"
 i=0
 while [ ! -S /dev/log ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-exec in.tftpd -L -v -v -s -a "$4" "$3"
+exec in.tftpd -L -v -v -s -a "$3" "$2"
 EOF
-	lab_bg tftpd unshare --mount sh "$LAB_DIR/tftpd-wrap.sh" \
-		"$LAB_DIR/tftpd.log" "$LAB_DIR/tftpd-syslogd.pid" "$_root" "$LAB_IP:69"
-	lab_wait_log "$LAB_DIR/tftpd.log" 'syslogd started' 5 || true
-	# record syslogd too (it was started from inside the wrapper)
-	_i=0
-	while [ ! -s "$LAB_DIR/tftpd-syslogd.pid" ] && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
-	[ -s "$LAB_DIR/tftpd-syslogd.pid" ] && echo "$(cat "$LAB_DIR/tftpd-syslogd.pid") tftpd-syslogd" >>"$LAB_DIR/pids"
+	lab_bg tftpd unshare --mount --pid --fork --kill-child sh "$LAB_DIR/tftpd-wrap.sh" \
+		"$LAB_DIR/tftpd.log" "$_root" "$LAB_IP:69"
 	# listening?
 	_i=0
 	while ! lab_ns ss -Hlun "sport = :69" 2>/dev/null | grep -q .; do
@@ -186,7 +182,8 @@ lab_http() {
 	LAB_HTTP_PORT=$_port
 	if [ "$_port" = 80 ]; then LAB_HTTP=http://$LAB_IP; else LAB_HTTP=http://$LAB_IP:$_port; fi
 	export LAB_HTTP_PORT LAB_HTTP
-	lab_bg http busybox httpd -f -vv -p "$LAB_IP:$_port" -h "$_dir"
+	# own PID namespace: the per-connection children die with it
+	lab_bg http unshare --pid --fork --kill-child busybox httpd -f -vv -p "$LAB_IP:$_port" -h "$_dir"
 	# busybox httpd logs to stderr: http.out is the log
 	ln -sf http.out "$LAB_DIR/http.log"
 	_i=0

@@ -196,7 +196,7 @@ http_has() { grep -Eq "^$(echo "$1" | sed 's/\./\\./g'):[0-9]+: url:$2\$" "$LAB_
 # --- round 1: BIOS + UEFI together ---
 lab_qemu bios1 --firmware bios --mac "$bios1_mac" --mem 512M
 lab_qemu uefi1 --firmware uefi --mac "$uefi1_mac" --mem 512M
-watch 150 bios1 uefi1
+watch 240 bios1 uefi1
 
 check_host bios1
 tftp_has "$bios1_ip" 'pxelinux\.0' && t_ok "bios1: pxelinux.0 over TFTP" || t_fail "bios1: pxelinux.0 over TFTP"
@@ -213,7 +213,7 @@ http_has "$uefi1_ip" /vmlinuz && http_has "$uefi1_ip" /initrd.gz && t_ok "uefi1:
 
 # --- round 2: iPXE over HTTP ---
 lab_qemu ipxe1 --firmware bios --mac "$ipxe1_mac" --mem 512M
-watch 120 ipxe1
+watch 180 ipxe1
 check_host ipxe1
 http_has "$ipxe1_ip" /boot.ipxe && t_ok "ipxe1: entry iPXE script over HTTP" || t_fail "ipxe1: entry iPXE script over HTTP"
 http_has "$ipxe1_ip" "/ipxe/$(dash_mac "$ipxe1_mac")\\.ipxe" && t_ok "ipxe1: chained per-MAC iPXE script" || t_fail "ipxe1: chained per-MAC iPXE script"

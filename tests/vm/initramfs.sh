@@ -86,7 +86,7 @@ if [ -f "$out" ] && [ "$(cat "$out.inputs" 2>/dev/null)" = "$fp" ]; then
 fi
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/kf-initramfs.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
+trap 'rm -rf "$stage" "$out.tmp.$$"' EXIT
 r=$stage/root
 mkdir -p "$r"/bin "$r"/sbin "$r"/usr/bin "$r"/usr/sbin "$r"/etc "$r"/proc "$r"/sys \
 	"$r"/dev "$r"/tmp "$r"/run "$r"/mnt/share "$r"/kf "$r"/root "$r"/var/run \
@@ -243,6 +243,6 @@ EOF
 chmod 755 "$r/init"
 
 mkdir -p "$(dirname "$out")"
-(cd "$r" && find . | sort | busybox cpio -o -H newc 2>/dev/null) | gzip -6 >"$out.tmp"
-mv "$out.tmp" "$out"
+(cd "$r" && find . | sort | busybox cpio -o -H newc 2>/dev/null) | gzip -6 >"$out.tmp.$$"
+mv "$out.tmp.$$" "$out"
 echo "$fp" >"$out.inputs"
