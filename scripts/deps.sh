@@ -14,7 +14,7 @@ BUILD="build-essential pkg-config libyaml-dev libcurl4-openssl-dev libvirt-dev
 CHECK="libcmocka-dev clang libclang-rt-14-dev dnsmasq-base tftpd-hpa tftp-hpa
  iproute2 curl jq busybox-static libvirt-daemon libvirt-daemon-driver-qemu
  libvirt-clients qemu-system-x86 qemu-utils ipxe-qemu pxelinux syslinux-common
- ovmf grub-efi-amd64-bin grub-common mtools xorriso kmod"
+ ovmf grub-efi-amd64-bin grub-efi-amd64-signed ipxe grub-common mtools xorriso kmod"
 BENCH="wrk nginx-light ansible-core hyperfine"
 
 case $want in
