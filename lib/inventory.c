@@ -530,6 +530,10 @@ static void load_distro_file(struct kf_inventory *inv, const char *path, const c
 
 static void load_distros_dir(struct kf_inventory *inv, struct kf_err *e)
 {
+	if (inv->distros_dir && !*inv->distros_dir) {
+		kf_errf(e, kf_mark_of(inv, "distros_dir"), "distros_dir: empty path");
+		return;
+	}
 	char *dir = kf_inventory_distros_dir(inv, false);
 	struct dirent **ents = NULL;
 	if (!dir)

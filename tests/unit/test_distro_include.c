@@ -137,6 +137,10 @@ static void test_no_dir(void **state)
 	assert_true(rc < 0);
 	assert_string_equal(msgs, "D/fleet.yaml:3:14: distros_dir D/nowhere: No such file or directory\n");
 	free(msgs);
+	msgs = load("distros_dir: ''\nroles: {}\n", &rc, NULL);
+	assert_true(rc < 0);
+	assert_string_equal(msgs, "D/fleet.yaml:3:14: distros_dir: empty path\n");
+	free(msgs);
 }
 
 static void test_explicit_dir(void **state)
