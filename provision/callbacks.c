@@ -249,12 +249,14 @@ void kf_serve_cb(struct kf_httpd_req *rq, void *ctx)
 	}
 	/* the read side of kf_serve_exclusive: no full render overlaps */
 	const struct kf_inventory *inv = kf_serve_inv_get(s);
+	kf_serve_wrote(s);
 	if (which == 1)
 		cb_installing(s, rq, host, &rec);
 	else if (which == 2)
 		cb_installed(s, inv, rq, host, &rec);
 	else
 		cb_report(s, rq, host);
+	kf_serve_wrote(s); /* before and after: no reader caches a row in between */
 	kf_serve_inv_put(s);
 	kf_host_rec_release(&rec);
 }

@@ -26,7 +26,7 @@ static void usage(FILE *f)
 	      "  -o, --dir DIR         the tree of `kickfleet render -o DIR`\n"
 	      "  -l, --listen A:P      address and port (default provisioner.address:http_port)\n"
 	      "      --agent FILE      the agent binary served at /agent/kickfleet-agent\n"
-	      "      --threads N       worker threads (default: one per CPU)\n"
+	      "      --threads N       worker threads (default: two per CPU)\n"
 	      "      --timeout SEC     close connections idle this long (default 30)\n"
 	      "  -v, --verbose         log every refusal and debug lines\n"
 	      "  -h, --help            this help\n",

@@ -44,9 +44,9 @@ struct kf_httpd_route {
 struct kf_httpd_opts {
 	const char *addr;    /* IPv4 address to bind; NULL: 127.0.0.1 */
 	unsigned port;       /* 0: any free port (see kf_httpd_port) */
-	unsigned threads;    /* worker threads; 0: one per CPU */
+	unsigned threads;    /* worker threads; 0: two per CPU */
 	unsigned timeout;    /* seconds a connection may stay idle; 0: 30 */
-	size_t conn_memory;  /* bytes for request line + headers; 0: 16 KiB */
+	size_t conn_memory;  /* bytes for request line + headers; 0: 8 KiB */
 	unsigned max_conns;  /* 0: 4096 */
 };
 
@@ -98,6 +98,11 @@ int kf_httpd_reply_file(struct kf_httpd_req *rq, const char *root, const char *r
  * Returns an fd of a regular file, or -ENOENT, -EACCES (escape), -EISDIR
  * (not a regular file), or another negative errno. */
 int kf_httpd_open_beneath(const char *root, const char *rel);
+
+/* The same under an open directory (O_PATH is enough); dirfd stays the
+ * caller's. */
+int kf_httpd_open_at(int dirfd, const char *rel);
+int kf_httpd_reply_file_at(struct kf_httpd_req *rq, int dirfd, const char *rel);
 
 /* A content type from the name's extension. */
 const char *kf_httpd_ctype(const char *name);

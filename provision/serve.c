@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,9 +22,27 @@
 
 #define CB_MAX_BODY (64 * 1024)
 
+struct tok_entry;
+
 struct conn_list {
 	struct kf_state *st;
+	struct tok_entry *cache;
 	struct conn_list *next;
+};
+
+/* A per-thread cache of (token, state, netboot) by host name, so that the
+ * kickstart path does not ask SQLite on every request.  An entry is valid
+ * while the state store has not changed: the server's own writes bump
+ * s->writes, other processes' (render, netboot) change the database and
+ * WAL files' size or mtime; and for at most CACHE_SECONDS in any case. */
+#define CACHE_SLOTS 1024
+#define CACHE_SECONDS 1
+struct tok_entry {
+	uint64_t ver;
+	time_t at;
+	char name[64];
+	char token[KF_TOKEN_HEX + 1];
+	int state, netboot;
 };
 
 struct kf_serve {
@@ -38,6 +57,10 @@ struct kf_serve {
 	struct conn_list *conns;
 	kf_serve_render_fn render;
 	pid_t dnsmasq_pid;
+	int http_fd, tftp_fd; /* the roots, opened once (-1: by path each time) */
+	char *wal_path;
+	uint64_t writes;      /* bumped by every state change this server makes */
+	pthread_key_t cache_key;
 	time_t started;
 };
 
@@ -143,6 +166,83 @@ bool kf_serve_name_ok(const char *name)
 	return !strstr(name, "..");
 }
 
+/* ---- token cache ---- */
+
+void kf_serve_wrote(struct kf_serve *s)
+{
+	__atomic_fetch_add(&s->writes, 1, __ATOMIC_RELEASE);
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	return h;
+}
+
+static uint64_t store_version(struct kf_serve *s)
+{
+	uint64_t h = __atomic_load_n(&s->writes, __ATOMIC_ACQUIRE);
+	struct stat sb;
+	const char *paths[2] = { s->state_path, s->wal_path };
+	for (int i = 0; i < 2; i++) {
+		if (stat(paths[i], &sb) == 0) {
+			h = mix(h, (uint64_t)sb.st_ino);
+			h = mix(h, (uint64_t)sb.st_size);
+			h = mix(h, (uint64_t)sb.st_mtim.tv_sec);
+			h = mix(h, (uint64_t)sb.st_mtim.tv_nsec);
+		} else {
+			h = mix(h, 0xdead);
+		}
+	}
+	return h;
+}
+
+static struct tok_entry *cache_slot(struct kf_serve *s, const char *host)
+{
+	struct tok_entry *c = pthread_getspecific(s->cache_key);
+	if (!c) {
+		c = kf_xcalloc(CACHE_SLOTS, sizeof(*c));
+		pthread_setspecific(s->cache_key, c);
+		struct conn_list *l = kf_xcalloc(1, sizeof(*l));
+		l->cache = c;
+		pthread_mutex_lock(&s->conns_lock);
+		l->next = s->conns;
+		s->conns = l;
+		pthread_mutex_unlock(&s->conns_lock);
+	}
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = host; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return &c[h % CACHE_SLOTS];
+}
+
+/* The host's row, from the cache when it is current. */
+static int lookup_host(struct kf_serve *s, const char *host, struct kf_host_rec *rec,
+		       struct kf_err *e)
+{
+	uint64_t ver = store_version(s);
+	time_t now = time(NULL);
+	struct tok_entry *t = strlen(host) < sizeof(t->name) ? cache_slot(s, host) : NULL;
+	if (t && t->ver == ver && now - t->at < CACHE_SECONDS && !strcmp(t->name, host)) {
+		memset(rec, 0, sizeof(*rec));
+		memcpy(rec->token, t->token, sizeof(rec->token));
+		rec->state = t->state;
+		rec->netboot = t->netboot;
+		return 0;
+	}
+	struct kf_state *st = kf_serve_state(s, e);
+	int r = st ? kf_state_get_host(st, host, rec, e) : -EIO;
+	if (r == 0 && t) {
+		t->ver = ver;
+		t->at = now;
+		snprintf(t->name, sizeof(t->name), "%s", host);
+		memcpy(t->token, rec->token, sizeof(t->token));
+		t->state = rec->state;
+		t->netboot = rec->netboot;
+	}
+	return r;
+}
+
 /* ---- tokens ---- */
 
 static void refuse(struct kf_httpd_req *rq, const char *host, const char *why)
@@ -162,8 +262,7 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 		return -EACCES;
 	}
 	struct kf_err e = KF_ERR_INIT;
-	struct kf_state *st = kf_serve_state(s, &e);
-	int r = st ? kf_state_get_host(st, host, rec, &e) : -EIO;
+	int r = lookup_host(s, host, rec, &e);
 	if (r == -ENOENT) {
 		refuse(rq, host, "unknown host");
 		kf_err_release(&e);
@@ -185,7 +284,8 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 		const struct kf_inventory *inv = kf_serve_inv_get(s);
 		long long ttl = inv->provisioner->token_ttl;
 		kf_serve_inv_put(s);
-		if (ttl > 0) {
+		struct kf_state *st = kf_serve_state(s, NULL);
+		if (ttl > 0 && st) {
 			int64_t at = kf_state_installed_at(st, host);
 			if (at && (int64_t)time(NULL) > at + ttl)
 				why = "token expired after install";
@@ -287,7 +387,8 @@ static void h_ks(struct kf_httpd_req *rq, void *ctx)
 	if (!host || kf_serve_auth(s, rq, host, true, &rec) < 0)
 		return;
 	char *rel = kf_xasprintf("ks/%s", host);
-	int fd = kf_httpd_open_beneath(s->http_root, rel);
+	int fd = s->http_fd >= 0 ? kf_httpd_open_at(s->http_fd, rel)
+				 : kf_httpd_open_beneath(s->http_root, rel);
 	free(rel);
 	if (fd < 0) {
 		kf_log(KF_LOG_WARN, "http: no kickstart rendered for host %s", host);
@@ -297,9 +398,11 @@ static void h_ks(struct kf_httpd_req *rq, void *ctx)
 	if (rec.state == KF_ST_NEW || rec.state == KF_ST_BOOTING) {
 		struct kf_state *st = kf_serve_state(s, NULL);
 		kf_serve_inv_get(s); /* state changes never overlap kf_serve_exclusive */
+		kf_serve_wrote(s);
 		if (st && kf_state_set_state(st, host, KF_ST_INSTALLING, "kickstart fetched", NULL) > 0)
 			kf_log(KF_LOG_INFO, "serve: %s is installing (kickstart fetched from %s)", host,
 			       kf_httpd_peer(rq));
+		kf_serve_wrote(s);
 		kf_serve_inv_put(s);
 	}
 	kf_httpd_add_header(rq, "Cache-Control", "no-store");
@@ -400,8 +503,10 @@ static void h_ipxe(struct kf_httpd_req *rq, void *ctx)
 	}
 	if (r == 0 && rec.state == KF_ST_NEW) {
 		kf_serve_inv_get(s);
+		kf_serve_wrote(s);
 		if (kf_state_set_state(st, rec.name, KF_ST_BOOTING, "iPXE script fetched", NULL) > 0)
 			kf_log(KF_LOG_INFO, "serve: %s is booting (iPXE, %s)", rec.name, kf_httpd_peer(rq));
+		kf_serve_wrote(s);
 		kf_serve_inv_put(s);
 	}
 	for (char *c = mac; *c; c++)
@@ -422,7 +527,10 @@ static void h_ipxe(struct kf_httpd_req *rq, void *ctx)
 static void h_boot(struct kf_httpd_req *rq, void *ctx)
 {
 	struct kf_serve *s = ctx;
-	kf_httpd_reply_file(rq, s->tftp_root, kf_httpd_rest(rq));
+	if (s->tftp_fd >= 0)
+		kf_httpd_reply_file_at(rq, s->tftp_fd, kf_httpd_rest(rq));
+	else
+		kf_httpd_reply_file(rq, s->tftp_root, kf_httpd_rest(rq));
 }
 
 static void h_trees(struct kf_httpd_req *rq, void *ctx)
@@ -472,7 +580,9 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 	pthread_rwlock_init(&s->inv_lock, NULL);
 	pthread_mutex_init(&s->conns_lock, NULL);
 	pthread_key_create(&s->st_key, NULL);
+	pthread_key_create(&s->cache_key, NULL);
 	s->inv = inv;
+	s->http_fd = s->tftp_fd = -1;
 	s->started = time(NULL);
 	s->render = o->render;
 	s->dnsmasq_pid = o->dnsmasq_pid;
@@ -486,6 +596,7 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 				    : kf_xstrdup(pv->tftp_root);
 	s->agent_path = o->agent_path ? kf_xstrdup(o->agent_path) : default_agent_path();
 	s->state_path = kf_xasprintf("%s/state.db", s->state_dir);
+	s->wal_path = kf_xasprintf("%s/state.db-wal", s->state_dir);
 	snprintf(s->addr, sizeof(s->addr), "%s", o->listen_addr ? o->listen_addr : pv->address);
 	unsigned port = o->port_set ? o->listen_port : (unsigned)pv->http_port;
 	int r = kf_mkdir_p(s->state_dir, 0755);
@@ -504,6 +615,8 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 	if (r > 0)
 		kf_log(KF_LOG_INFO, "serve: registered %d new hosts in %s", r, s->state_path);
 	raise_nofile();
+	s->http_fd = open(s->http_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	s->tftp_fd = open(s->tftp_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct kf_httpd_opts ho = { .addr = s->addr, .port = port, .threads = o->threads,
 				    .timeout = o->timeout, .max_conns = 16384 };
 	if ((r = kf_httpd_start(&s->http, &ho, routes, KF_ARRAY_SIZE(routes), s, e)) < 0)
@@ -530,14 +643,21 @@ void kf_serve_free(struct kf_serve *s)
 	for (struct conn_list *c = s->conns, *next; c; c = next) {
 		next = c->next;
 		kf_state_close(c->st);
+		free(c->cache);
 		free(c);
 	}
+	if (s->http_fd >= 0)
+		close(s->http_fd);
+	if (s->tftp_fd >= 0)
+		close(s->tftp_fd);
 	pthread_key_delete(s->st_key);
+	pthread_key_delete(s->cache_key);
 	pthread_mutex_destroy(&s->conns_lock);
 	pthread_rwlock_destroy(&s->inv_lock);
 	free(s->outdir);
 	free(s->state_dir);
 	free(s->state_path);
+	free(s->wal_path);
 	free(s->http_root);
 	free(s->tftp_root);
 	free(s->agent_path);

@@ -92,6 +92,9 @@ const char *kf_serve_tftp_root(const struct kf_serve *s);
  * the request and the host, and returns a negative errno. */
 int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 		  bool install_phase, struct kf_host_rec *rec);
+/* Every state change the server makes calls this first (it invalidates
+ * the per-thread token caches). */
+void kf_serve_wrote(struct kf_serve *s);
 /* Valid host names: [A-Za-z0-9._-], 1..253, not starting with '.'. */
 bool kf_serve_name_ok(const char *name);
 /* Re-renders host's boot files (render hook) and signals dnsmasq when

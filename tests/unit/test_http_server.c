@@ -159,7 +159,7 @@ static void test_profile_composed(void **state)
 	/* web02: the host profile's pinning wins over the role's (none) */
 	assert_non_null(strstr(w2, "3: \"7\""));
 	/* ETag: a second fetch with If-None-Match gets 304 */
-	char etag[80];
+	char etag[600];
 	assert_non_null(fx_header(&r, "ETag"));
 	snprintf(etag, sizeof(etag), "%s", fx_header(&r, "ETag"));
 	resp_release(&r);
