@@ -37,7 +37,7 @@
 # configures address, route and resolv.conf for `udhcpc -i eth0`.
 #
 # The output is rebuilt only when an input changed: OUT.inputs holds a
-# fingerprint of the arguments and the size/mtime of every input file.
+# fingerprint of the arguments and the content of every input file.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,14 +70,18 @@ busybox=$(command -v busybox)
 # busybox must be static: nothing else in the image provides a libc for it
 if ldd "$busybox" >/dev/null 2>&1; then echo "initramfs.sh: $busybox is not static (install busybox-static)" >&2; exit 2; fi
 
-# --- fingerprint: arguments + size/mtime of every input ---
+# --- fingerprint: arguments (sources by content, not path) + tool versions ---
 fingerprint() {
-	echo "v2 $kver default=$default_mods mods=$mods bins=$bins files=$files"
-	for p in "$0" "$script" "$busybox" "$modules_dir/modules.dep"; do
+	echo "v3 $kver default=$default_mods mods=$mods"
+	for p in "$0" "$busybox" "$modules_dir/modules.dep"; do
 		stat -L -c '%n %s %Y' "$p"
 	done
+	echo "script $(sha256sum <"$script")"
 	for spec in $bins $files; do
-		find -L "${spec%%:*}" -printf '%p %s %T@\n' 2>/dev/null | sort
+		src=${spec%%:*}; dest=${spec#*:}; [ "$dest" = "$spec" ] && dest=$src
+		echo "$dest"
+		(cd "$src" 2>/dev/null && find -L . -type f -print0 | sort -z | xargs -0r sha256sum) ||
+			sha256sum <"$src" 2>/dev/null
 	done
 }
 fp=$(fingerprint | sha256sum | cut -d' ' -f1)

@@ -46,15 +46,31 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 script= initrd= kernel= mem=1G smp=2 numa=2 cpu=max share= timeout=120
 log= quiet= append= envs= nics=
-imgargs=
+imgargs= keys=
 usage() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 need() { [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }; }
 # collect image arguments with their values quoted for a later eval
 addimg() { imgargs="$imgargs $1 '$(printf %s "$2" | sed "s/'/'\\\\''/g")'"; }
+# content_key OPT VALUE: what the image depends on, by content not by path
+# (tests often pass scripts from fresh temp dirs)
+content_key() {
+	case $1 in
+	--module) echo "module $2" ;;
+	--script) echo "script $(sha256sum <"$2" 2>/dev/null | cut -c1-64)" ;;
+	*)
+		_src=${2%%:*} _dest=${2#*:}
+		[ "$_dest" = "$2" ] && _dest=$_src
+		echo "$1 $_dest $(find -L "$_src" -type f -print0 2>/dev/null | sort -z |
+			xargs -0r sha256sum 2>/dev/null | sed "s|  $_src|  |" | sha256sum | cut -c1-64)"
+		;;
+	esac
+}
 while [ $# -gt 0 ]; do
 	case $1 in
-	--script) need "$@"; script=$2; addimg "$1" "$2"; shift 2 ;;
-	--module|--bin|--file) need "$@"; addimg "$1" "$2"; shift 2 ;;
+	--script) need "$@"; script=$2; addimg "$1" "$2"; keys="$keys
+$(content_key "$1" "$2")"; shift 2 ;;
+	--module|--bin|--file) need "$@"; addimg "$1" "$2"; keys="$keys
+$(content_key "$1" "$2")"; shift 2 ;;
 	--initrd) need "$@"; initrd=$2; shift 2 ;;
 	--kernel) need "$@"; kernel=$2; shift 2 ;;
 	--mem) need "$@"; mem=$2; shift 2 ;;
@@ -101,11 +117,16 @@ if [ -z "$kernel" ]; then
 	kernel=$KF_VMLINUZ
 fi
 if [ -z "$initrd" ]; then
-	# cache images by their inputs under $KF_CACHE/initramfs
-	key=$(printf '%s\n' "$imgargs" "$kernel" | sha256sum | cut -c1-16)
+	# cache images by the content of their inputs under $KF_CACHE/initramfs;
+	# keep the 24 most recently used
+	key=$(printf '%s\n' "$keys" "$kernel" | sha256sum | cut -c1-16)
 	idir=${KF_CACHE:-/var/cache/kickfleet}/initramfs
 	mkdir -p "$idir"
-	initrd=$idir/$key.cpio.gz
+	initrd=$idir/vm-$key.cpio.gz
+	[ -f "$initrd" ] && touch "$initrd"
+	ls -1t "$idir"/vm-*.cpio.gz 2>/dev/null | tail -n +25 | while read -r old; do
+		rm -f "$old" "$old.inputs"
+	done
 	eval "\"\$here/initramfs.sh\" -o \"\$initrd\" $imgargs" || { echo "run.sh: initramfs build failed" >&2; exit 125; }
 fi
 [ -n "$log" ] || log=$tmp/serial.log
