@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "inventory.h"
 #include "provision/cmd.h"
@@ -75,8 +76,14 @@ int cmd_netboot(int argc, char **argv)
 	if (on && r > 0 && kf_state_rotate_token(st, host, NULL, &e) < 0)
 		goto out;
 	struct kf_render_opts o = { .outdir = outdir };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (kf_render_host(inv, st, &o, host, &hup, &e) < 0)
 		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (getenv("KF_RENDER_TIMING")) /* for bench/render.sh: the server's one-host path */
+		fprintf(stderr, "timing: render_host %.1f ms\n",
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	const char *hupmsg = "";
 	if (hup)
 		hupmsg = kf_render_signal_dnsmasq(inv, outdir) > 0 ? "; dnsmasq signalled"

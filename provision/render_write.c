@@ -14,6 +14,9 @@
 
 #include "provision/render_int.h"
 
+/* Up to this many files are fsynced one by one; more take one syncfs(). */
+#define FSYNC_EACH_MAX 64
+
 struct wfile {
 	char *path, *tmp;
 };
@@ -162,7 +165,19 @@ int kf_wbatch_commit(struct kf_wbatch *b, struct kf_err *e)
 	if (b->dry)
 		return 0;
 	int r = 0;
-	if (b->n) {
+	if (b->n && b->n <= FSYNC_EACH_MAX) {
+		/* a few files (one host): fsync each, leave the rest of the file
+		 * system alone */
+		for (size_t i = 0; i < b->n && r == 0; i++) {
+			int fd = open(b->v[i].tmp, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || fsync(fd) < 0)
+				r = kf_errc(e, -errno, NULL, "fsync %s: %s", b->v[i].tmp, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+		if (r < 0)
+			return r;
+	} else if (b->n) {
 		/* one flush for every temp file (they may span file systems: one
 		 * syncfs per directory is cheap when nothing is dirty) */
 		for (size_t i = 0; i < b->ndirs; i++) {
