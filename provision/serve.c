@@ -519,8 +519,8 @@ static void h_ipxe(struct kf_httpd_req *rq, void *ctx)
 		kf_httpd_reply_fd(rq, fd, "text/plain; charset=utf-8");
 	else if (r == 0)
 		kf_httpd_reply_text(rq, 404, "no iPXE script rendered for %s", rec.name);
-	else
-		kf_httpd_reply(rq, 200, "text/plain; charset=utf-8", "#!ipxe\nexit\n", 12);
+	else /* unknown MAC: boot.ipxe chains default.ipxe on a 404 */
+		kf_httpd_reply_text(rq, 404, "unknown MAC");
 	kf_host_rec_release(&rec);
 }
 

@@ -402,10 +402,17 @@ static void test_ipxe_unknown_and_new(void **state)
 {
 	struct fx *f = *state;
 	struct resp r;
-	/* unknown MAC: boot locally */
+	/* unknown MAC: 404, so that boot.ipxe chains default.ipxe */
 	assert_int_equal(fx_get(f, "/ipxe/01-52-54-00-ff-ff-ff.ipxe", &r), 0);
+	assert_int_equal(r.status, 404);
+	resp_release(&r);
+	assert_int_equal(fx_get(f, "/ipxe/boot.ipxe", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(r.body, "exit"));
+	assert_non_null(strstr(r.body, "default.ipxe"));
+	resp_release(&r);
+	assert_int_equal(fx_get(f, "/ipxe/default.ipxe", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "#!ipxe"));
 	resp_release(&r);
 	/* a new host, second MAC, upper case: its install script; state booting */
 	assert_int_equal(fx_get(f, "/ipxe/01-52-54-00-AA-01-02.ipxe", &r), 0);
