@@ -91,6 +91,9 @@ static const struct kf_field prov_fields[] = {
 	FLD(S, "url", KF_T_STR, url, .doc = "base URL clients use (default http://ADDRESS:HTTP_PORT)"),
 	FLD(S, "token_ttl", KF_T_INT, token_ttl, .min = 0, .max = 1LL << 40, .def = "0",
 	    .doc = "seconds a host's token stays valid after install (0: until rotated)"),
+	FLD(S, "ipv6_prefix", KF_T_STR, ipv6_prefix,
+	    .doc = "IPv6 ULA prefix (fd00:250::/64) dnsmasq announces with router advertisements only, "
+		   "so that iPXE does not wait for one"),
 	END
 };
 #undef S

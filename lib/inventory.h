@@ -40,6 +40,7 @@ struct kf_i_provisioner {
 	int installed_boot; /* what DHCP tells an installed host: localboot | ignore */
 	const char *url;    /* base URL clients use, default http://ADDRESS:PORT */
 	long long token_ttl; /* seconds a token stays valid after install, 0: forever */
+	const char *ipv6_prefix; /* ULA prefix dnsmasq announces (router advertisements only) */
 };
 
 struct kf_i_distro {

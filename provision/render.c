@@ -1,6 +1,7 @@
 /* kickfleet render: the incremental renderer.  See render.h. */
 #include "provision/render.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -535,9 +536,34 @@ static int open_state(struct rctx *c, struct kf_state **st, struct kf_err *e)
 	return kf_state_open(st, c->p.db, e);
 }
 
+/* "fd00:250::/64": an IPv6 prefix of 8..128 bits. */
+static bool ipv6_prefix_ok(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char addr[64];
+	struct in6_addr a;
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n >= sizeof(addr))
+		return false;
+	memcpy(addr, s, n);
+	addr[n] = 0;
+	if (inet_pton(AF_INET6, addr, &a) != 1)
+		return false;
+	if (!slash)
+		return true;
+	char *end;
+	long len = strtol(slash + 1, &end, 10);
+	return *end == 0 && end != slash + 1 && len >= 8 && len <= 128;
+}
+
 static int check_names(const struct kf_inventory *inv, struct kf_err *e)
 {
 	int r = 0;
+	const struct kf_i_provisioner *p = inv->provisioner;
+	if (p->ipv6_prefix && !ipv6_prefix_ok(p->ipv6_prefix))
+		r = kf_errf(e, kf_mark_of(p, "ipv6_prefix"),
+			    "ipv6_prefix: expected an IPv6 prefix like fd00:250::/64, got \"%s\"",
+			    p->ipv6_prefix);
 	for (size_t i = 0; i < kf_item_count(inv); i++) {
 		struct kf_item it;
 		kf_item_of(inv, i, &it);

@@ -84,6 +84,13 @@ void kf_dnsmasq_conf(const struct kf_inventory *inv, const struct kf_dnsmasq_pat
 		kf_buf_printf(out, "dhcp-option=option:dns-server,%s\n", d->dns);
 	if (d && d->router && mode != KF_DHCP_PROXY)
 		kf_buf_printf(out, "dhcp-option=option:router,%s\n", d->router);
+	if (pr->ipv6_prefix) {
+		/* router advertisements only (no DHCPv6): iPXE stops waiting ~13 s for one */
+		const char *slash = strchr(pr->ipv6_prefix, '/');
+		kf_buf_printf(out, "enable-ra\ndhcp-range=%.*s,ra-only,%s\n",
+			      (int)(slash ? (size_t)(slash - pr->ipv6_prefix) : strlen(pr->ipv6_prefix)),
+			      pr->ipv6_prefix, slash ? slash + 1 : "64");
+	}
 
 	kf_buf_printf(out,
 		      "\n# client tells: DHCP option 93 (client architecture), UEFI HTTP boot, iPXE\n"

@@ -143,5 +143,8 @@ printf 'text\nrootpw --iscrypted x\nbogus --x\n%%post\ntrue\n' > "$work/bad/bad.
 t_check "check: rendered kickstart syntax (unknown command)" grep -q 'kickstart of twonic (from .*bad.ks):3:1: unknown kickstart command "bogus"' "$work/cerr"
 t_check "check: rendered kickstart syntax (no %end)" grep -q ':4:1: section %post is not closed' "$work/cerr"
 t_check "check passes on the example fleet" "$KF" check -f "$TOP/examples/fleet.yaml"
+sed 's|ipv6_prefix: fd00:250::/64|ipv6_prefix: fd00:zz::/64|' "$TOP/examples/fleet.yaml" > "$work/v6.yaml"
+"$KF" check -f "$work/v6.yaml" >/dev/null 2>"$work/cerr"
+t_check "check: a bad ipv6_prefix with file:line:col" grep -q 'v6.yaml:21:16: ipv6_prefix: expected an IPv6 prefix' "$work/cerr"
 
 t_summary
