@@ -115,6 +115,7 @@ trap 'exit 130' INT TERM HUP
 if [ -z "$kernel" ]; then
 	eval "$("$here/kernel.sh")"
 	kernel=$KF_VMLINUZ
+	addimg --modules-dir "$KF_MODULES"
 fi
 if [ -z "$initrd" ]; then
 	# cache images by the content of their inputs under $KF_CACHE/initramfs;
