@@ -226,7 +226,12 @@ lab_qemu() {
 		# SeaBIOS "sercon": BIOS text output (iPXE, pxelinux) on the serial
 		# port. Without it (or a VGA), under -nodefaults SeaBIOS never
 		# runs the NIC's option ROM.
-		set -- -fw_cfg name=etc/sercon-port,string=0x3f8 "$@"
+		# (e2e, issue 8) SeaBIOS reads etc/sercon-port as a binary
+		# little-endian integer (romfile_loadint), so string=0x3f8 gave it
+		# a bogus port and the BIOS/iPXE text never reached the serial
+		# log; a 2-byte file with 0x03f8 does.
+		printf '\370\003' >"$LAB_DIR/sercon-port"
+		set -- -fw_cfg "name=etc/sercon-port,file=$LAB_DIR/sercon-port" "$@"
 		;;
 	uefi)
 		[ "$_rom" = unset ] && _rom=
