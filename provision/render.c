@@ -232,7 +232,6 @@ static void drop(struct rctx *c, int root, const char *rel)
 {
 	char *path = root_path(c, root, rel);
 	if (kf_wbatch_remove(c->wb, path) > 0) {
-		c->stats->deleted++;
 		if (root == KF_ROOT_DNSMASQ)
 			c->stats->dnsmasq_changed = true;
 		if (c->o->verbose && c->o->log)
@@ -632,7 +631,9 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 		stats->staged = (size_t)n;
 	}
 	/* files first, then the state: a crash in between re-renders them */
-	if ((r = kf_wbatch_commit(c.wb, e)) < 0)
+	r = kf_wbatch_commit(c.wb, e);
+	stats->deleted = kf_wbatch_removed(c.wb);
+	if (r < 0)
 		goto out;
 	phase("files");
 	if (batch) {
@@ -702,6 +703,7 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 		goto out;
 	if ((r = kf_wbatch_commit(c.wb, e)) < 0)
 		goto out;
+	stats.deleted = kf_wbatch_removed(c.wb);
 	*need_sighup = stats.dnsmasq_changed;
 out:
 	kf_host_rec_release(&old);

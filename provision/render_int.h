@@ -60,6 +60,9 @@ int kf_wbatch_remove(struct kf_wbatch *b, const char *path);
 /* Makes everything durable (syncfs), renames temps into place, removes
  * queued files, fsyncs the directories. */
 int kf_wbatch_commit(struct kf_wbatch *b, struct kf_err *e);
+/* Files the commit removed (or, dry, would remove): queued ones that no
+ * put of the same batch claimed. */
+size_t kf_wbatch_removed(const struct kf_wbatch *b);
 /* Drops the temps (also after commit: frees). */
 void kf_wbatch_free(struct kf_wbatch *b);
 

@@ -29,7 +29,36 @@ struct kf_wbatch {
 	size_t nrm, caprm;
 	char **dirs; /* made and to be fsynced */
 	size_t ndirs, capdirs;
+	char **claimed; /* every path put, written or not: never removed */
+	size_t nclaimed, capclaimed;
+	size_t removed;
 };
+
+size_t kf_wbatch_removed(const struct kf_wbatch *b)
+{
+	return b->removed;
+}
+
+static void claim(struct kf_wbatch *b, const char *path)
+{
+	if (b->nclaimed == b->capclaimed) {
+		b->capclaimed = b->capclaimed ? b->capclaimed * 2 : 256;
+		b->claimed = kf_xrealloc(b->claimed, b->capclaimed * sizeof(*b->claimed));
+	}
+	b->claimed[b->nclaimed++] = kf_xstrdup(path);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A file one host gives up may be another's in the same batch (a MAC that
+ * moved): what any put claimed is kept. */
+static bool claimed(struct kf_wbatch *b, const char *path)
+{
+	return b->nclaimed && bsearch(&path, b->claimed, b->nclaimed, sizeof(*b->claimed), str_cmp);
+}
 
 struct kf_wbatch *kf_wbatch_new(bool dry_run)
 {
@@ -87,6 +116,7 @@ static bool same_content(const char *path, const char *data, size_t len)
 int kf_wbatch_put(struct kf_wbatch *b, const char *path, const char *data, size_t len,
 		  mode_t mode, struct kf_err *e)
 {
+	claim(b, path);
 	if (same_content(path, data, len))
 		return 0;
 	int r = note_dir(b, path, e);
@@ -162,6 +192,11 @@ static int fsync_path(const char *dir)
 
 int kf_wbatch_commit(struct kf_wbatch *b, struct kf_err *e)
 {
+	if (b->nrm && b->nclaimed)
+		qsort(b->claimed, b->nclaimed, sizeof(*b->claimed), str_cmp);
+	b->removed = 0;
+	for (size_t i = 0; i < b->nrm; i++)
+		b->removed += !claimed(b, b->rm[i]);
 	if (b->dry)
 		return 0;
 	int r = 0;
@@ -198,6 +233,8 @@ int kf_wbatch_commit(struct kf_wbatch *b, struct kf_err *e)
 		b->v[i].tmp = NULL;
 	}
 	for (size_t i = 0; i < b->nrm; i++) {
+		if (claimed(b, b->rm[i]))
+			continue;
 		if (unlink(b->rm[i]) < 0 && errno != ENOENT)
 			return kf_errc(e, -errno, NULL, "remove %s: %s", b->rm[i], strerror(errno));
 		note_dir(b, b->rm[i], NULL);
@@ -224,6 +261,9 @@ void kf_wbatch_free(struct kf_wbatch *b)
 		free(b->rm[i]);
 	for (size_t i = 0; i < b->ndirs; i++)
 		free(b->dirs[i]);
+	for (size_t i = 0; i < b->nclaimed; i++)
+		free(b->claimed[i]);
+	free(b->claimed);
 	free(b->v);
 	free(b->rm);
 	free(b->dirs);

@@ -92,7 +92,7 @@ after=$(find "$out" -type f -newer "$work/orig.yaml" | xargs md5sum | sort | md5
 t_check "dry run lists the changed host" grep -qx '~ kvm02' "$work/dry"
 t_check "dry run says what it would write" grep -q 'dry run: .* 1 changed.*would be written' "$work/dry"
 t_check "dry run writes nothing" test "$before" = "$after"
-t_check "dry run into a fresh directory creates nothing" sh -c "'$KF' render -n -f '$fleet' -o '$work/none' >/dev/null && test ! -e '$work/none'"
+t_check "dry run into a fresh directory creates nothing" sh -c "'$KF' render -n -f '$fleet' -o '$work/none' >/dev/null 2>&1 && test ! -e '$work/none'"
 
 # netboot off / on
 "$KF" netboot -f "$fleet" -o "$out" kvm01 off >"$work/nb" 2>&1

@@ -226,6 +226,25 @@ static void test_write_batch(void **state)
 	kf_wbatch_free(wb);
 	assert_int_equal(access(a, F_OK), -1);
 
+	/* a path given up by one host and taken by another in the same batch
+	 * (a MAC that moved) stays */
+	wb = kf_wbatch_new(false);
+	assert_int_equal(kf_wbatch_remove(wb, b), 1);
+	assert_int_equal(kf_wbatch_put(wb, b, "moved\n", 6, 0644, &e), 1);
+	assert_int_equal(kf_wbatch_commit(wb, &e), 0);
+	assert_int_equal(kf_wbatch_removed(wb), 0);
+	kf_wbatch_free(wb);
+	assert_int_equal(kf_read_file(b, 100, &text, NULL), 0);
+	assert_string_equal(text, "moved\n");
+	free(text);
+	wb = kf_wbatch_new(false);
+	assert_int_equal(kf_wbatch_put(wb, b, "moved\n", 6, 0644, &e), 0); /* unchanged, still claimed */
+	assert_int_equal(kf_wbatch_remove(wb, b), 1);
+	assert_int_equal(kf_wbatch_commit(wb, &e), 0);
+	assert_int_equal(kf_wbatch_removed(wb), 0);
+	kf_wbatch_free(wb);
+	assert_int_equal(access(b, F_OK), 0);
+
 	/* an unwritable place is an error naming the file */
 	wb = kf_wbatch_new(false);
 	assert_true(kf_wbatch_put(wb, "/proc/kf-no/x", "x", 1, 0644, &e) < 0);
