@@ -252,7 +252,13 @@ int kf_httpd_reply_fd(struct kf_httpd_req *rq, int fd, const char *ctype)
 		close(fd);
 		return kf_httpd_reply_text(rq, 404, "not found");
 	}
-	uint64_t size = (uint64_t)sb.st_size, off = 0, len = size;
+	return kf_httpd_reply_fd_span(rq, fd, 0, (uint64_t)sb.st_size, ctype);
+}
+
+int kf_httpd_reply_fd_span(struct kf_httpd_req *rq, int fd, uint64_t base, uint64_t size,
+			   const char *ctype)
+{
+	uint64_t off = 0, len = size;
 	int rr = parse_range(kf_httpd_header(rq, MHD_HTTP_HEADER_RANGE), size, &off, &len);
 	if (rr < 0) {
 		close(fd);
@@ -267,7 +273,7 @@ int kf_httpd_reply_fd(struct kf_httpd_req *rq, int fd, const char *ctype)
 		char *buf = kf_xmalloc(len ? len : 1);
 		size_t got = 0;
 		while (got < len) {
-			ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+			ssize_t n = pread(fd, buf + got, len - got, (off_t)(base + off + got));
 			if (n <= 0)
 				break;
 			got += (size_t)n;
@@ -281,7 +287,7 @@ int kf_httpd_reply_fd(struct kf_httpd_req *rq, int fd, const char *ctype)
 		if (!r)
 			free(buf);
 	} else {
-		r = MHD_create_response_from_fd_at_offset64(len, fd, off);
+		r = MHD_create_response_from_fd_at_offset64(len, fd, base + off);
 		if (!r)
 			close(fd);
 	}

@@ -88,6 +88,10 @@ void kf_httpd_add_header(struct kf_httpd_req *rq, const char *name, const char *
 /* A regular file, sent with sendfile; honours one "Range: bytes=" range
  * (206, or 416 when unsatisfiable).  Takes ownership of fd. */
 int kf_httpd_reply_fd(struct kf_httpd_req *rq, int fd, const char *ctype);
+/* Replies with the bytes [base, base + size) of fd as one file (Range
+ * requests are relative to base); takes ownership of fd. */
+int kf_httpd_reply_fd_span(struct kf_httpd_req *rq, int fd, uint64_t base, uint64_t size,
+			   const char *ctype);
 /* The file rel under the directory root (kf_httpd_open_beneath), or the
  * matching 4xx: 404 missing or not a regular file, 403 escaping root. */
 int kf_httpd_reply_file(struct kf_httpd_req *rq, const char *root, const char *rel);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "provision/distro_iso.h"
 #include "provision/state_extra.h"
 #include "sha256.h"
 #include "types.h"
@@ -72,6 +73,7 @@ static void h_agent(struct kf_httpd_req *rq, void *ctx);
 static void h_ipxe(struct kf_httpd_req *rq, void *ctx);
 static void h_boot(struct kf_httpd_req *rq, void *ctx);
 static void h_trees(struct kf_httpd_req *rq, void *ctx);
+static void h_distros(struct kf_httpd_req *rq, void *ctx);
 
 /* The routing table: most specific first. */
 static const struct kf_httpd_route routes[] = {
@@ -84,6 +86,7 @@ static const struct kf_httpd_route routes[] = {
 	{ "ipxe", KF_HTTPD_GET, "/ipxe/", h_ipxe, 0 },
 	{ "boot", KF_HTTPD_GET, "/boot/", h_boot, 0 },
 	{ "trees", KF_HTTPD_GET, "/trees/", h_trees, 0 },
+	{ "distros", KF_HTTPD_GET, "/distros/", h_distros, 0 },
 };
 
 /* ---- shared context ---- */
@@ -539,6 +542,36 @@ static void h_trees(struct kf_httpd_req *rq, void *ctx)
 	char *root = kf_xasprintf("%s/trees", s->http_root);
 	kf_httpd_reply_file(rq, root, kf_httpd_rest(rq));
 	free(root);
+}
+
+/* Imported distros: kernel, initrd and install tree, from the staged
+ * directory or straight from the staged ISO (provision/distro_iso.h). */
+static void h_distros(struct kf_httpd_req *rq, void *ctx)
+{
+	struct kf_serve *s = ctx;
+	struct kf_distro_blob b = { .fd = -1 };
+	int r = kf_distro_open(s->http_root, kf_httpd_rest(rq), &b);
+	switch (r) {
+	case 0:
+		kf_httpd_reply_fd_span(rq, b.fd, b.offset, b.size, kf_httpd_ctype(kf_httpd_rest(rq)));
+		return;
+	case -ENOENT:
+	case -EISDIR:
+	case -ENOTDIR:
+		kf_httpd_reply_text(rq, 404, "not found");
+		return;
+	case -EACCES:
+		kf_log(KF_LOG_WARN, "refused %s %s: path leaves the distro tree", kf_httpd_method(rq),
+		       kf_httpd_path(rq));
+		kf_httpd_reply_text(rq, 403, "forbidden");
+		return;
+	case -ENOTSUP:
+		kf_httpd_reply_text(rq, 501, "file is stored in pieces inside the ISO");
+		return;
+	default:
+		kf_httpd_reply_text(rq, 500, "internal error");
+		return;
+	}
 }
 
 /* ---- start / stop ---- */
