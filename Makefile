@@ -49,8 +49,12 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
-AGENT_LIBS := $(call pc_libs,$(AGENT_PKGS)) -lm
-PROV_LIBS  := $(call pc_libs,$(PROV_PKGS)) -lm -lpthread
+# Opened at first use (dlopen, lib/dl.h), not linked: libvirt and libxml2
+# (lib/virt.c, lib/domxml.c) and the agent's libcurl (agent/http.c).
+# Their headers are still needed; the unit tests link everything.
+LAZY_PKGS  := libvirt libxml-2.0
+AGENT_LIBS := $(call pc_libs,$(filter-out $(LAZY_PKGS) libcurl,$(AGENT_PKGS))) -lm
+PROV_LIBS  := $(call pc_libs,$(filter-out $(LAZY_PKGS),$(PROV_PKGS))) -lm -lpthread
 TEST_LIBS  := $(call pc_libs,$(ALL_PKGS) cmocka) -lm -lpthread
 
 PROGS := $(B)/kickfleet $(B)/kickfleet-agent

@@ -7,7 +7,60 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dl.h"
 #include "util.h"
+
+/* libcurl is opened at first use (a fetch or a report), so that a run with
+ * a local profile and no report does not load it and its TLS stack
+ * (lib/dl.h).  Every libcurl function this file calls is in this table. */
+#define CURL_FNS(F)                                                                       \
+	F(curl_easy_cleanup) F(curl_easy_getinfo) F(curl_easy_init) F(curl_easy_perform) \
+	F(curl_easy_setopt) F(curl_easy_strerror) F(curl_slist_append) F(curl_slist_free_all)
+
+static struct {
+	CURL_FNS(KF_DL_PTR)
+} lib;
+
+static const char *resolve(void *h)
+{
+#define SYM(f) KF_DL_SYM(lib, h, f)
+	CURL_FNS(SYM)
+#undef SYM
+	return NULL;
+}
+
+static struct kf_dl libcurl =
+	KF_DL("libcurl.so.4", "libcurl", "cannot fetch profiles or send reports over HTTP", resolve);
+
+/* curl_easy_setopt and _getinfo through the table.  libcurl numbers each
+ * option by the type of its argument (CURLOPTTYPE_*, CURLINFO_*); these
+ * check the option's kind at compile time and pass the argument as exactly
+ * that type, what curl's typecheck-gcc.h does for direct calls. */
+#define KIND(o, lo, hi) _Static_assert((o) >= (lo) && (o) < (hi), #o " is not an option of this kind")
+#define set_long(c, o, v)                                                                       \
+	do {                                                                                    \
+		KIND(o, CURLOPTTYPE_LONG, CURLOPTTYPE_OBJECTPOINT);                             \
+		long v_ = (v);                                                                  \
+		(lib.curl_easy_setopt)((c), (o), v_);                                           \
+	} while (0)
+#define set_ptr(c, o, type, v)                                                                  \
+	do {                                                                                    \
+		KIND(o, CURLOPTTYPE_OBJECTPOINT, CURLOPTTYPE_FUNCTIONPOINT);                    \
+		type v_ = (v);                                                                  \
+		(lib.curl_easy_setopt)((c), (o), v_);                                           \
+	} while (0)
+#define set_write_cb(c, o, v)                                                                   \
+	do {                                                                                    \
+		KIND(o, CURLOPTTYPE_FUNCTIONPOINT, CURLOPTTYPE_OFF_T);                          \
+		curl_write_callback v_ = (v);                                                   \
+		(lib.curl_easy_setopt)((c), (o), v_);                                           \
+	} while (0)
+#define get_long(c, i, p)                                                                       \
+	do {                                                                                    \
+		_Static_assert(((i) & CURLINFO_TYPEMASK) == CURLINFO_LONG, #i " does not give a long"); \
+		long *p_ = (p);                                                                 \
+		(lib.curl_easy_getinfo)((c), (i), p_);                                          \
+	} while (0)
 
 #define PROFILE_MAX (16u << 20)
 #define CONNECT_TIMEOUT 10L
@@ -53,21 +106,21 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 
 static void common_opts(CURL *c, const char *url, const char *cacert)
 {
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, TOTAL_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	set_ptr(c, CURLOPT_URL, const char *, url);
+	set_long(c, CURLOPT_NOSIGNAL, 1L);
+	set_long(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
+	set_long(c, CURLOPT_TIMEOUT, TOTAL_TIMEOUT);
+	set_long(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	set_long(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (cacert)
-		curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+		set_ptr(c, CURLOPT_CAINFO, const char *, cacert);
+	set_long(c, CURLOPT_FOLLOWLOCATION, 1L);
+	set_long(c, CURLOPT_MAXREDIRS, 5L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	set_ptr(c, CURLOPT_PROTOCOLS_STR, const char *, "http,https");
+	set_ptr(c, CURLOPT_REDIR_PROTOCOLS_STR, const char *, "http,https");
 #endif
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "kickfleet-agent");
+	set_ptr(c, CURLOPT_USERAGENT, const char *, "kickfleet-agent");
 }
 
 static char *state_file(const char *state_dir, const char *name)
@@ -117,28 +170,33 @@ int kf_http_fetch_profile(const char *url, const char *state_dir, const char *ca
 	int r = 0;
 	memset(out, 0, sizeof(*out));
 	bool have_cache = load_cache(url, state_dir, &cache) == 0;
+	CURL *c = NULL;
 
-	CURL *c = curl_easy_init();
+	if (kf_dl_load(&libcurl, NULL) < 0) {
+		why = kf_xstrdup(libcurl.why);
+		goto fallback;
+	}
+	c = lib.curl_easy_init();
 	if (!c) {
 		why = kf_xstrdup("cannot initialise libcurl");
 		goto fallback;
 	}
 	common_opts(c, url, cacert);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
+	set_write_cb(c, CURLOPT_WRITEFUNCTION, on_body);
+	set_ptr(c, CURLOPT_WRITEDATA, void *, &s);
+	set_write_cb(c, CURLOPT_HEADERFUNCTION, on_header);
+	set_ptr(c, CURLOPT_HEADERDATA, void *, &s);
 	if (have_cache && cache.etag) {
 		char *h = kf_xasprintf("If-None-Match: %s", cache.etag);
-		hdrs = curl_slist_append(hdrs, h);
+		hdrs = lib.curl_slist_append(hdrs, h);
 		free(h);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		set_ptr(c, CURLOPT_HTTPHEADER, struct curl_slist *, hdrs);
 	}
-	CURLcode cr = curl_easy_perform(c);
+	CURLcode cr = lib.curl_easy_perform(c);
 	long code = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	get_long(c, CURLINFO_RESPONSE_CODE, &code);
 	if (cr != CURLE_OK) {
-		why = kf_xasprintf("%s", s.too_big ? "profile larger than 16 MiB" : curl_easy_strerror(cr));
+		why = kf_xasprintf("%s", s.too_big ? "profile larger than 16 MiB" : lib.curl_easy_strerror(cr));
 		goto fallback;
 	}
 	if (code == 304 && have_cache) {
@@ -172,9 +230,10 @@ out:
 	kf_buf_release(&s.body);
 	free(s.etag);
 	free(why);
-	curl_slist_free_all(hdrs);
+	if (hdrs)
+		lib.curl_slist_free_all(hdrs);
 	if (c)
-		curl_easy_cleanup(c);
+		lib.curl_easy_cleanup(c);
 	return r;
 }
 
@@ -221,23 +280,25 @@ int kf_http_post_json(const char *url, const char *json, const char *cacert, str
 {
 	int r = 0;
 	struct curl_slist *hdrs = NULL;
-	CURL *c = curl_easy_init();
+	if ((r = kf_dl_load(&libcurl, NULL)) < 0)
+		return kf_errc(e, r, NULL, "report to %s: %s", url, libcurl.why);
+	CURL *c = lib.curl_easy_init();
 	if (!c)
 		return kf_errc(e, -ENOMEM, NULL, "%s: cannot initialise libcurl", url);
 	common_opts(c, url, cacert);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	CURLcode cr = curl_easy_perform(c);
+	hdrs = lib.curl_slist_append(hdrs, "Content-Type: application/json");
+	set_ptr(c, CURLOPT_HTTPHEADER, struct curl_slist *, hdrs);
+	set_ptr(c, CURLOPT_POSTFIELDS, const char *, json);
+	set_long(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	set_write_cb(c, CURLOPT_WRITEFUNCTION, discard);
+	CURLcode cr = lib.curl_easy_perform(c);
 	long code = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	get_long(c, CURLINFO_RESPONSE_CODE, &code);
 	if (cr != CURLE_OK)
-		r = kf_errc(e, -EHOSTUNREACH, NULL, "report to %s: %s", url, curl_easy_strerror(cr));
+		r = kf_errc(e, -EHOSTUNREACH, NULL, "report to %s: %s", url, lib.curl_easy_strerror(cr));
 	else if (code < 200 || code > 299)
 		r = kf_errc(e, -EIO, NULL, "report to %s: server answered HTTP %ld", url, code);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	lib.curl_slist_free_all(hdrs);
+	lib.curl_easy_cleanup(c);
 	return r;
 }

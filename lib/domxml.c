@@ -8,9 +8,47 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "dl.h"
 #include "profile.h"
 #include "types.h"
 #include "util.h"
+
+/* libxml2 is opened at first use (kf_domxml_load; every other call needs a
+ * document), so that a run without guests does not load it (lib/dl.h).
+ * Every libxml2 function this file calls is in this table. */
+#define XML_FNS(F)                                                                      \
+	F(xmlAddChild) F(xmlAddPrevSibling) F(xmlBufferContent) F(xmlBufferCreate)      \
+	F(xmlBufferFree) F(xmlDocGetRootElement) F(xmlEncodeSpecialChars) F(xmlFree)    \
+	F(xmlFreeDoc) F(xmlFreeNode) F(xmlGetLastError) F(xmlGetProp) F(xmlNewChild)    \
+	F(xmlNewNode) F(xmlNodeDump) F(xmlNodeGetContent) F(xmlNodeSetContent)          \
+	F(xmlReadMemory) F(xmlSetGenericErrorFunc) F(xmlSetProp) F(xmlUnlinkNode)       \
+	F(xmlUnsetProp)
+
+#ifdef LIBXML_THREAD_ALLOC_ENABLED
+#error "xml_free expects xmlFree to be a variable, not libxml2's per-thread macro"
+#endif
+
+static struct {
+	XML_FNS(KF_DL_PTR)
+} lib;
+
+static const char *resolve(void *h)
+{
+#define SYM(f) KF_DL_SYM(lib, h, f)
+	XML_FNS(SYM)
+#undef SYM
+	return NULL;
+}
+
+static struct kf_dl libxml2 = KF_DL("libxml2.so.2", "libxml2", "cannot read or write guest definitions",
+				     resolve);
+
+/* xmlFree is a variable of libxml2 (its deallocator): the table holds its
+ * address. */
+static void xml_free(void *p)
+{
+	(*lib.xmlFree)(p);
+}
 
 struct kf_domxml {
 	xmlDocPtr doc;
@@ -64,15 +102,15 @@ static xmlNodePtr next_el(xmlNodePtr n, const char *name)
 static xmlNodePtr ensure(xmlNodePtr p, const char *name)
 {
 	xmlNodePtr n = child(p, name);
-	return n ? n : xmlNewChild(p, NULL, X(name), NULL);
+	return n ? n : lib.xmlNewChild(p, NULL, X(name), NULL);
 }
 
 static void drop(xmlNodePtr n)
 {
 	if (!n)
 		return;
-	xmlUnlinkNode(n);
-	xmlFreeNode(n);
+	lib.xmlUnlinkNode(n);
+	lib.xmlFreeNode(n);
 }
 
 static void drop_all(xmlNodePtr p, const char *name)
@@ -90,11 +128,11 @@ static char *prop(xmlNodePtr n, const char *name)
 {
 	if (!n)
 		return NULL;
-	xmlChar *v = xmlGetProp(n, X(name));
+	xmlChar *v = lib.xmlGetProp(n, X(name));
 	if (!v)
 		return NULL;
 	char *s = kf_xstrdup((const char *)v);
-	xmlFree(v);
+	xml_free(v);
 	return s;
 }
 
@@ -102,34 +140,34 @@ static char *text(xmlNodePtr n)
 {
 	if (!n)
 		return NULL;
-	xmlChar *v = xmlNodeGetContent(n);
+	xmlChar *v = lib.xmlNodeGetContent(n);
 	if (!v)
 		return NULL;
 	char *s = kf_xstrdup((const char *)v);
-	xmlFree(v);
+	xml_free(v);
 	return kf_rstrip(s);
 }
 
 static void setp(xmlNodePtr n, const char *name, const char *val)
 {
 	if (val)
-		xmlSetProp(n, X(name), X(val));
+		lib.xmlSetProp(n, X(name), X(val));
 	else
-		xmlUnsetProp(n, X(name));
+		lib.xmlUnsetProp(n, X(name));
 }
 
 static void setpll(xmlNodePtr n, const char *name, long long v)
 {
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%lld", v);
-	xmlSetProp(n, X(name), X(buf));
+	lib.xmlSetProp(n, X(name), X(buf));
 }
 
 static void settext(xmlNodePtr n, const char *s)
 {
-	xmlChar *esc = xmlEncodeSpecialChars(n->doc, X(s));
-	xmlNodeSetContent(n, esc);
-	xmlFree(esc);
+	xmlChar *esc = lib.xmlEncodeSpecialChars(n->doc, X(s));
+	lib.xmlNodeSetContent(n, esc);
+	xml_free(esc);
 }
 
 static long long prop_ll(xmlNodePtr n, const char *name)
@@ -179,7 +217,7 @@ static void set_kib(xmlNodePtr n, long long bytes)
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%lld", bytes / 1024);
 	settext(n, buf);
-	xmlSetProp(n, X("unit"), X("KiB"));
+	lib.xmlSetProp(n, X("unit"), X("KiB"));
 }
 
 static char *cpulist(const char *s)
@@ -250,18 +288,21 @@ static void silent(void *ctx, const char *msg, ...)
 int kf_domxml_load(struct kf_domxml **out, const char *xml, struct kf_err *e)
 {
 	*out = NULL;
-	xmlSetGenericErrorFunc(NULL, silent);
-	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+	int r = kf_dl_load(&libxml2, e);
+	if (r < 0)
+		return r;
+	lib.xmlSetGenericErrorFunc(NULL, silent);
+	xmlDocPtr doc = lib.xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
 				      XML_PARSE_NOBLANKS | XML_PARSE_NONET | XML_PARSE_NOERROR |
 					      XML_PARSE_NOWARNING);
 	if (!doc) {
-		const xmlError *xe = xmlGetLastError();
+		const xmlError *xe = lib.xmlGetLastError();
 		return kf_errf(e, NULL, "domain XML does not parse: %s",
 			       xe && xe->message ? kf_rstrip(xe->message) : "unknown error");
 	}
-	xmlNodePtr root = xmlDocGetRootElement(doc);
+	xmlNodePtr root = lib.xmlDocGetRootElement(doc);
 	if (!is_el(root, "domain")) {
-		xmlFreeDoc(doc);
+		lib.xmlFreeDoc(doc);
 		return kf_errf(e, NULL, "domain XML: root element is not <domain>");
 	}
 	*out = kf_xcalloc(1, sizeof(**out));
@@ -283,7 +324,7 @@ int kf_domxml_new(struct kf_domxml **out, const char *name, const char *type, st
 	free(xml);
 	if (r < 0)
 		return r;
-	settext(child(xmlDocGetRootElement((*out)->doc), "name"), name);
+	settext(child(lib.xmlDocGetRootElement((*out)->doc), "name"), name);
 	return 0;
 }
 
@@ -291,17 +332,17 @@ void kf_domxml_free(struct kf_domxml *x)
 {
 	if (!x)
 		return;
-	xmlFreeDoc(x->doc);
+	lib.xmlFreeDoc(x->doc);
 	free(x);
 }
 
 char *kf_domxml_dump(const struct kf_domxml *x)
 {
-	xmlNodePtr root = xmlDocGetRootElement(x->doc);
-	xmlBufferPtr b = xmlBufferCreate();
-	xmlNodeDump(b, x->doc, root, 0, 1);
-	char *s = kf_xasprintf("%s\n", (const char *)xmlBufferContent(b));
-	xmlBufferFree(b);
+	xmlNodePtr root = lib.xmlDocGetRootElement(x->doc);
+	xmlBufferPtr b = lib.xmlBufferCreate();
+	lib.xmlNodeDump(b, x->doc, root, 0, 1);
+	char *s = kf_xasprintf("%s\n", (const char *)lib.xmlBufferContent(b));
+	lib.xmlBufferFree(b);
 	return s;
 }
 
@@ -511,7 +552,7 @@ static void read_devices(xmlNodePtr root, struct kf_domcfg *c)
 int kf_domxml_read(const struct kf_domxml *x, struct kf_domcfg *c, struct kf_err *e)
 {
 	kf_domcfg_init(c);
-	xmlNodePtr root = xmlDocGetRootElement(x->doc);
+	xmlNodePtr root = lib.xmlDocGetRootElement(x->doc);
 	c->name = text(child(root, "name"));
 	if (!c->name)
 		return kf_errf(e, NULL, "domain XML: no <name>");
@@ -558,7 +599,7 @@ static void set_pin(xmlNodePtr root, const char *el, const char *attr, const str
 	xmlNodePtr ct = ensure(root, "cputune");
 	xmlNodePtr n = find_pin(ct, el, attr, p->id);
 	if (!n) {
-		n = xmlNewChild(ct, NULL, X(el), NULL);
+		n = lib.xmlNewChild(ct, NULL, X(el), NULL);
 		setpll(n, attr, p->id);
 	}
 	setp(n, "cpuset", p->cpus);
@@ -611,11 +652,11 @@ static void set_numatune(xmlNodePtr root, const struct kf_domcfg *w)
 	xmlNodePtr m = child(nt, "memory");
 	if (!m) {
 		/* <memory> comes before <memnode> */
-		m = xmlNewNode(NULL, X("memory"));
+		m = lib.xmlNewNode(NULL, X("memory"));
 		if (nt->children)
-			xmlAddPrevSibling(nt->children, m);
+			lib.xmlAddPrevSibling(nt->children, m);
 		else
-			xmlAddChild(nt, m);
+			lib.xmlAddChild(nt, m);
 	}
 	setp(m, "mode", numa_modes[w->numa_mode < 0 ? KF_NUMA_STRICT : w->numa_mode]);
 	if (w->numa_nodes) {
@@ -629,7 +670,7 @@ static void set_memnode(xmlNodePtr root, const struct kf_dommemnode *mn)
 	xmlNodePtr nt = ensure(root, "numatune");
 	xmlNodePtr n = find_pin(nt, "memnode", "cellid", mn->cell);
 	if (!n) {
-		n = xmlNewChild(nt, NULL, X("memnode"), NULL);
+		n = lib.xmlNewChild(nt, NULL, X("memnode"), NULL);
 		setpll(n, "cellid", mn->cell);
 	}
 	setp(n, "mode", numa_modes[mn->mode < 0 ? KF_NUMA_STRICT : mn->mode]);
@@ -641,7 +682,7 @@ static void set_balloon(xmlNodePtr root, const struct kf_domcfg *w)
 	xmlNodePtr dev = ensure(root, "devices");
 	xmlNodePtr b = child(dev, "memballoon");
 	if (!b)
-		b = xmlNewChild(dev, NULL, X("memballoon"), NULL);
+		b = lib.xmlNewChild(dev, NULL, X("memballoon"), NULL);
 	int model = w->balloon < 0 ? KF_BALLOON_VIRTIO : w->balloon;
 	char *old = prop(b, "model");
 	if (!old || strcmp(old, balloons[model])) {
@@ -656,11 +697,11 @@ static void set_balloon(xmlNodePtr root, const struct kf_domcfg *w)
 	if (model == KF_BALLOON_VIRTIO && w->stats_period != KF_UNSET) {
 		xmlNodePtr s = child(b, "stats");
 		if (!s) {
-			s = xmlNewNode(NULL, X("stats"));
+			s = lib.xmlNewNode(NULL, X("stats"));
 			if (b->children)
-				xmlAddPrevSibling(b->children, s);
+				lib.xmlAddPrevSibling(b->children, s);
 			else
-				xmlAddChild(b, s);
+				lib.xmlAddChild(b, s);
 		}
 		setpll(s, "period", w->stats_period);
 	}
@@ -687,9 +728,9 @@ static void set_hugepages(xmlNodePtr root, const struct kf_domcfg *w)
 	if (hp)
 		drop_all(hp, "page");
 	else
-		hp = xmlNewChild(mb, NULL, X("hugepages"), NULL);
+		hp = lib.xmlNewChild(mb, NULL, X("hugepages"), NULL);
 	if (w->hugepages > 0) {
-		xmlNodePtr page = xmlNewChild(hp, NULL, X("page"), NULL);
+		xmlNodePtr page = lib.xmlNewChild(hp, NULL, X("page"), NULL);
 		setpll(page, "size", w->hugepages / 1024);
 		setp(page, "unit", "KiB");
 		if (w->hugepage_nodes)
@@ -716,7 +757,7 @@ static void set_pci_source(xmlNodePtr src, const char *pci, bool typed)
 	drop_all(src, "address");
 	if (sscanf(pci, "%x:%x:%x.%x", &d, &b, &s, &f) != 4)
 		return;
-	xmlNodePtr a = xmlNewChild(src, NULL, X("address"), NULL);
+	xmlNodePtr a = lib.xmlNewChild(src, NULL, X("address"), NULL);
 	if (typed)
 		setp(a, "type", "pci");
 	snprintf(buf, sizeof(buf), "0x%04x", d);
@@ -752,7 +793,7 @@ static void set_nic(xmlNodePtr root, const struct kf_domnic *w, size_t idx)
 	xmlNodePtr dev = ensure(root, "devices");
 	xmlNodePtr n = find_nic(dev, w, idx);
 	if (!n)
-		n = xmlNewChild(dev, NULL, X("interface"), NULL);
+		n = lib.xmlNewChild(dev, NULL, X("interface"), NULL);
 	char *old = prop(n, "type");
 	if (!old || strcmp(old, nic_types[w->type])) {
 		drop_all(n, "source");
@@ -807,10 +848,10 @@ static void set_hostdev(xmlNodePtr root, const struct kf_domhostdev *h)
 			break;
 	}
 	if (!n) {
-		n = xmlNewChild(dev, NULL, X("hostdev"), NULL);
+		n = lib.xmlNewChild(dev, NULL, X("hostdev"), NULL);
 		setp(n, "mode", "subsystem");
 		setp(n, "type", "pci");
-		set_pci_source(xmlNewChild(n, NULL, X("source"), NULL), h->pci, false);
+		set_pci_source(lib.xmlNewChild(n, NULL, X("source"), NULL), h->pci, false);
 	}
 	setp(n, "managed", h->managed ? "yes" : "no");
 }
@@ -818,7 +859,7 @@ static void set_hostdev(xmlNodePtr root, const struct kf_domhostdev *h)
 int kf_domxml_set(struct kf_domxml *x, const struct kf_domcfg *w, enum kf_domfield f, size_t idx,
 		  struct kf_err *e)
 {
-	xmlNodePtr root = xmlDocGetRootElement(x->doc);
+	xmlNodePtr root = lib.xmlDocGetRootElement(x->doc);
 	switch (f) {
 	case KF_DF_VCPUS: set_vcpus(root, w); break;
 	case KF_DF_CPU: set_cpu(root, w); break;
@@ -881,19 +922,19 @@ int kf_domxml_add_disk(struct kf_domxml *x, const char *path, const char *format
 		       struct kf_err *e)
 {
 	(void)e;
-	xmlNodePtr dev = ensure(xmlDocGetRootElement(x->doc), "devices");
-	xmlNodePtr d = xmlNewChild(dev, NULL, X("disk"), NULL);
+	xmlNodePtr dev = ensure(lib.xmlDocGetRootElement(x->doc), "devices");
+	xmlNodePtr d = lib.xmlNewChild(dev, NULL, X("disk"), NULL);
 	setp(d, "type", "file");
 	setp(d, "device", "disk");
-	xmlNodePtr drv = xmlNewChild(d, NULL, X("driver"), NULL);
+	xmlNodePtr drv = lib.xmlNewChild(d, NULL, X("driver"), NULL);
 	setp(drv, "name", "qemu");
 	setp(drv, "type", format);
-	setp(xmlNewChild(d, NULL, X("source"), NULL), "file", path);
-	xmlNodePtr t = xmlNewChild(d, NULL, X("target"), NULL);
+	setp(lib.xmlNewChild(d, NULL, X("source"), NULL), "file", path);
+	xmlNodePtr t = lib.xmlNewChild(d, NULL, X("target"), NULL);
 	setp(t, "dev", "vda");
 	setp(t, "bus", "virtio");
 	if (boot > 0)
-		setpll(xmlNewChild(d, NULL, X("boot"), NULL), "order", boot);
+		setpll(lib.xmlNewChild(d, NULL, X("boot"), NULL), "order", boot);
 	return 0;
 }
 

@@ -10,9 +10,48 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "dl.h"
 #include "domxml.h"
 #include "types.h"
 #include "util.h"
+
+/* libvirt is opened at first use (kf_virt_open; every other call needs a
+ * connection), so that a run without guests does not load it (lib/dl.h).
+ * Every libvirt function this file calls is in this table. */
+#define VIRT_FNS(F)                                                                     \
+	F(virConnectClose) F(virConnectGetDomainCapabilities) F(virConnectOpen)         \
+	F(virConnSetErrorFunc) F(virDomainCreate) F(virDomainDefineXMLFlags)            \
+	F(virDomainDestroy) F(virDomainFree) F(virDomainGetAutostart)                   \
+	F(virDomainGetEmulatorPinInfo) F(virDomainGetInfo) F(virDomainGetIOThreadInfo)  \
+	F(virDomainGetMemoryParameters) F(virDomainGetName)                             \
+	F(virDomainGetNumaParameters) F(virDomainGetVcpuPinInfo)                        \
+	F(virDomainGetVcpusFlags) F(virDomainGetXMLDesc) F(virDomainIOThreadInfoFree)   \
+	F(virDomainIsActive) F(virDomainLookupByName) F(virDomainPinEmulator)           \
+	F(virDomainPinIOThread) F(virDomainPinVcpu) F(virDomainSetAutostart)            \
+	F(virDomainSetMemoryFlags) F(virDomainSetMemoryParameters)                      \
+	F(virDomainSetMemoryStatsPeriod) F(virDomainSetNumaParameters)                  \
+	F(virDomainSetVcpusFlags) F(virDomainShutdown) F(virGetLastError)               \
+	F(virNodeGetCPUMap) F(virNodeGetInfo) F(virResetLastError) F(virSetErrorFunc)   \
+	F(virStoragePoolBuild) F(virStoragePoolCreate) F(virStoragePoolDefineXML)       \
+	F(virStoragePoolFree) F(virStoragePoolIsActive) F(virStoragePoolLookupByName)   \
+	F(virStoragePoolSetAutostart) F(virStorageVolCreateXML) F(virStorageVolFree)    \
+	F(virStorageVolGetPath) F(virStorageVolLookupByName) F(virTypedParamsAddString) \
+	F(virTypedParamsAddULLong) F(virTypedParamsClear) F(virTypedParamsFree)         \
+	F(virTypedParamsGetInt) F(virTypedParamsGetString)
+
+static struct {
+	VIRT_FNS(KF_DL_PTR)
+} lib;
+
+static const char *resolve(void *h)
+{
+#define SYM(f) KF_DL_SYM(lib, h, f)
+	VIRT_FNS(SYM)
+#undef SYM
+	return NULL;
+}
+
+static struct kf_dl libvirt = KF_DL("libvirt.so.0", "libvirt", "cannot manage guests", resolve);
 
 struct kf_virt {
 	virConnectPtr conn;
@@ -76,17 +115,17 @@ static int verr(struct kf_err *e, const char *fmt, ...)
 	if (vasprintf(&what, fmt, ap) < 0)
 		kf_die_oom();
 	va_end(ap);
-	virErrorPtr ve = virGetLastError();
+	virErrorPtr ve = lib.virGetLastError();
 	int code = ve ? map_code(ve->code) : -EIO;
 	kf_errc(e, code, NULL, "libvirt: %s: %s", what, ve && ve->message ? ve->message : "unknown error");
 	free(what);
-	virResetLastError();
+	lib.virResetLastError();
 	return code;
 }
 
 static bool last_is(int code)
 {
-	virErrorPtr ve = virGetLastError();
+	virErrorPtr ve = lib.virGetLastError();
 	return ve && ve->code == code;
 }
 
@@ -95,19 +134,22 @@ int kf_virt_open(struct kf_virt **out, const char *uri, struct kf_err *e)
 	*out = NULL;
 	if (!uri || !*uri)
 		uri = "qemu:///system";
-	virSetErrorFunc(NULL, quiet);
-	virConnectPtr c = virConnectOpen(uri);
+	int r = kf_dl_load(&libvirt, e);
+	if (r < 0)
+		return r;
+	lib.virSetErrorFunc(NULL, quiet);
+	virConnectPtr c = lib.virConnectOpen(uri);
 	if (!c)
 		return verr(e, "cannot connect to \"%s\"", uri);
-	virConnSetErrorFunc(c, NULL, quiet);
+	lib.virConnSetErrorFunc(c, NULL, quiet);
 	struct kf_virt *v = kf_xcalloc(1, sizeof(*v));
 	v->conn = c;
 	v->uri = kf_xstrdup(uri);
-	v->ncpus = virNodeGetCPUMap(c, NULL, NULL, 0);
+	v->ncpus = lib.virNodeGetCPUMap(c, NULL, NULL, 0);
 	if (v->ncpus <= 0) {
-		virResetLastError();
+		lib.virResetLastError();
 		virNodeInfo ni;
-		v->ncpus = virNodeGetInfo(c, &ni) == 0 ? (int)ni.cpus : 1;
+		v->ncpus = lib.virNodeGetInfo(c, &ni) == 0 ? (int)ni.cpus : 1;
 	}
 	*out = v;
 	return 0;
@@ -118,7 +160,7 @@ void kf_virt_close(struct kf_virt *v)
 	if (!v)
 		return;
 	if (v->conn)
-		virConnectClose(v->conn);
+		lib.virConnectClose(v->conn);
 	free(v->uri);
 	free(v);
 }
@@ -133,7 +175,7 @@ static struct kf_vdom *wrap(struct kf_virt *v, virDomainPtr dom)
 	struct kf_vdom *d = kf_xcalloc(1, sizeof(*d));
 	d->v = v;
 	d->dom = dom;
-	const char *n = virDomainGetName(dom);
+	const char *n = lib.virDomainGetName(dom);
 	d->name = kf_xstrdup(n ? n : "?");
 	return d;
 }
@@ -141,10 +183,10 @@ static struct kf_vdom *wrap(struct kf_virt *v, virDomainPtr dom)
 int kf_virt_lookup(struct kf_virt *v, const char *name, struct kf_vdom **out, struct kf_err *e)
 {
 	*out = NULL;
-	virDomainPtr dom = virDomainLookupByName(v->conn, name);
+	virDomainPtr dom = lib.virDomainLookupByName(v->conn, name);
 	if (!dom) {
 		if (last_is(VIR_ERR_NO_DOMAIN)) {
-			virResetLastError();
+			lib.virResetLastError();
 			return -ENOENT;
 		}
 		return verr(e, "look up guest \"%s\"", name);
@@ -158,7 +200,7 @@ void kf_vdom_free(struct kf_vdom *d)
 	if (!d)
 		return;
 	if (d->dom)
-		virDomainFree(d->dom);
+		lib.virDomainFree(d->dom);
 	free(d->name);
 	free(d);
 }
@@ -172,19 +214,19 @@ int kf_virt_define(struct kf_virt *v, const char *xml, struct kf_vdom **out, str
 {
 	if (out)
 		*out = NULL;
-	virDomainPtr dom = virDomainDefineXMLFlags(v->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+	virDomainPtr dom = lib.virDomainDefineXMLFlags(v->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
 	if (!dom)
 		return verr(e, "define guest");
 	if (out)
 		*out = wrap(v, dom);
 	else
-		virDomainFree(dom);
+		lib.virDomainFree(dom);
 	return 0;
 }
 
 int kf_vdom_xml(struct kf_vdom *d, bool inactive, char **xml, struct kf_err *e)
 {
-	char *s = virDomainGetXMLDesc(d->dom, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+	char *s = lib.virDomainGetXMLDesc(d->dom, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
 	*xml = NULL;
 	if (!s)
 		return verr(e, "read the XML of \"%s\"", d->name);
@@ -194,7 +236,7 @@ int kf_vdom_xml(struct kf_vdom *d, bool inactive, char **xml, struct kf_err *e)
 
 int kf_vdom_is_running(struct kf_vdom *d, bool *running, struct kf_err *e)
 {
-	int r = virDomainIsActive(d->dom);
+	int r = lib.virDomainIsActive(d->dom);
 	if (r < 0)
 		return verr(e, "state of \"%s\"", d->name);
 	*running = r == 1;
@@ -203,7 +245,7 @@ int kf_vdom_is_running(struct kf_vdom *d, bool *running, struct kf_err *e)
 
 int kf_vdom_get_autostart(struct kf_vdom *d, int *on, struct kf_err *e)
 {
-	if (virDomainGetAutostart(d->dom, on) < 0)
+	if (lib.virDomainGetAutostart(d->dom, on) < 0)
 		return verr(e, "autostart of \"%s\"", d->name);
 	*on = *on != 0;
 	return 0;
@@ -211,26 +253,26 @@ int kf_vdom_get_autostart(struct kf_vdom *d, int *on, struct kf_err *e)
 
 int kf_vdom_set_autostart(struct kf_vdom *d, int on, struct kf_err *e)
 {
-	if (virDomainSetAutostart(d->dom, on) < 0)
+	if (lib.virDomainSetAutostart(d->dom, on) < 0)
 		return verr(e, "set autostart of \"%s\"", d->name);
 	return 0;
 }
 
 int kf_vdom_start(struct kf_vdom *d, struct kf_err *e)
 {
-	if (virDomainCreate(d->dom) < 0)
+	if (lib.virDomainCreate(d->dom) < 0)
 		return verr(e, "start \"%s\"", d->name);
 	return 0;
 }
 
 int kf_vdom_restart(struct kf_vdom *d, int timeout_s, struct kf_err *e)
 {
-	if (virDomainShutdown(d->dom) < 0)
-		virResetLastError(); /* no ACPI: destroyed below */
+	if (lib.virDomainShutdown(d->dom) < 0)
+		lib.virResetLastError(); /* no ACPI: destroyed below */
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
-	for (int i = 0; i < timeout_s * 10 && virDomainIsActive(d->dom) == 1; i++)
+	for (int i = 0; i < timeout_s * 10 && lib.virDomainIsActive(d->dom) == 1; i++)
 		nanosleep(&ts, NULL);
-	if (virDomainIsActive(d->dom) == 1 && virDomainDestroy(d->dom) < 0)
+	if (lib.virDomainIsActive(d->dom) == 1 && lib.virDomainDestroy(d->dom) < 0)
 		return verr(e, "stop \"%s\"", d->name);
 	return kf_vdom_start(d, e);
 }
@@ -288,7 +330,7 @@ static int live_pins(struct kf_vdom *d, unsigned what, struct kf_vlive *l, struc
 	size_t n = (size_t)l->vcpus_max;
 	unsigned char *maps = kf_xcalloc(n ? n : 1, (size_t)maplen);
 	if (what & KF_VLIVE_VCPUPIN) {
-		int got = virDomainGetVcpuPinInfo(d->dom, (int)n, maps, maplen, VIR_DOMAIN_AFFECT_LIVE);
+		int got = lib.virDomainGetVcpuPinInfo(d->dom, (int)n, maps, maplen, VIR_DOMAIN_AFFECT_LIVE);
 		if (got < 0) {
 			free(maps);
 			return verr(e, "vCPU pinning of \"%s\"", d->name);
@@ -300,7 +342,7 @@ static int live_pins(struct kf_vdom *d, unsigned what, struct kf_vlive *l, struc
 	}
 	memset(maps, 0, (size_t)maplen);
 	if ((what & KF_VLIVE_EMULATORPIN) &&
-	    virDomainGetEmulatorPinInfo(d->dom, maps, maplen, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+	    lib.virDomainGetEmulatorPinInfo(d->dom, maps, maplen, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		free(maps);
 		return verr(e, "emulator pinning of \"%s\"", d->name);
 	}
@@ -310,7 +352,7 @@ static int live_pins(struct kf_vdom *d, unsigned what, struct kf_vlive *l, struc
 	if (!(what & KF_VLIVE_IOTHREADS))
 		return 0;
 	virDomainIOThreadInfoPtr *info = NULL;
-	int nio = virDomainGetIOThreadInfo(d->dom, &info, VIR_DOMAIN_AFFECT_LIVE);
+	int nio = lib.virDomainGetIOThreadInfo(d->dom, &info, VIR_DOMAIN_AFFECT_LIVE);
 	if (nio < 0)
 		return verr(e, "iothreads of \"%s\"", d->name);
 	l->niothreads = (size_t)nio;
@@ -319,7 +361,7 @@ static int live_pins(struct kf_vdom *d, unsigned what, struct kf_vlive *l, struc
 	for (int i = 0; i < nio; i++) {
 		l->iothread_ids[i] = info[i]->iothread_id;
 		l->iothread_pins[i] = cpulist_of(v, info[i]->cpumap, info[i]->cpumaplen);
-		virDomainIOThreadInfoFree(info[i]);
+		lib.virDomainIOThreadInfoFree(info[i]);
 	}
 	free(info);
 	return 0;
@@ -329,10 +371,10 @@ static int live_memtune(struct kf_vdom *d, struct kf_vlive *l, struct kf_err *e)
 {
 	int n = 0;
 	l->hard_limit = l->soft_limit = l->swap_hard_limit = l->min_guarantee = KF_UNSET;
-	if (virDomainGetMemoryParameters(d->dom, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0)
+	if (lib.virDomainGetMemoryParameters(d->dom, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0)
 		return verr(e, "memtune of \"%s\"", d->name);
 	virTypedParameterPtr p = kf_xcalloc(n ? (size_t)n : 1, sizeof(*p));
-	if (n && virDomainGetMemoryParameters(d->dom, p, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+	if (n && lib.virDomainGetMemoryParameters(d->dom, p, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		free(p);
 		return verr(e, "memtune of \"%s\"", d->name);
 	}
@@ -350,7 +392,7 @@ static int live_memtune(struct kf_vdom *d, struct kf_vlive *l, struct kf_err *e)
 		    p[i].value.ul < VIR_DOMAIN_MEMORY_PARAM_UNLIMITED && p[i].value.ul > 0)
 			*dst = (long long)p[i].value.ul * 1024;
 	}
-	virTypedParamsClear(p, n);
+	lib.virTypedParamsClear(p, n);
 	free(p);
 	return 0;
 }
@@ -359,16 +401,16 @@ static int live_numa(struct kf_vdom *d, struct kf_vlive *l, struct kf_err *e)
 {
 	int n = 0;
 	l->numa_mode = -1;
-	if (virDomainGetNumaParameters(d->dom, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0)
+	if (lib.virDomainGetNumaParameters(d->dom, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0)
 		return verr(e, "numatune of \"%s\"", d->name);
 	virTypedParameterPtr p = kf_xcalloc(n ? (size_t)n : 1, sizeof(*p));
-	if (n && virDomainGetNumaParameters(d->dom, p, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+	if (n && lib.virDomainGetNumaParameters(d->dom, p, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		free(p);
 		return verr(e, "numatune of \"%s\"", d->name);
 	}
 	int mode;
 	const char *ns = NULL;
-	if (virTypedParamsGetInt(p, n, VIR_DOMAIN_NUMA_MODE, &mode) == 1) {
+	if (lib.virTypedParamsGetInt(p, n, VIR_DOMAIN_NUMA_MODE, &mode) == 1) {
 		switch (mode) {
 		case VIR_DOMAIN_NUMATUNE_MEM_STRICT: l->numa_mode = KF_NUMA_STRICT; break;
 		case VIR_DOMAIN_NUMATUNE_MEM_PREFERRED: l->numa_mode = KF_NUMA_PREFERRED; break;
@@ -376,13 +418,13 @@ static int live_numa(struct kf_vdom *d, struct kf_vlive *l, struct kf_err *e)
 		case VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE: l->numa_mode = KF_NUMA_RESTRICTIVE; break;
 		}
 	}
-	if (virTypedParamsGetString(p, n, VIR_DOMAIN_NUMA_NODESET, &ns) == 1 && ns && *ns) {
+	if (lib.virTypedParamsGetString(p, n, VIR_DOMAIN_NUMA_NODESET, &ns) == 1 && ns && *ns) {
 		char buf[1024];
 		l->numa_nodes = kf_xstrdup(kf_cpulist_norm(ns, buf, sizeof(buf)) == 0 ? buf : ns);
 	}
-	virTypedParamsClear(p, n);
+	lib.virTypedParamsClear(p, n);
 	free(p);
-	virResetLastError();
+	lib.virResetLastError();
 	return 0;
 }
 
@@ -393,14 +435,14 @@ int kf_vdom_live(struct kf_vdom *d, unsigned what, struct kf_vlive *l, struct kf
 	l->numa_mode = -1;
 	l->balloon = KF_UNSET;
 	int r = 0;
-	int n = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE);
-	int m = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM);
+	int n = lib.virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE);
+	int m = lib.virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM);
 	if (n < 0 || m < 0)
 		return verr(e, "vCPUs of \"%s\"", d->name);
 	l->vcpus = n;
 	l->vcpus_max = m;
 	virDomainInfo info;
-	if ((what & KF_VLIVE_BALLOON) && virDomainGetInfo(d->dom, &info) < 0)
+	if ((what & KF_VLIVE_BALLOON) && lib.virDomainGetInfo(d->dom, &info) < 0)
 		return verr(e, "memory of \"%s\"", d->name);
 	if (what & KF_VLIVE_BALLOON)
 		l->balloon = (long long)info.memory * 1024;
@@ -421,7 +463,7 @@ fail:
 
 int kf_vdom_vcpus_online(struct kf_vdom *d, long long *n, struct kf_err *e)
 {
-	int r = virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE);
+	int r = lib.virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE);
 	if (r < 0)
 		return verr(e, "vCPUs of \"%s\"", d->name);
 	*n = r;
@@ -430,7 +472,7 @@ int kf_vdom_vcpus_online(struct kf_vdom *d, long long *n, struct kf_err *e)
 
 int kf_vdom_set_vcpus_live(struct kf_vdom *d, long long n, struct kf_err *e)
 {
-	if (virDomainSetVcpusFlags(d->dom, (unsigned)n, VIR_DOMAIN_AFFECT_LIVE) < 0)
+	if (lib.virDomainSetVcpusFlags(d->dom, (unsigned)n, VIR_DOMAIN_AFFECT_LIVE) < 0)
 		return verr(e, "set %lld live vCPUs of \"%s\"", n, d->name);
 	return 0;
 }
@@ -442,7 +484,7 @@ int kf_vdom_pin_vcpu_live(struct kf_vdom *d, long long vcpu, const char *cpus, s
 	if (!map)
 		return kf_errf(e, NULL, "bad cpulist \"%s\"", cpus);
 	/* the live-only form; some drivers reject the AFFECT_LIVE flag */
-	int r = virDomainPinVcpu(d->dom, (unsigned)vcpu, map, maplen);
+	int r = lib.virDomainPinVcpu(d->dom, (unsigned)vcpu, map, maplen);
 	free(map);
 	if (r < 0)
 		return verr(e, "pin vCPU %lld of \"%s\" to %s", vcpu, d->name, cpus);
@@ -455,7 +497,7 @@ int kf_vdom_pin_emulator_live(struct kf_vdom *d, const char *cpus, struct kf_err
 	unsigned char *map = cpumap_of(d->v, cpus, &maplen);
 	if (!map)
 		return kf_errf(e, NULL, "bad cpulist \"%s\"", cpus);
-	int r = virDomainPinEmulator(d->dom, map, maplen, VIR_DOMAIN_AFFECT_LIVE);
+	int r = lib.virDomainPinEmulator(d->dom, map, maplen, VIR_DOMAIN_AFFECT_LIVE);
 	free(map);
 	if (r < 0)
 		return verr(e, "pin the emulator of \"%s\" to %s", d->name, cpus);
@@ -468,7 +510,7 @@ int kf_vdom_pin_iothread_live(struct kf_vdom *d, long long id, const char *cpus,
 	unsigned char *map = cpumap_of(d->v, cpus, &maplen);
 	if (!map)
 		return kf_errf(e, NULL, "bad cpulist \"%s\"", cpus);
-	int r = virDomainPinIOThread(d->dom, (unsigned)id, map, maplen, VIR_DOMAIN_AFFECT_LIVE);
+	int r = lib.virDomainPinIOThread(d->dom, (unsigned)id, map, maplen, VIR_DOMAIN_AFFECT_LIVE);
 	free(map);
 	if (r < 0)
 		return verr(e, "pin iothread %lld of \"%s\" to %s", id, d->name, cpus);
@@ -487,14 +529,14 @@ int kf_vdom_set_memtune_live(struct kf_vdom *d, long long hard, long long soft, 
 	};
 	for (size_t i = 0; i < KF_ARRAY_SIZE(vals); i++)
 		if (vals[i].v != KF_UNSET &&
-		    virTypedParamsAddULLong(&p, &n, &max, vals[i].f, (unsigned long long)vals[i].v / 1024) < 0) {
+		    lib.virTypedParamsAddULLong(&p, &n, &max, vals[i].f, (unsigned long long)vals[i].v / 1024) < 0) {
 			r = verr(e, "memtune of \"%s\"", d->name);
 			goto out;
 		}
-	if (n && virDomainSetMemoryParameters(d->dom, p, n, VIR_DOMAIN_AFFECT_LIVE) < 0)
+	if (n && lib.virDomainSetMemoryParameters(d->dom, p, n, VIR_DOMAIN_AFFECT_LIVE) < 0)
 		r = verr(e, "set memtune of \"%s\"", d->name);
 out:
-	virTypedParamsFree(p, n);
+	lib.virTypedParamsFree(p, n);
 	return r;
 }
 
@@ -502,16 +544,16 @@ int kf_vdom_set_numa_nodes_live(struct kf_vdom *d, const char *nodes, struct kf_
 {
 	virTypedParameterPtr p = NULL;
 	int n = 0, max = 0, r = 0;
-	if (virTypedParamsAddString(&p, &n, &max, VIR_DOMAIN_NUMA_NODESET, nodes) < 0 ||
-	    virDomainSetNumaParameters(d->dom, p, n, VIR_DOMAIN_AFFECT_LIVE) < 0)
+	if (lib.virTypedParamsAddString(&p, &n, &max, VIR_DOMAIN_NUMA_NODESET, nodes) < 0 ||
+	    lib.virDomainSetNumaParameters(d->dom, p, n, VIR_DOMAIN_AFFECT_LIVE) < 0)
 		r = verr(e, "set the NUMA nodes of \"%s\" to %s", d->name, nodes);
-	virTypedParamsFree(p, n);
+	lib.virTypedParamsFree(p, n);
 	return r;
 }
 
 int kf_vdom_set_balloon_live(struct kf_vdom *d, long long bytes, struct kf_err *e)
 {
-	if (virDomainSetMemoryFlags(d->dom, (unsigned long)(bytes / 1024), VIR_DOMAIN_AFFECT_LIVE) < 0)
+	if (lib.virDomainSetMemoryFlags(d->dom, (unsigned long)(bytes / 1024), VIR_DOMAIN_AFFECT_LIVE) < 0)
 		return verr(e, "set the balloon of \"%s\"", d->name);
 	/* the guest's driver moves the balloon: give it a moment, so that what
 	 * is read back is the guest's answer (a guest without a balloon
@@ -519,8 +561,8 @@ int kf_vdom_set_balloon_live(struct kf_vdom *d, long long bytes, struct kf_err *
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 	virDomainInfo info;
 	for (int i = 0; i < 100; i++) {
-		if (virDomainGetInfo(d->dom, &info) < 0) {
-			virResetLastError();
+		if (lib.virDomainGetInfo(d->dom, &info) < 0) {
+			lib.virResetLastError();
 			break;
 		}
 		if ((long long)info.memory * 1024 == bytes)
@@ -532,7 +574,7 @@ int kf_vdom_set_balloon_live(struct kf_vdom *d, long long bytes, struct kf_err *
 
 int kf_vdom_set_stats_period_live(struct kf_vdom *d, long long seconds, struct kf_err *e)
 {
-	if (virDomainSetMemoryStatsPeriod(d->dom, (int)seconds, VIR_DOMAIN_AFFECT_LIVE) < 0)
+	if (lib.virDomainSetMemoryStatsPeriod(d->dom, (int)seconds, VIR_DOMAIN_AFFECT_LIVE) < 0)
 		return verr(e, "set the balloon stats period of \"%s\"", d->name);
 	return 0;
 }
@@ -545,8 +587,8 @@ const char *kf_virt_domain_type(struct kf_virt *v, int domain_type)
 		return "kvm";
 	if (domain_type == KF_DOMTYPE_QEMU)
 		return "qemu";
-	char *caps = virConnectGetDomainCapabilities(v->conn, NULL, "x86_64", NULL, "kvm", 0);
-	virResetLastError();
+	char *caps = lib.virConnectGetDomainCapabilities(v->conn, NULL, "x86_64", NULL, "kvm", 0);
+	lib.virResetLastError();
 	if (!caps)
 		return "qemu";
 	free(caps);
@@ -556,30 +598,30 @@ const char *kf_virt_domain_type(struct kf_virt *v, int domain_type)
 int kf_virt_pool_ensure(struct kf_virt *v, const char *name, const char *path, struct kf_err *e)
 {
 	int r = 0;
-	virStoragePoolPtr pool = virStoragePoolLookupByName(v->conn, name);
+	virStoragePoolPtr pool = lib.virStoragePoolLookupByName(v->conn, name);
 	if (!pool) {
 		if (!last_is(VIR_ERR_NO_STORAGE_POOL))
 			return verr(e, "look up storage pool \"%s\"", name);
-		virResetLastError();
+		lib.virResetLastError();
 		char *xml = kf_xasprintf("<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>",
 					 name, path);
-		pool = virStoragePoolDefineXML(v->conn, xml, 0);
+		pool = lib.virStoragePoolDefineXML(v->conn, xml, 0);
 		free(xml);
 		if (!pool)
 			return verr(e, "define storage pool \"%s\" at %s", name, path);
-		if (virStoragePoolBuild(pool, 0) < 0) {
+		if (lib.virStoragePoolBuild(pool, 0) < 0) {
 			r = verr(e, "build storage pool \"%s\"", name);
 			goto out;
 		}
-		if (virStoragePoolSetAutostart(pool, 1) < 0) {
+		if (lib.virStoragePoolSetAutostart(pool, 1) < 0) {
 			r = verr(e, "autostart storage pool \"%s\"", name);
 			goto out;
 		}
 	}
-	if (virStoragePoolIsActive(pool) != 1 && virStoragePoolCreate(pool, 0) < 0)
+	if (lib.virStoragePoolIsActive(pool) != 1 && lib.virStoragePoolCreate(pool, 0) < 0)
 		r = verr(e, "start storage pool \"%s\"", name);
 out:
-	virStoragePoolFree(pool);
+	lib.virStoragePoolFree(pool);
 	return r;
 }
 
@@ -589,23 +631,23 @@ int kf_virt_volume_ensure(struct kf_virt *v, const char *pool, const char *vol, 
 	int r = 0;
 	*path = NULL;
 	virStorageVolPtr sv = NULL;
-	virStoragePoolPtr p = virStoragePoolLookupByName(v->conn, pool);
+	virStoragePoolPtr p = lib.virStoragePoolLookupByName(v->conn, pool);
 	if (!p)
 		return verr(e, "look up storage pool \"%s\"", pool);
-	sv = virStorageVolLookupByName(p, vol);
+	sv = lib.virStorageVolLookupByName(p, vol);
 	if (!sv) {
-		virResetLastError();
+		lib.virResetLastError();
 		char *xml = kf_xasprintf("<volume><name>%s</name><capacity unit='bytes'>%lld</capacity>"
 					 "<target><format type='qcow2'/></target></volume>",
 					 vol, bytes);
-		sv = virStorageVolCreateXML(p, xml, 0);
+		sv = lib.virStorageVolCreateXML(p, xml, 0);
 		free(xml);
 		if (!sv) {
 			r = verr(e, "create volume \"%s\" in pool \"%s\"", vol, pool);
 			goto out;
 		}
 	}
-	char *s = virStorageVolGetPath(sv);
+	char *s = lib.virStorageVolGetPath(sv);
 	if (!s) {
 		r = verr(e, "path of volume \"%s\"", vol);
 		goto out;
@@ -613,8 +655,8 @@ int kf_virt_volume_ensure(struct kf_virt *v, const char *pool, const char *vol, 
 	*path = s;
 out:
 	if (sv)
-		virStorageVolFree(sv);
-	virStoragePoolFree(p);
+		lib.virStorageVolFree(sv);
+	lib.virStoragePoolFree(p);
 	return r;
 }
 
