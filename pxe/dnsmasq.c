@@ -127,7 +127,10 @@ void kf_dnsmasq_conf(const struct kf_inventory *inv, const struct kf_dnsmasq_pat
 void kf_dnsmasq_host(struct kf_buf *out, const char *name, const char *const *macs, size_t n,
 		     const char *ip, bool proxy, bool ignore)
 {
-	kf_buf_printf(out, "# kickfleet: %s%s\ndhcp-host=", name,
+	/* dhcp-hostsdir lines are what follows "dhcp-host=" in a config file:
+	 * dnsmasq reads the whole line as the value ("bad hex constant" on a
+	 * line with the keyword, and the host is silently not reserved) */
+	kf_buf_printf(out, "# kickfleet: %s%s\n", name,
 		      ignore ? " (not booting from the network: not answered, boots locally)" : "");
 	for (size_t i = 0; i < n; i++)
 		kf_buf_printf(out, "%s,", macs[i]);
@@ -149,8 +152,11 @@ void kf_dnsmasq_opts(struct kf_buf *out, const char *name, const char *const *ma
 		return;
 	if (firmware != KF_FW_UEFI) {
 		char f[24];
+		/* dhcp-optsdir lines are values of dhcp-option (no keyword, and
+		 * no "force": sent when the client asks; pxelinux finds
+		 * pxelinux.cfg/01-MAC by itself when it does not) */
 		kf_buf_printf(out, "# pxelinux: the config file of this host (option 209)\n"
-				   "dhcp-option-force=tag:kf-%s,tag:bios,209,pxelinux.cfg/%s\n",
+				   "tag:kf-%s,tag:bios,209,pxelinux.cfg/%s\n",
 			      name, kf_mac_file(macs[0], f));
 	}
 }

@@ -155,16 +155,16 @@ static void test_dnsmasq_lines(void **state)
 	struct kf_buf b = KF_BUF_INIT;
 	kf_dnsmasq_host(&b, "kvm01", macs, 2, "10.0.0.11", false, false);
 	assert_string_equal(b.s, "# kickfleet: kvm01\n"
-				 "dhcp-host=52:54:00:aa:00:01,52:54:00:aa:01:01,set:kf-kvm01,10.0.0.11,kvm01\n");
+				 "52:54:00:aa:00:01,52:54:00:aa:01:01,set:kf-kvm01,10.0.0.11,kvm01\n");
 	b.len = 0;
 	kf_dnsmasq_host(&b, "kvm01", macs, 1, "10.0.0.11", true, false);
-	assert_non_null(strstr(b.s, "dhcp-host=52:54:00:aa:00:01,set:kf-kvm01,kvm01\n")); /* proxy: no address */
+	assert_non_null(strstr(b.s, "\n52:54:00:aa:00:01,set:kf-kvm01,kvm01\n")); /* proxy: no address */
 	b.len = 0;
 	kf_dnsmasq_host(&b, "kvm01", macs, 2, "10.0.0.11", false, true);
-	assert_non_null(strstr(b.s, "dhcp-host=52:54:00:aa:00:01,52:54:00:aa:01:01,ignore\n"));
+	assert_non_null(strstr(b.s, "\n52:54:00:aa:00:01,52:54:00:aa:01:01,ignore\n"));
 	b.len = 0;
 	kf_dnsmasq_opts(&b, "kvm01", macs, 2, KF_FW_BIOS, false);
-	assert_non_null(strstr(b.s, "dhcp-option-force=tag:kf-kvm01,tag:bios,209,pxelinux.cfg/01-52-54-00-aa-00-01\n"));
+	assert_non_null(strstr(b.s, "\ntag:kf-kvm01,tag:bios,209,pxelinux.cfg/01-52-54-00-aa-00-01\n"));
 	b.len = 0;
 	kf_dnsmasq_opts(&b, "kvm01", macs, 2, KF_FW_UEFI, false);
 	assert_null(strstr(b.s, "209"));

@@ -159,7 +159,7 @@ static void test_ignore_needs_sighup(void **state)
 	assert_int_equal(kf_render_host(f->inv, st, &o, "a", &hup, &e), 0);
 	assert_true(hup); /* installed_boot: ignore changes the host's dnsmasq file */
 	char *p = slurp(f, "dnsmasq/hosts/a");
-	assert_non_null(strstr(p, "dhcp-host=52:54:00:00:00:01,ignore\n"));
+	assert_non_null(strstr(p, "\n52:54:00:00:00:01,ignore\n"));
 	free(p);
 	/* reinstall: back to the network, and dnsmasq must hear of it again */
 	assert_int_equal(kf_state_set_netboot(st, "a", 1, NULL), 1);
