@@ -68,6 +68,38 @@ for case in "$DATA"/*/; do
 done
 [ -n "${KF_REGEN:-}" ] && { echo "expectations regenerated"; t_summary; exit $?; }
 
+# ---- dnsmasq really reads what render wrote (root: a private netns) ----
+# dnsmasq --test checks dnsmasq.conf only; the hostsdir/optsdir files are
+# read when dnsmasq runs, so run it for a moment on a bridge in a network
+# namespace of our own and read its log.
+if [ "$(id -u)" = 0 ] && ip netns add "kfr$$" 2>/dev/null; then
+	ns=kfr$$
+	out=$work/ns
+	"$KF" render --no-stage -f "$DATA/basic/1/fleet.yaml" -o "$out" >/dev/null 2>&1
+	ip -n "$ns" link add br0 type bridge && ip -n "$ns" addr add 10.250.0.1/24 dev br0 &&
+		ip -n "$ns" link set br0 up && ip -n "$ns" link set lo up
+	ip netns exec "$ns" dnsmasq --keep-in-foreground --user=root --log-facility="$work/dnsmasq.log" \
+		--conf-file="$out/dnsmasq/dnsmasq.conf" >"$work/dnsmasq.out" 2>&1 &
+	dpid=$!
+	i=0
+	while [ $i -lt 50 ] && ! grep -q 'read .*/opts/web02' "$work/dnsmasq.log" 2>/dev/null; do
+		sleep 0.1; i=$((i + 1))
+	done
+	kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
+	ip netns del "$ns"
+	t_check "dnsmasq reads every host file (hostsdir)" \
+		test "$(grep -c 'read .*/dnsmasq/hosts/' "$work/dnsmasq.log")" = 6
+	t_check "dnsmasq reads every options file (optsdir)" \
+		test "$(grep -c 'read .*/dnsmasq/opts/' "$work/dnsmasq.log")" = 6
+	if grep -iE 'bad|error|failed|illegal|unsupported' "$work/dnsmasq.log" "$work/dnsmasq.out"; then
+		t_fail "dnsmasq complains about the rendered files"
+	else
+		t_ok "dnsmasq accepts the rendered files"
+	fi
+else
+	t_skip "dnsmasq in a network namespace (needs root and ip netns)"
+fi
+
 # ---- behaviour beyond the data cases ----
 fleet=$DATA/basic/1/fleet.yaml
 out=$work/b
