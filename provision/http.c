@@ -119,8 +119,10 @@ static int queue(struct kf_httpd_req *rq, int status, struct MHD_Response *resp,
 	MHD_destroy_response(resp);
 	rq->answered = 1;
 	count(rq->h, rq->route, status, bytes);
-	if (status >= 400 && status != 404)
-		kf_log(KF_LOG_DEBUG, "http: %d %s %s from %s", status, rq->method, rq->path, rq->peer);
+	/* with -v, an access log: every answer (the path carries no query, so
+	 * no token is logged) */
+	kf_log(KF_LOG_DEBUG, "http: %d %s %s from %s (%llu bytes)", status, rq->method, rq->path,
+	       rq->peer, (unsigned long long)bytes);
 	return ok == MHD_YES ? 0 : -EIO;
 }
 
