@@ -50,10 +50,13 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 # Opened at first use (dlopen, lib/dl.h), not linked: libvirt and libxml2
-# (lib/virt.c, lib/domxml.c) and the agent's libcurl (agent/http.c).
-# Their headers are still needed; the unit tests link everything.
+# (lib/virt.c, lib/domxml.c), the agent's libcurl and libnuma (agent/http.c,
+# agent/host_numa.c; the dlopened libnuma calls the agent's numa_warn and
+# numa_error, hence exported).  Their headers are still needed; the unit
+# tests link everything.
 LAZY_PKGS  := libvirt libxml-2.0
-AGENT_LIBS := $(call pc_libs,$(filter-out $(LAZY_PKGS) libcurl,$(AGENT_PKGS))) -lm
+AGENT_LIBS := $(call pc_libs,$(filter-out $(LAZY_PKGS) libcurl numa,$(AGENT_PKGS))) -lm \
+	-Wl,--export-dynamic-symbol=numa_warn,--export-dynamic-symbol=numa_error
 PROV_LIBS  := $(call pc_libs,$(filter-out $(LAZY_PKGS),$(PROV_PKGS))) -lm -lpthread
 TEST_LIBS  := $(call pc_libs,$(ALL_PKGS) cmocka) -lm -lpthread
 

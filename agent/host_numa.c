@@ -7,9 +7,34 @@
 #include <stdlib.h>
 
 #include "agent/host.h"
+#include "dl.h"
 #include "util.h"
 
-/* libnuma calls these (weak symbols in the library) instead of printing. */
+/* libnuma is opened at first use (lib/dl.h): its constructor reads
+ * /proc/self/status and sysfs, which a run on a sysroot or one that probes
+ * no host does not need.  numa_nodes_ptr is a variable: the table holds
+ * its address.  Without libnuma, nodes come from sysfs (agent/host.c). */
+#define NUMA_FNS(F)                                                                       \
+	F(numa_allocate_cpumask) F(numa_available) F(numa_bitmask_clearall)              \
+	F(numa_bitmask_free) F(numa_bitmask_isbitset) F(numa_max_node) F(numa_node_size64) \
+	F(numa_node_to_cpus) F(numa_nodes_ptr)
+
+static struct {
+	NUMA_FNS(KF_DL_PTR)
+} lib;
+
+static const char *resolve(void *h)
+{
+#define SYM(f) KF_DL_SYM(lib, h, f)
+	NUMA_FNS(SYM)
+#undef SYM
+	return NULL;
+}
+
+static struct kf_dl libnuma = KF_DL("libnuma.so.1", "libnuma", "NUMA nodes are read from sysfs", resolve);
+
+/* libnuma calls these (weak symbols in the library) instead of printing;
+ * the agent's link line exports them for the dlopened library. */
 void numa_warn(int num, char *fmt, ...)
 {
 	(void)num;
@@ -28,38 +53,42 @@ void numa_error(char *where)
 
 int kf_numa_probe(struct kf_hostinfo *h, struct kf_err *e)
 {
-	if (numa_available() < 0)
+	if (kf_dl_load(&libnuma, NULL) < 0) {
+		kf_log(KF_LOG_DEBUG, "%s", libnuma.why);
 		return -ENOSYS;
-	int max = numa_max_node();
-	struct bitmask *cpus = numa_allocate_cpumask();
+	}
+	if (lib.numa_available() < 0)
+		return -ENOSYS;
+	int max = lib.numa_max_node();
+	struct bitmask *cpus = lib.numa_allocate_cpumask();
 	if (!cpus)
 		kf_die_oom();
 	int r = 0;
 	h->nodes = kf_xcalloc((size_t)max + 1, sizeof(*h->nodes));
 	h->nnodes = 0;
 	for (int n = 0; n <= max; n++) {
-		if (!numa_bitmask_isbitset(numa_nodes_ptr, (unsigned)n))
+		if (!lib.numa_bitmask_isbitset(*lib.numa_nodes_ptr, (unsigned)n))
 			continue;
 		struct kf_numa_node *node = &h->nodes[h->nnodes++];
 		node->id = n;
-		long long size = numa_node_size64(n, NULL);
+		long long size = lib.numa_node_size64(n, NULL);
 		if (size < 0) {
 			r = kf_errc(e, -EIO, NULL, "libnuma: cannot read the memory of node %d", n);
 			goto out;
 		}
 		node->mem_bytes = (unsigned long long)size;
-		numa_bitmask_clearall(cpus);
-		if (numa_node_to_cpus(n, cpus) < 0) {
+		lib.numa_bitmask_clearall(cpus);
+		if (lib.numa_node_to_cpus(n, cpus) < 0) {
 			r = kf_errc(e, -errno ? -errno : -EIO, NULL, "libnuma: cannot read the CPUs of node %d", n);
 			goto out;
 		}
 		for (unsigned c = 0; c < cpus->size && c < KF_MAX_CPUS; c++)
-			if (numa_bitmask_isbitset(cpus, c))
+			if (lib.numa_bitmask_isbitset(cpus, c))
 				kf_bitmap_set(&node->cpus, c);
 	}
 	h->numa_sysfs = true;
 	h->numa_source = "libnuma";
 out:
-	numa_free_cpumask(cpus);
+	lib.numa_bitmask_free(cpus); /* numa_free_cpumask, an inline of numa.h */
 	return r;
 }

@@ -1,8 +1,8 @@
 /* Libraries opened at first use (dlopen) instead of linked: a run that does
  * not need one does not load it, and a host without it still runs what
  * does not need it.  Used by the adapters of libcurl (agent/http.c),
- * libvirt (lib/virt.c) and libxml2 (lib/domxml.c); each stays the one file
- * that talks to its library.
+ * libvirt (lib/virt.c), libxml2 (lib/domxml.c) and libnuma
+ * (agent/host_numa.c); each stays the one file that talks to its library.
  *
  * The adapter keeps a table of the functions it calls, each pointer
  * declared with the library header's own prototype (KF_DL_PTR, typeof), so

@@ -1,5 +1,5 @@
 #!/bin/sh
-# libcurl, libvirt and libxml2 are opened at first use (lib/dl.h), not
+# libcurl, libvirt, libxml2 and libnuma are opened at first use (lib/dl.h), not
 # linked: kickfleet-agent does not list them, runs the same without them
 # (in a mount namespace where their files are hidden), and says which one
 # is missing when a run needs it.  Guests use libvirt's test driver.
@@ -10,7 +10,7 @@ work=$(mktemp -d /tmp/kf-optlibs.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2"
+lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1"
 profile=tests/data/agent/full-two-node-amd/profile.yaml
 tests/sysroot/mktree.sh two-node-amd "$work/root" >/dev/null
 cat >"$work/guests.yaml" <<'EOF'
@@ -52,6 +52,19 @@ for b in build/kickfleet-agent build/asan/kickfleet-agent; do
 	else
 		t_fail "$tag: plan differs without the libraries (exit $rc_with vs $rc_without)"
 		diff -u "$work/plan.with" "$work/plan.without" | head -20
+	fi
+
+	# this host (read only): with libnuma or without it (nodes from sysfs)
+	printf 'role: optional-libs\nmemory:\n  numa_balancing: false\n' >"$work/host.yaml"
+	"$b" plan --json --profile "$work/host.yaml" >"$work/host.with" 2>&1
+	rc1=$?
+	hidden "$b" plan --json --profile "$work/host.yaml" >"$work/host.without" 2>&1
+	rc2=$?
+	if [ "$rc1" = "$rc2" ] && cmp -s "$work/host.with" "$work/host.without"; then
+		t_ok "$tag: plan on this host is the same without libnuma (exit $rc1)"
+	else
+		t_fail "$tag: plan on this host differs without libnuma (exit $rc1 vs $rc2)"
+		diff -u "$work/host.with" "$work/host.without" | head -20
 	fi
 
 	# guests: libvirt is opened at the first guest
