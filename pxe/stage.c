@@ -1,6 +1,7 @@
 /* Loader staging: boot loaders from Debian's packages and each distro's
  * kernel and initrd, hard-linked or copied into the TFTP root (in.tftpd
  * chroots there, so symlinks to the outside would not resolve). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -106,6 +107,39 @@ static int stage(const char *src, const char *root, const char *rel, bool dry_ru
 	return r;
 }
 
+/* GRUB's modules beside its network image: grubnetx64.efi has no http
+ * module built in and loads it (and any other it lacks) from
+ * $prefix/x86_64-efi, i.e. TFTP_ROOT/grub/x86_64-efi, as grub-mknetdir
+ * lays it out.  Without them `linux (http,ADDR)/...` fails with "disk
+ * `http,ADDR' not found". */
+#define KF_GRUB_MODDIR "/usr/lib/grub/x86_64-efi"
+
+static int stage_grub_modules(const char *tftp_root, bool dry_run, struct kf_err *warn,
+			      struct kf_err *e)
+{
+	DIR *d = opendir(KF_GRUB_MODDIR);
+	if (!d) {
+		kf_errf(warn, NULL, "GRUB modules not found at %s (install the package grub-efi-amd64-bin)",
+			KF_GRUB_MODDIR);
+		return 0;
+	}
+	int staged = 0, r = 0;
+	struct dirent *de;
+	while (r >= 0 && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n < 5 || (strcmp(de->d_name + n - 4, ".mod") && strcmp(de->d_name + n - 4, ".lst")))
+			continue;
+		char *src = kf_xasprintf(KF_GRUB_MODDIR "/%s", de->d_name);
+		char *rel = kf_xasprintf("grub/x86_64-efi/%s", de->d_name);
+		r = stage(src, tftp_root, rel, dry_run, e);
+		staged += r > 0;
+		free(src);
+		free(rel);
+	}
+	closedir(d);
+	return r < 0 ? r : staged;
+}
+
 int kf_stage_loaders(const struct kf_inventory *inv, const char *tftp_root, bool dry_run,
 		     struct kf_err *warn, struct kf_err *e)
 {
@@ -124,6 +158,10 @@ int kf_stage_loaders(const struct kf_inventory *inv, const char *tftp_root, bool
 		}
 		int r = stage(src, tftp_root, l->dest, dry_run, e);
 		staged += r > 0;
+		if (!strcmp(l->dest, "grubnetx64.efi")) {
+			r = stage_grub_modules(tftp_root, dry_run, warn, e);
+			staged += r > 0 ? r : 0;
+		}
 	}
 	for (size_t i = 0; i < inv->distros.n; i++) {
 		const struct kf_i_distro *d = KF_LIST_AT(inv->distros, struct kf_i_distro, i);
