@@ -427,7 +427,8 @@ static int do_item(struct rctx *c, struct kf_state *st, const struct kf_item *it
 		rec.netboot = 1;
 		rec.state_since = (int64_t)time(NULL);
 	}
-	if (!rec.token[0]) {
+	bool new_token = !rec.token[0];
+	if (new_token) {
 		if ((r = kf_token_new(rec.token, e)) < 0)
 			return r;
 		rec.token_gen++;
@@ -454,8 +455,11 @@ static int do_item(struct rctx *c, struct kf_state *st, const struct kf_item *it
 	rec.macs = macs;
 	rec.role = (char *)(it->role ? it->role->name : "");
 	memcpy(rec.digest, dg, sizeof(dg));
+	/* render's columns only: a callback that changed the row since it was
+	 * read keeps its state (and its netboot flag, which is in the digest:
+	 * the files follow at its own kf_render_host, or the next render) */
 	if (!c->o->dry_run && st)
-		r = kf_state_put_host(st, &rec, e);
+		r = kf_state_put_render(st, &rec, new_token, e);
 	free(macs);
 	kf_arena_release(&c->scratch);
 	return r;
@@ -590,15 +594,18 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 	phase("setup");
 	if ((r = take_lock(&c.p, o->dry_run, &lockfd, e)) < 0 || (r = open_state(&c, &st, e)) < 0)
 		goto out;
-	if (st && (r = kf_state_list_hosts(st, &rs.v, &rs.n, e)) < 0)
-		goto out;
-	phase("state");
-	rs.seen = kf_xcalloc(rs.n + 1, sizeof(*rs.seen));
+	/* the rows are read inside the write transaction: no other writer
+	 * (the server's callbacks) commits between this read and render's
+	 * writes */
 	if (st && !o->dry_run) {
 		if ((r = kf_state_begin(st, e)) < 0)
 			goto out;
 		batch = true;
 	}
+	if (st && (r = kf_state_list_hosts(st, &rs.v, &rs.n, e)) < 0)
+		goto out;
+	phase("state");
+	rs.seen = kf_xcalloc(rs.n + 1, sizeof(*rs.seen));
 	stats->hosts = kf_item_count(inv);
 	for (size_t i = 0; i < stats->hosts; i++) {
 		struct kf_item it;

@@ -42,6 +42,7 @@ enum stmt_id {
 	S_GET,
 	S_FIND_MAC,
 	S_PUT,
+	S_PUT_RENDER,
 	S_DEL_MACS,
 	S_PUT_MAC,
 	S_DELETE,
@@ -66,6 +67,15 @@ static const char *const stmt_sql[S_COUNT] = {
 		       "(SELECT name FROM host_macs WHERE mac = lower(?1))",
 	[S_PUT] = "INSERT OR REPLACE INTO hosts (" HOST_COLS ") VALUES "
 		  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	/* render's columns only: never the install state, netboot or reports of
+	 * an existing row, its token only when render issued one (?16) */
+	[S_PUT_RENDER] = "INSERT INTO hosts (" HOST_COLS ") VALUES "
+			 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+			 "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
+			 "macs = excluded.macs, role = excluded.role, digest = excluded.digest, "
+			 "token = CASE WHEN ?16 THEN excluded.token ELSE token END, "
+			 "token_gen = CASE WHEN ?16 THEN excluded.token_gen ELSE token_gen END, "
+			 "token_issued = CASE WHEN ?16 THEN excluded.token_issued ELSE token_issued END",
 	[S_DEL_MACS] = "DELETE FROM host_macs WHERE name = ?1",
 	[S_PUT_MAC] = "INSERT OR REPLACE INTO host_macs (mac, name) VALUES (lower(?1), ?2)",
 	[S_DELETE] = "DELETE FROM hosts WHERE name = ?1",
@@ -416,14 +426,8 @@ static int put_macs(struct kf_state *st, const char *name, const char *macs, str
 	return r;
 }
 
-int kf_state_put_host(struct kf_state *st, const struct kf_host_rec *h, struct kf_err *e)
+static void bind_row(sqlite3_stmt *s, const struct kf_host_rec *h)
 {
-	if (!h->name || !*h->name)
-		return kf_errc(e, -EINVAL, NULL, "state %s: host without a name", st->path);
-	int r = wbegin(st, e);
-	if (r < 0)
-		return r;
-	sqlite3_stmt *s = stmt(st, S_PUT);
 	bind_text(s, 1, h->name);
 	bind_text(s, 2, kf_host_kind_name(h->kind));
 	bind_text(s, 3, h->macs ? h->macs : "");
@@ -439,6 +443,34 @@ int kf_state_put_host(struct kf_state *st, const struct kf_host_rec *h, struct k
 	bind_text(s, 13, h->report);
 	sqlite3_bind_int64(s, 14, h->report_time);
 	sqlite3_bind_int64(s, 15, h->drift_count);
+}
+
+int kf_state_put_host(struct kf_state *st, const struct kf_host_rec *h, struct kf_err *e)
+{
+	if (!h->name || !*h->name)
+		return kf_errc(e, -EINVAL, NULL, "state %s: host without a name", st->path);
+	int r = wbegin(st, e);
+	if (r < 0)
+		return r;
+	sqlite3_stmt *s = stmt(st, S_PUT);
+	bind_row(s, h);
+	r = step_done(st, s, e, "write host");
+	if (r == 0)
+		r = put_macs(st, h->name, h->macs, e);
+	return wend(st, r, e);
+}
+
+int kf_state_put_render(struct kf_state *st, const struct kf_host_rec *h, bool new_token,
+			struct kf_err *e)
+{
+	if (!h->name || !*h->name)
+		return kf_errc(e, -EINVAL, NULL, "state %s: host without a name", st->path);
+	int r = wbegin(st, e);
+	if (r < 0)
+		return r;
+	sqlite3_stmt *s = stmt(st, S_PUT_RENDER);
+	bind_row(s, h);
+	sqlite3_bind_int(s, 16, new_token ? 1 : 0);
 	r = step_done(st, s, e, "write host");
 	if (r == 0)
 		r = put_macs(st, h->name, h->macs, e);

@@ -17,6 +17,7 @@
 #ifndef KF_PROVISION_STATE_H
 #define KF_PROVISION_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,15 @@ int kf_state_find_mac(struct kf_state *st, const char *mac, struct kf_host_rec *
 		      struct kf_err *e);
 /* Inserts or replaces the whole row h->name (all fields as given). */
 int kf_state_put_host(struct kf_state *st, const struct kf_host_rec *h, struct kf_err *e);
+/* Records a render of h->name (render's write; the server's are the state
+ * changes below).  An existing row gets only what render owns: kind,
+ * MACs, role and digest, and token, token_gen and token_issued when
+ * new_token says render issued h->token.  Its install state, netboot flag
+ * and reports stay as they are in the store, so a callback committed by
+ * another connection after render read the row is not undone.  A host not
+ * in the store is inserted with every field as given. */
+int kf_state_put_render(struct kf_state *st, const struct kf_host_rec *h, bool new_token,
+			struct kf_err *e);
 /* Removes the host's row (its events stay); -ENOENT if unknown. */
 int kf_state_delete_host(struct kf_state *st, const char *name, struct kf_err *e);
 /* Every row, sorted by name; free with kf_host_recs_free. */

@@ -176,6 +176,66 @@ static void test_ignore_needs_sighup(void **state)
 	free(db);
 }
 
+/* render writes "~ a" to its log after it read a's row and before it
+ * writes the row back: the hook lands a callback from another connection
+ * (kickfleet serve) right there. */
+struct interleave {
+	const char *db;
+	int fired;
+};
+
+static ssize_t callback_between(void *cookie, const char *buf, size_t len)
+{
+	struct interleave *iv = cookie;
+	if (!iv->fired++ && !strncmp(buf, "~ a", 3)) {
+		struct kf_state *other = NULL;
+		assert_int_equal(kf_state_open(&other, iv->db, NULL), 0);
+		assert_int_equal(kf_state_set_state(other, "a", KF_ST_INSTALLED, "callback", NULL), 1);
+		kf_state_close(other);
+	}
+	return (ssize_t)len;
+}
+
+static void test_callback_during_render_is_kept(void **state)
+{
+	struct fx *f = *state;
+	char *db = kf_render_state_path(f->inv, f->out);
+	struct interleave iv = { db, 0 };
+	FILE *log = fopencookie(&iv, "w", (cookie_io_functions_t){ .write = callback_between });
+	assert_non_null(log);
+	setvbuf(log, NULL, _IONBF, 0);
+	struct kf_render_opts o = { .outdir = f->out, .force = true, .log = log };
+	bool hup = false;
+	struct kf_err e = KF_ERR_INIT;
+	assert_int_equal(kf_render_host(f->inv, NULL, &o, "a", &hup, &e), 0);
+	fclose(log);
+	assert_true(iv.fired > 0);
+	struct kf_state *st = NULL;
+	assert_int_equal(kf_state_open(&st, db, NULL), 0);
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_get_host(st, "a", &g, NULL), 0);
+	assert_int_equal(g.state, KF_ST_INSTALLED);
+	assert_int_equal(g.netboot, 0);
+	kf_host_rec_release(&g);
+	/* the callback's own re-render finds the digest stale (netboot is in
+	 * it) and writes local boot */
+	o = (struct kf_render_opts){ .outdir = f->out };
+	assert_int_equal(kf_render_host(f->inv, st, &o, "a", &hup, &e), 0);
+	char *p = slurp(f, "tftp/pxelinux.cfg/01-52-54-00-00-00-01");
+	assert_non_null(strstr(p, "LOCALBOOT 0"));
+	free(p);
+	/* so does a full render: the install state is not touched */
+	struct kf_render_stats stats;
+	assert_int_equal(kf_render_all(f->inv, &o, &stats, &e, &e), 0);
+	assert_int_equal(stats.changed, 0);
+	assert_int_equal(kf_state_get_host(st, "a", &g, NULL), 0);
+	assert_int_equal(g.state, KF_ST_INSTALLED);
+	kf_host_rec_release(&g);
+	kf_err_release(&e);
+	kf_state_close(st);
+	free(db);
+}
+
 /* The server opens its own store: kf_render_host(st = NULL) opens it. */
 static void test_without_open_state(void **state)
 {
@@ -194,6 +254,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_installed_flips_to_local_boot, setup_localboot, teardown),
 		cmocka_unit_test_setup_teardown(test_ignore_needs_sighup, setup_ignore, teardown),
 		cmocka_unit_test_setup_teardown(test_without_open_state, setup_localboot, teardown),
+		cmocka_unit_test_setup_teardown(test_callback_during_render_is_kept, setup_localboot,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

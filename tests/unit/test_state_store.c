@@ -209,6 +209,58 @@ static void test_batch_rollback_and_list(void **state)
 	kf_host_recs_free(v, n);
 }
 
+/* Render reads a row, a callback on another connection changes it, render
+ * writes its digest: the callback's state change is kept. */
+static void test_put_render_keeps_callbacks(void **state)
+{
+	struct fx *f = *state;
+	struct kf_host_rec h = { .name = "kvm01", .macs = "52:54:00:aa:00:01", .role = "kvm-host",
+				 .state = KF_ST_NEW, .state_since = 7, .netboot = 1, .token_gen = 1 };
+	strcpy(h.token, "t1");
+	strcpy(h.digest, "d1");
+	assert_int_equal(kf_state_put_render(f->st, &h, true, NULL), 0); /* a new row: all of h */
+	struct kf_host_rec seen;
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &seen, NULL), 0); /* render reads */
+	assert_int_equal(seen.state, KF_ST_NEW);
+
+	struct kf_state *other = NULL; /* kickfleet serve */
+	assert_int_equal(kf_state_open(&other, f->path, NULL), 0);
+	assert_int_equal(kf_state_set_state(other, "kvm01", KF_ST_INSTALLED, "callback", NULL), 1);
+	assert_int_equal(kf_state_record_report(other, "kvm01", "{\"drift\":1}", 1, 0, NULL), 0);
+	kf_state_close(other);
+
+	/* render writes back what it read, with a new digest and MAC */
+	free(seen.macs);
+	seen.macs = kf_xstrdup("52:54:00:aa:00:02");
+	strcpy(seen.digest, "d2");
+	strcpy(seen.token, "stale");
+	assert_int_equal(kf_state_put_render(f->st, &seen, false, NULL), 0);
+	kf_host_rec_release(&seen);
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	assert_int_equal(g.state, KF_ST_DRIFTED);
+	assert_int_equal(g.netboot, 0);
+	assert_string_equal(g.report, "{\"drift\":1}");
+	assert_int_equal(g.drift_count, 1);
+	assert_string_equal(g.token, "t1"); /* render issued none: the store's stays */
+	assert_string_equal(g.digest, "d2");
+	assert_string_equal(g.macs, "52:54:00:aa:00:02");
+	kf_host_rec_release(&g);
+	assert_int_equal(kf_state_find_mac(f->st, "52:54:00:aa:00:01", &g, NULL), -ENOENT);
+	assert_int_equal(kf_state_find_mac(f->st, "52:54:00:aa:00:02", &g, NULL), 0);
+	kf_host_rec_release(&g);
+
+	/* a token render issued (the row had none) is stored */
+	h.token_gen = 5;
+	strcpy(h.token, "t2");
+	assert_int_equal(kf_state_put_render(f->st, &h, true, NULL), 0);
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	assert_string_equal(g.token, "t2");
+	assert_int_equal(g.token_gen, 5);
+	assert_int_equal(g.state, KF_ST_DRIFTED);
+	kf_host_rec_release(&g);
+}
+
 /* A committed change survives the writer being killed (-9) right after. */
 static void test_survives_kill(void **state)
 {
@@ -261,6 +313,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_rollback_and_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_render_keeps_callbacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_kill, setup, teardown),
 		cmocka_unit_test(test_open_error_names_path),
 	};
