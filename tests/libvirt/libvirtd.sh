@@ -1,7 +1,8 @@
 # A private libvirtd for tests: sourced by suites and benchmarks.
 #
 #   kf_libvirtd_start      starts virtlogd + libvirtd in their own mount and
-#                          network namespace; sets KF_LV_DIR (temp dir),
+#                          network namespace (KF_LV_NETNS=NAME: in the existing
+#                          /run/netns/NAME instead); sets KF_LV_DIR (temp dir),
 #                          KF_LV_URI (qemu:///system through a private socket),
 #                          KF_LV_PID (libvirtd), KF_LV_LOGPID (virtlogd)
 #   kf_libvirtd_stop       stops both by PID and removes KF_LV_DIR
@@ -63,7 +64,14 @@ kf_libvirtd_start() {
 	virtlogd -p "$d/virtlogd.pid" -f /etc/libvirt/virtlogd.conf >"$d/virtlogd.out" 2>&1 &
 	exec libvirtd -p "$d/libvirtd.pid" -f /etc/libvirt/libvirtd.conf
 	EOT
-	unshare -m -n sh "$d/inner.sh" >"$d/libvirtd.out" 2>&1 </dev/null &
+	# (e2e, issue 8) KF_LV_NETNS=NAME: run in that existing network
+	# namespace (/run/netns/NAME, e.g. the PXE lab's, so guests can use its
+	# bridge) instead of a new one; the mount namespace is private either way
+	if [ -n "${KF_LV_NETNS:-}" ]; then
+		nsenter --net="/run/netns/$KF_LV_NETNS" unshare -m sh "$d/inner.sh" >"$d/libvirtd.out" 2>&1 </dev/null &
+	else
+		unshare -m -n sh "$d/inner.sh" >"$d/libvirtd.out" 2>&1 </dev/null &
+	fi
 	KF_LV_PID=$!
 	KF_LV_URI="qemu:///system?socket=$d/run/libvirt-sock"
 	# first start probes QEMU (~13 s)
