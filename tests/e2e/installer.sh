@@ -129,4 +129,32 @@ run_sections() { # KIND
 mkdir -p /root /etc/systemd/system /var/lib
 run_sections pre
 run_sections post
+
+# --- the first boot, as systemd would run it ---
+# A real install reboots into the installed system, where the unit that
+# %post enabled (kickstart/snippets/agent.ks) applies the profile once.
+# The lab machine has no disk: the next boot ends at kickfleet's local-boot
+# config. So the enabled unit runs here: its ConditionPathExists, its
+# EnvironmentFile, ExecStart (exit 2 is success: SuccessExitStatus) and
+# ExecStartPost. Guests are skipped: a lab machine has no libvirtd.
+unit=/etc/systemd/system/kickfleet-agent.service
+if [ -L /etc/systemd/system/multi-user.target.wants/kickfleet-agent.service ] && [ -f "$unit" ]; then
+	cond=$(sed -n 's/^ConditionPathExists=!//p' "$unit")
+	if [ -n "$cond" ] && [ -e "$cond" ]; then
+		say "first boot: kickfleet-agent.service skipped ($cond exists)"
+	else
+		envf=$(sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$unit")
+		set -a
+		[ -n "$envf" ] && [ -f "$envf" ] && . "$envf"
+		set +a
+		cmd=$(sed -n 's/^ExecStart=//p' "$unit" | sed 's/\${\([A-Za-z_]*\)}/$\1/g')
+		post=$(sed -n 's/^ExecStartPost=//p' "$unit")
+		say "first boot: kickfleet-agent.service: $(echo "$cmd" | sed 's/token=[0-9a-f]*/token=.../g') --skip guests"
+		eval "$cmd --skip guests" >/tmp/first-boot.out 2>&1
+		rc=$?
+		sed 's/^/[first boot] /' /tmp/first-boot.out
+		say "first boot: agent exit=$rc"
+		case $rc in 0|2) [ -n "$post" ] && eval "$post" ;; *) die "first boot: kickfleet-agent exited $rc" ;; esac
+	fi
+fi
 say done

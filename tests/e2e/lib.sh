@@ -20,18 +20,20 @@
 #   e2e_state HOST                 install state (kickfleet status --json)
 #   e2e_watch SECS NAME...         wait for the machines' QEMUs to end (kill
 #                                  after SECS), recording when each event
-#                                  first shows in a log: $LAB_DIR/NAME.t.EV
-#   e2e_localboot NAME KIND MAC SECS  the second boot: boots again, waits for
-#                                  kickfleet to serve the per-MAC boot config
-#                                  and stops the machine 3 s later ("local
-#                                  boot" ends the lab run); 0 if it was served
+#                                  first shows in a log: $LAB_DIR/NAME.t.EV;
+#                                  a machine with $LAB_DIR/NAME.stop-when-installed
+#                                  is stopped 3 s after its `installed`
+#   e2e_boot2 NAME KIND MAC, e2e_boot2_wait NAME SECS
+#                                  the second boot, ended once kickfleet has
+#                                  served its per-MAC config (see below)
 #   e2e_leftovers                  prints what a lab left behind (processes
 #                                  of its PIDs, namespace, taps, mounts,
 #                                  temp dirs); empty when clean
 #
 # Machines are QEMU (-accel tcg) with virtio NICs on taps of the lab bridge.
 # Events, in the order a machine goes through them (EV names):
-#   lease loader config kernel initrd ks installing installed off
+#   lease loader config kernel initrd init ks installing installed off
+# (init: the installer's /init started, on the serial console)
 # Everything is asserted from logs: up.out (dnsmasq, tftpd and HTTP lines
 # that kickfleet up relays), NAME.serial, and kickfleet status.
 . "$TOP/tests/lab/lab.sh"
@@ -185,12 +187,12 @@ e2e_events() { # NAME HOST MAC IP
 	_f=$(echo "$_mac" | tr : -)
 	_up=$LAB_DIR/up.out
 	echo "lease|$_up|DHCPACK\\(.*\\) $_ip $_mac"
-	echo "loader|$_up|(RRQ from $_ip filename (pxelinux\\.0|grubnetx64\\.efi)|GET /ipxe/boot\\.ipxe from $_ip)"
-	echo "config|$_up|(RRQ from $_ip filename /?(pxelinux\\.cfg|grub)/(grub\\.cfg-)?01-$_f|GET /ipxe/01-$_f\\.ipxe from $_ip)"
-	echo "kernel|$_up|(RRQ from $_ip filename distro/[a-z0-9]+/vmlinuz|GET /boot/distro/[a-z0-9]+/vmlinuz from $_ip)"
-	echo "initrd|$_up|(RRQ from $_ip filename distro/[a-z0-9]+/initrd|GET /boot/distro/[a-z0-9]+/initrd\\.img from $_ip)"
-	echo "linux|$LAB_DIR/$_n.serial|Linux version"
-	echo "ks|$_up|200 GET /ks/$_h from $_ip"
+	echo "loader|$_up|(RRQ from $_ip filename (pxelinux\\.0|grubnetx64\\.efi)|GET /ipxe/boot\\.ipxe from $_ip )"
+	echo "config|$_up|(RRQ from $_ip filename /?(pxelinux\\.cfg|grub)/(grub\\.cfg-)?01-$_f|GET /ipxe/01-$_f\\.ipxe from $_ip )"
+	echo "kernel|$_up|(RRQ from $_ip filename distro/[a-z0-9]+/vmlinuz|GET /boot/distro/[a-z0-9]+/vmlinuz from $_ip )"
+	echo "initrd|$_up|(RRQ from $_ip filename distro/[a-z0-9]+/initrd|GET /boot/distro/[a-z0-9]+/initrd\\.img from $_ip )"
+	echo "init|$LAB_DIR/$_n.serial|^KF-VM-START"
+	echo "ks|$_up|200 GET /ks/$_h from $_ip "
 	echo "installing|$_up|serve: $_h is installing"
 	echo "installed|$_up|serve: $_h is installed"
 }
@@ -210,6 +212,13 @@ e2e_watch() { # SECS NAME... (NAME.host NAME.ip NAME.mac files give the rest)
 			done <"$LAB_DIR/$_n.events"
 			if kill -0 "$(cat "$LAB_DIR/$_n.pid")" 2>/dev/null; then
 				_alive=1
+				# machines that never power off by themselves (the Debian
+				# installer without a mirror) end 3 s after `installed`
+				if [ -f "$LAB_DIR/$_n.stop-when-installed" ] && [ -f "$LAB_DIR/$_n.t.installed" ] &&
+				   [ "$(lab_elapsed "$_n" | cut -d. -f1)" -ge $(( $(cut -d. -f1 "$LAB_DIR/$_n.t.installed") + 3 )) ]; then
+					lab_wait_qemu "$_n" 0
+					echo "$_n" >>"$LAB_DIR/stopped-when-installed"
+				fi
 			elif [ ! -f "$LAB_DIR/$_n.t.off" ]; then
 				lab_elapsed "$_n" >"$LAB_DIR/$_n.t.off"
 			fi
@@ -234,19 +243,26 @@ e2e_machine() {
 
 e2e_t() { cat "$LAB_DIR/$1.t.$2" 2>/dev/null || echo -; }
 
-# e2e_localboot NAME KIND MAC SECS [BOOT ARGS]: boot NAME-2 again; its
-# per-MAC config must be requested after the first boot ended; it is then
-# stopped (no disk to boot from in the lab). Writes NAME-2.config (the
-# config as served) and NAME-2.marker (the up.out line count before).
-e2e_localboot() {
-	_n=$1 _k=$2 _m=$3 _s=$4; shift 4
-	_n2=$_n-2
-	_ip=$(cat "$LAB_DIR/$_n.ip")
-	_f=$(echo "$_m" | tr : -)
-	wc -l <"$LAB_DIR/up.out" >"$LAB_DIR/$_n2.marker"
-	cp "$LAB_DIR/$_n.host" "$LAB_DIR/$_n2.host"; cp "$LAB_DIR/$_n.ip" "$LAB_DIR/$_n2.ip"
-	e2e_boot "$_n2" "$_k" "$_m" "$@" || return 1
-	_re="(RRQ from $(_e2e_re_ip "$_ip") filename /?(pxelinux\\.cfg|grub)/(grub\\.cfg-)?01-$_f|200 GET /ipxe/01-$_f\\.ipxe from $(_e2e_re_ip "$_ip"))"
+# The second boot ("local boot" ends a lab run):
+#   e2e_boot2 NAME KIND MAC [BOOT ARGS]   boots NAME-2 with the same MAC
+#   e2e_boot2_wait NAME SECS              waits until kickfleet serves the
+#       per-MAC boot config to it after the first boot (tftpd or HTTP log,
+#       past the log position when NAME-2 started), lets the loader act for
+#       3 s (its output goes to NAME-2.serial), then stops it; 0 if served.
+#       NAME-2.config is the config file as served.
+e2e_boot2() {
+	_n=$1 _k=$2 _m=$3; shift 3
+	wc -l <"$LAB_DIR/up.out" >"$LAB_DIR/$_n-2.marker"
+	cp "$LAB_DIR/$_n.host" "$LAB_DIR/$_n-2.host"
+	cp "$LAB_DIR/$_n.ip" "$LAB_DIR/$_n-2.ip"
+	e2e_boot "$_n-2" "$_k" "$_m" "$@"
+}
+
+e2e_boot2_wait() {
+	_n2=$1-2 _s=$2
+	_ip=$(_e2e_re_ip "$(cat "$LAB_DIR/$_n2.ip")")
+	_f=$(tr : - <"$LAB_DIR/$_n2.mac")
+	_re="(RRQ from $_ip filename /?(pxelinux\\.cfg|grub)/(grub\\.cfg-)?01-$_f|200 GET /ipxe/01-$_f\\.ipxe from $_ip )"
 	_end=$(( $(date +%s) + _s ))
 	_rc=1
 	while kill -0 "$(cat "$LAB_DIR/$_n2.pid")" 2>/dev/null && [ "$(date +%s)" -lt "$_end" ]; do
@@ -257,14 +273,12 @@ e2e_localboot() {
 		fi
 		sleep 0.3
 	done
-	case $_k in
+	case $(cat "$LAB_DIR/$_n2.kind") in
 	uefi) _file=$E2E_OUT/tftp/grub/grub.cfg-01-$_f ;;
 	pxe) _file=$E2E_OUT/tftp/pxelinux.cfg/01-$_f ;;
-	ipxe) _file=$E2E_OUT/http/ipxe/01-$_f.ipxe ;;
+	*) _file=$E2E_OUT/http/ipxe/01-$_f.ipxe ;;
 	esac
 	cp "$_file" "$LAB_DIR/$_n2.config" 2>/dev/null
-	# let the loader act on it (its output goes to the serial log), then
-	# stop the machine: the lab has no disk to boot
 	[ $_rc = 0 ] && sleep 3
 	lab_wait_qemu "$_n2" 0
 	return $_rc
