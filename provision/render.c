@@ -167,6 +167,9 @@ static int load_roles(struct rctx *c, struct kf_err *e)
 			hash_ll(&h, d->family);
 			kf_sha256_str(&h, d->tree);
 			kf_sha256_str(&h, d->kernel_args);
+			/* a re-import (kickfleet distro import) re-renders its hosts */
+			kf_sha256_str(&h, d->kernel_sha256);
+			kf_sha256_str(&h, d->initrd_sha256);
 		}
 		kf_sha256_str(&h, c->tmpl[i] ? kt_digest(c->tmpl[i]) : "");
 		kf_sha256_hex(&h, c->role_digest[i]);
