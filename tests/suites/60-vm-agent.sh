@@ -67,16 +67,20 @@ run 2 apply
 run 0 check
 is "node1 2M pages after repair" 4 $N/node1/$H
 is "cpu2 offline after repair" 0 /sys/devices/system/cpu/cpu2/online
-# a shortfall is a failure with the numbers (exit 4): node 1 has 512M, of
-# which the kernel cannot give 500M of 2M pages
-printf 'memory:\n  hugepages:\n    - size: 2M\n      per_node: {1: 250}\n' >/big.yaml
+# a shortfall is a failure with the numbers (exit 4): ask for pages worth
+# 97% of node 1's memory, which fits the node but which the kernel cannot
+# give while the system uses some of it
+total_kb=$(sed -n 's/.*MemTotal: *\([0-9]*\) kB/\1/p' $N/node1/meminfo)
+big=$((total_kb * 97 / 100 / 2048))
+huge=$((total_kb / 2048 + 20))
+printf 'memory:\n  hugepages:\n    - size: 2M\n      per_node: {1: %d}\n' $big >/big.yaml
 kickfleet-agent apply --profile /big.yaml >/tmp/out 2>&1; rc=$?
 sed 's/^/  | /' /tmp/out
-[ $rc = 4 ] && grep -q 'asked for 250 2M pages on node 1, kernel granted' /tmp/out \
+[ $rc = 4 ] && grep -q "asked for $big 2M pages on node 1, kernel granted" /tmp/out \
 	&& ok "hugepage shortfall: exit 4 with the numbers" || no "hugepage shortfall: exit $rc"
 # more than the node's memory is a profile error (exit 1), nothing touched
 before=$(cat $N/node1/$H)
-printf 'memory:\n  hugepages:\n    - size: 2M\n      per_node: {1: 300}\n' >/huge.yaml
+printf 'memory:\n  hugepages:\n    - size: 2M\n      per_node: {1: %d}\n' $huge >/huge.yaml
 kickfleet-agent apply --profile /huge.yaml >/tmp/out 2>&1; rc=$?
 sed 's/^/  | /' /tmp/out
 [ $rc = 1 ] && grep -q 'node 1 has' /tmp/out && [ "$(cat $N/node1/$H)" = "$before" ] \
