@@ -15,6 +15,16 @@ struct kf_arena_chunk {
 };
 
 #define CHUNK_MIN 16384
+#define BIG (CHUNK_MIN / 4) /* blocks this large get a chunk of their own */
+
+static struct kf_arena_chunk *chunk_new(size_t size)
+{
+	/* not zeroed here: kf_arena_alloc zeroes what it hands out */
+	struct kf_arena_chunk *c = kf_xmalloc(sizeof(*c) + size);
+	c->size = size;
+	c->used = 0;
+	return c;
+}
 
 void *kf_arena_alloc(struct kf_arena *a, size_t size)
 {
@@ -22,10 +32,14 @@ void *kf_arena_alloc(struct kf_arena *a, size_t size)
 	if (!size)
 		size = sizeof(max_align_t);
 	struct kf_arena_chunk *c = a->head;
-	if (!c || c->size - c->used < size) {
-		size_t want = size > CHUNK_MIN ? size : CHUNK_MIN;
-		c = kf_xcalloc(1, sizeof(*c) + want);
-		c->size = want;
+	if (c && c->size - c->used < size && size >= BIG) {
+		/* behind the head, which keeps its free space for small blocks */
+		struct kf_arena_chunk *big = chunk_new(size);
+		big->next = c->next;
+		c->next = big;
+		c = big;
+	} else if (!c || c->size - c->used < size) {
+		c = chunk_new(size > CHUNK_MIN ? size : CHUNK_MIN);
 		c->next = a->head;
 		a->head = c;
 	}

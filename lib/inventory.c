@@ -302,9 +302,13 @@ size_t kf_host_macs(const struct kf_i_host *h, const char **out, size_t max)
 
 /* ---- cross-checks ---- */
 
+/* A name, MAC or IP and where it was given: the mark is looked up only for
+ * the few that clash (kf_mark_of searches the owner's mapping). */
 struct seen {
 	const char *key;
-	const struct kf_mark *mark;
+	const void *obj;   /* decoded struct holding it */
+	const char *field; /* its key in obj's mapping */
+	const struct kf_mark *mark; /* NULL until needed */
 	const char *owner;
 };
 
@@ -313,16 +317,14 @@ struct seenset {
 	size_t n, cap;
 };
 
-/* Records key; reports a clash with the first owner.  Linear per call is
- * too slow for 10,000 hosts, so keys are kept sorted by insertion into a
- * hash-free sorted array built once per kind: we sort afterwards. */
-static void seen_add(struct seenset *s, const char *key, const struct kf_mark *m, const char *owner)
+static void seen_add(struct seenset *s, const char *key, const void *obj, const char *field,
+		     const char *owner)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 64;
 		s->v = kf_xrealloc(s->v, s->cap * sizeof(*s->v));
 	}
-	s->v[s->n++] = (struct seen){ key, m, owner };
+	s->v[s->n++] = (struct seen){ key, obj, field, NULL, owner };
 }
 
 static int seen_cmp(const void *a, const void *b)
@@ -336,11 +338,46 @@ static int seen_cmp(const void *a, const void *b)
 	return x->mark->col < y->mark->col ? -1 : x->mark->col > y->mark->col;
 }
 
+/* Moves the entries whose key is given more than once to the front, in
+ * their order, and returns how many there are.  One pass with a hash
+ * table: most inventories have none, and need no sort. */
+static size_t seen_clashes(struct seenset *s)
+{
+	size_t cap = 16;
+	while (cap < 2 * s->n)
+		cap *= 2;
+	size_t *slot = kf_xcalloc(cap, sizeof(*slot)); /* first index + 1 */
+	bool *dup = kf_xcalloc(s->n + 1, sizeof(*dup));
+	size_t ndup = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t j = kf_str_hash(s->v[i].key) & (cap - 1);
+		for (; slot[j]; j = (j + 1) & (cap - 1))
+			if (!strcmp(s->v[slot[j] - 1].key, s->v[i].key))
+				break;
+		if (!slot[j]) {
+			slot[j] = i + 1;
+			continue;
+		}
+		ndup += !dup[slot[j] - 1] + 1;
+		dup[slot[j] - 1] = dup[i] = true;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < s->n && k < ndup; i++)
+		if (dup[i])
+			s->v[k++] = s->v[i];
+	free(slot);
+	free(dup);
+	return ndup;
+}
+
 static void seen_report(struct seenset *s, const char *what, struct kf_err *e)
 {
-	if (s->n)
-		qsort(s->v, s->n, sizeof(*s->v), seen_cmp);
-	for (size_t i = 1; i < s->n; i++) {
+	size_t n = s->n ? seen_clashes(s) : 0;
+	for (size_t i = 0; i < n; i++)
+		s->v[i].mark = kf_mark_of(s->v[i].obj, s->v[i].field);
+	if (n)
+		qsort(s->v, n, sizeof(*s->v), seen_cmp);
+	for (size_t i = 1; i < n; i++) {
 		size_t first = i - 1;
 		while (first > 0 && !strcmp(s->v[first - 1].key, s->v[i].key))
 			first--;
@@ -378,17 +415,17 @@ static void check_addresses(struct kf_inventory *inv, struct kf_err *e)
 		}
 
 	struct seenset names = { 0 }, macs = { 0 }, ips = { 0 };
-	seen_add(&ips, p->address, kf_mark_of(p, "address"), "the provisioner");
+	seen_add(&ips, p->address, p, "address", "the provisioner");
 	for (size_t i = 0; i < inv->hosts.n; i++) {
 		struct kf_i_host *h = KF_LIST_AT(inv->hosts, struct kf_i_host, i);
-		seen_add(&names, h->name, kf_mark_of(h, "name"), h->name);
+		seen_add(&names, h->name, h, "name", h->name);
 		if (h->mac)
-			seen_add(&macs, h->mac, kf_mark_of(h, "mac"), h->name);
+			seen_add(&macs, h->mac, h, "mac", h->name);
 		for (size_t j = 0; j < h->macs.n; j++)
 			if (!h->mac || strcmp(h->mac, KF_LIST_STR(h->macs, j)))
-				seen_add(&macs, KF_LIST_STR(h->macs, j), kf_mark_of(h, "macs"), h->name);
+				seen_add(&macs, KF_LIST_STR(h->macs, j), h, "macs", h->name);
 		if (h->ip) {
-			seen_add(&ips, h->ip, kf_mark_of(h, "ip"), h->name);
+			seen_add(&ips, h->ip, h, "ip", h->name);
 			kf_ipv4_parse(h->ip, &a);
 			if (!kf_ipv4_in(a, net, prefix))
 				kf_errf(e, kf_mark_of(h, "ip"), "host %s: ip %s is outside subnet %s",
@@ -397,10 +434,10 @@ static void check_addresses(struct kf_inventory *inv, struct kf_err *e)
 	}
 	for (size_t i = 0; i < inv->guests.n; i++) {
 		struct kf_i_guest *g = KF_LIST_AT(inv->guests, struct kf_i_guest, i);
-		seen_add(&names, g->name, kf_mark_of(g, "name"), g->name);
-		seen_add(&macs, g->mac, kf_mark_of(g, "mac"), g->name);
+		seen_add(&names, g->name, g, "name", g->name);
+		seen_add(&macs, g->mac, g, "mac", g->name);
 		if (g->ip) {
-			seen_add(&ips, g->ip, kf_mark_of(g, "ip"), g->name);
+			seen_add(&ips, g->ip, g, "ip", g->name);
 			kf_ipv4_parse(g->ip, &a);
 			if (!kf_ipv4_in(a, net, prefix))
 				kf_errf(e, kf_mark_of(g, "ip"), "guest %s: ip %s is outside subnet %s",

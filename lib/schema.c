@@ -228,7 +228,8 @@ static int decode_scalar(struct dec *d, const struct kf_field *f, const struct k
 	default:
 		goto bad;
 	}
-	*(const char **)dst = kf_arena_strdup(d->a, buf);
+	/* already normalised: the node's text (it lives as long as the struct) */
+	*(const char **)dst = strcmp(buf, v) ? kf_arena_strdup(d->a, buf) : v;
 	return 0;
 bad:
 	bad_value(d, f, n);
@@ -323,7 +324,9 @@ static const struct kf_field *find_field(const struct kf_schema *s, const char *
 	for (const struct kf_field *f = s->fields; f->key; f++) {
 		if (f == skip)
 			continue;
-		if (!strcmp(f->key, key) || (f->alias && !strcmp(f->alias, key)))
+		/* the first character rules out most fields without a call */
+		if ((f->key[0] == key[0] && !strcmp(f->key, key)) ||
+		    (f->alias && f->alias[0] == key[0] && !strcmp(f->alias, key)))
 			return f;
 	}
 	return NULL;

@@ -260,6 +260,19 @@ const char *kf_cpumask_fmt(const struct kf_bitmap *b, char *buf, size_t len)
 	return buf;
 }
 
+static int hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static const char hex_lower[] = "0123456789abcdef";
+
 int kf_mac_parse(const char *s, uint8_t mac[6])
 {
 	if (!s || strlen(s) != 17)
@@ -269,20 +282,23 @@ int kf_mac_parse(const char *s, uint8_t mac[6])
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
 		const char *p = s + i * 3;
-		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]))
+		int hi = hex_digit((unsigned char)p[0]), lo = hex_digit((unsigned char)p[1]);
+		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		if (i < 5 && p[2] != sep)
 			return -EINVAL;
-		char hex[3] = { p[0], p[1], 0 };
-		mac[i] = (uint8_t)strtoul(hex, NULL, 16);
+		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
 }
 
 const char *kf_mac_fmt(const uint8_t mac[6], char *buf)
 {
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-		 mac[5]);
+	for (int i = 0; i < 6; i++) {
+		buf[3 * i] = hex_lower[mac[i] >> 4];
+		buf[3 * i + 1] = hex_lower[mac[i] & 15];
+		buf[3 * i + 2] = i < 5 ? ':' : 0;
+	}
 	return buf;
 }
 
@@ -306,8 +322,16 @@ int kf_ipv4_parse(const char *s, uint32_t *addr)
 
 const char *kf_ipv4_fmt(uint32_t addr, char *buf)
 {
-	struct in_addr a = { htonl(addr) };
-	inet_ntop(AF_INET, &a, buf, 16);
+	char *p = buf;
+	for (int i = 3; i >= 0; i--) {
+		unsigned v = (addr >> (8 * i)) & 0xff;
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i ? '.' : 0;
+	}
 	return buf;
 }
 

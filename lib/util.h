@@ -54,6 +54,9 @@ char *kf_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Trims trailing whitespace in place and returns s. */
 char *kf_rstrip(char *s);
 
+/* FNV-1a of a string, for the small hash tables of loaders and checks. */
+size_t kf_str_hash(const char *s);
+
 /* Edit distance, capped: used for "did you mean" suggestions. */
 int kf_levenshtein(const char *a, const char *b);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/types.h>
 #include <yaml.h>
 
 #include "util.h"
@@ -13,11 +14,20 @@ struct anchor {
 	struct anchor *next;
 };
 
+/* Children of the collections being built: each collection pushes its
+ * items (a map: key, value, key, value...) above its parent's and, when it
+ * ends, copies them into one arena array of the exact size and pops them. */
+struct kids {
+	struct kf_node **v;
+	size_t n, cap;
+};
+
 struct builder {
 	struct kf_doc *doc;
 	struct kf_err *e;
 	yaml_parser_t parser;
 	struct anchor *anchors;
+	struct kids stack;
 	int depth;
 	int failed;
 };
@@ -57,19 +67,26 @@ static struct kf_node *find_anchor(struct builder *b, const char *name)
 	return NULL;
 }
 
-struct kids {
-	struct kf_node **v;
-	size_t n, cap;
-};
-
-static void kids_push(struct builder *b, struct kids *k, struct kf_node *n)
+static void kids_push(struct kids *k, struct kf_node *n)
 {
 	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 8;
-		k->v = kf_arena_grow(&b->doc->arena, k->v, k->cap * sizeof(*k->v), cap * sizeof(*k->v));
-		k->cap = cap;
+		k->cap = k->cap ? k->cap * 2 : 256;
+		k->v = kf_xrealloc(k->v, k->cap * sizeof(*k->v));
 	}
 	k->v[k->n++] = n;
+}
+
+/* Pops the items above base into an arena array (NULL for none). */
+static struct kf_node **kids_take(struct builder *b, size_t base)
+{
+	size_t n = b->stack.n - base;
+	struct kf_node **v = NULL;
+	if (n) {
+		v = kf_arena_alloc(&b->doc->arena, n * sizeof(*v));
+		memcpy(v, b->stack.v + base, n * sizeof(*v));
+	}
+	b->stack.n = base;
+	return v;
 }
 
 static int parse_node(struct builder *b, yaml_event_t *ev, struct kf_node **out);
@@ -79,12 +96,60 @@ static bool scalar_eq(const struct kf_node *n, const char *s)
 	return n->kind == KF_NODE_SCALAR && !strcmp(n->val, s);
 }
 
-static int key_index(const struct kids *k, const struct kf_node *key)
+/* The keys of one mapping being built: a linear search while it is small,
+ * a hash table of stack positions once it is not. */
+#define KEYS_LINEAR 16
+
+struct keys {
+	const struct kids *k;
+	size_t base;  /* the mapping's first key on the stack */
+	size_t *slot; /* position + 1, 0: empty */
+	size_t cap;
+};
+
+static void keys_put(struct keys *ks, size_t pos)
 {
-	for (size_t i = 0; i + 1 < k->n; i += 2)
-		if (!strcmp(k->v[i]->val, key->val))
-			return (int)i;
+	size_t m = ks->cap - 1, i = kf_str_hash(ks->k->v[pos]->val) & m;
+	while (ks->slot[i])
+		i = (i + 1) & m;
+	ks->slot[i] = pos + 1;
+}
+
+static void keys_grow(struct keys *ks, size_t end)
+{
+	free(ks->slot);
+	ks->cap = ks->cap ? ks->cap * 2 : 4 * KEYS_LINEAR;
+	ks->slot = kf_xcalloc(ks->cap, sizeof(*ks->slot));
+	for (size_t i = ks->base; i + 1 < end; i += 2)
+		keys_put(ks, i);
+}
+
+/* The stack position of key among the mapping's keys so far, or -1. */
+static ssize_t keys_find(struct keys *ks, const char *key)
+{
+	size_t end = ks->k->n;
+	if (end - ks->base < 2 * KEYS_LINEAR) {
+		for (size_t i = ks->base; i + 1 < end; i += 2)
+			if (ks->k->v[i]->val[0] == key[0] && !strcmp(ks->k->v[i]->val, key))
+				return (ssize_t)i;
+		return -1;
+	}
+	if (2 * ((end - ks->base) / 2) >= ks->cap) /* load at most 1/2 */
+		keys_grow(ks, end);
+	size_t m = ks->cap - 1;
+	for (size_t i = kf_str_hash(key) & m; ks->slot[i]; i = (i + 1) & m)
+		if (!strcmp(ks->k->v[ks->slot[i] - 1]->val, key))
+			return (ssize_t)(ks->slot[i] - 1);
 	return -1;
+}
+
+/* Adds a key and its value to the mapping (after keys_find said -1). */
+static void keys_add(struct builder *b, struct keys *ks, struct kf_node *key, struct kf_node *val)
+{
+	kids_push(&b->stack, key);
+	kids_push(&b->stack, val);
+	if (ks->cap)
+		keys_put(ks, b->stack.n - 2);
 }
 
 static int check_weight(struct builder *b, struct kf_node *n, struct kf_node *child)
@@ -101,41 +166,41 @@ static int check_weight(struct builder *b, struct kf_node *n, struct kf_node *ch
 }
 
 /* Applies one merge source (a map) to the pairs collected so far: keys
- * already present win. */
-static void merge_from(struct builder *b, struct kids *k, const struct kf_node *src,
-		       struct kids *merged)
+ * already present (given or merged before) win. */
+static void merge_from(struct builder *b, struct keys *ks, const struct kf_node *src)
 {
 	for (size_t i = 0; i < src->n; i++) {
 		struct kf_node *key = src->kids[2 * i];
-		if (key_index(k, key) >= 0 || key_index(merged, key) >= 0)
-			continue;
-		kids_push(b, merged, key);
-		kids_push(b, merged, src->kids[2 * i + 1]);
+		if (keys_find(ks, key->val) < 0)
+			keys_add(b, ks, key, src->kids[2 * i + 1]);
 	}
 }
 
 static int parse_map(struct builder *b, struct kf_node *n)
 {
-	struct kids k = { 0 }, merged = { 0 };
+	struct keys ks = { &b->stack, b->stack.n, NULL, 0 };
 	struct kf_node *merge_src[64];
 	size_t nmerge = 0;
+	int r = 0;
 	for (;;) {
 		yaml_event_t ev;
-		if (!yaml_parser_parse(&b->parser, &ev))
-			return -EINVAL;
+		if (!yaml_parser_parse(&b->parser, &ev)) {
+			r = -EINVAL;
+			goto out;
+		}
 		if (ev.type == YAML_MAPPING_END_EVENT) {
 			yaml_event_delete(&ev);
 			break;
 		}
 		struct kf_node *key = NULL, *val = NULL;
-		int r = parse_node(b, &ev, &key);
-		if (r < 0)
-			return r;
-		if (!yaml_parser_parse(&b->parser, &ev))
-			return -EINVAL;
-		r = parse_node(b, &ev, &val);
-		if (r < 0)
-			return r;
+		if ((r = parse_node(b, &ev, &key)) < 0)
+			goto out;
+		if (!yaml_parser_parse(&b->parser, &ev)) {
+			r = -EINVAL;
+			goto out;
+		}
+		if ((r = parse_node(b, &ev, &val)) < 0)
+			goto out;
 		if (key->kind != KF_NODE_SCALAR) {
 			kf_errf(b->e, &key->mark, "a key must be a plain value, not a %s",
 				kf_node_kind_name(key));
@@ -161,53 +226,54 @@ static int parse_map(struct builder *b, struct kf_node *n)
 				b->failed++;
 			}
 			if ((r = check_weight(b, n, val)) < 0)
-				return r;
+				goto out;
 			continue;
 		}
-		int dup = key_index(&k, key);
+		ssize_t dup = keys_find(&ks, key->val);
 		if (dup >= 0) {
-			const struct kf_mark *first = &k.v[dup]->mark;
+			const struct kf_mark *first = &b->stack.v[dup]->mark;
 			kf_errf(b->e, &key->mark, "duplicate key \"%s\" (first at line %d)",
 				key->val, first->line);
 			b->failed++;
 			continue;
 		}
-		kids_push(b, &k, key);
-		kids_push(b, &k, val);
+		keys_add(b, &ks, key, val);
 		if ((r = check_weight(b, n, val)) < 0)
-			return r;
+			goto out;
 	}
 	for (size_t i = 0; i < nmerge; i++)
-		merge_from(b, &k, merge_src[i], &merged);
-	for (size_t i = 0; i < merged.n; i++)
-		kids_push(b, &k, merged.v[i]);
-	n->kids = k.v;
-	n->n = k.n / 2;
-	return 0;
+		merge_from(b, &ks, merge_src[i]);
+out:
+	n->n = (b->stack.n - ks.base) / 2;
+	n->kids = kids_take(b, ks.base);
+	free(ks.slot);
+	return r;
 }
 
 static int parse_seq(struct builder *b, struct kf_node *n)
 {
-	struct kids k = { 0 };
+	size_t base = b->stack.n;
+	int r = 0;
 	for (;;) {
 		yaml_event_t ev;
-		if (!yaml_parser_parse(&b->parser, &ev))
-			return -EINVAL;
+		if (!yaml_parser_parse(&b->parser, &ev)) {
+			r = -EINVAL;
+			break;
+		}
 		if (ev.type == YAML_SEQUENCE_END_EVENT) {
 			yaml_event_delete(&ev);
 			break;
 		}
 		struct kf_node *item = NULL;
-		int r = parse_node(b, &ev, &item);
-		if (r < 0)
-			return r;
-		kids_push(b, &k, item);
+		if ((r = parse_node(b, &ev, &item)) < 0)
+			break;
+		kids_push(&b->stack, item);
 		if ((r = check_weight(b, n, item)) < 0)
-			return r;
+			break;
 	}
-	n->kids = k.v;
-	n->n = k.n;
-	return 0;
+	n->n = b->stack.n - base;
+	n->kids = kids_take(b, base);
+	return r;
 }
 
 /* Consumes ev (and, for collections, everything up to its end). */
@@ -364,6 +430,7 @@ int kf_doc_load_buf(struct kf_doc **out, const char *name, const char *buf, size
 		}
 	}
 	yaml_parser_delete(&b.parser);
+	free(b.stack.v);
 	if (!r && b.failed)
 		r = -EINVAL;
 out:
@@ -408,8 +475,19 @@ bool kf_node_is_null(const struct kf_node *n)
 		return true;
 	if (n->kind != KF_NODE_SCALAR || !n->plain)
 		return false;
-	return !n->val[0] || !strcmp(n->val, "~") || !strcmp(n->val, "null") ||
-	       !strcmp(n->val, "Null") || !strcmp(n->val, "NULL");
+	const char *v = n->val;
+	switch (v[0]) {
+	case 0:
+		return true;
+	case '~':
+		return !v[1];
+	case 'n':
+		return !strcmp(v, "null");
+	case 'N':
+		return !strcmp(v, "Null") || !strcmp(v, "NULL");
+	default:
+		return false;
+	}
 }
 
 struct kf_node *kf_map_get(const struct kf_node *map, const char *key)

@@ -17,11 +17,11 @@ enum kf_node_kind { KF_NODE_SCALAR, KF_NODE_SEQ, KF_NODE_MAP };
 
 struct kf_node {
 	enum kf_node_kind kind;
+	bool plain;      /* scalar: unquoted plain scalar (null/bool/number rules apply) */
 	struct kf_mark mark;
 	/* scalar */
 	const char *val;
 	size_t len;
-	bool plain;      /* unquoted plain scalar (null/bool/number rules apply) */
 	/* seq: kids[i]; map: kids[2i] key (a scalar), kids[2i+1] value */
 	struct kf_node **kids;
 	size_t n;        /* items, or pairs for a map */

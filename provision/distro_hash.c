@@ -1,5 +1,6 @@
-/* SHA-256 for distro import: the one file that talks to nettle (which uses
- * the CPU's SHA extensions where there are any). */
+/* SHA-256 for distro import and render's per-host digests: the one file
+ * that talks to nettle (which uses the CPU's SHA extensions where there
+ * are any). */
 #include "provision/distro.h"
 
 #include <errno.h>

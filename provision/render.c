@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kickstart/kscheck.h"
+#include "provision/distro.h"
 #include "provision/render_int.h"
 #include "provision/state.h"
 #include "sha256.h"
@@ -37,7 +38,7 @@ struct rctx {
 	struct kf_wbatch *wb;
 	struct kf_render_stats *stats;
 	struct kf_arena scratch;
-	struct kf_sha256 *role_prefix; /* per role: shared + role digest hashed */
+	struct kf_hash *role_prefix; /* per role: shared + role digest hashed */
 };
 
 static void paths_release(struct paths *p)
@@ -173,38 +174,61 @@ static int load_roles(struct rctx *c, struct kf_err *e)
 		}
 		kf_sha256_str(&h, c->tmpl[i] ? kt_digest(c->tmpl[i]) : "");
 		kf_sha256_hex(&h, c->role_digest[i]);
-		kf_sha256_init(&c->role_prefix[i]);
-		kf_sha256_str(&c->role_prefix[i], c->shared);
-		kf_sha256_str(&c->role_prefix[i], c->role_digest[i]);
+		kf_hash_init(&c->role_prefix[i]);
+		kf_hash_update(&c->role_prefix[i], c->shared, sizeof(c->shared));
+		kf_hash_update(&c->role_prefix[i], c->role_digest[i], sizeof(c->role_digest[i]));
 	}
 	return r;
+}
+
+/* Per host, so with nettle's SHA-256 (the CPU's SHA instructions where
+ * there are any): the same bytes as kf_sha256_str() and hash_ll() would
+ * hash, the same digest. */
+static void item_str(struct kf_hash *h, const char *s)
+{
+	kf_hash_update(h, s ? s : "", (s ? strlen(s) : 0) + 1);
+}
+
+static void item_ll(struct kf_hash *h, long long v)
+{
+	kf_hash_update(h, &v, sizeof(v));
+}
+
+static void item_vars(struct kf_hash *h, const struct kf_list *vars)
+{
+	for (size_t i = 0; i < vars->n; i++) {
+		const struct kf_i_var *v = KF_LIST_AT(*vars, struct kf_i_var, i);
+		item_str(h, v->key);
+		item_str(h, v->value);
+	}
+	item_str(h, "--");
 }
 
 static void item_digest(struct rctx *c, const struct kf_item *it, const struct kf_host_rec *rec,
 			bool netboot, char out[65])
 {
-	struct kf_sha256 h = c->role_prefix[it->role_idx]; /* shared + role, hashed once */
-	kf_sha256_str(&h, it->name);
-	hash_ll(&h, it->kind);
+	struct kf_hash h = c->role_prefix[it->role_idx]; /* shared + role, hashed once */
+	item_str(&h, it->name);
+	item_ll(&h, it->kind);
 	for (size_t i = 0; i < it->nmacs; i++)
-		kf_sha256_str(&h, it->macs[i]);
-	kf_sha256_str(&h, "--");
-	kf_sha256_str(&h, it->ip);
-	hash_ll(&h, it->firmware);
-	hash_ll(&h, netboot);
-	kf_sha256_str(&h, rec->token);
+		item_str(&h, it->macs[i]);
+	item_str(&h, "--");
+	item_str(&h, it->ip);
+	item_ll(&h, it->firmware);
+	item_ll(&h, netboot);
+	item_str(&h, rec->token);
 	if (it->host) {
-		kf_sha256_str(&h, it->host->disk);
-		hash_ll(&h, it->host->memory);
-		hash_vars(&h, &it->host->vars);
+		item_str(&h, it->host->disk);
+		item_ll(&h, it->host->memory);
+		item_vars(&h, &it->host->vars);
 	} else {
-		kf_sha256_str(&h, it->guest->host);
-		hash_ll(&h, it->guest->vcpus);
-		hash_ll(&h, it->guest->memory);
-		hash_ll(&h, it->guest->disk);
-		hash_vars(&h, &it->guest->vars);
+		item_str(&h, it->guest->host);
+		item_ll(&h, it->guest->vcpus);
+		item_ll(&h, it->guest->memory);
+		item_ll(&h, it->guest->disk);
+		item_vars(&h, &it->guest->vars);
 	}
-	kf_sha256_hex(&h, out);
+	kf_hash_hex(&h, out);
 }
 
 /* ---- files of one host ---- */
@@ -605,7 +629,7 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 			goto out;
 		batch = true;
 	}
-	if (st && (r = kf_state_list_hosts(st, &rs.v, &rs.n, e)) < 0)
+	if (st && (r = kf_state_list_render(st, &rs.v, &rs.n, e)) < 0)
 		goto out;
 	phase("state");
 	rs.seen = kf_xcalloc(rs.n + 1, sizeof(*rs.seen));

@@ -47,6 +47,7 @@ enum stmt_id {
 	S_PUT_MAC,
 	S_DELETE,
 	S_LIST,
+	S_LIST_RENDER,
 	S_SET_STATE,
 	S_SET_NETBOOT,
 	S_SET_TOKEN,
@@ -80,6 +81,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_PUT_MAC] = "INSERT OR REPLACE INTO host_macs (mac, name) VALUES (lower(?1), ?2)",
 	[S_DELETE] = "DELETE FROM hosts WHERE name = ?1",
 	[S_LIST] = "SELECT " HOST_COLS " FROM hosts ORDER BY name",
+	/* the columns before report: a big report is never read */
+	[S_LIST_RENDER] = "SELECT name, kind, macs, role, state, state_since, created, netboot, "
+			  "token, token_gen, token_issued, digest FROM hosts ORDER BY name",
 	[S_SET_STATE] = "UPDATE hosts SET state = ?2, state_since = ?3, "
 			"netboot = CASE WHEN ?4 THEN 0 ELSE netboot END WHERE name = ?1",
 	[S_SET_NETBOOT] = "UPDATE hosts SET netboot = ?2 WHERE name = ?1",
@@ -323,7 +327,9 @@ static char *col_dup(sqlite3_stmt *s, int i)
 static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t len)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
-	snprintf(dst, len, "%s", t ? (const char *)t : "");
+	size_t n = t ? strnlen((const char *)t, len - 1) : 0; /* as snprintf "%s" */
+	memcpy(dst, t ? (const char *)t : "", n);
+	dst[n] = 0;
 }
 
 static void read_row(sqlite3_stmt *s, struct kf_host_rec *h)
@@ -343,9 +349,11 @@ static void read_row(sqlite3_stmt *s, struct kf_host_rec *h)
 	h->token_gen = sqlite3_column_int64(s, 9);
 	h->token_issued = sqlite3_column_int64(s, 10);
 	col_copy(s, 11, h->digest, sizeof(h->digest));
-	h->report = col_dup(s, 12);
-	h->report_time = sqlite3_column_int64(s, 13);
-	h->drift_count = sqlite3_column_int64(s, 14);
+	if (sqlite3_column_count(s) > 12) {
+		h->report = col_dup(s, 12);
+		h->report_time = sqlite3_column_int64(s, 13);
+		h->drift_count = sqlite3_column_int64(s, 14);
+	}
 	if (!h->macs)
 		h->macs = kf_xstrdup("");
 	if (!h->role)
@@ -495,13 +503,13 @@ int kf_state_delete_host(struct kf_state *st, const char *name, struct kf_err *e
 	return wend(st, r, e);
 }
 
-int kf_state_list_hosts(struct kf_state *st, struct kf_host_rec **out, size_t *n,
-			struct kf_err *e)
+static int list_rows(struct kf_state *st, enum stmt_id id, struct kf_host_rec **out, size_t *n,
+		     struct kf_err *e)
 {
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(&st->lock);
-	sqlite3_stmt *s = stmt(st, S_LIST);
+	sqlite3_stmt *s = stmt(st, id);
 	struct kf_host_rec *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc, r = 0;
@@ -523,6 +531,18 @@ int kf_state_list_hosts(struct kf_state *st, struct kf_host_rec **out, size_t *n
 	*out = v;
 	*n = len;
 	return r;
+}
+
+int kf_state_list_hosts(struct kf_state *st, struct kf_host_rec **out, size_t *n,
+			struct kf_err *e)
+{
+	return list_rows(st, S_LIST, out, n, e);
+}
+
+int kf_state_list_render(struct kf_state *st, struct kf_host_rec **out, size_t *n,
+			 struct kf_err *e)
+{
+	return list_rows(st, S_LIST_RENDER, out, n, e);
 }
 
 /* ---- state changes ---- */

@@ -106,6 +106,11 @@ int kf_state_delete_host(struct kf_state *st, const char *name, struct kf_err *e
 /* Every row, sorted by name; free with kf_host_recs_free. */
 int kf_state_list_hosts(struct kf_state *st, struct kf_host_rec **out, size_t *n,
 			struct kf_err *e);
+/* The same without what only the server reads: report stays NULL,
+ * report_time and drift_count 0.  For render, whose rows then cost the
+ * same however big the agents' reports grow. */
+int kf_state_list_render(struct kf_state *st, struct kf_host_rec **out, size_t *n,
+			 struct kf_err *e);
 
 /* Moves a host to state (enum kf_install_state), stamping state_since and
  * logging an event with detail (may be NULL).  Entering "installed" also

@@ -108,6 +108,36 @@ static void test_duplicates(void **state)
 	       "fleet.yaml:9:65: IP 10.0.0.11 is used twice (first by a at line 8)\n");
 }
 
+/* Many hosts, clashes far apart and out of order, an IP given three times:
+ * the same messages in the same order as with a handful. */
+static void test_duplicates_among_many(void **state)
+{
+	(void)state;
+	struct kf_buf b = KF_BUF_INIT;
+	kf_buf_puts(&b, "hosts:\n");
+	for (int i = 0; i < 200; i++) /* lines 8..207 */
+		kf_buf_printf(&b, "  - {name: h%03d, mac: 52:54:00:00:%02x:%02x, ip: 10.0.0.%d, role: plain}\n",
+			      199 - i, i / 100, i % 100, 2 + (199 - i) % 98);
+	kf_buf_puts(&b, "  - {name: h150, mac: 52:54:00:00:00:07, ip: 10.0.0.250, role: plain}\n"
+			"  - {name: late, macs: [52:54:00:00:01:2c, 52:54:00:00:01:63], role: plain}\n");
+	int rc;
+	char *got = check(b.s, &rc);
+	kf_buf_release(&b);
+	assert_int_not_equal(rc, 0);
+	/* IPs 10.0.0.2..99 are each used two or three times: look at a few */
+	assert_non_null(strstr(got, "fleet.yaml:208:12: host name h150 is used twice (first at line 57)\n"));
+	assert_non_null(strstr(got, "fleet.yaml:208:23: MAC 52:54:00:00:00:07 is used twice "
+				    "(first by h192 at line 15)\n"
+				    "fleet.yaml:209:24: MAC 52:54:00:00:01:2c is used twice "
+				    "(first by h055 at line 152)\n"
+				    "fleet.yaml:209:24: MAC 52:54:00:00:01:63 is used twice "
+				    "(first by h000 at line 207)\n"));
+	assert_non_null(strstr(got, "fleet.yaml:109:46: IP 10.0.0.2 is used twice (first by h196 at line 11)\n"
+				    "fleet.yaml:207:46: IP 10.0.0.2 is used twice (first by h196 at line 11)\n"));
+	assert_non_null(strstr(got, "fleet.yaml:155:46: IP 10.0.0.54 is used twice (first by h150 at line 57)\n"));
+	free(got);
+}
+
 static void test_subnet_and_refs(void **state)
 {
 	(void)state;
@@ -136,6 +166,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_duplicates_among_many),
 		cmocka_unit_test(test_subnet_and_refs),
 		cmocka_unit_test(test_hugepages_vs_memory),
 	};

@@ -207,6 +207,18 @@ static void test_batch_rollback_and_list(void **state)
 	assert_string_equal(v[0].name, "a");
 	assert_string_equal(v[1].name, "c");
 	kf_host_recs_free(v, n);
+	/* render's listing: the same rows, without the server's report */
+	assert_int_equal(kf_state_record_report(f->st, "c", "{\"drift\":1}", 1, 0, NULL), 0);
+	assert_int_equal(kf_state_list_render(f->st, &v, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[1].name, "c");
+	assert_string_equal(v[1].macs, "52:54:00:00:00:03");
+	assert_string_equal(v[1].role, "kvm-host");
+	assert_int_equal(v[1].state, KF_ST_DRIFTED);
+	assert_int_equal(v[1].netboot, 1);
+	assert_null(v[1].report);
+	assert_int_equal(v[1].drift_count, 0);
+	kf_host_recs_free(v, n);
 }
 
 /* Render reads a row, a callback on another connection changes it, render

@@ -103,6 +103,10 @@ static void test_mac(void **state)
 	assert_int_not_equal(kf_mac_norm("52:54-00:aa:00:01", buf), 0);
 	assert_int_not_equal(kf_mac_norm("525400aa0001", buf), 0);
 	assert_int_not_equal(kf_mac_norm("52:54:00:aa:00:011", buf), 0);
+	assert_int_not_equal(kf_mac_norm("52:54:00:aa:00: 1", buf), 0);
+	assert_int_not_equal(kf_mac_norm("52:54:00:aa:00:+1", buf), 0);
+	assert_int_equal(kf_mac_norm("fF:0a:A0:99:Ab:cD", buf), 0);
+	assert_string_equal(buf, "ff:0a:a0:99:ab:cd");
 }
 
 static void test_ipv4(void **state)
@@ -113,6 +117,9 @@ static void test_ipv4(void **state)
 	char buf[16];
 	assert_int_equal(kf_ipv4_parse("10.250.0.1", &a), 0);
 	assert_string_equal(kf_ipv4_fmt(a, buf), "10.250.0.1");
+	assert_string_equal(kf_ipv4_fmt(0, buf), "0.0.0.0");
+	assert_string_equal(kf_ipv4_fmt(0xffffffffu, buf), "255.255.255.255");
+	assert_string_equal(kf_ipv4_fmt(0x0a64090au, buf), "10.100.9.10");
 	assert_int_not_equal(kf_ipv4_parse("10.250.0", &a), 0);
 	assert_int_not_equal(kf_ipv4_parse("10.250.0.256", &a), 0);
 	assert_int_equal(kf_cidr_parse("10.250.0.0/24", &n, &p), 0);
