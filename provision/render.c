@@ -700,7 +700,7 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 	struct rctx c;
 	struct kf_state *own = NULL;
 	struct kf_host_rec old = { 0 };
-	bool have_old = false;
+	bool have_old = false, batch = false;
 	int lockfd = -1, r = setup(&c, inv, &opts, &stats, e);
 	*need_sighup = false;
 	if (r < 0)
@@ -727,6 +727,14 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 			goto out;
 		st = own;
 	}
+	/* read and write the row in one transaction, committed only after the
+	 * files are in place: a crash in between leaves the old row, and the
+	 * next render rewrites the files */
+	if (st && !opts.dry_run) {
+		if ((r = kf_state_begin(st, e)) < 0)
+			goto out;
+		batch = true;
+	}
 	if (st) {
 		r = kf_state_get_host(st, name, &old, e);
 		if (r < 0 && r != -ENOENT)
@@ -738,8 +746,15 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 	if ((r = kf_wbatch_commit(c.wb, e)) < 0)
 		goto out;
 	stats.deleted = kf_wbatch_removed(c.wb);
+	if (batch) {
+		batch = false;
+		if ((r = kf_state_end(st, 1, e)) < 0)
+			goto out;
+	}
 	*need_sighup = stats.dnsmasq_changed;
 out:
+	if (batch)
+		kf_state_end(st, 0, NULL);
 	kf_host_rec_release(&old);
 	kf_state_close(own);
 	teardown(&c);

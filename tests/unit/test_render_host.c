@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,21 +179,34 @@ static void test_ignore_needs_sighup(void **state)
 }
 
 /* render writes "~ a" to its log after it read a's row and before it
- * writes the row back: the hook lands a callback from another connection
- * (kickfleet serve) right there. */
+ * writes the row back: the hook starts a callback from another connection
+ * (kickfleet serve's thread) right there.  The callback waits for render's
+ * transaction, lands after it, and is kept. */
 struct interleave {
 	const char *db;
 	int fired;
+	int result;
+	pthread_t th;
 };
+
+static void *callback_thread(void *arg)
+{
+	struct interleave *iv = arg;
+	struct kf_state *other = NULL;
+	iv->result = kf_state_open(&other, iv->db, NULL);
+	if (iv->result == 0)
+		iv->result = kf_state_set_state(other, "a", KF_ST_INSTALLED, "callback", NULL);
+	kf_state_close(other);
+	return NULL;
+}
 
 static ssize_t callback_between(void *cookie, const char *buf, size_t len)
 {
 	struct interleave *iv = cookie;
-	if (!iv->fired++ && !strncmp(buf, "~ a", 3)) {
-		struct kf_state *other = NULL;
-		assert_int_equal(kf_state_open(&other, iv->db, NULL), 0);
-		assert_int_equal(kf_state_set_state(other, "a", KF_ST_INSTALLED, "callback", NULL), 1);
-		kf_state_close(other);
+	if (!iv->fired && !strncmp(buf, "~ a", 3)) {
+		iv->fired = 1;
+		assert_int_equal(pthread_create(&iv->th, NULL, callback_thread, iv), 0);
+		usleep(50 * 1000); /* let it reach the database while render holds the row */
 	}
 	return (ssize_t)len;
 }
@@ -200,7 +215,7 @@ static void test_callback_during_render_is_kept(void **state)
 {
 	struct fx *f = *state;
 	char *db = kf_render_state_path(f->inv, f->out);
-	struct interleave iv = { db, 0 };
+	struct interleave iv = { .db = db };
 	FILE *log = fopencookie(&iv, "w", (cookie_io_functions_t){ .write = callback_between });
 	assert_non_null(log);
 	setvbuf(log, NULL, _IONBF, 0);
@@ -210,6 +225,8 @@ static void test_callback_during_render_is_kept(void **state)
 	assert_int_equal(kf_render_host(f->inv, NULL, &o, "a", &hup, &e), 0);
 	fclose(log);
 	assert_true(iv.fired > 0);
+	pthread_join(iv.th, NULL);
+	assert_int_equal(iv.result, 1);
 	struct kf_state *st = NULL;
 	assert_int_equal(kf_state_open(&st, db, NULL), 0);
 	struct kf_host_rec g;
