@@ -344,15 +344,9 @@ static void h_metrics(struct kf_httpd_req *rq, void *ctx)
 	struct kf_buf b = KF_BUF_INIT;
 	kf_httpd_metrics(s->http, &b);
 	struct kf_state *st = kf_serve_state(s, NULL);
-	struct kf_host_rec *v = NULL;
-	size_t n = 0;
-	if (st && kf_state_list_hosts(st, &v, &n, NULL) == 0) {
-		size_t by[KF_ST_COUNT] = { 0 };
-		long long drift = 0;
-		for (size_t i = 0; i < n; i++) {
-			by[v[i].state]++;
-			drift += v[i].drift_count;
-		}
+	size_t by[KF_ST_COUNT];
+	long long drift = 0;
+	if (st && kf_state_count_states(st, by, &drift, NULL) == 0) {
 		kf_buf_puts(&b, "# HELP kickfleet_hosts hosts and guests by install state\n"
 				"# TYPE kickfleet_hosts gauge\n");
 		for (int i = 0; i < KF_ST_COUNT; i++)
@@ -361,7 +355,6 @@ static void h_metrics(struct kf_httpd_req *rq, void *ctx)
 				  "# TYPE kickfleet_drift_reports_total counter\n"
 				  "kickfleet_drift_reports_total %lld\n",
 			      drift);
-		kf_host_recs_free(v, n);
 	}
 	kf_buf_printf(&b, "# HELP kickfleet_uptime_seconds seconds since serve started\n"
 			  "# TYPE kickfleet_uptime_seconds gauge\n"

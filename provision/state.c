@@ -48,6 +48,7 @@ enum stmt_id {
 	S_DELETE,
 	S_LIST,
 	S_LIST_RENDER,
+	S_COUNTS,
 	S_SET_STATE,
 	S_SET_NETBOOT,
 	S_SET_TOKEN,
@@ -82,6 +83,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_DELETE] = "DELETE FROM hosts WHERE name = ?1",
 	[S_LIST] = "SELECT " HOST_COLS " FROM hosts ORDER BY name",
 	/* the columns before report: a big report is never read */
+	[S_COUNTS] = "SELECT state, count(*), total(drift_count) FROM hosts GROUP BY state",
 	[S_LIST_RENDER] = "SELECT name, kind, macs, role, state, state_since, created, netboot, "
 			  "token, token_gen, token_issued, digest FROM hosts ORDER BY name",
 	[S_SET_STATE] = "UPDATE hosts SET state = ?2, state_since = ?3, "
@@ -537,6 +539,30 @@ int kf_state_list_hosts(struct kf_state *st, struct kf_host_rec **out, size_t *n
 			struct kf_err *e)
 {
 	return list_rows(st, S_LIST, out, n, e);
+}
+
+int kf_state_count_states(struct kf_state *st, size_t by_state[KF_ST_COUNT], long long *drift,
+			  struct kf_err *e)
+{
+	memset(by_state, 0, KF_ST_COUNT * sizeof(*by_state));
+	*drift = 0;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, S_COUNTS);
+	int rc, r = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		int state = name ? kf_install_state_parse(name) : -1;
+		if (state < 0)
+			state = KF_ST_NEW; /* as read_row does */
+		if (state < KF_ST_COUNT)
+			by_state[state] += (size_t)sqlite3_column_int64(s, 1);
+		*drift += (long long)sqlite3_column_double(s, 2);
+	}
+	if (rc != SQLITE_DONE)
+		r = db_err(st, e, rc, "count hosts");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }
 
 int kf_state_list_render(struct kf_state *st, struct kf_host_rec **out, size_t *n,

@@ -109,6 +109,10 @@ int kf_state_list_hosts(struct kf_state *st, struct kf_host_rec **out, size_t *n
 /* The same without what only the server reads: report stays NULL,
  * report_time and drift_count 0.  For render, whose rows then cost the
  * same however big the agents' reports grow. */
+/* Hosts per install state and the sum of their drift counts, without
+ * reading the rows (for /metrics). */
+int kf_state_count_states(struct kf_state *st, size_t by_state[KF_ST_COUNT], long long *drift,
+			  struct kf_err *e);
 int kf_state_list_render(struct kf_state *st, struct kf_host_rec **out, size_t *n,
 			 struct kf_err *e);
 
