@@ -123,7 +123,7 @@ for w in "1 n1a" "2 n2a n2b" "4 n4a n4b n4c n4d" "1 tftp1"; do
 done
 for w in "1 n1a" "2 n2a n2b" "4 n4a n4b n4c n4d"; do
 	set -- $w; at=$1; shift
-	for n in "$@"; do e2e_t "$n" installed; done | awk -v at="$at" '$1 != "-" { s += $1; if ($1 > m) m = $1; k++ }
+	for n in "$@"; do e2e_t "$n" installed; echo; done | awk -v at="$at" '$1 != "-" { s += $1; if ($1 > m) m = $1; k++ }
 		END { if (k) printf "  %s at once: boot-to-installed mean %.1fs, slowest %.1fs\n", at, s / k, m }'
 done
 echo

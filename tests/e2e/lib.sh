@@ -191,7 +191,7 @@ e2e_events() { # NAME HOST MAC IP
 	echo "config|$_up|(RRQ from $_ip filename /?(pxelinux\\.cfg|grub)/(grub\\.cfg-)?01-$_f|GET /ipxe/01-$_f\\.ipxe from $_ip )"
 	echo "kernel|$_up|(RRQ from $_ip filename distro/[a-z0-9]+/vmlinuz|GET /boot/distro/[a-z0-9]+/vmlinuz from $_ip )"
 	echo "initrd|$_up|(RRQ from $_ip filename distro/[a-z0-9]+/initrd|GET /boot/distro/[a-z0-9]+/initrd\\.img from $_ip )"
-	echo "init|$LAB_DIR/$_n.serial|^KF-VM-START"
+	echo "init|$LAB_DIR/$_n.serial|KF-VM-START uptime="
 	echo "ks|$_up|200 GET /ks/$_h from $_ip "
 	echo "installing|$_up|serve: $_h is installing"
 	echo "installed|$_up|serve: $_h is installed"
