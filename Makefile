@@ -33,7 +33,7 @@ CPPFLAGS += -D_GNU_SOURCE -Ilib -I. -DKF_DATADIR='"$(DATADIR)"'
 # (libvirt + libxml2 for guests, json-c for reports and callbacks).
 LIB_PKGS   := yaml-0.1 libvirt libxml-2.0 json-c
 AGENT_PKGS := $(LIB_PKGS) libcurl numa libnl-3.0 libnl-route-3.0
-PROV_PKGS  := $(LIB_PKGS) libmicrohttpd sqlite3 libarchive libcurl nettle
+PROV_PKGS  := $(LIB_PKGS) libmicrohttpd sqlite3 libarchive nettle
 ALL_PKGS   := $(sort $(LIB_PKGS) $(AGENT_PKGS) $(PROV_PKGS))
 
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
