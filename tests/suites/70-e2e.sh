@@ -291,7 +291,13 @@ if want 6; then
 		check "case 6: guest1 is on the lab bridge, network boot first" sh -c \
 			"virsh -q -c '$KF_LV_URI' dumpxml guest1 | grep -q \"<source bridge='kfbr0'/>\" && virsh -q -c '$KF_LV_URI' dumpxml guest1 | grep -A8 '<interface' | grep -q \"<boot order='1'/>\""
 		i=0
-		while [ $i -lt 1200 ] && [ "$(virsh domstate guest1 2>/dev/null)" = running ]; do sleep 0.25; i=$((i + 1)); done
+		# "in shutdown" is still on its way down: wait for it to end too
+		while [ $i -lt 1200 ]; do
+			case $(virsh domstate guest1 2>/dev/null) in
+			running | "in shutdown") sleep 0.25; i=$((i + 1)) ;;
+			*) break ;;
+			esac
+		done
 		gstate=$(virsh domstate guest1 2>/dev/null)
 		echo "# guest1: first boot ended ($gstate) after $(( $(date +%s) - t0 ))s"
 		gip=10.250.0.51
