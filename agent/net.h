@@ -110,6 +110,9 @@ void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const st
 /* Common probe: snapshot (when live), state, aliases of every reference in
  * the network section, route to the rollback target. */
 int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have **out);
+/* kf_net_probe with the resource interface's signature: the probe of every
+ * link resource (bonds, bridges, VLANs, macvtaps). */
+int kf_net_probe_links(struct kf_ctx *ctx, const void *desired, void **actual);
 /* Drops the run's cached link snapshot (after any change). */
 void kf_net_cache_drop(void);
 

@@ -57,14 +57,6 @@ static int bonds_parse(struct kf_ctx *ctx, void **desired)
 	return 0;
 }
 
-static int bonds_probe(struct kf_ctx *ctx, const void *desired, void **actual)
-{
-	struct kf_net_have *h = NULL;
-	int r = kf_net_probe(ctx, desired, &h);
-	*actual = h;
-	return r;
-}
-
 static bool bond_wanted(const struct kf_p_network *n, const char *name)
 {
 	for (size_t i = 0; i < n->bonds.n; i++)
@@ -205,7 +197,7 @@ const struct kf_resource kf_res_net_bonds = {
 	.name = "bonds",
 	.section = "network",
 	.parse = bonds_parse,
-	.probe = bonds_probe,
+	.probe = kf_net_probe_links,
 	.diff = bonds_diff,
 	.apply = bonds_apply,
 	.free_desired = kf_net_want_free,

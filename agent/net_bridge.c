@@ -37,14 +37,6 @@ static int bridges_parse(struct kf_ctx *ctx, void **desired)
 	return 0;
 }
 
-static int bridges_probe(struct kf_ctx *ctx, const void *desired, void **actual)
-{
-	struct kf_net_have *h = NULL;
-	int r = kf_net_probe(ctx, desired, &h);
-	*actual = h;
-	return r;
-}
-
 static bool bridge_wanted(const struct kf_p_network *n, const char *name)
 {
 	for (size_t i = 0; i < n->bridges.n; i++)
@@ -239,7 +231,7 @@ const struct kf_resource kf_res_net_bridges = {
 	.name = "bridges",
 	.section = "network",
 	.parse = bridges_parse,
-	.probe = bridges_probe,
+	.probe = kf_net_probe_links,
 	.diff = bridges_diff,
 	.apply = bridges_apply,
 	.free_desired = kf_net_want_free,

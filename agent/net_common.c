@@ -331,6 +331,14 @@ static void add_alias(struct kf_net_have *h, const char *ref)
 		snprintf(a->name, sizeof(a->name), "%s", name);
 }
 
+int kf_net_probe_links(struct kf_ctx *ctx, const void *desired, void **actual)
+{
+	struct kf_net_have *h = NULL;
+	int r = kf_net_probe(ctx, desired, &h);
+	*actual = h;
+	return r;
+}
+
 int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have **out)
 {
 	struct kf_net_have *h = kf_xcalloc(1, sizeof(*h));

@@ -12,14 +12,6 @@
 
 static const char *const mv_modes[] = { "vepa", "bridge", "private", "passthru" };
 
-static int probe(struct kf_ctx *ctx, const void *desired, void **actual)
-{
-	struct kf_net_have *h = NULL;
-	int r = kf_net_probe(ctx, desired, &h);
-	*actual = h;
-	return r;
-}
-
 /* ---- vlans ---- */
 
 static int vlans_parse(struct kf_ctx *ctx, void **desired)
@@ -107,7 +99,7 @@ const struct kf_resource kf_res_net_vlans = {
 	.name = "vlans",
 	.section = "network",
 	.parse = vlans_parse,
-	.probe = probe,
+	.probe = kf_net_probe_links,
 	.diff = vlans_diff,
 	.apply = vlans_apply,
 	.free_desired = kf_net_want_free,
@@ -221,7 +213,7 @@ const struct kf_resource kf_res_net_macvtaps = {
 	.name = "macvtaps",
 	.section = "network",
 	.parse = macvtaps_parse,
-	.probe = probe,
+	.probe = kf_net_probe_links,
 	.diff = macvtaps_diff,
 	.apply = macvtaps_apply,
 	.free_desired = kf_net_want_free,
