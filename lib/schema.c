@@ -380,17 +380,14 @@ static void decode_struct_into(struct dec *d, const struct kf_schema *s, const s
 			set_unset(f, (char *)obj + f->off);
 
 	bool seen[64] = { 0 };
+	/* a plain value (or a list, for a list field) in place of the mapping */
+	const struct kf_field *sh = s->shorthand ? find_field(s, s->shorthand, skip) : NULL;
 	if (kf_node_is_null(n)) {
 		/* an empty mapping */
-	} else if (n->kind == KF_NODE_SCALAR && s->shorthand) {
-		const struct kf_field *f = find_field(s, s->shorthand, skip);
-		decode_value(d, f, n, (char *)obj + f->off);
-		seen[f - s->fields] = true;
-	} else if (n->kind == KF_NODE_SEQ && s->shorthand &&
-		   find_field(s, s->shorthand, skip)->type == KF_T_LIST) {
-		const struct kf_field *f = find_field(s, s->shorthand, skip);
-		decode_value(d, f, n, (char *)obj + f->off);
-		seen[f - s->fields] = true;
+	} else if (sh && (n->kind == KF_NODE_SCALAR ||
+			  (n->kind == KF_NODE_SEQ && sh->type == KF_T_LIST))) {
+		decode_value(d, sh, n, (char *)obj + sh->off);
+		seen[sh - s->fields] = true;
 	} else if (n->kind != KF_NODE_MAP) {
 		kf_errf(d->e, &n->mark, "%s: expected a mapping, got a %s", s->name, kf_node_kind_name(n));
 		return;

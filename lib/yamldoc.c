@@ -287,11 +287,10 @@ static int parse_node(struct builder *b, yaml_event_t *ev, struct kf_node **out)
 		n = find_anchor(b, name);
 		if (!n) {
 			struct kf_mark m = mark_of(b, ev->start_mark);
-			r = kf_errf(b->e, &m, "unknown alias \"*%s\"", name);
+			kf_errf(b->e, &m, "unknown alias \"*%s\"", name);
 			b->failed++;
 			n = new_node(b, KF_NODE_SCALAR, ev->start_mark);
 			n->val = "";
-			r = 0;
 		}
 		break;
 	}
