@@ -21,6 +21,8 @@ work=$(mktemp -d "${KF_BENCH_DIR:-/tmp}/kf-bench-render.XXXXXX")
 cp "$kf" "$work/kickfleet"
 kf=$work/kickfleet
 export KICKFLEET_DATADIR="$TOP"
+# the inventory parse cache lives with the run (a user's is in /var/cache/kickfleet)
+export KICKFLEET_CACHE_DIR="$work/cache"
 
 # the inventory: three roles (BIOS / UEFI / auto firmware), every 10th host
 # with two NICs, addresses in a /16

@@ -637,24 +637,36 @@ static int finish_load(struct kf_inventory **out, struct kf_doc *doc, const char
 	return 0;
 }
 
-int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err *e)
+/* Inventories this big go through the parse cache (lib/yamlcache.h): an
+ * edit to one host re-parses that host's lines, not 10,000 hosts. */
+#define CACHE_MIN_BYTES (256 * 1024)
+
+static int load(struct kf_inventory **out, const char *path, bool checks, struct kf_err *e)
 {
 	struct kf_doc *doc = NULL;
+	struct stat sb;
+	char *cache = NULL;
+	enum kf_cache_use use;
 	*out = NULL;
-	int r = kf_doc_load_file(&doc, path, e);
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= CACHE_MIN_BYTES)
+		cache = kf_doc_cache_path(path);
+	int r = kf_doc_load_cached(&doc, path, cache, &use, e);
+	free(cache);
 	if (r < 0)
 		return r;
-	return finish_load(out, doc, path, true, e);
+	if ((r = finish_load(out, doc, path, checks, e)) == 0)
+		(*out)->cache_use = use;
+	return r;
+}
+
+int kf_inventory_load(struct kf_inventory **out, const char *path, struct kf_err *e)
+{
+	return load(out, path, true, e);
 }
 
 int kf_inventory_load_shallow(struct kf_inventory **out, const char *path, struct kf_err *e)
 {
-	struct kf_doc *doc = NULL;
-	*out = NULL;
-	int r = kf_doc_load_file(&doc, path, e);
-	if (r < 0)
-		return r;
-	return finish_load(out, doc, path, false, e);
+	return load(out, path, false, e);
 }
 
 int kf_inventory_load_buf(struct kf_inventory **out, const char *name, const char *buf, size_t len,

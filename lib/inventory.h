@@ -9,6 +9,7 @@
 
 #include "profile.h"
 #include "schema.h"
+#include "yamlcache.h"
 
 enum kf_dhcp_mode { KF_DHCP_RANGE, KF_DHCP_STATIC, KF_DHCP_PROXY };
 enum kf_unknown { KF_UNKNOWN_LOCALBOOT, KF_UNKNOWN_DISCOVERY, KF_UNKNOWN_IGNORE };
@@ -131,6 +132,7 @@ struct kf_inventory {
 	struct kf_doc **incdocs;        /* the distros_dir files, n_incdocs of them */
 	size_t n_incdocs;
 	struct kf_arena arena;
+	enum kf_cache_use cache_use;    /* how the fleet file was parsed */
 };
 
 extern const struct kf_schema kf_inventory_schema;

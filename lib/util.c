@@ -118,9 +118,16 @@ int kf_read_file(const char *path, size_t max, char **out, size_t *lenp)
 		return -errno;
 	int r = 0;
 	struct kf_buf b = KF_BUF_INIT;
-	char chunk[8192];
+	struct stat sb;
+	/* read a regular file in one go; others (and files that grow) by chunks */
+	size_t want = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < max
+			      ? (size_t)sb.st_size + 1 : 8192;
 	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (b.cap - b.len < want + 1) {
+			b.cap = b.len + want + 1;
+			b.s = kf_xrealloc(b.s, b.cap);
+		}
+		ssize_t n = read(fd, b.s + b.len, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -133,8 +140,12 @@ int kf_read_file(const char *path, size_t max, char **out, size_t *lenp)
 			r = -EFBIG;
 			goto out;
 		}
-		kf_buf_add(&b, chunk, (size_t)n);
+		b.len += (size_t)n;
+		want = 8192;
 	}
+	if (!b.s)
+		b.s = kf_xmalloc(1);
+	b.s[b.len] = 0;
 	if (lenp)
 		*lenp = b.len;
 	*out = kf_buf_detach(&b);
@@ -157,7 +168,7 @@ static int fsync_dir(const char *path)
 	return r == -EINVAL ? 0 : r;
 }
 
-int kf_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool sync)
 {
 	char *tmp = kf_xasprintf("%s.kf-tmp.XXXXXX", path);
 	int r = 0;
@@ -179,7 +190,7 @@ int kf_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		p += n;
 		left -= (size_t)n;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
 		r = -errno;
 		goto out;
 	}
@@ -193,7 +204,7 @@ int kf_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		r = -errno;
 		goto out;
 	}
-	r = fsync_dir(path);
+	r = sync ? fsync_dir(path) : 0;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -201,6 +212,16 @@ out:
 		unlink(tmp);
 	free(tmp);
 	return r;
+}
+
+int kf_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_replace(path, data, len, mode, true);
+}
+
+int kf_write_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_replace(path, data, len, mode, false);
 }
 
 int kf_mkdir_p(const char *path, mode_t mode)

@@ -39,6 +39,10 @@ int kf_read_file(const char *path, size_t max, char **out, size_t *len);
  * fsync, rename, fsync of the directory.  mode applies to the new file.
  * Returns 0 or a negative errno; on failure path is untouched. */
 int kf_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same without the fsyncs: readers see the old or the new file, but
+ * after a crash the new one may be lost or torn (for caches that check
+ * what they read). */
+int kf_write_replace(const char *path, const void *data, size_t len, mode_t mode);
 
 /* mkdir -p; returns 0 or a negative errno. */
 int kf_mkdir_p(const char *path, mode_t mode);

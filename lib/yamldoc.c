@@ -30,11 +30,12 @@ struct builder {
 	struct kids stack;
 	int depth;
 	int failed;
+	int line0; /* added to every mark's line (a part of a larger file) */
 };
 
 static struct kf_mark mark_of(struct builder *b, yaml_mark_t m)
 {
-	struct kf_mark k = { b->doc->file, (int)m.line + 1, (int)m.column + 1 };
+	struct kf_mark k = { b->doc->file, (int)m.line + 1 + b->line0, (int)m.column + 1 };
 	return k;
 }
 
@@ -51,6 +52,7 @@ static void add_anchor(struct builder *b, const yaml_char_t *name, struct kf_nod
 {
 	if (!name)
 		return;
+	b->doc->has_anchors = true;
 	/* A later anchor with the same name shadows the earlier one. */
 	struct anchor *a = kf_arena_alloc(&b->doc->arena, sizeof(*a));
 	a->name = kf_arena_strdup(&b->doc->arena, (const char *)name);
@@ -284,6 +286,7 @@ static int parse_node(struct builder *b, yaml_event_t *ev, struct kf_node **out)
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT: {
 		const char *name = (const char *)ev->data.alias.anchor;
+		b->doc->has_anchors = true;
 		n = find_anchor(b, name);
 		if (!n) {
 			struct kf_mark m = mark_of(b, ev->start_mark);
@@ -309,6 +312,8 @@ static int parse_node(struct builder *b, yaml_event_t *ev, struct kf_node **out)
 	case YAML_MAPPING_START_EVENT: {
 		bool map = ev->type == YAML_MAPPING_START_EVENT;
 		n = new_node(b, map ? KF_NODE_MAP : KF_NODE_SEQ, ev->start_mark);
+		n->block = map ? ev->data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE
+			       : ev->data.sequence_start.style == YAML_BLOCK_SEQUENCE_STYLE;
 		if (++b->depth > KF_DOC_MAX_DEPTH) {
 			kf_errf(b->e, &n->mark, "nesting deeper than %d levels", KF_DOC_MAX_DEPTH);
 			b->failed++;
@@ -370,6 +375,67 @@ static int find_nul(const char *buf, size_t len, struct kf_mark *m)
 	return 1;
 }
 
+/* Parses buf (already checked for size and NUL bytes) into b->doc. */
+static int parse_doc(struct builder *b, const char *buf, size_t len, struct kf_node **root)
+{
+	int r = 0;
+	*root = NULL;
+	if (!yaml_parser_initialize(&b->parser))
+		kf_die_oom();
+	yaml_parser_set_input_string(&b->parser, (const unsigned char *)buf, len);
+	int docs = 0;
+	for (;;) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&b->parser, &ev)) {
+			parser_error(b);
+			r = -EINVAL;
+			break;
+		}
+		yaml_event_type_t t = ev.type;
+		if (t == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (t == YAML_DOCUMENT_START_EVENT) {
+			if (++docs > 1) {
+				struct kf_mark dm = mark_of(b, ev.start_mark);
+				r = kf_errf(b->e, &dm, "more than one YAML document in the file");
+				yaml_event_delete(&ev);
+				break;
+			}
+			yaml_event_delete(&ev);
+			continue;
+		}
+		if (t == YAML_STREAM_START_EVENT || t == YAML_DOCUMENT_END_EVENT) {
+			yaml_event_delete(&ev);
+			continue;
+		}
+		r = parse_node(b, &ev, root);
+		if (r < 0) {
+			if (b->parser.error != YAML_NO_ERROR)
+				parser_error(b);
+			break;
+		}
+	}
+	yaml_parser_delete(&b->parser);
+	free(b->stack.v);
+	b->stack.v = NULL;
+	if (!r && b->failed)
+		r = -EINVAL;
+	return r;
+}
+
+int kf_doc_parse_part(struct kf_doc *doc, const char *buf, size_t len, int line0, int depth0,
+		      struct kf_node **root, struct kf_err *e)
+{
+	struct builder b = { .doc = doc, .e = e, .line0 = line0, .depth = depth0 };
+	*root = NULL;
+	struct kf_mark m = { doc->file, line0 + 1, 1 };
+	if (find_nul(buf, len, &m))
+		return kf_errf(e, &m, "file contains a NUL byte (not a text file?)");
+	return parse_doc(&b, buf, len, root);
+}
+
 int kf_doc_load_buf(struct kf_doc **out, const char *name, const char *buf, size_t len,
 		    struct kf_err *e)
 {
@@ -390,48 +456,7 @@ int kf_doc_load_buf(struct kf_doc **out, const char *name, const char *buf, size
 		r = kf_errf(e, &m, "file contains a NUL byte (not a text file?)");
 		goto out;
 	}
-	if (!yaml_parser_initialize(&b.parser))
-		kf_die_oom();
-	yaml_parser_set_input_string(&b.parser, (const unsigned char *)buf, len);
-
-	int docs = 0;
-	for (;;) {
-		yaml_event_t ev;
-		if (!yaml_parser_parse(&b.parser, &ev)) {
-			parser_error(&b);
-			r = -EINVAL;
-			break;
-		}
-		yaml_event_type_t t = ev.type;
-		if (t == YAML_STREAM_END_EVENT) {
-			yaml_event_delete(&ev);
-			break;
-		}
-		if (t == YAML_DOCUMENT_START_EVENT) {
-			if (++docs > 1) {
-				struct kf_mark dm = mark_of(&b, ev.start_mark);
-				r = kf_errf(e, &dm, "more than one YAML document in the file");
-				yaml_event_delete(&ev);
-				break;
-			}
-			yaml_event_delete(&ev);
-			continue;
-		}
-		if (t == YAML_STREAM_START_EVENT || t == YAML_DOCUMENT_END_EVENT) {
-			yaml_event_delete(&ev);
-			continue;
-		}
-		r = parse_node(&b, &ev, &doc->root);
-		if (r < 0) {
-			if (b.parser.error != YAML_NO_ERROR)
-				parser_error(&b);
-			break;
-		}
-	}
-	yaml_parser_delete(&b.parser);
-	free(b.stack.v);
-	if (!r && b.failed)
-		r = -EINVAL;
+	r = parse_doc(&b, buf, len, &doc->root);
 out:
 	if (r < 0) {
 		kf_doc_free(doc);
@@ -441,12 +466,11 @@ out:
 	return 0;
 }
 
-int kf_doc_load_file(struct kf_doc **out, const char *path, struct kf_err *e)
+int kf_doc_read(const char *path, char **buf, size_t *len, struct kf_err *e)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	*out = NULL;
-	int r = kf_read_file(path, KF_DOC_MAX_BYTES, &buf, &len);
+	*buf = NULL;
+	*len = 0;
+	int r = kf_read_file(path, KF_DOC_MAX_BYTES, buf, len);
 	if (r == -EFBIG) {
 		struct kf_mark m = { path, 0, 0 };
 		return kf_errc(e, r, &m, "file is larger than %u bytes", KF_DOC_MAX_BYTES);
@@ -455,6 +479,17 @@ int kf_doc_load_file(struct kf_doc **out, const char *path, struct kf_err *e)
 		struct kf_mark m = { path, 0, 0 };
 		return kf_errc(e, r, &m, "cannot read: %s", strerror(-r));
 	}
+	return 0;
+}
+
+int kf_doc_load_file(struct kf_doc **out, const char *path, struct kf_err *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	*out = NULL;
+	int r = kf_doc_read(path, &buf, &len, e);
+	if (r < 0)
+		return r;
 	r = kf_doc_load_buf(out, path, buf, len, e);
 	free(buf);
 	return r;

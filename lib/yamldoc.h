@@ -18,6 +18,7 @@ enum kf_node_kind { KF_NODE_SCALAR, KF_NODE_SEQ, KF_NODE_MAP };
 struct kf_node {
 	enum kf_node_kind kind;
 	bool plain;      /* scalar: unquoted plain scalar (null/bool/number rules apply) */
+	bool block;      /* seq/map: block style (not [..] or {..}) */
 	struct kf_mark mark;
 	/* scalar */
 	const char *val;
@@ -32,6 +33,7 @@ struct kf_doc {
 	struct kf_arena arena;
 	const char *file;
 	struct kf_node *root; /* NULL for an empty document */
+	bool has_anchors;     /* an anchor or alias was seen (nodes may be shared) */
 };
 
 #define KF_DOC_MAX_BYTES (16u << 20)
@@ -46,6 +48,16 @@ int kf_doc_load_file(struct kf_doc **out, const char *path, struct kf_err *e);
 int kf_doc_load_buf(struct kf_doc **out, const char *name, const char *buf, size_t len,
 		    struct kf_err *e);
 void kf_doc_free(struct kf_doc *doc);
+
+/* Reads a file of at most KF_DOC_MAX_BYTES into *buf (free it), with the
+ * errors kf_doc_load_file() gives. */
+int kf_doc_read(const char *path, char **buf, size_t *len, struct kf_err *e);
+
+/* For lib/yamlcache.c: parses buf as one document into doc (its arena and
+ * has_anchors), its marks moved down by line0 lines and its nesting counted
+ * from depth0; *root is NULL for an empty document.  Errors go to e. */
+int kf_doc_parse_part(struct kf_doc *doc, const char *buf, size_t len, int line0, int depth0,
+		      struct kf_node **root, struct kf_err *e);
 
 /* True for a plain null scalar ("", "~", "null", "Null", "NULL"). */
 bool kf_node_is_null(const struct kf_node *n);

@@ -76,8 +76,9 @@ int cmd_render(int argc, char **argv)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 	if (getenv("KF_RENDER_TIMING")) /* for bench/render.sh */
-		fprintf(stderr, "timing: load %.1f ms, render %.1f ms\n",
+		fprintf(stderr, "timing: load %.1f ms (parse cache: %s), render %.1f ms\n",
 			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+			kf_cache_use_name(inv->cache_use),
 			(double)(t2.tv_sec - t1.tv_sec) * 1e3 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
 	for (size_t i = 0; i < warn.n; i++) {
 		char buf[2048];

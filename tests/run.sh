@@ -7,6 +7,10 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 export TOP
 LOGDIR=${KF_TEST_LOGS:-$TOP/build/test-logs}
 mkdir -p "$LOGDIR"
+# the inventory parse cache of every test run is its own, and goes with it
+KICKFLEET_CACHE_DIR=$(mktemp -d /tmp/kf-test-cache.XXXXXX)
+export KICKFLEET_CACHE_DIR
+trap 'rm -rf "$KICKFLEET_CACHE_DIR"' EXIT
 
 pass=0 fail=0 skip=0 failed_suites=
 start=$(date +%s)

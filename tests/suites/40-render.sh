@@ -179,4 +179,64 @@ sed 's|ipv6_prefix: fd00:250::/64|ipv6_prefix: fd00:zz::/64|' "$TOP/examples/fle
 "$KF" check -f "$work/v6.yaml" >/dev/null 2>"$work/cerr"
 t_check "check: a bad ipv6_prefix with file:line:col" grep -q 'v6.yaml:21:16: ipv6_prefix: expected an IPv6 prefix' "$work/cerr"
 
+# the parse cache: a big inventory (4000 hosts, over 256 KiB), one host edited at a time;
+# every render through the cache writes what a render without it writes
+big=$work/big
+mkdir -p "$big"
+cat > "$big/fleet.yaml" <<'EOF'
+provisioner:
+  interface: br0
+  address: 10.77.0.1
+  subnet: 10.77.0.0/16
+  dhcp: {mode: static, dns: 10.77.0.1}
+distros:
+  rocky9: {kernel: /srv/rocky9/vmlinuz, initrd: /srv/rocky9/initrd.img}
+defaults:
+  root_password_hash: "$6$rounds=656000$testsalt$testhash"
+  vars: {domain: test.example}
+roles:
+  kvm-host: {distro: rocky9, kickstart: kickstart/kvm-host.ks, profile: profiles/kvm-host.yaml}
+hosts:
+EOF
+role=kvm-host
+awk 'BEGIN { for (i = 0; i < 4000; i++)
+	printf "  - {name: b%04d, mac: \"52:54:01:00:%02x:%02x\", ip: 10.77.%d.%d, role: kvm-host}\n",
+		i, int(i / 256), i % 256, int(i / 200) + 1, i % 200 + 2 }' >> "$big/fleet.yaml"
+export KICKFLEET_CACHE_DIR="$big/cache"
+cache_render() { # OUT: render with the cache, the cache use to $work/use
+	KF_RENDER_TIMING=1 "$KF" render --no-stage -f "$big/fleet.yaml" -o "$1" >/dev/null 2>"$work/timing" &&
+	sed -n 's/.*parse cache: \([a-z]*\).*/\1/p' "$work/timing" > "$work/use"
+}
+plain_render() { # OUT: the same without it
+	rm -rf "$1"
+	KICKFLEET_CACHE_DIR=off "$KF" render --no-stage -f "$big/fleet.yaml" -o "$1" >/dev/null 2>&1
+}
+flat() { # OUT: every rendered file's lines, "FILE:LINE", tokens and OUT normalised
+	(cd "$1" && find dnsmasq tftp http -type f ! -name '*.kf-tmp*' ! -name dnsmasq.pid ! -name dnsmasq.leases |
+		sort | xargs grep -H '' | sed -e 's/token=[0-9a-f]\{64\}/token=@TOKEN@/g' -e "s|$1|@OUT@|g")
+}
+same_tree() { flat "$1" > "$work/f1" && flat "$2" > "$work/f2" && [ -s "$work/f1" ] && cmp -s "$work/f1" "$work/f2"; }
+if cache_render "$big/out"; then
+	t_check "cache: the first render of a big inventory parses it and keeps it" grep -qx parsed "$work/use"
+	cache_render "$big/out"
+	t_check "cache: unchanged, the tree comes from the cache" grep -qx hit "$work/use"
+	sed -i 's/ip: 10.77.8.52,/ip: 10.77.99.52,/' "$big/fleet.yaml"
+	cache_render "$big/out"
+	t_check "cache: one host edited, only its lines are parsed" grep -qx partial "$work/use"
+	plain_render "$big/plain"
+	t_check "cache: the render matches one without the cache" same_tree "$big/out" "$big/plain"
+	sed -i 's/^  - {name: b2000, .*$/&\n  - {name: extra, mac: "52:54:01:ff:00:01", ip: 10.77.250.1, role: '"$role"'}/' "$big/fleet.yaml"
+	sed -i '/name: b1000,/d' "$big/fleet.yaml"
+	cache_render "$big/out"
+	t_check "cache: a host added and one removed" grep -qx partial "$work/use"
+	plain_render "$big/plain"
+	t_check "cache: still the same render as without the cache" same_tree "$big/out" "$big/plain"
+	sed -i 's/name: b2500, mac: "52:54:01:00:09:c4"/name: b2500, mac: "52:54:01:00:09:c4", bogus: 1/' "$big/fleet.yaml"
+	"$KF" check -f "$big/fleet.yaml" >/dev/null 2>"$work/cerr"
+	t_check "cache: an error in the edited host names its line" grep -q "fleet.yaml:$(grep -n 'bogus: 1' "$big/fleet.yaml" | cut -d: -f1):[0-9]*: unknown key \"bogus\"" "$work/cerr"
+else
+	t_fail "cache: the big inventory does not render: $(cat "$work/timing")"
+fi
+unset KICKFLEET_CACHE_DIR
+
 t_summary

@@ -1,0 +1,629 @@
+/* Parsed-YAML cache: see yamlcache.h.
+ *
+ * The cache file holds the text last parsed, where each item of the root
+ * mapping's largest block list starts (the item's "- " line), and the node
+ * tree in pre-order.  With a new text, the common prefix and suffix with
+ * the cached text bound the change; the items the change touches are cut
+ * out of the new text and parsed on their own.  That part stands for the
+ * same nodes it would give in place when:
+ *  - the change lies inside the list's text, the part starts at the start
+ *    of an item's "- " line and ends where an unchanged item (or the end of
+ *    the list) starts, so the text around it reads as before;
+ *  - the part parses as one block list whose dashes are in the list's
+ *    column, with no anchors, aliases, directives or document markers;
+ *  - every line of the part starts with a space, '#', '-' or is empty, so
+ *    nothing in it can end the list early;
+ *  - the text has no line breaks but "\n" (libyaml also counts "\r", NEL,
+ *    LS and PS), so line numbers can be found by counting "\n".
+ * Anything else parses the whole text. */
+#include "yamlcache.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define MAGIC "KFYC0001"
+#define CACHE_MAX ((size_t)256 << 20)
+#define LINE_END INT32_MAX /* end_line when the list runs to the end of the text */
+
+struct hdr {
+	char magic[8];
+	uint32_t rec_size, item_size;
+	uint64_t src_len, nitems, nrecs, pool_len;
+	uint64_t end_off;  /* where the list's text ends: a line start, or src_len */
+	int32_t end_line;  /* that line (1-based), LINE_END at the end of the text */
+	int32_t seq_col;   /* the column of the list's dashes (1-based) */
+	uint32_t seq_pair; /* the root mapping's pair that holds the list */
+	uint32_t pad;
+	uint64_t sum;      /* of the whole file, with sum itself 0 */
+};
+
+struct item { /* an item's text starts at off, the start of its "- " line */
+	uint64_t off;
+	int32_t line;
+	int32_t pad;
+};
+
+struct rec { /* a node, in pre-order */
+	uint8_t kind, plain, block, pad;
+	int32_t line, col;
+	uint32_t count; /* scalar: length; seq: items; map: pairs */
+	uint32_t weight;
+	uint32_t str;   /* scalar: offset in the string pool */
+};
+
+/* Where the list is in a text. */
+struct layout {
+	uint32_t seq_pair;
+	int32_t seq_col, end_line;
+	uint64_t end_off;
+	struct item *items;
+	size_t n;
+};
+
+/* A cache file, checked and taken apart. */
+struct cache {
+	char *buf;
+	const struct hdr *h;
+	const char *src;
+	const struct item *items;
+	const struct rec *recs;
+	const char *pool;
+};
+
+const char *kf_cache_use_name(enum kf_cache_use use)
+{
+	static const char *const names[] = { "off", "parsed", "hit", "partial" };
+	return use <= KF_CACHE_PARTIAL ? names[use] : "?";
+}
+
+static uint64_t rotl(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+/* A checksum against torn files (not against forgery: the cache directory
+ * is the user's own). */
+static uint64_t checksum(const unsigned char *p, size_t n)
+{
+	const uint64_t k = 0x9e3779b97f4a7c15u;
+	uint64_t h[4] = { 0x243f6a8885a308d3u, 0x13198a2e03707344u, 0xa4093822299f31d0u,
+			  0x082efa98ec4e6c89u };
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32)
+		for (int l = 0; l < 4; l++) {
+			uint64_t w;
+			memcpy(&w, p + i + 8 * (size_t)l, sizeof(w));
+			h[l] = (h[l] ^ w) * k;
+			h[l] ^= h[l] >> 29;
+		}
+	uint64_t t = n;
+	for (; i < n; i++)
+		t = (t ^ p[i]) * k;
+	return ((h[0] ^ rotl(h[1], 17)) * k) ^ ((h[2] ^ rotl(h[3], 41)) * k) ^ (t * k);
+}
+
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* ---- the text ---- */
+
+/* No line breaks but "\n" (see the top of the file). */
+static bool text_ok(const char *s, size_t n)
+{
+	if (memchr(s, '\r', n))
+		return false;
+	for (const char *p = s; (p = memchr(p, 0xc2, (size_t)(s + n - p))); p++)
+		if (p + 1 < s + n && (unsigned char)p[1] == 0x85)
+			return false;
+	for (const char *p = s; (p = memchr(p, 0xe2, (size_t)(s + n - p))); p++)
+		if (p + 2 < s + n && (unsigned char)p[1] == 0x80 &&
+		    ((unsigned char)p[2] == 0xa8 || (unsigned char)p[2] == 0xa9))
+			return false;
+	return true;
+}
+
+/* The offsets of the starts of lines 1, 2, ...; *n lines. */
+static size_t *line_starts(const char *s, size_t len, size_t *n)
+{
+	size_t cap = 1024, k = 0;
+	size_t *v = kf_xmalloc(cap * sizeof(*v));
+	v[k++] = 0;
+	for (const char *p = s; (p = memchr(p, '\n', (size_t)(s + len - p))); p++) {
+		if (k == cap) {
+			cap *= 2;
+			v = kf_xrealloc(v, cap * sizeof(*v));
+		}
+		v[k++] = (size_t)(p + 1 - s);
+	}
+	*n = k;
+	return v;
+}
+
+static size_t count_lines(const char *s, size_t len)
+{
+	size_t k = 0;
+	for (const char *p = s; (p = memchr(p, '\n', (size_t)(s + len - p))); p++)
+		k++;
+	return k;
+}
+
+/* Does the item's line, starting at off, read "<spaces>- <spaces>ITEM" with
+ * the dash in column col? */
+static bool item_line_ok(const char *s, size_t len, size_t off, int32_t col,
+			 const struct kf_node *item)
+{
+	size_t dash = off + (size_t)col - 1, body = off + (size_t)item->mark.col - 1;
+	if (item->mark.col <= col + 1 || body >= len)
+		return false;
+	for (size_t i = off; i < dash; i++)
+		if (s[i] != ' ')
+			return false;
+	if (s[dash] != '-')
+		return false;
+	for (size_t i = dash + 1; i < body; i++)
+		if (s[i] != ' ')
+			return false;
+	return true;
+}
+
+/* Every line of a part starts with ' ', '#', '-' (not "---") or is empty:
+ * no key, directive or document marker can end the list inside it. */
+static bool part_lines_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		char c = s[i];
+		if (c != ' ' && c != '#' && c != '\n' && c != '-')
+			return false;
+		if (c == '-' && len - i >= 3 && !memcmp(s + i, "---", 3))
+			return false;
+		const char *nl = memchr(s + i, '\n', len - i);
+		if (!nl)
+			break;
+		i = (size_t)(nl - s) + 1;
+	}
+	return true;
+}
+
+/* Finds the list to cache in a parsed document: the largest block list
+ * that is a value of the block root mapping, each item on its dash line. */
+static bool find_layout(const struct kf_doc *doc, const char *s, size_t len, struct layout *L)
+{
+	const struct kf_node *root = doc->root, *seq = NULL;
+	memset(L, 0, sizeof(*L));
+	if (doc->has_anchors || !root || root->kind != KF_NODE_MAP || !root->block ||
+	    !text_ok(s, len))
+		return false;
+	for (size_t i = 0; i < root->n; i++) {
+		const struct kf_node *v = root->kids[2 * i + 1];
+		if (v->kind == KF_NODE_SEQ && v->block && v->n && (!seq || v->n > seq->n)) {
+			seq = v;
+			L->seq_pair = (uint32_t)i;
+		}
+	}
+	if (!seq)
+		return false;
+	size_t nlines;
+	size_t *ls = line_starts(s, len, &nlines);
+	bool ok = true;
+	L->seq_col = seq->mark.col;
+	L->n = seq->n;
+	L->items = kf_xcalloc(L->n, sizeof(*L->items));
+	for (size_t i = 0; ok && i < seq->n; i++) {
+		const struct kf_node *it = seq->kids[i];
+		int line = it->mark.line;
+		ok = line >= 1 && (size_t)line <= nlines && (!i || line > L->items[i - 1].line) &&
+		     item_line_ok(s, len, ls[line - 1], L->seq_col, it);
+		if (ok) {
+			L->items[i].off = ls[line - 1];
+			L->items[i].line = line;
+		}
+	}
+	/* the list ends where the first root key after its last item starts */
+	int last = seq->kids[seq->n - 1]->mark.line;
+	L->end_line = LINE_END;
+	L->end_off = len;
+	for (size_t i = 0; ok && i < root->n; i++) {
+		int kl = root->kids[2 * i]->mark.line;
+		if (kl > last && kl < L->end_line && (size_t)kl <= nlines) {
+			L->end_line = kl;
+			L->end_off = ls[kl - 1];
+		}
+	}
+	free(ls);
+	if (!ok) {
+		free(L->items);
+		L->items = NULL;
+	}
+	return ok;
+}
+
+/* ---- writing ---- */
+
+struct writer {
+	struct rec *recs;
+	char *pool;
+	size_t nrecs, pool_len;
+};
+
+static void count_node(const struct kf_node *n, size_t *nrecs, size_t *pool)
+{
+	++*nrecs;
+	if (n->kind == KF_NODE_SCALAR) {
+		*pool += n->len + 1;
+		return;
+	}
+	size_t k = n->kind == KF_NODE_MAP ? 2 * n->n : n->n;
+	for (size_t i = 0; i < k; i++)
+		count_node(n->kids[i], nrecs, pool);
+}
+
+static void put_node(struct writer *w, const struct kf_node *n)
+{
+	struct rec *r = &w->recs[w->nrecs++];
+	r->kind = (uint8_t)n->kind;
+	r->plain = n->plain;
+	r->block = n->block;
+	r->line = n->mark.line;
+	r->col = n->mark.col;
+	r->weight = (uint32_t)n->weight;
+	if (n->kind == KF_NODE_SCALAR) {
+		r->count = (uint32_t)n->len;
+		r->str = (uint32_t)w->pool_len;
+		memcpy(w->pool + w->pool_len, n->val, n->len + 1);
+		w->pool_len += n->len + 1;
+		return;
+	}
+	r->count = (uint32_t)n->n;
+	size_t k = n->kind == KF_NODE_MAP ? 2 * n->n : n->n;
+	for (size_t i = 0; i < k; i++)
+		put_node(w, n->kids[i]);
+}
+
+static void write_cache(const char *cache_path, const struct kf_doc *doc, const char *src,
+			size_t len, const struct layout *L)
+{
+	size_t nrecs = 0, pool = 0;
+	count_node(doc->root, &nrecs, &pool);
+	size_t o_items = sizeof(struct hdr) + align8(len);
+	size_t o_recs = o_items + L->n * sizeof(struct item);
+	size_t o_pool = o_recs + nrecs * sizeof(struct rec);
+	size_t total = o_pool + pool;
+	if (total > CACHE_MAX || pool > UINT32_MAX) {
+		unlink(cache_path);
+		return;
+	}
+	char *buf = kf_xcalloc(1, total);
+	struct hdr *h = (struct hdr *)buf;
+	memcpy(h->magic, MAGIC, sizeof(h->magic));
+	h->rec_size = sizeof(struct rec);
+	h->item_size = sizeof(struct item);
+	h->src_len = len;
+	h->nitems = L->n;
+	h->nrecs = nrecs;
+	h->pool_len = pool;
+	h->end_off = L->end_off;
+	h->end_line = L->end_line;
+	h->seq_col = L->seq_col;
+	h->seq_pair = L->seq_pair;
+	memcpy(buf + sizeof(*h), src, len);
+	memcpy(buf + o_items, L->items, L->n * sizeof(struct item));
+	struct writer w = { (struct rec *)(buf + o_recs), buf + o_pool, 0, 0 };
+	put_node(&w, doc->root);
+	h->sum = checksum((const unsigned char *)buf, total);
+	/* a cache that cannot be written is only a slower next load */
+	if (kf_write_replace(cache_path, buf, total, 0600) < 0)
+		unlink(cache_path);
+	free(buf);
+}
+
+/* ---- reading ---- */
+
+static bool cache_open(struct cache *c, const char *cache_path)
+{
+	size_t len = 0;
+	memset(c, 0, sizeof(*c));
+	if (kf_read_file(cache_path, CACHE_MAX, &c->buf, &len) < 0)
+		return false;
+	struct hdr *h = (struct hdr *)c->buf;
+	if (len < sizeof(*h))
+		goto bad;
+	uint64_t sum = h->sum;
+	h->sum = 0;
+	if (checksum((const unsigned char *)c->buf, len) != sum || memcmp(h->magic, MAGIC, sizeof(h->magic)) ||
+	    h->rec_size != sizeof(struct rec) || h->item_size != sizeof(struct item) ||
+	    h->src_len > CACHE_MAX || h->nitems > CACHE_MAX || h->nrecs > CACHE_MAX ||
+	    h->pool_len > CACHE_MAX)
+		goto bad;
+	size_t o_items = sizeof(*h) + align8(h->src_len);
+	size_t o_recs = o_items + h->nitems * sizeof(struct item);
+	size_t o_pool = o_recs + h->nrecs * sizeof(struct rec);
+	if (o_pool + h->pool_len != len || !h->nitems || !h->nrecs || h->seq_col < 1 ||
+	    h->end_off > h->src_len)
+		goto bad;
+	c->h = h;
+	c->src = c->buf + sizeof(*h);
+	c->items = (const struct item *)(c->buf + o_items);
+	c->recs = (const struct rec *)(c->buf + o_recs);
+	c->pool = c->buf + o_pool;
+	for (size_t i = 0; i < h->nitems; i++)
+		if (c->items[i].off >= h->end_off || c->items[i].line < 1 ||
+		    (i && (c->items[i].off <= c->items[i - 1].off ||
+			   c->items[i].line <= c->items[i - 1].line)))
+			goto bad;
+	if (h->end_line != LINE_END && h->end_line <= c->items[h->nitems - 1].line)
+		goto bad;
+	return true;
+bad:
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	return false;
+}
+
+struct reader {
+	const struct cache *c;
+	struct kf_node *nodes;
+	struct kf_node **kids;
+	size_t i, nkids, depth;
+	const char *pool, *file;
+};
+
+static struct kf_node *get_node(struct reader *r)
+{
+	const struct hdr *h = r->c->h;
+	if (r->i >= h->nrecs || r->depth > KF_DOC_MAX_DEPTH)
+		return NULL;
+	const struct rec *x = &r->c->recs[r->i];
+	struct kf_node *n = &r->nodes[r->i++];
+	if (x->kind > KF_NODE_MAP || x->line < 1 || x->col < 1)
+		return NULL;
+	n->kind = (enum kf_node_kind)x->kind;
+	n->plain = x->plain;
+	n->block = x->block;
+	n->mark = (struct kf_mark){ r->file, x->line, x->col };
+	n->weight = x->weight;
+	if (n->kind == KF_NODE_SCALAR) {
+		if ((uint64_t)x->str + x->count >= h->pool_len || r->pool[x->str + x->count])
+			return NULL;
+		n->val = r->pool + x->str;
+		n->len = x->count;
+		return n;
+	}
+	size_t k = n->kind == KF_NODE_MAP ? 2 * (size_t)x->count : x->count;
+	if (k > h->nrecs - r->i || r->nkids + k > h->nrecs)
+		return NULL;
+	n->n = x->count;
+	n->kids = k ? r->kids + r->nkids : NULL;
+	r->nkids += k;
+	r->depth++;
+	for (size_t j = 0; j < k; j++)
+		if (!(n->kids[j] = get_node(r)))
+			return NULL;
+	r->depth--;
+	return n;
+}
+
+/* The cached tree as a document named path, or NULL. */
+static struct kf_doc *doc_from_cache(const struct cache *c, const char *path,
+				     struct kf_node **nodes)
+{
+	const struct hdr *h = c->h;
+	struct kf_doc *doc = kf_xcalloc(1, sizeof(*doc));
+	doc->file = kf_arena_strdup(&doc->arena, path);
+	char *pool = kf_arena_alloc(&doc->arena, h->pool_len);
+	memcpy(pool, c->pool, h->pool_len);
+	struct reader r = { .c = c, .pool = pool, .file = doc->file };
+	r.nodes = kf_arena_alloc(&doc->arena, h->nrecs * sizeof(*r.nodes));
+	r.kids = kf_arena_alloc(&doc->arena, h->nrecs * sizeof(*r.kids));
+	struct kf_node *root = get_node(&r);
+	if (!root || r.i != h->nrecs || root->kind != KF_NODE_MAP || h->seq_pair >= root->n ||
+	    root->kids[2 * h->seq_pair + 1]->kind != KF_NODE_SEQ ||
+	    root->kids[2 * h->seq_pair + 1]->n != h->nitems) {
+		kf_doc_free(doc);
+		return NULL;
+	}
+	doc->root = root;
+	*nodes = r.nodes;
+	return doc;
+}
+
+static size_t common_prefix(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+	while (i + 4096 <= n && !memcmp(a + i, b + i, 4096))
+		i += 4096;
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+static size_t common_suffix(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t n = na < nb ? na : nb, i = 0;
+	while (i + 4096 <= n && !memcmp(a + na - i - 4096, b + nb - i - 4096, 4096))
+		i += 4096;
+	while (i < n && a[na - i - 1] == b[nb - i - 1])
+		i++;
+	return i;
+}
+
+/* Parses only the items the change from the cached text to s touches and
+ * splices them into the cached tree.  NULL if that cannot be done (the
+ * caller parses the whole text); *L is the new text's layout. */
+static struct kf_doc *load_partial(const struct cache *c, const char *path, const char *s,
+				   size_t len, struct layout *L)
+{
+	const struct hdr *h = c->h;
+	const struct item *it = c->items;
+	size_t olen = h->src_len, N = h->nitems;
+	size_t P = common_prefix(c->src, s, olen < len ? olen : len);
+	size_t S = common_suffix(c->src + P, olen - P, s + P, len - P);
+	size_t oend = olen - S; /* the changed old text is [P, oend) */
+	if (P < it[0].off || oend > h->end_off)
+		return NULL;
+	/* items k..j-1 are parsed again: k starts before the change (or is
+	 * the first), j after it, so the byte before it ("\n") is unchanged */
+	size_t k = 0, j = N;
+	while (k + 1 < N && it[k + 1].off < P)
+		k++;
+	for (size_t i = k; i < N; i++)
+		if (it[i].off > oend) {
+			j = i;
+			break;
+		}
+	if (j == N && h->end_off == oend && h->end_off != olen)
+		return NULL;
+	size_t a = it[k].off, ob = j < N ? it[j].off : h->end_off;
+	size_t nb = ob + len - olen; /* the new part is [a, nb) */
+	int32_t oline_end = j < N ? it[j].line : h->end_line;
+	const char *part = s + a;
+	size_t plen = nb - a, pcol = (size_t)h->seq_col - 1;
+	if (plen <= pcol || part[pcol] != '-' || !part_lines_ok(part, plen) || !text_ok(part, plen))
+		return NULL;
+
+	struct kf_node *nodes;
+	struct kf_doc *doc = doc_from_cache(c, path, &nodes);
+	if (!doc)
+		return NULL;
+	struct kf_err scratch = KF_ERR_INIT;
+	struct kf_node *part_root = NULL;
+	int r = kf_doc_parse_part(doc, part, plen, it[k].line - 1, 1, &part_root, &scratch);
+	kf_err_release(&scratch);
+	if (r < 0 || doc->has_anchors || !part_root || part_root->kind != KF_NODE_SEQ ||
+	    !part_root->block || part_root->mark.col != h->seq_col ||
+	    part_root->mark.line != it[k].line)
+		goto fail;
+
+	/* the new layout: items before k, the part's, those from j on moved */
+	size_t np = part_root->n, nlines;
+	size_t *ls = line_starts(part, plen, &nlines);
+	int32_t dl = oline_end == LINE_END ? 0
+					   : (int32_t)count_lines(part, plen) - (oline_end - it[k].line);
+	memset(L, 0, sizeof(*L));
+	L->seq_pair = h->seq_pair;
+	L->seq_col = h->seq_col;
+	L->n = k + np + (N - j);
+	L->items = kf_xcalloc(L->n, sizeof(*L->items));
+	memcpy(L->items, it, k * sizeof(*it));
+	bool ok = true;
+	for (size_t i = 0; ok && i < np; i++) {
+		const struct kf_node *x = part_root->kids[i];
+		size_t rel = (size_t)(x->mark.line - it[k].line);
+		ok = x->mark.line >= it[k].line && rel < nlines &&
+		     (!i || x->mark.line > L->items[k + i - 1].line) &&
+		     item_line_ok(s, len, a + ls[rel], h->seq_col, x);
+		L->items[k + i].off = a + ls[rel];
+		L->items[k + i].line = x->mark.line;
+	}
+	free(ls);
+	for (size_t i = j; i < N; i++) {
+		L->items[k + np + i - j].off = it[i].off + len - olen;
+		L->items[k + np + i - j].line = it[i].line + dl;
+	}
+	L->end_off = h->end_off == olen ? len : h->end_off + len - olen;
+	L->end_line = h->end_line == LINE_END ? LINE_END : h->end_line + dl;
+	if (!ok)
+		goto fail;
+
+	/* splice, move the nodes after the part, fix the weights */
+	struct kf_node *root = doc->root, *seq = root->kids[2 * h->seq_pair + 1];
+	struct kf_node **kids = kf_arena_alloc(&doc->arena, L->n * sizeof(*kids));
+	size_t w = seq->weight;
+	for (size_t i = k; i < j; i++)
+		w -= seq->kids[i]->weight;
+	for (size_t i = 0; i < np; i++)
+		w += part_root->kids[i]->weight;
+	memcpy(kids, seq->kids, k * sizeof(*kids));
+	memcpy(kids + k, part_root->kids, np * sizeof(*kids));
+	memcpy(kids + k + np, seq->kids + j, (N - j) * sizeof(*kids));
+	if (dl)
+		for (size_t i = 0; i < h->nrecs; i++)
+			if (nodes[i].mark.line >= oline_end)
+				nodes[i].mark.line += dl;
+	root->weight = root->weight - seq->weight + w;
+	seq->weight = w;
+	seq->kids = kids;
+	seq->n = L->n;
+	if (root->weight > KF_DOC_MAX_WEIGHT)
+		goto fail;
+	return doc;
+fail:
+	free(L->items);
+	memset(L, 0, sizeof(*L));
+	kf_doc_free(doc);
+	return NULL;
+}
+
+int kf_doc_load_cached(struct kf_doc **out, const char *path, const char *cache_path,
+		       enum kf_cache_use *use, struct kf_err *e)
+{
+	enum kf_cache_use u = KF_CACHE_OFF;
+	struct layout L = { 0 };
+	struct cache c;
+	char *s = NULL;
+	size_t len = 0;
+	*out = NULL;
+	int r = cache_path ? kf_doc_read(path, &s, &len, e) : kf_doc_load_file(out, path, e);
+	if (r < 0 || !cache_path)
+		goto done;
+	if (cache_open(&c, cache_path)) {
+		if (c.h->src_len == len && !memcmp(c.src, s, len)) {
+			struct kf_node *nodes;
+			if ((*out = doc_from_cache(&c, path, &nodes)))
+				u = KF_CACHE_HIT;
+		} else if ((*out = load_partial(&c, path, s, len, &L))) {
+			u = KF_CACHE_PARTIAL;
+		}
+		free(c.buf);
+	}
+	if (!*out) {
+		if ((r = kf_doc_load_buf(out, path, s, len, e)) < 0)
+			goto done;
+		u = KF_CACHE_PARSED;
+		if (!find_layout(*out, s, len, &L)) {
+			unlink(cache_path);
+			u = KF_CACHE_OFF;
+		}
+	}
+	if (u == KF_CACHE_PARSED || u == KF_CACHE_PARTIAL)
+		write_cache(cache_path, *out, s, len, &L);
+done:
+	free(L.items);
+	free(s);
+	if (use)
+		*use = u;
+	return r;
+}
+
+char *kf_doc_cache_path(const char *path)
+{
+	const char *env = getenv("KICKFLEET_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
+		   *home = getenv("HOME");
+	char *dir;
+	if (env && !strcmp(env, "off"))
+		return NULL;
+	if (env && *env)
+		dir = kf_xstrdup(env);
+	else if (geteuid() == 0)
+		dir = kf_xstrdup("/var/cache/kickfleet");
+	else if (xdg && *xdg)
+		dir = kf_xasprintf("%s/kickfleet", xdg);
+	else if (home && *home)
+		dir = kf_xasprintf("%s/.cache/kickfleet", home);
+	else
+		return NULL;
+	char *real = realpath(path, NULL), *out = NULL;
+	if (real && kf_mkdir_p(dir, 0700) == 0) {
+		const char *base = strrchr(real, '/');
+		out = kf_xasprintf("%s/%s-%016zx.yc", dir, base ? base + 1 : real, kf_str_hash(real));
+	}
+	free(real);
+	free(dir);
+	return out;
+}
