@@ -204,7 +204,7 @@ static void item_vars(struct kf_hash *h, const struct kf_list *vars)
 	item_str(h, "--");
 }
 
-static void item_digest(struct rctx *c, const struct kf_item *it, const struct kf_host_rec *rec,
+static void item_digest(struct rctx *c, const struct kf_item *it, const char *token,
 			bool netboot, char out[65])
 {
 	struct kf_hash h = c->role_prefix[it->role_idx]; /* shared + role, hashed once */
@@ -216,7 +216,7 @@ static void item_digest(struct rctx *c, const struct kf_item *it, const struct k
 	item_str(&h, it->ip);
 	item_ll(&h, it->firmware);
 	item_ll(&h, netboot);
-	item_str(&h, rec->token);
+	item_str(&h, token);
 	if (it->host) {
 		item_str(&h, it->host->disk);
 		item_ll(&h, it->host->memory);
@@ -417,20 +417,45 @@ out:
 
 /* ---- state rows ---- */
 
+/* The rows' digests, found by name through an open-addressing table. */
 struct recs {
-	struct kf_host_rec *v;
-	size_t n;
+	struct kf_host_digest *v;
+	size_t n, mask;
+	uint32_t *slot; /* index + 1, 0: empty */
 	bool *seen;
 };
 
-static int rec_cmp(const void *k, const void *x)
+static void recs_index(struct recs *rs)
 {
-	return strcmp(k, ((const struct kf_host_rec *)x)->name);
+	size_t cap = 16;
+	while (cap < 2 * rs->n)
+		cap *= 2;
+	rs->slot = kf_xcalloc(cap, sizeof(*rs->slot));
+	rs->mask = cap - 1;
+	for (size_t i = 0; i < rs->n; i++) {
+		size_t h = kf_str_hash(rs->v[i].name) & rs->mask;
+		while (rs->slot[h])
+			h = (h + 1) & rs->mask;
+		rs->slot[h] = (uint32_t)i + 1;
+	}
+	rs->seen = kf_xcalloc(rs->n + 1, sizeof(*rs->seen));
 }
 
-static struct kf_host_rec *rec_find(struct recs *rs, const char *name)
+static struct kf_host_digest *rec_find(struct recs *rs, const char *name)
 {
-	return rs->n ? bsearch(name, rs->v, rs->n, sizeof(*rs->v), rec_cmp) : NULL;
+	if (!rs->slot)
+		return NULL;
+	for (size_t h = kf_str_hash(name) & rs->mask; rs->slot[h]; h = (h + 1) & rs->mask)
+		if (!strcmp(rs->v[rs->slot[h] - 1].name, name))
+			return &rs->v[rs->slot[h] - 1];
+	return NULL;
+}
+
+static void recs_release(struct recs *rs)
+{
+	free(rs->v);
+	free(rs->slot);
+	free(rs->seen);
 }
 
 static char *join_macs(const struct kf_item *it)
@@ -439,6 +464,16 @@ static char *join_macs(const struct kf_item *it)
 	for (size_t i = 0; i < it->nmacs; i++)
 		kf_buf_printf(&b, "%s%s", i ? "," : "", it->macs[i]);
 	return kf_buf_detach(&b);
+}
+
+/* Are the item's files as its row's digest says (nothing to render)? */
+static bool current(struct rctx *c, const struct kf_item *it, const struct kf_host_digest *d)
+{
+	char dg[65];
+	if (!d->token[0]) /* it gets a token first */
+		return false;
+	item_digest(c, it, d->token, it->netboot && d->netboot, dg);
+	return !strcmp(dg, d->digest);
 }
 
 /* Renders one item if its digest changed; updates its row in st. */
@@ -463,7 +498,7 @@ static int do_item(struct rctx *c, struct kf_state *st, const struct kf_item *it
 	}
 	bool netboot = it->netboot && rec.netboot;
 	char dg[65];
-	item_digest(c, it, &rec, netboot, dg);
+	item_digest(c, it, rec.token, netboot, dg);
 	if (old && !c->o->force && !strcmp(dg, old->digest)) {
 		c->stats->unchanged++;
 		return 0;
@@ -629,28 +664,44 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 			goto out;
 		batch = true;
 	}
-	if (st && (r = kf_state_list_render(st, &rs.v, &rs.n, e)) < 0)
+	if (st && (r = kf_state_list_digests(st, &rs.v, &rs.n, e)) < 0)
 		goto out;
+	recs_index(&rs);
 	phase("state");
-	rs.seen = kf_xcalloc(rs.n + 1, sizeof(*rs.seen));
 	stats->hosts = kf_item_count(inv);
 	for (size_t i = 0; i < stats->hosts; i++) {
 		struct kf_item it;
 		kf_item_of(inv, i, &it);
-		struct kf_host_rec *old = rec_find(&rs, it.name);
-		if (old)
-			rs.seen[old - rs.v] = true;
-		if ((r = do_item(&c, st, &it, old, e)) < 0)
+		struct kf_host_digest *d = rec_find(&rs, it.name);
+		if (d)
+			rs.seen[d - rs.v] = true;
+		if (d && !o->force && current(&c, &it, d)) {
+			stats->unchanged++;
+			continue;
+		}
+		/* to be rendered: its whole row (the files it had, its state) */
+		struct kf_host_rec old = { 0 };
+		if (d && (r = kf_state_get_host(st, it.name, &old, e)) < 0)
+			goto out;
+		r = do_item(&c, st, &it, d ? &old : NULL, e);
+		kf_host_rec_release(&old);
+		if (r < 0)
 			goto out;
 	}
 	for (size_t i = 0; i < rs.n; i++) {
 		if (rs.seen[i])
 			continue;
+		struct kf_host_rec old = { 0 };
+		if ((r = kf_state_get_host(st, rs.v[i].name, &old, e)) < 0)
+			goto out;
 		if (o->log)
-			fprintf(o->log, "- %s (removed)\n", rs.v[i].name);
+			fprintf(o->log, "- %s (removed)\n", old.name);
 		stats->removed++;
-		drop_stale(&c, &rs.v[i], NULL);
-		if (st && !o->dry_run && (r = kf_state_delete_host(st, rs.v[i].name, e)) < 0)
+		drop_stale(&c, &old, NULL);
+		if (!o->dry_run)
+			r = kf_state_delete_host(st, old.name, e);
+		kf_host_rec_release(&old);
+		if (r < 0)
 			goto out;
 	}
 	phase("hosts");
@@ -681,8 +732,7 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 out:
 	if (batch)
 		kf_state_end(st, 0, NULL);
-	kf_host_recs_free(rs.v, rs.n);
-	free(rs.seen);
+	recs_release(&rs);
 	kf_state_close(st);
 	teardown(&c);
 	if (lockfd >= 0)

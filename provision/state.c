@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ enum stmt_id {
 	S_PUT_MAC,
 	S_DELETE,
 	S_LIST,
-	S_LIST_RENDER,
+	S_LIST_DIGESTS,
 	S_COUNTS,
 	S_SET_STATE,
 	S_SET_NETBOOT,
@@ -84,8 +85,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_LIST] = "SELECT " HOST_COLS " FROM hosts ORDER BY name",
 	/* the columns before report: a big report is never read */
 	[S_COUNTS] = "SELECT state, count(*), total(drift_count) FROM hosts GROUP BY state",
-	[S_LIST_RENDER] = "SELECT name, kind, macs, role, state, state_since, created, netboot, "
-			  "token, token_gen, token_issued, digest FROM hosts ORDER BY name",
+	[S_LIST_DIGESTS] = "SELECT name, netboot, token, digest FROM hosts",
 	[S_SET_STATE] = "UPDATE hosts SET state = ?2, state_since = ?3, "
 			"netboot = CASE WHEN ?4 THEN 0 ELSE netboot END WHERE name = ?1",
 	[S_SET_NETBOOT] = "UPDATE hosts SET netboot = ?2 WHERE name = ?1",
@@ -565,10 +565,54 @@ int kf_state_count_states(struct kf_state *st, size_t by_state[KF_ST_COUNT], lon
 	return r;
 }
 
-int kf_state_list_render(struct kf_state *st, struct kf_host_rec **out, size_t *n,
-			 struct kf_err *e)
+int kf_state_list_digests(struct kf_state *st, struct kf_host_digest **out, size_t *n,
+			  struct kf_err *e)
 {
-	return list_rows(st, S_LIST_RENDER, out, n, e);
+	/* rows first, names after them in the same block (offsets until the
+	 * block stops moving) */
+	struct kf_buf names = KF_BUF_INIT;
+	struct kf_host_digest *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc, r = 0;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, S_LIST_DIGESTS);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = kf_xrealloc(v, cap * sizeof(*v));
+		}
+		struct kf_host_digest *d = &v[len++];
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		d->name = (const char *)(uintptr_t)names.len;
+		kf_buf_add(&names, name ? name : "", name ? strlen(name) + 1 : 1);
+		d->netboot = sqlite3_column_int(s, 1);
+		col_copy(s, 2, d->token, sizeof(d->token));
+		col_copy(s, 3, d->digest, sizeof(d->digest));
+	}
+	if (rc != SQLITE_DONE)
+		r = db_err(st, e, rc, "list hosts");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	if (r < 0) {
+		free(v);
+		kf_buf_release(&names);
+		return r;
+	}
+	struct kf_host_digest *all = kf_xmalloc(len * sizeof(*all) + names.len + 1);
+	char *pool = (char *)(all + len);
+	if (names.len)
+		memcpy(pool, names.s, names.len);
+	for (size_t i = 0; i < len; i++) {
+		all[i] = v[i];
+		all[i].name = pool + (uintptr_t)v[i].name;
+	}
+	free(v);
+	kf_buf_release(&names);
+	*out = all;
+	*n = len;
+	return 0;
 }
 
 /* ---- state changes ---- */

@@ -113,8 +113,17 @@ int kf_state_list_hosts(struct kf_state *st, struct kf_host_rec **out, size_t *n
  * reading the rows (for /metrics). */
 int kf_state_count_states(struct kf_state *st, size_t by_state[KF_ST_COUNT], long long *drift,
 			  struct kf_err *e);
-int kf_state_list_render(struct kf_state *st, struct kf_host_rec **out, size_t *n,
-			 struct kf_err *e);
+/* What render compares to decide whether a host's files are current: one
+ * entry per row, by name (the names live in the same allocation). */
+struct kf_host_digest {
+	const char *name;
+	int netboot;
+	char token[KF_TOKEN_HEX + 1];
+	char digest[KF_DIGEST_HEX + 1];
+};
+/* All of them, in one allocation: free(*out). */
+int kf_state_list_digests(struct kf_state *st, struct kf_host_digest **out, size_t *n,
+			  struct kf_err *e);
 
 /* Moves a host to state (enum kf_install_state), stamping state_since and
  * logging an event with detail (may be NULL).  Entering "installed" also

@@ -207,18 +207,24 @@ static void test_batch_rollback_and_list(void **state)
 	assert_string_equal(v[0].name, "a");
 	assert_string_equal(v[1].name, "c");
 	kf_host_recs_free(v, n);
-	/* render's listing: the same rows, without the server's report */
-	assert_int_equal(kf_state_record_report(f->st, "c", "{\"drift\":1}", 1, 0, NULL), 0);
-	assert_int_equal(kf_state_list_render(f->st, &v, &n, NULL), 0);
+	/* render's listing: name, netboot, token and digest of every row */
+	struct kf_host_rec h = { .name = "c", .macs = "52:54:00:00:00:03", .role = "kvm-host",
+				 .netboot = 0, .token_gen = 1 };
+	strcpy(h.token, "0123abcd");
+	strcpy(h.digest, "feed");
+	assert_int_equal(kf_state_put_host(f->st, &h, NULL), 0);
+	struct kf_host_digest *d;
+	assert_int_equal(kf_state_list_digests(f->st, &d, &n, NULL), 0);
 	assert_int_equal(n, 2);
-	assert_string_equal(v[1].name, "c");
-	assert_string_equal(v[1].macs, "52:54:00:00:00:03");
-	assert_string_equal(v[1].role, "kvm-host");
-	assert_int_equal(v[1].state, KF_ST_DRIFTED);
-	assert_int_equal(v[1].netboot, 1);
-	assert_null(v[1].report);
-	assert_int_equal(v[1].drift_count, 0);
-	kf_host_recs_free(v, n);
+	size_t ci = strcmp(d[0].name, "c") ? 1 : 0;
+	assert_string_equal(d[ci].name, "c");
+	assert_string_equal(d[1 - ci].name, "a");
+	assert_int_equal(d[ci].netboot, 0);
+	assert_int_equal(d[1 - ci].netboot, 1);
+	assert_string_equal(d[ci].token, "0123abcd");
+	assert_string_equal(d[ci].digest, "feed");
+	assert_string_equal(d[1 - ci].digest, "");
+	free(d);
 }
 
 /* Render reads a row, a callback on another connection changes it, render
