@@ -26,6 +26,7 @@
 
 #include "util.h"
 
+/* bump when the meaning of a cached tree changes (struct sizes are checked) */
 #define MAGIC "KFYC0001"
 #define CACHE_MAX ((size_t)256 << 20)
 #define LINE_END INT32_MAX /* end_line when the list runs to the end of the text */
