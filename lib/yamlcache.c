@@ -337,8 +337,8 @@ static bool cache_open(struct cache *c, const char *cache_path)
 		goto bad;
 	uint64_t sum = h->sum;
 	h->sum = 0;
-	if (checksum((const unsigned char *)c->buf, len) != sum || memcmp(h->magic, MAGIC, sizeof(h->magic)) ||
-	    h->rec_size != sizeof(struct rec) || h->item_size != sizeof(struct item) ||
+	if (checksum((const unsigned char *)c->buf, len) != sum ||
+	    memcmp(h->magic, MAGIC, sizeof(h->magic)) || h->rec_size != sizeof(struct rec) || h->item_size != sizeof(struct item) ||
 	    h->src_len > CACHE_MAX || h->nitems > CACHE_MAX || h->nrecs > CACHE_MAX ||
 	    h->pool_len > CACHE_MAX)
 		goto bad;
