@@ -26,7 +26,7 @@ static void usage(FILE *f)
 	      "  -o, --dir DIR         the tree of `kickfleet render -o DIR`\n"
 	      "  -l, --listen A:P      address and port (default provisioner.address:http_port)\n"
 	      "      --agent FILE      the agent binary served at /agent/kickfleet-agent\n"
-	      "      --threads N       worker threads (default: two per CPU)\n"
+	      "      --threads N       worker threads (default: two per CPU it may run on)\n"
 	      "      --timeout SEC     close connections idle this long (default 30)\n"
 	      "  -v, --verbose         log every refusal and debug lines\n"
 	      "  -h, --help            this help\n",
@@ -56,6 +56,15 @@ int kf_serve_parse_listen(const char *arg, struct kf_serve_opts *o, char *addr, 
 	return 0;
 }
 
+/* A count option: 1..max, or -1. */
+static long count_arg(const char *s, long max)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	return errno || end == s || *end || v < 1 || v > max ? -1 : v;
+}
+
 int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)(FILE *))
 {
 	static const struct option opts[] = {
@@ -83,7 +92,15 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 			}
 			break;
 		case 'A': c->o.agent_path = optarg; break;
-		case 'T': c->o.threads = (unsigned)atoi(optarg); break;
+		case 'T': {
+			long n = count_arg(optarg, 1024);
+			if (n < 0) {
+				fprintf(stderr, "kickfleet: bad --threads \"%s\" (1 to 1024)\n", optarg);
+				return 1;
+			}
+			c->o.threads = (unsigned)n;
+			break;
+		}
 		case 't': c->o.timeout = (unsigned)atoi(optarg); break;
 		case 'v': kf_log_level = KF_LOG_DEBUG; break;
 		case 'h': usage_fn(stdout); return 0;

@@ -8,6 +8,8 @@
 #include <linux/openat2.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Status codes counted one by one in /metrics; others go to "other". */
@@ -26,12 +29,26 @@ struct route_stats {
 	uint64_t by_status[NSTATUS];
 };
 
-struct kf_httpd {
+/* One worker thread: an MHD daemon with its own epoll loop and no
+ * listening socket of its own; the acceptor hands it connections. */
+struct worker {
+	struct kf_httpd *h;
 	struct MHD_Daemon *d;
+	unsigned load; /* connections handed to it and not closed yet */
+};
+
+struct kf_httpd {
 	const struct kf_httpd_route *routes;
 	size_t nroutes;
 	void *ctx;
 	unsigned port;
+	int lfd;             /* the listening socket, the acceptor's */
+	struct worker *w;
+	unsigned nw;
+	unsigned per_worker; /* connections one worker takes at most */
+	pthread_t acceptor;
+	int accepting;       /* the acceptor thread was started */
+	int stopping;
 	struct route_stats *stats; /* nroutes + 1: the last is "unrouted" */
 	uint64_t bytes_sent;
 	uint64_t conns_open, conns_total, req_errors, req_timeouts;
@@ -48,7 +65,7 @@ struct kf_httpd_req {
 	size_t body_len;
 	int refused;   /* a 4xx was queued while the body was arriving */
 	int answered;
-	struct MHD_Response *pending_headers; /* headers added before the reply */
+	struct kf_buf headers; /* added before the reply: "name\0value\0"... */
 	char peer[INET6_ADDRSTRLEN];
 };
 
@@ -92,6 +109,9 @@ void kf_httpd_metrics(struct kf_httpd *h, struct kf_buf *b)
 		      "# HELP kickfleet_http_sent_bytes_total body bytes handed to clients\n"
 		      "# TYPE kickfleet_http_sent_bytes_total counter\n"
 		      "kickfleet_http_sent_bytes_total %llu\n"
+		      "# HELP kickfleet_http_workers worker threads serving connections\n"
+		      "# TYPE kickfleet_http_workers gauge\n"
+		      "kickfleet_http_workers %u\n"
 		      "# HELP kickfleet_http_connections open client connections\n"
 		      "# TYPE kickfleet_http_connections gauge\n"
 		      "kickfleet_http_connections %llu\n"
@@ -102,7 +122,7 @@ void kf_httpd_metrics(struct kf_httpd *h, struct kf_buf *b)
 		      "# TYPE kickfleet_http_aborted_total counter\n"
 		      "kickfleet_http_aborted_total{reason=\"error\"} %llu\n"
 		      "kickfleet_http_aborted_total{reason=\"timeout\"} %llu\n",
-		      (unsigned long long)__atomic_load_n(&h->bytes_sent, __ATOMIC_RELAXED),
+		      (unsigned long long)__atomic_load_n(&h->bytes_sent, __ATOMIC_RELAXED), h->nw,
 		      (unsigned long long)__atomic_load_n(&h->conns_open, __ATOMIC_RELAXED),
 		      (unsigned long long)__atomic_load_n(&h->conns_total, __ATOMIC_RELAXED),
 		      (unsigned long long)__atomic_load_n(&h->req_errors, __ATOMIC_RELAXED),
@@ -126,19 +146,6 @@ static int queue(struct kf_httpd_req *rq, int status, struct MHD_Response *resp,
 	return ok == MHD_YES ? 0 : -EIO;
 }
 
-struct hdr_copy {
-	struct MHD_Response *to;
-};
-
-static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				   const char *value)
-{
-	(void)kind;
-	struct hdr_copy *hc = cls;
-	MHD_add_response_header(hc->to, key, value);
-	return MHD_YES;
-}
-
 static struct MHD_Response *with_headers(struct kf_httpd_req *rq, struct MHD_Response *resp,
 					 const char *ctype)
 {
@@ -146,21 +153,20 @@ static struct MHD_Response *with_headers(struct kf_httpd_req *rq, struct MHD_Res
 		return NULL;
 	if (ctype)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	if (rq->pending_headers) {
-		struct hdr_copy hc = { resp };
-		MHD_get_response_headers(rq->pending_headers, copy_header, &hc);
-		MHD_destroy_response(rq->pending_headers);
-		rq->pending_headers = NULL;
+	for (size_t at = 0; at < rq->headers.len;) {
+		const char *name = rq->headers.s + at;
+		const char *value = name + strlen(name) + 1;
+		MHD_add_response_header(resp, name, value);
+		at = (size_t)(value - rq->headers.s) + strlen(value) + 1;
 	}
+	kf_buf_release(&rq->headers);
 	return resp;
 }
 
 void kf_httpd_add_header(struct kf_httpd_req *rq, const char *name, const char *value)
 {
-	if (!rq->pending_headers)
-		rq->pending_headers = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	if (rq->pending_headers)
-		MHD_add_response_header(rq->pending_headers, name, value);
+	kf_buf_add(&rq->headers, name, strlen(name) + 1);
+	kf_buf_add(&rq->headers, value, strlen(value) + 1);
 }
 
 int kf_httpd_reply(struct kf_httpd_req *rq, int status, const char *ctype, const void *data,
@@ -360,12 +366,12 @@ int kf_httpd_open_beneath(const char *root, const char *rel)
 	int dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;
-	int fd = kf_httpd_open_at(dirfd, rel);
+	int fd = kf_httpd_open_at(dirfd, rel, NULL);
 	close(dirfd);
 	return fd;
 }
 
-int kf_httpd_open_at(int dirfd, const char *rel)
+int kf_httpd_open_at(int dirfd, const char *rel, uint64_t *size)
 {
 	if (!path_ok(rel))
 		return -EACCES;
@@ -385,6 +391,8 @@ int kf_httpd_open_at(int dirfd, const char *rel)
 		close(fd);
 		return -EISDIR;
 	}
+	if (size)
+		*size = (uint64_t)sb.st_size;
 	return fd;
 }
 
@@ -424,7 +432,8 @@ int kf_httpd_reply_file_at(struct kf_httpd_req *rq, int dirfd, const char *rel)
 {
 	if (!*rel)
 		return kf_httpd_reply_text(rq, 404, "not found");
-	int fd = kf_httpd_open_at(dirfd, rel);
+	uint64_t size = 0;
+	int fd = kf_httpd_open_at(dirfd, rel, &size);
 	if (fd == -EACCES) {
 		kf_log(KF_LOG_WARN, "http: refused %s %s from %s: outside the served tree", rq->method,
 		       rq->path, rq->peer);
@@ -432,7 +441,7 @@ int kf_httpd_reply_file_at(struct kf_httpd_req *rq, int dirfd, const char *rel)
 	}
 	if (fd < 0)
 		return kf_httpd_reply_text(rq, 404, "not found");
-	return kf_httpd_reply_fd(rq, fd, kf_httpd_ctype(rel));
+	return kf_httpd_reply_fd_span(rq, fd, 0, size, kf_httpd_ctype(rel));
 }
 
 /* ---- request accessors ---- */
@@ -524,8 +533,7 @@ static void req_free(struct kf_httpd_req *rq)
 {
 	if (!rq)
 		return;
-	if (rq->pending_headers)
-		MHD_destroy_response(rq->pending_headers);
+	kf_buf_release(&rq->headers);
 	free(rq->body);
 	free(rq);
 }
@@ -648,12 +656,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 {
 	(void)c;
 	(void)socket_ctx;
-	struct kf_httpd *h = cls;
+	struct worker *w = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		__atomic_fetch_add(&h->conns_open, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&h->conns_total, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&w->h->conns_open, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&w->h->conns_total, 1, __ATOMIC_RELAXED);
 	} else {
-		__atomic_fetch_sub(&h->conns_open, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&w->h->conns_open, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&w->load, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -690,6 +699,94 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	kf_log(KF_LOG_DEBUG, "http: %s", kf_rstrip(buf));
 }
 
+/* ---- listening: one acceptor, least-loaded worker ---- */
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static struct worker *least_loaded(struct kf_httpd *h)
+{
+	struct worker *best = &h->w[0];
+	unsigned min = __atomic_load_n(&best->load, __ATOMIC_RELAXED);
+	for (unsigned i = 1; i < h->nw; i++) {
+		unsigned l = __atomic_load_n(&h->w[i].load, __ATOMIC_RELAXED);
+		if (l < min) {
+			min = l;
+			best = &h->w[i];
+		}
+	}
+	return best;
+}
+
+/* The acceptor thread owns the listening socket and gives each new
+ * connection to the worker with the fewest open ones.  (With MHD's own
+ * thread pool every worker accepts from the shared socket, and a burst
+ * of clients lands mostly on whichever worker is awake: 1000 clients
+ * split 700 / 300 over two workers, and those of the busier one wait
+ * twice as long.)  A connection MHD drops before it starts (out of
+ * memory) stays counted: only the balance suffers. */
+static void *acceptor(void *arg)
+{
+	struct kf_httpd *h = arg;
+	while (!__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE)) {
+		struct worker *w = least_loaded(h);
+		if (__atomic_load_n(&w->load, __ATOMIC_RELAXED) >= h->per_worker) {
+			/* every worker is full: new clients wait in the backlog */
+			pause_ms(10);
+			continue;
+		}
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(h->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			int err = errno;
+			if (__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE))
+				break;
+			if (err != EINTR && err != EAGAIN && err != ECONNABORTED && err != EPROTO) {
+				/* out of descriptors or memory: the client waits */
+				kf_log(KF_LOG_DEBUG, "http: accept: %s", strerror(err));
+				pause_ms(10);
+			}
+			continue;
+		}
+		/* counted first: the worker may close it before MHD_add_connection returns */
+		__atomic_fetch_add(&w->load, 1, __ATOMIC_RELAXED);
+		if (MHD_add_connection(w->d, fd, (struct sockaddr *)&ss, len) != MHD_YES)
+			__atomic_fetch_sub(&w->load, 1, __ATOMIC_RELAXED); /* MHD closed fd */
+	}
+	return NULL;
+}
+
+/* SO_REUSEADDR (a restart binds at once) but not SO_REUSEPORT: a second
+ * server on the same port fails instead of sharing its clients. */
+static int listen_on(const struct sockaddr_in *sa, int backlog)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int on = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(fd, backlog) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+unsigned kf_httpd_default_threads(void)
+{
+	/* the CPUs this process may run on (taskset, a systemd CPUAffinity=),
+	 * not every CPU of the machine */
+	cpu_set_t set;
+	long c = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+							      : sysconf(_SC_NPROCESSORS_ONLN);
+	return c > 0 ? 2 * (unsigned)c : 2;
+}
+
 int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 		   const struct kf_httpd_route *routes, size_t n, void *ctx, struct kf_err *e)
 {
@@ -703,45 +800,71 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 	h->nroutes = n;
 	h->ctx = ctx;
 	h->stats = kf_xcalloc(n + 1, sizeof(*h->stats));
-	unsigned threads = o->threads;
-	if (!threads) {
-		/* two per CPU: measured best with ~1000 keep-alive clients */
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = c > 0 ? 2 * (unsigned)c : 2;
+	h->nw = o->threads ? o->threads : kf_httpd_default_threads();
+	h->w = kf_xcalloc(h->nw, sizeof(*h->w));
+	unsigned max = o->max_conns ? o->max_conns : 4096u;
+	h->per_worker = (max + h->nw - 1) / h->nw;
+	int r = 0;
+	h->lfd = listen_on(&sa, 1024);
+	if (h->lfd < 0) {
+		r = kf_errc(e, h->lfd, NULL, "http: cannot listen on %s:%u: %s", addr, o->port,
+			    strerror(-h->lfd));
+		goto fail;
 	}
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
-	h->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, h,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_THREAD_POOL_SIZE, threads,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory ? o->conn_memory : (size_t)8192,
-		MHD_OPTION_CONNECTION_LIMIT, o->max_conns ? o->max_conns : 4096u,
-		MHD_OPTION_CONNECTION_TIMEOUT, o->timeout ? o->timeout : 30u,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_END);
-	if (!h->d) {
-		int err = errno ? errno : EADDRINUSE;
-		kf_httpd_stop(h);
-		return kf_errc(e, -err, NULL, "http: cannot listen on %s:%u: %s", addr, o->port,
-			       strerror(err));
+	struct sockaddr_in bound;
+	socklen_t blen = sizeof(bound);
+	h->port = getsockname(h->lfd, (struct sockaddr *)&bound, &blen) == 0 ? ntohs(bound.sin_port)
+									    : o->port;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_TURBO |
+			 MHD_USE_ERROR_LOG;
+	for (unsigned i = 0; i < h->nw; i++) {
+		struct worker *w = &h->w[i];
+		w->h = h;
+		w->d = MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, h,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory ? o->conn_memory : (size_t)8192,
+			MHD_OPTION_CONNECTION_LIMIT, h->per_worker,
+			MHD_OPTION_CONNECTION_TIMEOUT, o->timeout ? o->timeout : 30u,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			MHD_OPTION_END);
+		if (!w->d) {
+			int err = errno ? errno : ENOMEM;
+			r = kf_errc(e, -err, NULL, "http: cannot start worker thread %u: %s", i + 1,
+				    strerror(err));
+			goto fail;
+		}
 	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-	h->port = di ? di->port : o->port;
+	int pe = pthread_create(&h->acceptor, NULL, acceptor, h);
+	if (pe) {
+		r = kf_errc(e, -pe, NULL, "http: cannot start the acceptor thread: %s", strerror(pe));
+		goto fail;
+	}
+	h->accepting = 1;
 	*out = h;
 	return 0;
+fail:
+	kf_httpd_stop(h);
+	return r;
 }
 
 void kf_httpd_stop(struct kf_httpd *h)
 {
 	if (!h)
 		return;
-	if (h->d)
-		MHD_stop_daemon(h->d);
+	if (h->accepting) {
+		__atomic_store_n(&h->stopping, 1, __ATOMIC_RELEASE);
+		shutdown(h->lfd, SHUT_RDWR); /* wakes the acceptor's accept4 (EINVAL) */
+		pthread_join(h->acceptor, NULL);
+	}
+	if (h->lfd >= 0)
+		close(h->lfd);
+	for (unsigned i = 0; i < h->nw; i++)
+		if (h->w[i].d)
+			MHD_stop_daemon(h->w[i].d);
+	free(h->w);
 	free(h->stats);
 	free(h);
 }

@@ -2,9 +2,12 @@
  * talks to libmicrohttpd.  (The prefix is kf_httpd_ because the agent's
  * client side, agent/http.h, owns kf_http_.)
  *
- * A server is a listening socket, a thread pool (epoll) and a routing
- * table.  Each route names a path (exact, or a prefix when it ends with
- * '/'), the methods it takes, the largest body it accepts and a handler.
+ * A server is a listening socket, worker threads (each an MHD epoll
+ * loop) and a routing table.  One acceptor thread takes every new
+ * connection and hands it to the worker that holds the fewest, so that
+ * clients share the workers evenly.  Each route names a path (exact, or a
+ * prefix when it ends with '/'), the methods it takes, the largest body it
+ * accepts and a handler.
  * The adapter refuses, before any handler runs:
  *   - URLs and headers beyond the per-connection memory limit (414 / 431),
  *   - paths that are not absolute, hold control characters (also %00) or
@@ -44,7 +47,7 @@ struct kf_httpd_route {
 struct kf_httpd_opts {
 	const char *addr;    /* IPv4 address to bind; NULL: 127.0.0.1 */
 	unsigned port;       /* 0: any free port (see kf_httpd_port) */
-	unsigned threads;    /* worker threads; 0: two per CPU */
+	unsigned threads;    /* worker threads; 0: kf_httpd_default_threads() */
 	unsigned timeout;    /* seconds a connection may stay idle; 0: 30 */
 	size_t conn_memory;  /* bytes for request line + headers; 0: 8 KiB */
 	unsigned max_conns;  /* 0: 4096 */
@@ -58,6 +61,10 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 void kf_httpd_stop(struct kf_httpd *h);
 /* The port actually bound. */
 unsigned kf_httpd_port(const struct kf_httpd *h);
+/* Worker threads when none are asked for: two per CPU the process may
+ * run on, so that a handler waiting on the disk (a state write, the
+ * re-render after "installed") does not stall every client of a CPU. */
+unsigned kf_httpd_default_threads(void);
 
 /* ---- a request, as a handler sees it (valid during the handler) ---- */
 const char *kf_httpd_method(const struct kf_httpd_req *rq);
@@ -104,8 +111,8 @@ int kf_httpd_reply_file(struct kf_httpd_req *rq, const char *root, const char *r
 int kf_httpd_open_beneath(const char *root, const char *rel);
 
 /* The same under an open directory (O_PATH is enough); dirfd stays the
- * caller's. */
-int kf_httpd_open_at(int dirfd, const char *rel);
+ * caller's.  With size non-NULL, sets it to the file's size. */
+int kf_httpd_open_at(int dirfd, const char *rel, uint64_t *size);
 int kf_httpd_reply_file_at(struct kf_httpd_req *rq, int dirfd, const char *rel);
 
 /* A content type from the name's extension. */

@@ -27,7 +27,7 @@ struct tok_entry;
 
 struct conn_list {
 	struct kf_state *st;
-	struct tok_entry *cache;
+	struct tok_cache *cache;
 	struct conn_list *next;
 };
 
@@ -35,15 +35,26 @@ struct conn_list {
  * kickstart path does not ask SQLite on every request.  An entry is valid
  * while the state store has not changed: the server's own writes bump
  * s->writes, other processes' (render, netboot) change the database and
- * WAL files' size or mtime; and for at most CACHE_SECONDS in any case. */
+ * WAL files' size or mtime; and for at most CACHE_SECONDS in any case.
+ * Each thread looks at those two files (stat) at most once per
+ * STAT_EVERY_NS, not on every request: another process's change is seen
+ * within a millisecond, the server's own at once. */
 #define CACHE_SLOTS 1024
 #define CACHE_SECONDS 1
+#define STAT_EVERY_NS 1000000ULL
 struct tok_entry {
 	uint64_t ver;
 	time_t at;
 	char name[64];
 	char token[KF_TOKEN_HEX + 1];
 	int state, netboot;
+};
+
+struct tok_cache {
+	uint64_t ver;     /* the store's version, as last computed */
+	uint64_t writes;  /* s->writes at that time */
+	uint64_t stat_at; /* CLOCK_MONOTONIC ns of the files' last stat; 0: never */
+	struct tok_entry slot[CACHE_SLOTS];
 };
 
 struct kf_serve {
@@ -182,9 +193,21 @@ static uint64_t mix(uint64_t h, uint64_t v)
 	return h;
 }
 
-static uint64_t store_version(struct kf_serve *s)
+static uint64_t now_ns(void)
 {
-	uint64_t h = __atomic_load_n(&s->writes, __ATOMIC_ACQUIRE);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The store's version as this thread sees it (c: its cache). */
+static uint64_t store_version(struct kf_serve *s, struct tok_cache *c)
+{
+	uint64_t w = __atomic_load_n(&s->writes, __ATOMIC_ACQUIRE);
+	uint64_t now = now_ns();
+	if (c->stat_at && c->writes == w && now - c->stat_at < STAT_EVERY_NS)
+		return c->ver;
+	uint64_t h = w;
 	struct stat sb;
 	const char *paths[2] = { s->state_path, s->wal_path };
 	for (int i = 0; i < 2; i++) {
@@ -197,14 +220,17 @@ static uint64_t store_version(struct kf_serve *s)
 			h = mix(h, 0xdead);
 		}
 	}
+	c->ver = h;
+	c->writes = w;
+	c->stat_at = now;
 	return h;
 }
 
-static struct tok_entry *cache_slot(struct kf_serve *s, const char *host)
+static struct tok_cache *thread_cache(struct kf_serve *s)
 {
-	struct tok_entry *c = pthread_getspecific(s->cache_key);
+	struct tok_cache *c = pthread_getspecific(s->cache_key);
 	if (!c) {
-		c = kf_xcalloc(CACHE_SLOTS, sizeof(*c));
+		c = kf_xcalloc(1, sizeof(*c));
 		pthread_setspecific(s->cache_key, c);
 		struct conn_list *l = kf_xcalloc(1, sizeof(*l));
 		l->cache = c;
@@ -213,19 +239,25 @@ static struct tok_entry *cache_slot(struct kf_serve *s, const char *host)
 		s->conns = l;
 		pthread_mutex_unlock(&s->conns_lock);
 	}
+	return c;
+}
+
+static struct tok_entry *cache_slot(struct tok_cache *c, const char *host)
+{
 	uint64_t h = 1469598103934665603ULL;
 	for (const char *p = host; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	return &c[h % CACHE_SLOTS];
+	return &c->slot[h % CACHE_SLOTS];
 }
 
 /* The host's row, from the cache when it is current. */
 static int lookup_host(struct kf_serve *s, const char *host, struct kf_host_rec *rec,
 		       struct kf_err *e)
 {
-	uint64_t ver = store_version(s);
+	struct tok_cache *c = thread_cache(s);
+	uint64_t ver = store_version(s, c);
 	time_t now = time(NULL);
-	struct tok_entry *t = strlen(host) < sizeof(t->name) ? cache_slot(s, host) : NULL;
+	struct tok_entry *t = strlen(host) < sizeof(t->name) ? cache_slot(c, host) : NULL;
 	if (t && t->ver == ver && now - t->at < CACHE_SECONDS && !strcmp(t->name, host)) {
 		memset(rec, 0, sizeof(*rec));
 		memcpy(rec->token, t->token, sizeof(rec->token));
@@ -382,10 +414,11 @@ static void h_ks(struct kf_httpd_req *rq, void *ctx)
 	struct kf_host_rec rec;
 	if (!host || kf_serve_auth(s, rq, host, true, &rec) < 0)
 		return;
-	char *rel = kf_xasprintf("ks/%s", host);
-	int fd = s->http_fd >= 0 ? kf_httpd_open_at(s->http_fd, rel)
+	char rel[3 + 254] = "ks/"; /* host: at most 253 (kf_serve_name_ok) */
+	memcpy(rel + 3, host, strlen(host) + 1);
+	uint64_t size = 0;
+	int fd = s->http_fd >= 0 ? kf_httpd_open_at(s->http_fd, rel, &size)
 				 : kf_httpd_open_beneath(s->http_root, rel);
-	free(rel);
 	if (fd < 0) {
 		kf_log(KF_LOG_WARN, "http: no kickstart rendered for host %s", host);
 		kf_httpd_reply_text(rq, 404, "no kickstart for this host (run kickfleet render)");
@@ -402,7 +435,10 @@ static void h_ks(struct kf_httpd_req *rq, void *ctx)
 		kf_serve_inv_put(s);
 	}
 	kf_httpd_add_header(rq, "Cache-Control", "no-store");
-	kf_httpd_reply_fd(rq, fd, "text/plain; charset=utf-8");
+	if (s->http_fd >= 0)
+		kf_httpd_reply_fd_span(rq, fd, 0, size, "text/plain; charset=utf-8");
+	else
+		kf_httpd_reply_fd(rq, fd, "text/plain; charset=utf-8");
 out:
 	kf_host_rec_release(&rec);
 }

@@ -36,7 +36,7 @@ struct kf_serve_opts {
 	const char *http_root;    /* NULL: provisioner.http_root */
 	const char *tftp_root;    /* NULL: provisioner.tftp_root */
 	const char *agent_path;   /* NULL: kickfleet-agent beside this program */
-	unsigned threads;         /* 0: one per CPU */
+	unsigned threads;         /* 0: kf_httpd_default_threads() */
 	unsigned timeout;         /* idle seconds before a connection is closed; 0: 30 */
 	kf_serve_render_fn render;/* NULL: the built-in renderer hook (see serve.c) */
 	pid_t dnsmasq_pid;        /* > 0: SIGHUP it when a render asks for it */

@@ -1,6 +1,6 @@
 /* Unit tests: kickfleet serve on 127.0.0.1 — every route, the token rules,
  * callbacks flipping boot files, reinstall, idempotency, static files with
- * Range, the profile composition, slow clients. */
+ * Range, the profile composition, slow clients, the acceptor. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -461,6 +461,38 @@ static void test_body_limits_and_slow_client(void **state)
 	close(fd);
 }
 
+/* One acceptor hands the connections to the workers: clients that are all
+ * connected at once are all served, and a second server cannot take the
+ * port (no SO_REUSEPORT sharing). */
+static void test_acceptor_and_port(void **state)
+{
+	struct fx *f = *state;
+	struct resp r;
+	assert_int_equal(fx_get(f, "/metrics", &r), 0);
+	assert_non_null(strstr(r.body, "kickfleet_http_workers 2\n"));
+	resp_release(&r);
+	enum { N = 64 };
+	int fds[N];
+	for (int i = 0; i < N; i++)
+		assert_true((fds[i] = fx_connect(f)) >= 0);
+	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	for (int i = 0; i < N; i++)
+		assert_int_equal(send(fds[i], req, strlen(req), 0), (ssize_t)strlen(req));
+	for (int i = 0; i < N; i++) {
+		fx_read_all(fds[i], &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, "ok\n");
+		resp_release(&r);
+		close(fds[i]);
+	}
+	struct kf_httpd *other = NULL;
+	struct kf_httpd_opts o = { .addr = "127.0.0.1", .port = f->port, .threads = 1 };
+	struct kf_err e = KF_ERR_INIT;
+	assert_int_equal(kf_httpd_start(&other, &o, NULL, 0, NULL, &e), -EADDRINUSE);
+	assert_null(other);
+	kf_err_release(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_static_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipxe_unknown_and_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_limits_and_slow_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acceptor_and_port, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
