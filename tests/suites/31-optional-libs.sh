@@ -2,7 +2,8 @@
 # libcurl, libvirt, libxml2 and libnuma are opened at first use (lib/dl.h), not
 # linked: kickfleet-agent does not list them, runs the same without them
 # (in a mount namespace where their files are hidden), and says which one
-# is missing when a run needs it.  Guests use libvirt's test driver.
+# is missing when a run needs it.  Guests use libvirt's test driver.  The
+# same for kickfleet and libarchive (only ISO images need it).
 . "$(dirname "$0")/../lib.sh"
 t_need_root
 cd "$TOP" || exit 1
@@ -10,7 +11,7 @@ work=$(mktemp -d /tmp/kf-optlibs.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1"
+lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1 libarchive.so.13"
 profile=tests/data/agent/full-two-node-amd/profile.yaml
 tests/sysroot/mktree.sh two-node-amd "$work/root" >/dev/null
 cat >"$work/guests.yaml" <<'EOF'
@@ -36,7 +37,7 @@ hidden() {
 for b in build/kickfleet-agent build/asan/kickfleet-agent; do
 	[ -x "$b" ] || { t_fail "$b not built (make all asan)"; continue; }
 	case $b in */asan/*) tag=asan ;; *) tag=plain ;; esac
-	for so in $lazy; do
+	for so in libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1; do
 		if ldd "$b" | grep -q "${so%%.so*}\.so"; then t_fail "$tag: $b links $so"; else t_ok "$tag: $b does not link $so"; fi
 	done
 
@@ -91,5 +92,41 @@ for b in build/kickfleet-agent build/asan/kickfleet-agent; do
 	if [ "$rc" = "$rc_with" ] && grep -q "warning: report to http://127.0.0.1:9/r: libcurl is not installed" "$work/err"; then
 		t_ok "$tag: report without libcurl: a warning, same exit $rc"
 	else t_fail "$tag: report without libcurl exit $rc"; head -5 "$work/err"; fi
+done
+
+# kickfleet: libarchive only for ISO images
+"$TOP/tests/data/distro/mkmedia.sh" "$work/media" >/dev/null 2>&1 || t_fail "mkmedia.sh failed"
+mkdir -p "$work/fleet"
+cat >"$work/fleet/fleet.yaml" <<EOF
+provisioner:
+  interface: lo
+  address: 127.0.0.1
+  subnet: 127.0.0.0/8
+  dhcp: {mode: static}
+  state_dir: $work/srv/state
+  tftp_root: $work/srv/tftp
+  http_root: $work/srv/http
+distros:
+  handmade: {kernel: /k, initrd: /i}
+roles:
+  r: {distro: handmade, kickstart: t.ks}
+EOF
+printf 'text\n' >"$work/fleet/t.ks"
+for b in build/kickfleet build/asan/kickfleet; do
+	[ -x "$b" ] || { t_fail "$b not built (make all asan)"; continue; }
+	case $b in */asan/*) tag=asan ;; *) tag=plain ;; esac
+	for so in libvirt.so.0 libxml2.so.2 libarchive.so.13; do
+		if ldd "$b" | grep -q "${so%%.so*}\.so"; then t_fail "$tag: $b links $so"; else t_ok "$tag: $b does not link $so"; fi
+	done
+	t_check "$tag: kickfleet check without the libraries" hidden env KICKFLEET_DATADIR="$TOP" "$b" check -f examples/fleet.yaml
+	hidden "$b" distro import rocky "$work/media/disc.iso" -f "$work/fleet/fleet.yaml" >"$work/out.txt" 2>&1
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "libarchive is not installed: cannot read ISO images (" "$work/out.txt" &&
+	   [ ! -e "$work/fleet/distros.d/rocky.yaml" ]; then
+		t_ok "$tag: an ISO without libarchive: a clear error, exit 1, nothing written"
+	else t_fail "$tag: an ISO without libarchive exit $rc"; head -5 "$work/out.txt"; fi
+	"$b" distro import rocky "$work/media/disc.iso" -f "$work/fleet/fleet.yaml" >"$work/out.txt" 2>&1
+	t_check "$tag: the same ISO with libarchive imports" test -s "$work/fleet/distros.d/rocky.yaml"
+	rm -rf "$work/fleet/distros.d" "$work/srv"
 done
 t_summary
