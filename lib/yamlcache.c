@@ -27,7 +27,7 @@
 #include "util.h"
 
 /* bump when the meaning of a cached tree changes (struct sizes are checked) */
-#define MAGIC "KFYC0001"
+#define MAGIC "KFYC0002"
 #define CACHE_MAX ((size_t)256 << 20)
 #define LINE_END INT32_MAX /* end_line when the list runs to the end of the text */
 
@@ -92,11 +92,12 @@ static uint64_t rotl(uint64_t x, int r)
 static uint64_t checksum(const unsigned char *p, size_t n)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15u;
-	uint64_t h[4] = { 0x243f6a8885a308d3u, 0x13198a2e03707344u, 0xa4093822299f31d0u,
-			  0x082efa98ec4e6c89u };
+	uint64_t h[8] = { 0x243f6a8885a308d3u, 0x13198a2e03707344u, 0xa4093822299f31d0u,
+			  0x082efa98ec4e6c89u, 0x452821e638d01377u, 0xbe5466cf34e90c6cu,
+			  0xc0ac29b7c97c50ddu, 0x3f84d5b5b5470917u };
 	size_t i = 0;
-	for (; i + 32 <= n; i += 32)
-		for (int l = 0; l < 4; l++) {
+	for (; i + 64 <= n; i += 64) /* eight independent lanes */
+		for (int l = 0; l < 8; l++) {
 			uint64_t w;
 			memcpy(&w, p + i + 8 * (size_t)l, sizeof(w));
 			h[l] = (h[l] ^ w) * k;
@@ -105,7 +106,9 @@ static uint64_t checksum(const unsigned char *p, size_t n)
 	uint64_t t = n;
 	for (; i < n; i++)
 		t = (t ^ p[i]) * k;
-	return ((h[0] ^ rotl(h[1], 17)) * k) ^ ((h[2] ^ rotl(h[3], 41)) * k) ^ (t * k);
+	for (int l = 0; l < 8; l++)
+		t = (t ^ rotl(h[l], 8 * l + 5)) * k;
+	return t;
 }
 
 static size_t align8(size_t n)
