@@ -51,11 +51,12 @@ obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 # Opened at first use (dlopen, lib/dl.h), not linked: libvirt and libxml2
 # (lib/virt.c, lib/domxml.c), libarchive (provision/distro_media.c, for ISO
-# images only), the agent's libcurl and libnuma (agent/http.c,
+# images only), libmicrohttpd (provision/http.c, for serve and up), the
+# agent's libcurl and libnuma (agent/http.c,
 # agent/host_numa.c; the dlopened libnuma calls the agent's numa_warn and
 # numa_error, hence exported).  Their headers are still needed; the unit
 # tests link everything.
-LAZY_PKGS  := libvirt libxml-2.0 libarchive
+LAZY_PKGS  := libvirt libxml-2.0 libarchive libmicrohttpd
 AGENT_LIBS := $(call pc_libs,$(filter-out $(LAZY_PKGS) libcurl numa,$(AGENT_PKGS))) -lm \
 	-Wl,--export-dynamic-symbol=numa_warn,--export-dynamic-symbol=numa_error
 PROV_LIBS  := $(call pc_libs,$(filter-out $(LAZY_PKGS),$(PROV_PKGS))) -lm -lpthread

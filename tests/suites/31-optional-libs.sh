@@ -3,7 +3,8 @@
 # linked: kickfleet-agent does not list them, runs the same without them
 # (in a mount namespace where their files are hidden), and says which one
 # is missing when a run needs it.  Guests use libvirt's test driver.  The
-# same for kickfleet and libarchive (only ISO images need it).
+# same for kickfleet with libarchive (only ISO images need it) and
+# libmicrohttpd (only serve and up).
 . "$(dirname "$0")/../lib.sh"
 t_need_root
 cd "$TOP" || exit 1
@@ -11,7 +12,7 @@ work=$(mktemp -d /tmp/kf-optlibs.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1 libarchive.so.13"
+lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1 libarchive.so.13 libmicrohttpd.so.12"
 profile=tests/data/agent/full-two-node-amd/profile.yaml
 tests/sysroot/mktree.sh two-node-amd "$work/root" >/dev/null
 cat >"$work/guests.yaml" <<'EOF'
@@ -115,7 +116,7 @@ printf 'text\n' >"$work/fleet/t.ks"
 for b in build/kickfleet build/asan/kickfleet; do
 	[ -x "$b" ] || { t_fail "$b not built (make all asan)"; continue; }
 	case $b in */asan/*) tag=asan ;; *) tag=plain ;; esac
-	for so in libvirt.so.0 libxml2.so.2 libarchive.so.13; do
+	for so in libvirt.so.0 libxml2.so.2 libarchive.so.13 libmicrohttpd.so.12 libgnutls.so.30; do
 		if ldd "$b" | grep -q "${so%%.so*}\.so"; then t_fail "$tag: $b links $so"; else t_ok "$tag: $b does not link $so"; fi
 	done
 	t_check "$tag: kickfleet check without the libraries" hidden env KICKFLEET_DATADIR="$TOP" "$b" check -f examples/fleet.yaml
@@ -127,6 +128,11 @@ for b in build/kickfleet build/asan/kickfleet; do
 	else t_fail "$tag: an ISO without libarchive exit $rc"; head -5 "$work/out.txt"; fi
 	"$b" distro import rocky "$work/media/disc.iso" -f "$work/fleet/fleet.yaml" >"$work/out.txt" 2>&1
 	t_check "$tag: the same ISO with libarchive imports" test -s "$work/fleet/distros.d/rocky.yaml"
+	hidden "$b" serve -f "$work/fleet/fleet.yaml" --listen 127.0.0.1:0 >"$work/out.txt" 2>&1
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "libmicrohttpd is not installed: cannot serve HTTP (" "$work/out.txt"; then
+		t_ok "$tag: serve without libmicrohttpd: a clear error, exit 1"
+	else t_fail "$tag: serve without libmicrohttpd exit $rc"; head -5 "$work/out.txt"; fi
 	rm -rf "$work/fleet/distros.d" "$work/srv"
 done
 t_summary
