@@ -19,14 +19,15 @@ struct kf_arena_chunk {
 
 static struct kf_arena_chunk *chunk_new(size_t size)
 {
-	/* not zeroed here: kf_arena_alloc zeroes what it hands out */
+	/* not zeroed here: kf_arena_alloc zeroes what it hands out, and
+	 * kf_arena_alloc_uninit's callers write all of it */
 	struct kf_arena_chunk *c = kf_xmalloc(sizeof(*c) + size);
 	c->size = size;
 	c->used = 0;
 	return c;
 }
 
-void *kf_arena_alloc(struct kf_arena *a, size_t size)
+void *kf_arena_alloc_uninit(struct kf_arena *a, size_t size)
 {
 	size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
 	if (!size)
@@ -46,6 +47,12 @@ void *kf_arena_alloc(struct kf_arena *a, size_t size)
 	void *p = (char *)c->data + c->used;
 	c->used += size;
 	a->total += size;
+	return p;
+}
+
+void *kf_arena_alloc(struct kf_arena *a, size_t size)
+{
+	void *p = kf_arena_alloc_uninit(a, size);
 	memset(p, 0, size);
 	return p;
 }

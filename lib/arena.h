@@ -13,6 +13,8 @@ struct kf_arena {
 };
 
 void *kf_arena_alloc(struct kf_arena *a, size_t size);
+/* The same, not zeroed: for big blocks the caller fills completely. */
+void *kf_arena_alloc_uninit(struct kf_arena *a, size_t size);
 char *kf_arena_strdup(struct kf_arena *a, const char *s);
 char *kf_arena_strndup(struct kf_arena *a, const char *s, size_t n);
 char *kf_arena_printf(struct kf_arena *a, const char *fmt, ...)

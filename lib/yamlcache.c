@@ -21,13 +21,16 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
 
 /* bump when the meaning of a cached tree changes (struct sizes are checked) */
-#define MAGIC "KFYC0002"
+#define MAGIC "KFYC0003"
 #define CACHE_MAX ((size_t)256 << 20)
 #define LINE_END INT32_MAX /* end_line when the list runs to the end of the text */
 
@@ -35,13 +38,15 @@ struct hdr {
 	char magic[8];
 	uint32_t rec_size, item_size;
 	uint64_t src_len, nitems, nrecs, pool_len;
+	uint64_t garbage;  /* pool bytes no record uses (left by partial updates) */
 	uint64_t end_off;  /* where the list's text ends: a line start, or src_len */
 	int32_t end_line;  /* that line (1-based), LINE_END at the end of the text */
 	int32_t seq_col;   /* the column of the list's dashes (1-based) */
 	uint32_t seq_pair; /* the root mapping's pair that holds the list */
 	uint32_t pad;
-	uint64_t sum;      /* of the whole file, with sum itself 0 */
 };
+/* The file: hdr, the text (padded to 8), items, recs, the string pool
+ * (padded to 8), and the checksum of all that (8 bytes). */
 
 struct item { /* an item's text starts at off, the start of its "- " line */
 	uint64_t off;
@@ -66,14 +71,26 @@ struct layout {
 	size_t n;
 };
 
-/* A cache file, checked and taken apart. */
+/* A cache file (mapped), checked and taken apart. */
 struct cache {
-	char *buf;
+	void *map;
+	size_t map_len;
 	const struct hdr *h;
 	const char *src;
 	const struct item *items;
 	const struct rec *recs;
 	const char *pool;
+};
+
+/* What a partial load changed, for rewriting the cache from the old one:
+ * records [a_rec, b_rec) (items k..j-1) are replaced by the part's items,
+ * records after them move by dl lines when on or after line oline_end. */
+struct patch {
+	size_t a_rec, b_rec, seq_rec;
+	struct kf_node **part;
+	size_t npart;
+	int32_t dl, oline_end;
+	uint32_t root_weight, seq_n, seq_weight;
 };
 
 const char *kf_cache_use_name(enum kf_cache_use use)
@@ -290,72 +307,159 @@ static void put_node(struct writer *w, const struct kf_node *n)
 		put_node(w, n->kids[i]);
 }
 
-static void write_cache(const char *cache_path, const struct kf_doc *doc, const char *src,
-			size_t len, const struct layout *L)
+/* Sizes and offsets of a cache file's parts. */
+struct sizes {
+	size_t o_items, o_recs, o_pool, o_sum, total;
+};
+
+static bool sizes_of(struct sizes *z, uint64_t src_len, uint64_t nitems, uint64_t nrecs,
+		     uint64_t pool_len)
 {
-	size_t nrecs = 0, pool = 0;
-	count_node(doc->root, &nrecs, &pool);
-	size_t o_items = sizeof(struct hdr) + align8(len);
-	size_t o_recs = o_items + L->n * sizeof(struct item);
-	size_t o_pool = o_recs + nrecs * sizeof(struct rec);
-	size_t total = o_pool + pool;
-	if (total > CACHE_MAX || pool > UINT32_MAX) {
-		unlink(cache_path);
-		return;
-	}
-	char *buf = kf_xcalloc(1, total);
+	if (src_len > CACHE_MAX || nitems > CACHE_MAX || nrecs > CACHE_MAX || pool_len > CACHE_MAX)
+		return false;
+	z->o_items = sizeof(struct hdr) + align8(src_len);
+	z->o_recs = z->o_items + nitems * sizeof(struct item);
+	z->o_pool = z->o_recs + nrecs * sizeof(struct rec);
+	z->o_sum = z->o_pool + align8(pool_len);
+	z->total = z->o_sum + sizeof(uint64_t);
+	return z->total <= CACHE_MAX && pool_len <= UINT32_MAX;
+}
+
+/* A new file's buffer with its header, text and items in place. */
+static char *start_file(const struct sizes *z, const char *src, size_t len,
+			const struct layout *L, uint64_t nrecs, uint64_t pool_len, uint64_t garbage)
+{
+	char *buf = kf_xmalloc(z->total);
 	struct hdr *h = (struct hdr *)buf;
+	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, MAGIC, sizeof(h->magic));
 	h->rec_size = sizeof(struct rec);
 	h->item_size = sizeof(struct item);
 	h->src_len = len;
 	h->nitems = L->n;
 	h->nrecs = nrecs;
-	h->pool_len = pool;
+	h->pool_len = pool_len;
+	h->garbage = garbage;
 	h->end_off = L->end_off;
 	h->end_line = L->end_line;
 	h->seq_col = L->seq_col;
 	h->seq_pair = L->seq_pair;
 	memcpy(buf + sizeof(*h), src, len);
-	memcpy(buf + o_items, L->items, L->n * sizeof(struct item));
-	struct writer w = { (struct rec *)(buf + o_recs), buf + o_pool, 0, 0 };
-	put_node(&w, doc->root);
-	h->sum = checksum((const unsigned char *)buf, total);
+	memset(buf + sizeof(*h) + len, 0, z->o_items - sizeof(*h) - len);
+	memcpy(buf + z->o_items, L->items, L->n * sizeof(struct item));
+	memset(buf + z->o_pool + pool_len, 0, z->o_sum - z->o_pool - pool_len);
+	return buf;
+}
+
+static void finish_file(const char *cache_path, char *buf, const struct sizes *z)
+{
+	uint64_t sum = checksum((const unsigned char *)buf, z->o_sum);
+	memcpy(buf + z->o_sum, &sum, sizeof(sum));
 	/* a cache that cannot be written is only a slower next load */
-	if (kf_write_replace(cache_path, buf, total, 0600) < 0)
+	if (kf_write_replace(cache_path, buf, z->total, 0600) < 0)
 		unlink(cache_path);
 	free(buf);
 }
 
+static void write_cache(const char *cache_path, const struct kf_doc *doc, const char *src,
+			size_t len, const struct layout *L)
+{
+	size_t nrecs = 0, pool = 0;
+	struct sizes z;
+	count_node(doc->root, &nrecs, &pool);
+	if (!sizes_of(&z, len, L->n, nrecs, pool)) {
+		unlink(cache_path);
+		return;
+	}
+	char *buf = start_file(&z, src, len, L, nrecs, pool, 0);
+	struct writer w = { (struct rec *)(buf + z.o_recs), buf + z.o_pool, 0, 0 };
+	put_node(&w, doc->root);
+	finish_file(cache_path, buf, &z);
+}
+
+/* Writes the cache of a partial load from the old cache file: the old
+ * records and strings are copied, the part's are put in place of the
+ * items it replaced.  False when a whole write is better (the pool would
+ * be more than half garbage). */
+static bool write_patched(const char *cache_path, const struct cache *c, const char *src,
+			  size_t len, const struct layout *L, const struct patch *pt)
+{
+	const struct hdr *oh = c->h;
+	size_t prec = 0, ppool = 0, gone = 0;
+	for (size_t i = 0; i < pt->npart; i++)
+		count_node(pt->part[i], &prec, &ppool);
+	for (size_t i = pt->a_rec; i < pt->b_rec; i++)
+		if (c->recs[i].kind == KF_NODE_SCALAR)
+			gone += c->recs[i].count + 1;
+	size_t tail = oh->nrecs - pt->b_rec, nrecs = pt->a_rec + prec + tail;
+	size_t pool = oh->pool_len + ppool, garbage = oh->garbage + gone;
+	struct sizes z;
+	if (garbage > pool / 2 || !sizes_of(&z, len, L->n, nrecs, pool))
+		return false;
+	char *buf = start_file(&z, src, len, L, nrecs, pool, garbage);
+	struct rec *recs = (struct rec *)(buf + z.o_recs);
+	memcpy(recs, c->recs, pt->a_rec * sizeof(*recs));
+	memcpy(buf + z.o_pool, c->pool, oh->pool_len);
+	struct writer w = { recs + pt->a_rec, buf + z.o_pool, 0, oh->pool_len };
+	for (size_t i = 0; i < pt->npart; i++)
+		put_node(&w, pt->part[i]);
+	struct rec *moved = recs + pt->a_rec + prec;
+	memcpy(moved, c->recs + pt->b_rec, tail * sizeof(*recs));
+	if (pt->dl)
+		for (size_t i = 0; i < tail; i++)
+			if (moved[i].line >= pt->oline_end)
+				moved[i].line += pt->dl;
+	recs[0].weight = pt->root_weight;
+	recs[pt->seq_rec].count = pt->seq_n;
+	recs[pt->seq_rec].weight = pt->seq_weight;
+	finish_file(cache_path, buf, &z);
+	return true;
+}
+
 /* ---- reading ---- */
+
+static void cache_close(struct cache *c)
+{
+	if (c->map)
+		munmap(c->map, c->map_len);
+	memset(c, 0, sizeof(*c));
+}
 
 static bool cache_open(struct cache *c, const char *cache_path)
 {
-	size_t len = 0;
+	struct stat sb;
 	memset(c, 0, sizeof(*c));
-	if (kf_read_file(cache_path, CACHE_MAX, &c->buf, &len) < 0)
+	int fd = open(cache_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return false;
-	struct hdr *h = (struct hdr *)c->buf;
-	if (len < sizeof(*h))
-		goto bad;
-	uint64_t sum = h->sum;
-	h->sum = 0;
-	if (checksum((const unsigned char *)c->buf, len) != sum ||
-	    memcmp(h->magic, MAGIC, sizeof(h->magic)) || h->rec_size != sizeof(struct rec) || h->item_size != sizeof(struct item) ||
-	    h->src_len > CACHE_MAX || h->nitems > CACHE_MAX || h->nrecs > CACHE_MAX ||
-	    h->pool_len > CACHE_MAX)
-		goto bad;
-	size_t o_items = sizeof(*h) + align8(h->src_len);
-	size_t o_recs = o_items + h->nitems * sizeof(struct item);
-	size_t o_pool = o_recs + h->nrecs * sizeof(struct rec);
-	if (o_pool + h->pool_len != len || !h->nitems || !h->nrecs || h->seq_col < 1 ||
-	    h->end_off > h->src_len)
+	/* mapped, not read: no copy; the writers replace the file by rename,
+	 * never in place */
+	void *m = MAP_FAILED;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (uint64_t)sb.st_size >= sizeof(struct hdr) + sizeof(uint64_t) &&
+	    (uint64_t)sb.st_size <= CACHE_MAX)
+		m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return false;
+	c->map = m;
+	c->map_len = (size_t)sb.st_size;
+	const char *buf = m;
+	const struct hdr *h = m;
+	struct sizes z;
+	uint64_t sum;
+	memcpy(&sum, buf + c->map_len - sizeof(sum), sizeof(sum));
+	if (memcmp(h->magic, MAGIC, sizeof(h->magic)) || h->rec_size != sizeof(struct rec) ||
+	    h->item_size != sizeof(struct item) ||
+	    !sizes_of(&z, h->src_len, h->nitems, h->nrecs, h->pool_len) || z.total != c->map_len ||
+	    !h->nitems || !h->nrecs || h->seq_col < 1 || h->end_off > h->src_len ||
+	    checksum((const unsigned char *)buf, z.o_sum) != sum)
 		goto bad;
 	c->h = h;
-	c->src = c->buf + sizeof(*h);
-	c->items = (const struct item *)(c->buf + o_items);
-	c->recs = (const struct rec *)(c->buf + o_recs);
-	c->pool = c->buf + o_pool;
+	c->src = buf + sizeof(*h);
+	c->items = (const struct item *)(buf + z.o_items);
+	c->recs = (const struct rec *)(buf + z.o_recs);
+	c->pool = buf + z.o_pool;
 	for (size_t i = 0; i < h->nitems; i++)
 		if (c->items[i].off >= h->end_off || c->items[i].line < 1 ||
 		    (i && (c->items[i].off <= c->items[i - 1].off ||
@@ -365,8 +469,7 @@ static bool cache_open(struct cache *c, const char *cache_path)
 		goto bad;
 	return true;
 bad:
-	free(c->buf);
-	memset(c, 0, sizeof(*c));
+	cache_close(c);
 	return false;
 }
 
@@ -387,11 +490,10 @@ static struct kf_node *get_node(struct reader *r)
 	struct kf_node *n = &r->nodes[r->i++];
 	if (x->kind > KF_NODE_MAP || x->line < 1 || x->col < 1)
 		return NULL;
-	n->kind = (enum kf_node_kind)x->kind;
-	n->plain = x->plain;
-	n->block = x->block;
-	n->mark = (struct kf_mark){ r->file, x->line, x->col };
-	n->weight = x->weight;
+	/* every field: the block is not zeroed */
+	*n = (struct kf_node){ .kind = (enum kf_node_kind)x->kind, .plain = x->plain,
+			       .block = x->block, .mark = { r->file, x->line, x->col },
+			       .weight = x->weight };
 	if (n->kind == KF_NODE_SCALAR) {
 		if ((uint64_t)x->str + x->count >= h->pool_len || r->pool[x->str + x->count])
 			return NULL;
@@ -420,11 +522,11 @@ static struct kf_doc *doc_from_cache(const struct cache *c, const char *path,
 	const struct hdr *h = c->h;
 	struct kf_doc *doc = kf_xcalloc(1, sizeof(*doc));
 	doc->file = kf_arena_strdup(&doc->arena, path);
-	char *pool = kf_arena_alloc(&doc->arena, h->pool_len);
+	char *pool = kf_arena_alloc_uninit(&doc->arena, h->pool_len);
 	memcpy(pool, c->pool, h->pool_len);
 	struct reader r = { .c = c, .pool = pool, .file = doc->file };
-	r.nodes = kf_arena_alloc(&doc->arena, h->nrecs * sizeof(*r.nodes));
-	r.kids = kf_arena_alloc(&doc->arena, h->nrecs * sizeof(*r.kids));
+	r.nodes = kf_arena_alloc_uninit(&doc->arena, h->nrecs * sizeof(*r.nodes));
+	r.kids = kf_arena_alloc_uninit(&doc->arena, h->nrecs * sizeof(*r.kids));
 	struct kf_node *root = get_node(&r);
 	if (!root || r.i != h->nrecs || root->kind != KF_NODE_MAP || h->seq_pair >= root->n ||
 	    root->kids[2 * h->seq_pair + 1]->kind != KF_NODE_SEQ ||
@@ -459,9 +561,10 @@ static size_t common_suffix(const char *a, size_t na, const char *b, size_t nb)
 
 /* Parses only the items the change from the cached text to s touches and
  * splices them into the cached tree.  NULL if that cannot be done (the
- * caller parses the whole text); *L is the new text's layout. */
+ * caller parses the whole text); *L is the new text's layout and *pt what
+ * changed. */
 static struct kf_doc *load_partial(const struct cache *c, const char *path, const char *s,
-				   size_t len, struct layout *L)
+				   size_t len, struct layout *L, struct patch *pt)
 {
 	const struct hdr *h = c->h;
 	const struct item *it = c->items;
@@ -535,8 +638,21 @@ static struct kf_doc *load_partial(const struct cache *c, const char *path, cons
 	if (!ok)
 		goto fail;
 
-	/* splice, move the nodes after the part, fix the weights */
+	/* splice, move the nodes after the part, fix the weights; the nodes
+	 * are in the records' order, so the items' records are found too */
 	struct kf_node *root = doc->root, *seq = root->kids[2 * h->seq_pair + 1];
+	pt->seq_rec = (size_t)(seq - nodes);
+	pt->a_rec = (size_t)(seq->kids[k] - nodes);
+	if (j < N)
+		pt->b_rec = (size_t)(seq->kids[j] - nodes);
+	else if (h->seq_pair + 1 < root->n)
+		pt->b_rec = (size_t)(root->kids[2 * h->seq_pair + 2] - nodes);
+	else
+		pt->b_rec = h->nrecs;
+	pt->part = part_root->kids;
+	pt->npart = np;
+	pt->dl = dl;
+	pt->oline_end = oline_end;
 	struct kf_node **kids = kf_arena_alloc(&doc->arena, L->n * sizeof(*kids));
 	size_t w = seq->weight;
 	for (size_t i = k; i < j; i++)
@@ -554,8 +670,11 @@ static struct kf_doc *load_partial(const struct cache *c, const char *path, cons
 	seq->weight = w;
 	seq->kids = kids;
 	seq->n = L->n;
-	if (root->weight > KF_DOC_MAX_WEIGHT)
+	if (root->weight > KF_DOC_MAX_WEIGHT || pt->a_rec >= pt->b_rec || pt->b_rec > h->nrecs)
 		goto fail;
+	pt->root_weight = (uint32_t)root->weight;
+	pt->seq_n = (uint32_t)seq->n;
+	pt->seq_weight = (uint32_t)seq->weight;
 	return doc;
 fail:
 	free(L->items);
@@ -570,21 +689,23 @@ int kf_doc_load_cached(struct kf_doc **out, const char *path, const char *cache_
 	enum kf_cache_use u = KF_CACHE_OFF;
 	struct layout L = { 0 };
 	struct cache c;
+	bool cached = false;
 	char *s = NULL;
 	size_t len = 0;
 	*out = NULL;
 	int r = cache_path ? kf_doc_read(path, &s, &len, e) : kf_doc_load_file(out, path, e);
 	if (r < 0 || !cache_path)
 		goto done;
-	if (cache_open(&c, cache_path)) {
+	cached = cache_open(&c, cache_path);
+	struct patch pt = { 0 };
+	if (cached) {
 		if (c.h->src_len == len && !memcmp(c.src, s, len)) {
 			struct kf_node *nodes;
 			if ((*out = doc_from_cache(&c, path, &nodes)))
 				u = KF_CACHE_HIT;
-		} else if ((*out = load_partial(&c, path, s, len, &L))) {
+		} else if ((*out = load_partial(&c, path, s, len, &L, &pt))) {
 			u = KF_CACHE_PARTIAL;
 		}
-		free(c.buf);
 	}
 	if (!*out) {
 		if ((r = kf_doc_load_buf(out, path, s, len, e)) < 0)
@@ -595,9 +716,12 @@ int kf_doc_load_cached(struct kf_doc **out, const char *path, const char *cache_
 			u = KF_CACHE_OFF;
 		}
 	}
-	if (u == KF_CACHE_PARSED || u == KF_CACHE_PARTIAL)
+	if (u == KF_CACHE_PARSED ||
+	    (u == KF_CACHE_PARTIAL && !write_patched(cache_path, &c, s, len, &L, &pt)))
 		write_cache(cache_path, *out, s, len, &L);
 done:
+	if (cached)
+		cache_close(&c);
 	free(L.items);
 	free(s);
 	if (use)
