@@ -119,9 +119,13 @@ int kf_read_file(const char *path, size_t max, char **out, size_t *lenp)
 	int r = 0;
 	struct kf_buf b = KF_BUF_INIT;
 	struct stat sb;
-	/* read a regular file in one go; others (and files that grow) by chunks */
-	size_t want = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < max
-			      ? (size_t)sb.st_size + 1 : 8192;
+	/* a big regular file in one read; others by chunks of at least 8 KiB:
+	 * /proc and sysfs files say 0 or 4096 bytes, and a sysctl read from
+	 * an offset other than 0 gives nothing, so one read must take it all */
+	size_t want = 8192;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < max &&
+	    (size_t)sb.st_size >= want)
+		want = (size_t)sb.st_size + 1;
 	for (;;) {
 		if (b.cap - b.len < want + 1) {
 			b.cap = b.len + want + 1;
