@@ -355,9 +355,12 @@ static void finish_file(const char *cache_path, char *buf, const struct sizes *z
 {
 	uint64_t sum = checksum((const unsigned char *)buf, z->o_sum);
 	memcpy(buf + z->o_sum, &sum, sizeof(sum));
-	/* a cache that cannot be written is only a slower next load */
-	if (kf_write_replace(cache_path, buf, z->total, 0600) < 0)
-		unlink(cache_path);
+	/* the old file goes first: ext4 (auto_da_alloc) flushes a file that
+	 * is renamed over another one, which would cost a disk write here; a
+	 * load in between finds no cache and parses.  A cache that cannot be
+	 * written is only a slower next load. */
+	unlink(cache_path);
+	kf_write_replace(cache_path, buf, z->total, 0600);
 	free(buf);
 }
 
