@@ -29,6 +29,8 @@ for tool in wrk nginx curl sqlite3 taskset; do
 	command -v $tool >/dev/null || { echo "http: $tool missing (make bench installs it)"; exit 1; }
 done
 W=$(mktemp -d /tmp/kf-bench-http.XXXXXX)
+# the inventory parse cache lives with the run
+export KICKFLEET_CACHE_DIR="$W/cache"
 KPID= NPID=
 cleanup() {
 	[ -n "$KPID" ] && kill "$KPID" 2>/dev/null && wait "$KPID" 2>/dev/null
