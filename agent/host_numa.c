@@ -19,17 +19,7 @@
 	F(numa_bitmask_free) F(numa_bitmask_isbitset) F(numa_max_node) F(numa_node_size64) \
 	F(numa_node_to_cpus) F(numa_nodes_ptr)
 
-static struct {
-	NUMA_FNS(KF_DL_PTR)
-} lib;
-
-static const char *resolve(void *h)
-{
-#define SYM(f) KF_DL_SYM(lib, h, f)
-	NUMA_FNS(SYM)
-#undef SYM
-	return NULL;
-}
+KF_DL_TABLE(NUMA_FNS)
 
 static struct kf_dl libnuma = KF_DL("libnuma.so.1", "libnuma", "NUMA nodes are read from sysfs", resolve);
 

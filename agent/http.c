@@ -17,17 +17,7 @@
 	F(curl_easy_cleanup) F(curl_easy_getinfo) F(curl_easy_init) F(curl_easy_perform) \
 	F(curl_easy_setopt) F(curl_easy_strerror) F(curl_slist_append) F(curl_slist_free_all)
 
-static struct {
-	CURL_FNS(KF_DL_PTR)
-} lib;
-
-static const char *resolve(void *h)
-{
-#define SYM(f) KF_DL_SYM(lib, h, f)
-	CURL_FNS(SYM)
-#undef SYM
-	return NULL;
-}
+KF_DL_TABLE(CURL_FNS)
 
 static struct kf_dl libcurl =
 	KF_DL("libcurl.so.4", "libcurl", "cannot fetch profiles or send reports over HTTP", resolve);

@@ -1,22 +1,19 @@
 /* Libraries opened at first use (dlopen) instead of linked: a run that does
  * not need one does not load it, and a host without it still runs what
  * does not need it.  Used by the adapters of libcurl (agent/http.c),
- * libvirt (lib/virt.c), libxml2 (lib/domxml.c) and libnuma
- * (agent/host_numa.c); each stays the one file that talks to its library.
+ * libvirt (lib/virt.c), libxml2 (lib/domxml.c), libnuma
+ * (agent/host_numa.c), libarchive (provision/distro_media.c) and
+ * libmicrohttpd (provision/http.c); each stays the one file that talks to
+ * its library.
  *
- * The adapter keeps a table of the functions it calls, each pointer
- * declared with the library header's own prototype (KF_DL_PTR, typeof), so
- * a mismatch fails to compile; it fills the table in its resolve callback
- * (KF_DL_SYM) and calls kf_dl_load at its entry points:
+ * The adapter lists the functions it calls in an X-macro; KF_DL_TABLE
+ * makes of it the table `lib`, each pointer declared with the library
+ * header's own prototype (typeof), so a mismatch fails to compile, and the
+ * `resolve` callback that fills it.  It calls kf_dl_load at its entry
+ * points and the library through the table:
  *
  *	#define FNS(F) F(virConnectOpen) F(virConnectClose)
- *	static struct { FNS(KF_DL_PTR) } lib;
- *	static const char *resolve(void *h)
- *	{
- *	#define SYM(f) KF_DL_SYM(lib, h, f)
- *		FNS(SYM)
- *		return NULL;
- *	}
+ *	KF_DL_TABLE(FNS)
  *	static struct kf_dl dl = KF_DL("libvirt.so.0", "libvirt", "cannot manage guests", resolve);
  *	...  if ((r = kf_dl_load(&dl, e)) < 0) return r;  lib.virConnectOpen(uri);
  */
@@ -45,6 +42,19 @@ struct kf_dl {
 #define KF_DL_SYM(table, handle, f)                                      \
 	if (!((table).f = (typeof((table).f))dlsym((handle), #f)))       \
 		return #f;
+
+/* The table `lib` of the functions FNS lists and its callback `resolve`
+ * (static, one per adapter file). */
+#define KF_DL_TABLE_SYM(f) KF_DL_SYM(lib, handle, f)
+#define KF_DL_TABLE(FNS)                                                 \
+	static struct {                                                  \
+		FNS(KF_DL_PTR)                                           \
+	} lib;                                                           \
+	static const char *resolve(void *handle)                         \
+	{                                                                \
+		FNS(KF_DL_TABLE_SYM)                                     \
+		return NULL;                                             \
+	}
 
 /* Opens dl's library and fills its table the first time (thread-safe);
  * later calls return at once.  0, or -ELIBACC with "NAME is not installed:

@@ -28,17 +28,7 @@
 #error "xml_free expects xmlFree to be a variable, not libxml2's per-thread macro"
 #endif
 
-static struct {
-	XML_FNS(KF_DL_PTR)
-} lib;
-
-static const char *resolve(void *h)
-{
-#define SYM(f) KF_DL_SYM(lib, h, f)
-	XML_FNS(SYM)
-#undef SYM
-	return NULL;
-}
+KF_DL_TABLE(XML_FNS)
 
 static struct kf_dl libxml2 = KF_DL("libxml2.so.2", "libxml2", "cannot read or write guest definitions",
 				     resolve);

@@ -39,17 +39,7 @@
 	F(virTypedParamsAddULLong) F(virTypedParamsClear) F(virTypedParamsFree)         \
 	F(virTypedParamsGetInt) F(virTypedParamsGetString)
 
-static struct {
-	VIRT_FNS(KF_DL_PTR)
-} lib;
-
-static const char *resolve(void *h)
-{
-#define SYM(f) KF_DL_SYM(lib, h, f)
-	VIRT_FNS(SYM)
-#undef SYM
-	return NULL;
-}
+KF_DL_TABLE(VIRT_FNS)
 
 static struct kf_dl libvirt = KF_DL("libvirt.so.0", "libvirt", "cannot manage guests", resolve);
 

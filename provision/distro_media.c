@@ -28,17 +28,7 @@
 	F(archive_read_free) F(archive_read_new) F(archive_read_next_header)             \
 	F(archive_read_open_filename) F(archive_read_support_format_iso9660)
 
-static struct {
-	AR_FNS(KF_DL_PTR)
-} ar_lib;
-
-static const char *resolve(void *h)
-{
-#define SYM(f) KF_DL_SYM(ar_lib, h, f)
-	AR_FNS(SYM)
-#undef SYM
-	return NULL;
-}
+KF_DL_TABLE(AR_FNS)
 
 static struct kf_dl libarchive = KF_DL("libarchive.so.13", "libarchive", "cannot read ISO images",
 					resolve);
@@ -274,7 +264,7 @@ static int list_dir(struct kf_media *m, struct kf_err *e)
 
 static const char *entry_rel(struct archive_entry *ent)
 {
-	const char *p = ar_lib.archive_entry_pathname(ent);
+	const char *p = lib.archive_entry_pathname(ent);
 	if (!p)
 		return "";
 	while (p[0] == '.' && p[1] == '/')
@@ -289,13 +279,13 @@ static int archive_open(struct archive **out, const char *path, struct kf_err *e
 	int r = kf_dl_load(&libarchive, e);
 	if (r < 0)
 		return r;
-	struct archive *a = ar_lib.archive_read_new();
+	struct archive *a = lib.archive_read_new();
 	if (!a)
 		kf_die_oom();
-	ar_lib.archive_read_support_format_iso9660(a);
-	if (ar_lib.archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-		r = kf_errf(e, NULL, "ISO %s: %s", path, ar_lib.archive_error_string(a));
-		ar_lib.archive_read_free(a);
+	lib.archive_read_support_format_iso9660(a);
+	if (lib.archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		r = kf_errf(e, NULL, "ISO %s: %s", path, lib.archive_error_string(a));
+		lib.archive_read_free(a);
 		return r;
 	}
 	*out = a;
@@ -304,11 +294,11 @@ static int archive_open(struct archive **out, const char *path, struct kf_err *e
 
 static int read_small(struct archive *a, struct archive_entry *ent, char **out)
 {
-	la_int64_t size = ar_lib.archive_entry_size(ent);
+	la_int64_t size = lib.archive_entry_size(ent);
 	if (size < 0 || size >= SMALL_MAX)
 		return 0;
 	char *buf = kf_xmalloc((size_t)size + 1);
-	la_ssize_t n = ar_lib.archive_read_data(a, buf, (size_t)size);
+	la_ssize_t n = lib.archive_read_data(a, buf, (size_t)size);
 	if (n != size) {
 		free(buf);
 		return -EIO;
@@ -327,18 +317,18 @@ static int list_iso(struct kf_media *m, struct kf_err *e)
 	int r = archive_open(&a, m->path, e), ar;
 	if (r < 0)
 		return r;
-	while ((ar = ar_lib.archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
-		if (ar_lib.archive_entry_filetype(ent) != AE_IFREG)
+	while ((ar = lib.archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
+		if (lib.archive_entry_filetype(ent) != AE_IFREG)
 			continue;
 		const char *rel = entry_rel(ent);
 		if (m->n >= MAX_FILES) {
 			r = kf_errc(e, -EFBIG, NULL, "ISO %s: more than %u files", m->path, MAX_FILES);
 			goto out;
 		}
-		add_file(m, &cap, rel, (uint64_t)ar_lib.archive_entry_size(ent));
+		add_file(m, &cap, rel, (uint64_t)lib.archive_entry_size(ent));
 		char **slot = small_slot(m, rel);
 		if (slot && read_small(a, ent, slot) < 0) {
-			r = kf_errf(e, NULL, "ISO %s: reading %s: %s", m->path, rel, ar_lib.archive_error_string(a));
+			r = kf_errf(e, NULL, "ISO %s: reading %s: %s", m->path, rel, lib.archive_error_string(a));
 			goto out;
 		}
 		if (slot == &m->versioninfo) {
@@ -347,9 +337,9 @@ static int list_iso(struct kf_media *m, struct kf_err *e)
 		}
 	}
 	if (ar != ARCHIVE_EOF)
-		r = kf_errf(e, NULL, "ISO %s: %s", m->path, ar_lib.archive_error_string(a));
+		r = kf_errf(e, NULL, "ISO %s: %s", m->path, lib.archive_error_string(a));
 out:
-	ar_lib.archive_read_free(a);
+	lib.archive_read_free(a);
 	return r;
 }
 
@@ -546,7 +536,7 @@ static int extract_entry(struct archive *a, const char *dest, char hex[65], stru
 	la_int64_t off;
 	uint64_t expect = 0;
 	int ar;
-	while ((ar = ar_lib.archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+	while ((ar = lib.archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
 		if ((uint64_t)off != expect) {
 			r = kf_errf(e, NULL, "%s: unexpected hole in the image's data", dest);
 			break;
@@ -560,7 +550,7 @@ static int extract_entry(struct archive *a, const char *dest, char hex[65], stru
 		expect += len;
 	}
 	if (!r && ar != ARCHIVE_EOF)
-		r = kf_errf(e, NULL, "reading %s from the image: %s", dest, ar_lib.archive_error_string(a));
+		r = kf_errf(e, NULL, "reading %s from the image: %s", dest, lib.archive_error_string(a));
 	close(fd); /* synced by the caller only if it keeps the file */
 	if (!r)
 		kf_hash_hex(&h, hex);
@@ -589,8 +579,8 @@ int kf_media_extract(const struct kf_media *m, const char *const *want, const ch
 	bool *done = kf_xcalloc(n ? n : 1, sizeof(bool));
 	r = archive_open(&a, m->path, e);
 	int ar = ARCHIVE_OK;
-	while (!r && found < n && (ar = ar_lib.archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
-		if (ar_lib.archive_entry_filetype(ent) != AE_IFREG)
+	while (!r && found < n && (ar = lib.archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
+		if (lib.archive_entry_filetype(ent) != AE_IFREG)
 			continue;
 		const char *rel = entry_rel(ent);
 		for (size_t i = 0; i < n && !r; i++)
@@ -603,13 +593,13 @@ int kf_media_extract(const struct kf_media *m, const char *const *want, const ch
 	}
 	if (!r && found < n) {
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_EOF)
-			r = kf_errf(e, NULL, "ISO %s: %s", m->path, ar_lib.archive_error_string(a));
+			r = kf_errf(e, NULL, "ISO %s: %s", m->path, lib.archive_error_string(a));
 		for (size_t i = 0; i < n && !r; i++)
 			if (!done[i])
 				r = kf_errf(e, NULL, "ISO %s: %s not found", m->path, want[i]);
 	}
 	if (a)
-		ar_lib.archive_read_free(a);
+		lib.archive_read_free(a);
 	free(done);
 	return r;
 }

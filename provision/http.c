@@ -32,17 +32,7 @@
 	F(MHD_lookup_connection_value) F(MHD_queue_response) F(MHD_start_daemon)         \
 	F(MHD_stop_daemon) F(MHD_create_response_from_fd_at_offset64)
 
-static struct {
-	MHD_FNS(KF_DL_PTR)
-} mhd;
-
-static const char *resolve(void *h)
-{
-#define SYM(f) KF_DL_SYM(mhd, h, f)
-	MHD_FNS(SYM)
-#undef SYM
-	return NULL;
-}
+KF_DL_TABLE(MHD_FNS)
 
 static struct kf_dl libmhd = KF_DL("libmicrohttpd.so.12", "libmicrohttpd", "cannot serve HTTP",
 				   resolve);
@@ -162,8 +152,8 @@ static int queue(struct kf_httpd_req *rq, int status, struct MHD_Response *resp,
 {
 	if (!resp)
 		return -ENOMEM;
-	enum MHD_Result ok = mhd.MHD_queue_response(rq->c, (unsigned)status, resp);
-	mhd.MHD_destroy_response(resp);
+	enum MHD_Result ok = lib.MHD_queue_response(rq->c, (unsigned)status, resp);
+	lib.MHD_destroy_response(resp);
 	rq->answered = 1;
 	count(rq->h, rq->route, status, bytes);
 	/* with -v, an access log: every answer (the path carries no query, so
@@ -179,11 +169,11 @@ static struct MHD_Response *with_headers(struct kf_httpd_req *rq, struct MHD_Res
 	if (!resp)
 		return NULL;
 	if (ctype)
-		mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+		lib.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	for (size_t at = 0; at < rq->headers.len;) {
 		const char *name = rq->headers.s + at;
 		const char *value = name + strlen(name) + 1;
-		mhd.MHD_add_response_header(resp, name, value);
+		lib.MHD_add_response_header(resp, name, value);
 		at = (size_t)(value - rq->headers.s) + strlen(value) + 1;
 	}
 	kf_buf_release(&rq->headers);
@@ -200,14 +190,14 @@ int kf_httpd_reply(struct kf_httpd_req *rq, int status, const char *ctype, const
 		   size_t len)
 {
 	struct MHD_Response *r =
-		mhd.MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+		lib.MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	return queue(rq, status, with_headers(rq, r, ctype), len);
 }
 
 int kf_httpd_reply_take(struct kf_httpd_req *rq, int status, const char *ctype, char *data,
 			size_t len)
 {
-	struct MHD_Response *r = mhd.MHD_create_response_from_buffer_with_free_callback(len, data, free);
+	struct MHD_Response *r = lib.MHD_create_response_from_buffer_with_free_callback(len, data, free);
 	if (!r)
 		free(data);
 	return queue(rq, status, with_headers(rq, r, ctype), len);
@@ -318,22 +308,22 @@ int kf_httpd_reply_fd_span(struct kf_httpd_req *rq, int fd, uint64_t base, uint6
 			free(buf);
 			return kf_httpd_reply_text(rq, 500, "internal error");
 		}
-		r = mhd.MHD_create_response_from_buffer_with_free_callback(len, buf, free);
+		r = lib.MHD_create_response_from_buffer_with_free_callback(len, buf, free);
 		if (!r)
 			free(buf);
 	} else {
-		r = mhd.MHD_create_response_from_fd_at_offset64(len, fd, base + off);
+		r = lib.MHD_create_response_from_fd_at_offset64(len, fd, base + off);
 		if (!r)
 			close(fd);
 	}
 	if (!r)
 		return kf_httpd_reply_text(rq, 500, "internal error");
-	mhd.MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	lib.MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	if (rr > 0) {
 		char cr[96];
 		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
 			 (unsigned long long)(off + len - 1), (unsigned long long)size);
-		mhd.MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		lib.MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 	}
 	return queue(rq, rr > 0 ? 206 : 200, with_headers(rq, r, ctype), len);
 }
@@ -502,15 +492,15 @@ const char *kf_httpd_arg(const struct kf_httpd_req *rq, const char *name)
 {
 	/* an argument given twice is ambiguous: treated as absent */
 	struct arg_count ac = { name, 0 };
-	mhd.MHD_get_connection_values(rq->c, MHD_GET_ARGUMENT_KIND, count_arg, &ac);
+	lib.MHD_get_connection_values(rq->c, MHD_GET_ARGUMENT_KIND, count_arg, &ac);
 	if (ac.n != 1)
 		return NULL;
-	return mhd.MHD_lookup_connection_value(rq->c, MHD_GET_ARGUMENT_KIND, name);
+	return lib.MHD_lookup_connection_value(rq->c, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *kf_httpd_header(const struct kf_httpd_req *rq, const char *name)
 {
-	return mhd.MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND, name);
+	return lib.MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND, name);
 }
 
 const char *kf_httpd_body(const struct kf_httpd_req *rq, size_t *len)
@@ -575,7 +565,7 @@ static struct kf_httpd_req *req_new(struct kf_httpd *h, struct MHD_Connection *c
 	rq->path = url;
 	strcpy(rq->peer, "?");
 	const union MHD_ConnectionInfo *ci =
-		mhd.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		lib.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
 		const struct sockaddr *sa = ci->client_addr;
 		if (sa->sa_family == AF_INET)
@@ -781,7 +771,7 @@ static void *acceptor(void *arg)
 		}
 		/* counted first: the worker may close it before MHD_add_connection returns */
 		__atomic_fetch_add(&w->load, 1, __ATOMIC_RELAXED);
-		if (mhd.MHD_add_connection(w->d, fd, (struct sockaddr *)&ss, len) != MHD_YES)
+		if (lib.MHD_add_connection(w->d, fd, (struct sockaddr *)&ss, len) != MHD_YES)
 			__atomic_fetch_sub(&w->load, 1, __ATOMIC_RELAXED); /* MHD closed fd */
 	}
 	return NULL;
@@ -849,7 +839,7 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 	for (unsigned i = 0; i < h->nw; i++) {
 		struct worker *w = &h->w[i];
 		w->h = h;
-		w->d = mhd.MHD_start_daemon(
+		w->d = lib.MHD_start_daemon(
 			flags, 0, NULL, NULL, on_request, h,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory ? o->conn_memory : (size_t)8192,
 			MHD_OPTION_CONNECTION_LIMIT, h->per_worker,
@@ -892,7 +882,7 @@ void kf_httpd_stop(struct kf_httpd *h)
 		close(h->lfd);
 	for (unsigned i = 0; i < h->nw; i++)
 		if (h->w[i].d)
-			mhd.MHD_stop_daemon(h->w[i].d);
+			lib.MHD_stop_daemon(h->w[i].d);
 	free(h->w);
 	free(h->stats);
 	free(h);
