@@ -150,7 +150,8 @@ static bool text_ok(const char *s, size_t n)
 	return true;
 }
 
-/* The offsets of the starts of lines 1, 2, ...; *n lines. */
+/* The offsets of the starts of lines 1, 2, ...; *n lines (one more than
+ * the "\n"s). */
 static size_t *line_starts(const char *s, size_t len, size_t *n)
 {
 	size_t cap = 1024, k = 0;
@@ -165,14 +166,6 @@ static size_t *line_starts(const char *s, size_t len, size_t *n)
 	}
 	*n = k;
 	return v;
-}
-
-static size_t count_lines(const char *s, size_t len)
-{
-	size_t k = 0;
-	for (const char *p = s; (p = memchr(p, '\n', (size_t)(s + len - p))); p++)
-		k++;
-	return k;
 }
 
 /* Does the item's line, starting at off, read "<spaces>- <spaces>ITEM" with
@@ -614,7 +607,7 @@ static struct kf_doc *load_partial(const struct cache *c, const char *path, cons
 	size_t np = part_root->n, nlines;
 	size_t *ls = line_starts(part, plen, &nlines);
 	int32_t dl = oline_end == LINE_END ? 0
-					   : (int32_t)count_lines(part, plen) - (oline_end - it[k].line);
+					   : (int32_t)(nlines - 1) - (oline_end - it[k].line);
 	memset(L, 0, sizeof(*L));
 	L->seq_pair = h->seq_pair;
 	L->seq_col = h->seq_col;

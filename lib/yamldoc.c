@@ -430,34 +430,24 @@ int kf_doc_parse_part(struct kf_doc *doc, const char *buf, size_t len, int line0
 {
 	struct builder b = { .doc = doc, .e = e, .line0 = line0, .depth = depth0 };
 	*root = NULL;
-	struct kf_mark m = { doc->file, line0 + 1, 1 };
-	if (find_nul(buf, len, &m))
+	struct kf_mark m = { doc->file, 0, 0 };
+	if (find_nul(buf, len, &m)) {
+		m.line += line0;
 		return kf_errf(e, &m, "file contains a NUL byte (not a text file?)");
+	}
 	return parse_doc(&b, buf, len, root);
 }
 
 int kf_doc_load_buf(struct kf_doc **out, const char *name, const char *buf, size_t len,
 		    struct kf_err *e)
 {
-	struct builder b = { 0 };
-	int r = 0;
 	*out = NULL;
 	struct kf_doc *doc = kf_xcalloc(1, sizeof(*doc));
 	doc->file = kf_arena_strdup(&doc->arena, name);
-	b.doc = doc;
-	b.e = e;
-
 	struct kf_mark m = { doc->file, 0, 0 };
-	if (len > KF_DOC_MAX_BYTES) {
-		r = kf_errc(e, -EFBIG, &m, "file is larger than %u bytes", KF_DOC_MAX_BYTES);
-		goto out;
-	}
-	if (find_nul(buf, len, &m)) {
-		r = kf_errf(e, &m, "file contains a NUL byte (not a text file?)");
-		goto out;
-	}
-	r = parse_doc(&b, buf, len, &doc->root);
-out:
+	int r = len > KF_DOC_MAX_BYTES
+			? kf_errc(e, -EFBIG, &m, "file is larger than %u bytes", KF_DOC_MAX_BYTES)
+			: kf_doc_parse_part(doc, buf, len, 0, 0, &doc->root, e);
 	if (r < 0) {
 		kf_doc_free(doc);
 		return r;
