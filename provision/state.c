@@ -455,36 +455,35 @@ static void bind_row(sqlite3_stmt *s, const struct kf_host_rec *h)
 	sqlite3_bind_int64(s, 15, h->drift_count);
 }
 
-int kf_state_put_host(struct kf_state *st, const struct kf_host_rec *h, struct kf_err *e)
+/* Writes a row with statement id (S_PUT, or S_PUT_RENDER and new_token)
+ * and its MACs. */
+static int put_row(struct kf_state *st, enum stmt_id id, const struct kf_host_rec *h,
+		   bool new_token, struct kf_err *e)
 {
 	if (!h->name || !*h->name)
 		return kf_errc(e, -EINVAL, NULL, "state %s: host without a name", st->path);
 	int r = wbegin(st, e);
 	if (r < 0)
 		return r;
-	sqlite3_stmt *s = stmt(st, S_PUT);
+	sqlite3_stmt *s = stmt(st, id);
 	bind_row(s, h);
+	if (id == S_PUT_RENDER)
+		sqlite3_bind_int(s, 16, new_token ? 1 : 0);
 	r = step_done(st, s, e, "write host");
 	if (r == 0)
 		r = put_macs(st, h->name, h->macs, e);
 	return wend(st, r, e);
 }
 
+int kf_state_put_host(struct kf_state *st, const struct kf_host_rec *h, struct kf_err *e)
+{
+	return put_row(st, S_PUT, h, false, e);
+}
+
 int kf_state_put_render(struct kf_state *st, const struct kf_host_rec *h, bool new_token,
 			struct kf_err *e)
 {
-	if (!h->name || !*h->name)
-		return kf_errc(e, -EINVAL, NULL, "state %s: host without a name", st->path);
-	int r = wbegin(st, e);
-	if (r < 0)
-		return r;
-	sqlite3_stmt *s = stmt(st, S_PUT_RENDER);
-	bind_row(s, h);
-	sqlite3_bind_int(s, 16, new_token ? 1 : 0);
-	r = step_done(st, s, e, "write host");
-	if (r == 0)
-		r = put_macs(st, h->name, h->macs, e);
-	return wend(st, r, e);
+	return put_row(st, S_PUT_RENDER, h, new_token, e);
 }
 
 int kf_state_delete_host(struct kf_state *st, const char *name, struct kf_err *e)
@@ -568,8 +567,7 @@ int kf_state_count_states(struct kf_state *st, size_t by_state[KF_ST_COUNT], lon
 int kf_state_list_digests(struct kf_state *st, struct kf_host_digest **out, size_t *n,
 			  struct kf_err *e)
 {
-	/* rows first, names after them in the same block (offsets until the
-	 * block stops moving) */
+	/* names as offsets in their own buffer until both stop moving */
 	struct kf_buf names = KF_BUF_INIT;
 	struct kf_host_digest *v = NULL;
 	size_t len = 0, cap = 0;
@@ -600,17 +598,15 @@ int kf_state_list_digests(struct kf_state *st, struct kf_host_digest **out, size
 		kf_buf_release(&names);
 		return r;
 	}
-	struct kf_host_digest *all = kf_xmalloc(len * sizeof(*all) + names.len + 1);
-	char *pool = (char *)(all + len);
+	/* the names after the rows, in the same block */
+	v = kf_xrealloc(v, len * sizeof(*v) + names.len + 1);
+	char *pool = (char *)(v + len);
 	if (names.len)
 		memcpy(pool, names.s, names.len);
-	for (size_t i = 0; i < len; i++) {
-		all[i] = v[i];
-		all[i].name = pool + (uintptr_t)v[i].name;
-	}
-	free(v);
+	for (size_t i = 0; i < len; i++)
+		v[i].name = pool + (uintptr_t)v[i].name;
 	kf_buf_release(&names);
-	*out = all;
+	*out = v;
 	*n = len;
 	return 0;
 }
