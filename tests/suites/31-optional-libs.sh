@@ -35,39 +35,45 @@ hidden() {
 		exec "$@"' sh "$@"
 }
 
+not_linked() { # TAG BINARY SONAME...: BINARY lists none of them
+	tag=$1 bin=$2
+	shift 2
+	for so in "$@"; do
+		if ldd "$bin" | grep -q "${so%%.so*}\.so"; then t_fail "$tag: $bin links $so"; else t_ok "$tag: $bin does not link $so"; fi
+	done
+}
+
+# same_output WHAT OUT CMD...: CMD prints the same and exits the same with
+# the libraries and without them (outputs in OUT.with, OUT.without)
+same_output() {
+	what=$1 out=$2
+	shift 2
+	"$@" >"$out.with" 2>&1
+	rc1=$?
+	hidden "$@" >"$out.without" 2>&1
+	rc2=$?
+	if [ "$rc1" = "$rc2" ] && cmp -s "$out.with" "$out.without"; then
+		t_ok "$tag: $what is the same without the libraries (exit $rc1)"
+	else
+		t_fail "$tag: $what differs without the libraries (exit $rc1 vs $rc2)"
+		diff -u "$out.with" "$out.without" | head -20
+	fi
+}
+
 for b in build/kickfleet-agent build/asan/kickfleet-agent; do
 	[ -x "$b" ] || { t_fail "$b not built (make all asan)"; continue; }
 	case $b in */asan/*) tag=asan ;; *) tag=plain ;; esac
-	for so in libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1; do
-		if ldd "$b" | grep -q "${so%%.so*}\.so"; then t_fail "$tag: $b links $so"; else t_ok "$tag: $b does not link $so"; fi
-	done
+	not_linked "$tag" "$b" libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1
 
 	t_check "$tag: --version without the libraries" hidden "$b" --version >/dev/null
 
 	# the same plan, byte for byte, with and without the libraries
-	"$b" plan --profile "$profile" --root "$work/root" >"$work/plan.with" 2>&1
-	rc_with=$?
-	hidden "$b" plan --profile "$profile" --root "$work/root" >"$work/plan.without" 2>&1
-	rc_without=$?
-	if [ "$rc_with" = "$rc_without" ] && cmp -s "$work/plan.with" "$work/plan.without"; then
-		t_ok "$tag: plan of a host profile is the same without the libraries (exit $rc_with)"
-	else
-		t_fail "$tag: plan differs without the libraries (exit $rc_with vs $rc_without)"
-		diff -u "$work/plan.with" "$work/plan.without" | head -20
-	fi
+	same_output "plan of a host profile" "$work/plan" "$b" plan --profile "$profile" --root "$work/root"
+	rc_with=$rc1
 
 	# this host (read only): with libnuma or without it (nodes from sysfs)
 	printf 'role: optional-libs\nmemory:\n  numa_balancing: false\n' >"$work/host.yaml"
-	"$b" plan --json --profile "$work/host.yaml" >"$work/host.with" 2>&1
-	rc1=$?
-	hidden "$b" plan --json --profile "$work/host.yaml" >"$work/host.without" 2>&1
-	rc2=$?
-	if [ "$rc1" = "$rc2" ] && cmp -s "$work/host.with" "$work/host.without"; then
-		t_ok "$tag: plan on this host is the same without libnuma (exit $rc1)"
-	else
-		t_fail "$tag: plan on this host differs without libnuma (exit $rc1 vs $rc2)"
-		diff -u "$work/host.with" "$work/host.without" | head -20
-	fi
+	same_output "plan on this host" "$work/host" "$b" plan --json --profile "$work/host.yaml"
 
 	# guests: libvirt is opened at the first guest
 	"$b" check --only guests --profile "$work/guests.yaml" --root "$work/root" >"$work/out" 2>&1
@@ -116,9 +122,7 @@ printf 'text\n' >"$work/fleet/t.ks"
 for b in build/kickfleet build/asan/kickfleet; do
 	[ -x "$b" ] || { t_fail "$b not built (make all asan)"; continue; }
 	case $b in */asan/*) tag=asan ;; *) tag=plain ;; esac
-	for so in libvirt.so.0 libxml2.so.2 libarchive.so.13 libmicrohttpd.so.12 libgnutls.so.30; do
-		if ldd "$b" | grep -q "${so%%.so*}\.so"; then t_fail "$tag: $b links $so"; else t_ok "$tag: $b does not link $so"; fi
-	done
+	not_linked "$tag" "$b" libvirt.so.0 libxml2.so.2 libarchive.so.13 libmicrohttpd.so.12 libgnutls.so.30
 	t_check "$tag: kickfleet check without the libraries" hidden env KICKFLEET_DATADIR="$TOP" "$b" check -f examples/fleet.yaml
 	hidden "$b" distro import rocky "$work/media/disc.iso" -f "$work/fleet/fleet.yaml" >"$work/out.txt" 2>&1
 	rc=$?
