@@ -52,7 +52,9 @@ cleanup() { [ -n "$created" ] && rm -f $prc; true; }
 trap cleanup EXIT
 
 log=$(mktemp /tmp/kickfleet-deps.XXXXXX)
-if ! { apt-get update -q && apt-get install -y -q --no-install-recommends $missing; } >"$log" 2>&1; then
+# several runs at once (parallel builds) wait for each other's dpkg lock
+apt="apt-get -o DPkg::Lock::Timeout=900"
+if ! { $apt update -q && $apt install -y -q --no-install-recommends $missing; } >"$log" 2>&1; then
 	cat "$log" >&2
 	rm -f "$log"
 	echo "deps: apt-get failed" >&2
