@@ -57,7 +57,14 @@ obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 # numa_error, hence exported).  Their headers are still needed; the unit
 # tests link everything.
 LAZY_PKGS  := libvirt libxml-2.0 libarchive libmicrohttpd
-AGENT_LIBS := $(call pc_libs,$(filter-out $(LAZY_PKGS) libcurl numa,$(AGENT_PKGS))) -lm \
+# The agent runs on the installed hosts, which need not have the libraries
+# it must have: those are linked statically (their .a from the -dev
+# packages), so it needs only glibc (2.34 or later: EL9, Debian 12) and
+# the loader.  tests/suites/26-agent-static.sh runs it in a chroot that
+# holds nothing else.
+AGENT_STATIC_PKGS := yaml-0.1 json-c libnl-3.0 libnl-route-3.0
+AGENT_LIBS := -Wl,-Bstatic $(filter-out -lpthread,$(shell pkg-config --libs --static $(AGENT_STATIC_PKGS) 2>/dev/null)) \
+	-Wl,-Bdynamic -lm -lpthread \
 	-Wl,--export-dynamic-symbol=numa_warn,--export-dynamic-symbol=numa_error
 PROV_LIBS  := $(call pc_libs,$(filter-out $(LAZY_PKGS),$(PROV_PKGS))) -lm -lpthread
 TEST_LIBS  := $(call pc_libs,$(ALL_PKGS) cmocka) -lm -lpthread
