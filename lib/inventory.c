@@ -142,6 +142,8 @@ static const struct kf_field defaults_fields[] = {
 	FLD(S, "ssh_keys", KF_T_LIST, ssh_keys, .elem = KF_T_STR, .flags = KF_F_ONE_OR_LIST,
 	    .doc = "root's authorized SSH keys"),
 	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables for every host"),
+	FLD(S, "power", KF_T_STRUCT, power, .sub = &kf_power_schema,
+	    .doc = "power settings shared by every host (user, password_file, port, interface, cipher_suite)"),
 	END
 };
 #undef S
@@ -171,6 +173,8 @@ static const struct kf_field host_fields[] = {
 	FLD(S, "netboot", KF_T_BOOL, netboot, .def = "true",
 	    .doc = "install from the network on its next boot (false: boot locally)"),
 	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables"),
+	FLD(S, "power", KF_T_STRUCT, power, .sub = &kf_power_schema,
+	    .doc = "its BMC, for kickfleet power and reinstall"),
 	END
 };
 #undef S
@@ -188,6 +192,8 @@ static const struct kf_field guest_fields[] = {
 	FLD(S, "disk", KF_T_SIZE, disk, .min = 1 << 20, .max = 64 * TiB, .def = "10G", .doc = "disk size"),
 	FLD(S, "firmware", KF_T_ENUM, firmware, .enumv = firmwares, .def = "bios", .doc = "guest firmware"),
 	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables"),
+	FLD(S, "power", KF_T_STRUCT, power, .sub = &kf_power_schema,
+	    .doc = "power through libvirt on its KVM host (implied; type libvirt, optional uri)"),
 	END
 };
 #undef S
@@ -628,6 +634,7 @@ static int finish_load(struct kf_inventory **out, struct kf_doc *doc, const char
 		load_roles(inv, e);
 		check_addresses(inv, e);
 		check_refs(inv, e);
+		kf_inventory_check_power(inv, e);
 	}
 	if (e->n > before) {
 		kf_inventory_free(inv);

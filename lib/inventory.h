@@ -76,8 +76,29 @@ struct kf_i_var {
 	const char *value;
 };
 
+/* How a machine's power is driven: its BMC over IPMI (hosts), or libvirt
+ * on its KVM host (guests).  `defaults: power:` may carry the settings
+ * shared by every host (user, password_file, port, interface,
+ * cipher_suite); the built-in defaults apply last (see kf_power_resolve).
+ * There is no password field: the secret lives in password_file. */
+enum kf_power_type { KF_POWER_IPMI, KF_POWER_LIBVIRT };
+enum kf_ipmi_iface { KF_IPMI_LANPLUS, KF_IPMI_LAN };
+
+struct kf_i_power {
+	KF_NODE_HDR;
+	int type;            /* enum kf_power_type, -1: the kind's own */
+	const char *address; /* BMC address (host name or IPv4) */
+	long long port;
+	const char *user;
+	const char *password_file;
+	int interface;       /* enum kf_ipmi_iface */
+	long long cipher_suite;
+	const char *uri;     /* libvirt: URI of the guest's KVM host */
+};
+
 struct kf_i_defaults {
 	KF_NODE_HDR;
+	struct kf_i_power *power; /* shared power settings, NULL if none */
 	const char *root_password_hash;
 	const char *console;
 	const char *timezone;
@@ -98,6 +119,7 @@ struct kf_i_host {
 	const char *disk;
 	int netboot;         /* bool: install from the network on next boot */
 	struct kf_list vars; /* of struct kf_i_var */
+	struct kf_i_power *power; /* its BMC, NULL if none */
 };
 
 struct kf_i_guest {
@@ -112,6 +134,7 @@ struct kf_i_guest {
 	long long disk;
 	int firmware;
 	struct kf_list vars;
+	struct kf_i_power *power; /* NULL: libvirt on its host, implied */
 };
 
 struct kf_inventory {
@@ -136,6 +159,34 @@ struct kf_inventory {
 };
 
 extern const struct kf_schema kf_inventory_schema;
+extern const struct kf_schema kf_power_schema;
+
+/* One machine's power settings with the defaults applied (the host's own,
+ * then `defaults: power:`, then port 623, lanplus, cipher suite 3).
+ * Strings are borrowed from the inventory except password_file, the
+ * resolved path (owned; kf_power_cfg_release). */
+struct kf_power_cfg {
+	const char *name;     /* host or guest name */
+	int type;             /* enum kf_power_type */
+	const char *address;
+	int port;
+	const char *user;
+	char *password_file;
+	int interface;        /* enum kf_ipmi_iface */
+	int cipher_suite;
+	const char *uri;      /* libvirt URI; NULL: qemu+ssh://root@KVMHOST/system */
+	const char *kvm_host; /* guests: the host they run on (its ip, else name) */
+};
+/* Fills *out for the host or guest named name.  -ENOENT when there is no
+ * such machine, -ENODEV when a host has no power section (a message in
+ * e either way). */
+int kf_power_resolve(const struct kf_inventory *inv, const char *name, struct kf_power_cfg *out,
+		     struct kf_err *e);
+void kf_power_cfg_release(struct kf_power_cfg *c);
+/* The inventory cross-checks of power sections (run by kf_inventory_load):
+ * complete settings after defaults, password files present and readable by
+ * their owner only. */
+void kf_inventory_check_power(struct kf_inventory *inv, struct kf_err *e);
 
 /* Loads fleet.yaml, its roles' profiles, and runs every cross-check.
  * Returns 0 with *out (free with kf_inventory_free) or a negative errno

@@ -54,6 +54,8 @@ static void set_unset(const struct kf_field *f, void *dst)
 
 static bool is_set(const struct kf_field *f, const void *dst)
 {
+	if (f->flags & KF_F_REFUSED)
+		return false;
 	switch (f->type) {
 	case KF_T_BOOL:
 	case KF_T_ENUM:
@@ -410,6 +412,10 @@ static void decode_struct_into(struct dec *d, const struct kf_schema *s, const s
 			}
 			if (idx < 64)
 				seen[idx] = true;
+			if (f->flags & KF_F_REFUSED) {
+				kf_errf(d->e, &key->mark, "%s: %s", f->key, f->doc);
+				continue;
+			}
 			decode_value(d, f, n->kids[2 * i + 1], (char *)obj + f->off);
 		}
 	}
@@ -691,6 +697,10 @@ void kf_schema_doc(FILE *out, const struct kf_schema *s, const char *path)
 		fprintf(out, "A plain value in place of the mapping sets `%s`.\n\n", s->shorthand);
 	fprintf(out, "| key | type | default | meaning |\n| --- | --- | --- | --- |\n");
 	for (const struct kf_field *f = s->fields; f->key; f++) {
+		if (f->flags & KF_F_REFUSED) {
+			fprintf(out, "| `%s` (refused) | | | %s |\n", f->key, f->doc);
+			continue;
+		}
 		char range[96] = "";
 		if (f->min < f->max && f->type == KF_T_INT)
 			snprintf(range, sizeof(range), " (%lld to %lld)", f->min, f->max);

@@ -55,6 +55,9 @@ enum kf_type {
 enum {
 	KF_F_REQUIRED = 1 << 0,
 	KF_F_ONE_OR_LIST = 1 << 1, /* LIST: a single value stands for a one-item list */
+	/* The key is refused wherever it appears, with .doc as the reason
+	 * (an inline secret); its value is never stored or printed. */
+	KF_F_REFUSED = 1 << 2,
 };
 
 struct kf_list {

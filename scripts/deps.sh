@@ -10,12 +10,13 @@ want=${1:-all}
 
 BUILD="build-essential pkg-config libyaml-dev libcurl4-openssl-dev libvirt-dev
  libnuma-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev libsqlite3-dev
- libjson-c-dev libxml2-dev libarchive-dev nettle-dev"
+ libjson-c-dev libxml2-dev libarchive-dev nettle-dev libfreeipmi-dev"
 CHECK="libcmocka-dev clang libclang-rt-14-dev dnsmasq-base tftpd-hpa tftp-hpa
  iproute2 curl jq busybox-static libvirt-daemon libvirt-daemon-driver-qemu
  libvirt-clients qemu-system-x86 qemu-utils ipxe-qemu pxelinux syslinux-common
- ovmf grub-efi-amd64-bin grub-efi-amd64-signed ipxe grub-common mtools xorriso kmod"
-BENCH="wrk nginx-light ansible-core hyperfine"
+ ovmf grub-efi-amd64-bin grub-efi-amd64-signed ipxe grub-common mtools xorriso kmod
+ openipmi"
+BENCH="wrk nginx-light ansible-core hyperfine ipmitool"
 
 case $want in
 build) pkgs=$BUILD ;;

@@ -4,6 +4,7 @@
 set -eu
 D=$(cd "$(dirname "$0")" && pwd)
 B=$D/../../build
+sh "$D/modes.sh"
 cd "$D/profile/bad"
 for f in *.yaml; do "$B/kickfleet-agent" validate "$f" 2>"${f%.yaml}.err" >/dev/null && echo "unexpected success: $f" || true; done
 cd "$D/profile/good"

@@ -9,6 +9,7 @@ D=$TOP/tests/data
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export ASAN_OPTIONS=detect_leaks=1
+sh "$D/modes.sh"
 
 for B in "$TOP/build" "$TOP/build/asan"; do
 	tag=$(basename "$B"); [ "$tag" = build ] && tag=plain
