@@ -5,6 +5,7 @@
 #   make demo       the lab: a provisioner and PXE-booting QEMU machines
 #   make fuzz       run the YAML loaders' fuzz targets for longer
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make packages   the agent's RPM (EL9) and .deb, and their repositories
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -74,7 +75,7 @@ UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 ASAN_UNITS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 ASAN_PROGS := $(B)/asan/kickfleet $(B)/asan/kickfleet-agent
 
-.PHONY: all deps deps-check check check-fast unit bench demo fuzz install clean tests asan docs
+.PHONY: all deps deps-check check check-fast unit bench demo fuzz install clean tests asan docs packages
 all: $(PROGS)
 
 deps:
@@ -127,6 +128,7 @@ asan: $(ASAN_PROGS) $(ASAN_UNITS)
 # `make check`: everything the CI runs.
 check: deps-check
 	@$(MAKE) --no-print-directory all tests asan $(FUZZERS)
+	@$(MAKE) --no-print-directory packages
 	@tests/run.sh
 
 # The fast part only (unit, data, sysroot), for the edit-compile loop.
@@ -141,6 +143,13 @@ fuzz: $(FUZZERS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$n tests/fuzz/seed 2>&1 | \
 			grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
 	done
+
+# build/packages/rpm (kickfleet-agent-V-1.el9.x86_64.rpm + repodata) and
+# build/packages/deb (kickfleet-agent_V-1_amd64.deb + a flat apt
+# repository); V is KF_VERSION in lib/subcmd.h.  `kickfleet render` copies
+# them under the HTTP root (docs/packages.md).
+packages: $(B)/kickfleet-agent
+	@scripts/packages.sh $(B)/packages
 
 bench: 
 	@scripts/deps.sh bench
@@ -166,6 +175,9 @@ install: all
 	install -m 644 kickstart/snippets/* $(DESTDIR)$(DATADIR)/kickstart/snippets/
 	install -m 644 examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
 	install -m 644 agent/systemd/*.service agent/systemd/*.timer $(DESTDIR)$(UNITDIR)/
+	sed -i 's#/usr/bin/kickfleet-agent#$(BINDIR)/kickfleet-agent#' $(DESTDIR)$(UNITDIR)/kickfleet-agent*.service
+	if [ -f $(B)/packages/rpm/repodata/repomd.xml ]; then \
+		rm -rf $(DESTDIR)$(DATADIR)/packages && cp -r $(B)/packages $(DESTDIR)$(DATADIR)/packages; fi
 
 clean:
 	rm -rf $(B)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages kickfleet needs to build, test and run its lab.
-#   scripts/deps.sh [build|check|demo|bench|all]   (default: all)
+#   scripts/deps.sh [build|packages|check|demo|bench|all]   (default: all)
 # Idempotent and quiet on success. Services that packages would start are
 # blocked while installing, and any host-wide dnsmasq/tftpd/libvirtd the
 # packages started anyway is stopped again: kickfleet runs its own.
@@ -16,14 +16,19 @@ CHECK="libcmocka-dev clang libclang-rt-14-dev dnsmasq-base tftpd-hpa tftp-hpa
  libvirt-clients qemu-system-x86 qemu-utils ipxe-qemu pxelinux syslinux-common
  ovmf grub-efi-amd64-bin grub-efi-amd64-signed ipxe grub-common mtools xorriso kmod
  openipmi"
+# `make packages`: the agent's RPM (rpmbuild, createrepo_c) and .deb
+# (dpkg-buildpackage, debhelper); the package suite checks them with
+# rpmlint, lintian and a dnf install into an empty root
+PACKAGES="rpm createrepo-c debhelper dpkg-dev fakeroot dnf lintian rpmlint"
 BENCH="wrk nginx-light ansible-core hyperfine ipmitool"
 
 case $want in
 build) pkgs=$BUILD ;;
-check|demo) pkgs="$BUILD $CHECK" ;;
-bench) pkgs="$BUILD $CHECK $BENCH" ;;
-all) pkgs="$BUILD $CHECK $BENCH" ;;
-*) echo "usage: $0 [build|check|demo|bench|all]" >&2; exit 1 ;;
+packages) pkgs="$BUILD $PACKAGES" ;;
+check|demo) pkgs="$BUILD $CHECK $PACKAGES" ;;
+bench) pkgs="$BUILD $CHECK $PACKAGES $BENCH" ;;
+all) pkgs="$BUILD $CHECK $PACKAGES $BENCH" ;;
+*) echo "usage: $0 [build|packages|check|demo|bench|all]" >&2; exit 1 ;;
 esac
 
 missing=

@@ -16,6 +16,8 @@ for f in opt/kf/bin/kickfleet opt/kf/bin/kickfleet-agent opt/kf/share/man/man1/k
 	lib/systemd/system/kickfleet-agent.service lib/systemd/system/kickfleet-agent.timer; do
 	t_check "installed $f" test -f "$R/$f"
 done
+t_check "installed units run the agent from PREFIX/bin" \
+	grep -q '^ExecStart=/opt/kf/bin/kickfleet-agent ' "$R/lib/systemd/system/kickfleet-agent.service"
 t_check "installed kickfleet runs" "$R/opt/kf/bin/kickfleet" --version
 t_check "installed agent validates a shipped profile" \
 	"$R/opt/kf/bin/kickfleet-agent" validate "$R/opt/kf/share/kickfleet/profiles/kvm-host.yaml"
