@@ -1,10 +1,13 @@
 /* The provisioner's state store: install progress, tokens, render digests
  * and agent reports, one row per host or guest, plus an events log.
  *
- * This header is the whole interface; provision/state.c is the SQLite
- * backend and the only file that talks to sqlite3 (WAL journal, a busy
- * timeout, every write in a transaction, so a committed change survives
- * kill -9).  A later PostgreSQL backend implements the same functions.
+ * This header is the whole interface for callers.  provision/state.c
+ * holds the rules every backend shares and calls one backend through a
+ * table of operations (state_backend.h, which also says how to add a
+ * backend, an operation or a column).  provision/state_sqlite.c is the
+ * SQLite backend and the only file that talks to sqlite3 (WAL journal, a
+ * busy timeout, every write in a transaction, so a committed change
+ * survives kill -9; the schema versioned by PRAGMA user_version).
  *
  * Install states move new -> booting -> installing -> installed ->
  * configured / drifted / failed; `kickfleet netboot HOST on` puts a host

@@ -322,6 +322,38 @@ static void test_open_error_names_path(void **state)
 	assert_null(kf_install_state_name(KF_ST_COUNT));
 }
 
+/* The schema version is the file header's user_version (offset 60, big
+ * endian): a new file is at the newest, reopening runs nothing, a file
+ * from a newer kickfleet is refused by name and left as it is. */
+static void test_schema_version(void **state)
+{
+	struct fx *f = *state;
+	put(f->st, "kvm01", "52:54:00:aa:00:01");
+	kf_state_close(f->st);
+	f->st = NULL;
+	unsigned char hdr[64];
+	FILE *fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fread(hdr, 1, sizeof(hdr), fp), sizeof(hdr));
+	assert_true(hdr[63] >= 1 && !hdr[60] && !hdr[61] && !hdr[62]);
+	assert_int_equal(kf_state_open(&f->st, f->path, NULL), 0);
+	struct kf_host_rec g;
+	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
+	kf_host_rec_release(&g);
+	kf_state_close(f->st);
+	f->st = NULL;
+	hdr[63] = 99;
+	assert_int_equal(fseek(fp, 60, SEEK_SET), 0);
+	assert_int_equal(fwrite(hdr + 60, 1, 4, fp), 4);
+	assert_int_equal(fclose(fp), 0);
+	struct kf_err e = KF_ERR_INIT;
+	assert_int_equal(kf_state_open(&f->st, f->path, &e), -EPROTO);
+	assert_null(f->st);
+	assert_non_null(strstr(e.v[0].text, "schema version 99 is newer"));
+	assert_non_null(strstr(e.v[0].text, f->path));
+	kf_err_release(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +366,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_put_render_keeps_callbacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_kill, setup, teardown),
 		cmocka_unit_test(test_open_error_names_path),
+		cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,102 @@
+/* The state store's backend interface: what provision/state.c asks of a
+ * storage engine.  Callers use state.h; only state.c and the backends
+ * (provision/state_sqlite.c, later a PostgreSQL one) include this.
+ *
+ * state.c keeps what is the same for every engine: the install-state
+ * rules (idempotent moves, "installed" clears netboot, netboot on means a
+ * reinstall), the events those moves log, tokens, and choosing a backend
+ * by the location kf_state_open is given.  A backend only stores and
+ * reads rows.
+ *
+ * How to add a backend: one file filling a struct kf_state_ops (every
+ * member), its handle embedding struct kf_state as the first member, and
+ * one row in `backends[]` in state.c before the SQLite one (which takes
+ * any location, so it stays last).  It must keep the contract of state.h:
+ * each write inside begin/end is one transaction, batches do not nest,
+ * a committed write survives a crash, the handle may be shared by threads.
+ * Its schema is versioned like SQLite's (see `migrations[]` there).
+ *
+ * How to add an operation (say, the power state of a host): the public
+ * function in state.h, a member here, its code in every backend, and in
+ * state.c the function that checks arguments, opens the write transaction
+ * (begin/end), calls the member and logs an event if the change is one.
+ *
+ * How to add a column: one new migration step at the end of each
+ * backend's list (never edit a step that shipped: a store already at
+ * that version will not run it again), the field in struct kf_host_rec,
+ * and the backend's row reader and writer (in SQLite: HOST_COLS,
+ * read_row, bind_row).  Old rows get the column's default.
+ *
+ * All members return 0 or a negative errno with a message in e; -ENOENT
+ * ("no such row") comes without a message, state.c adds one. */
+#ifndef KF_PROVISION_STATE_BACKEND_H
+#define KF_PROVISION_STATE_BACKEND_H
+
+#include "provision/state.h"
+
+struct kf_state_ops;
+
+/* The head of every backend's handle. */
+struct kf_state {
+	const struct kf_state_ops *ops;
+};
+
+/* What put_host writes of an existing row (a new row gets every field). */
+enum kf_put_mode {
+	KF_PUT_ALL,          /* the whole row (kf_state_put_host) */
+	KF_PUT_RENDER,       /* kind, MACs, role, digest (kf_state_put_render) */
+	KF_PUT_RENDER_TOKEN, /* the same and the token, token_gen, token_issued */
+};
+
+struct kf_state_ops {
+	const char *name; /* "sqlite", for messages */
+	/* Whether where (a path or URL given to kf_state_open) is this
+	 * backend's. */
+	bool (*accepts)(const char *where);
+	/* Opens or creates the store and brings its schema to the newest
+	 * version; *out is the backend's handle. */
+	int (*open)(struct kf_state **out, const char *where, struct kf_err *e);
+	void (*close)(struct kf_state *st);
+
+	/* A write transaction.  batch: kf_state_begin's (fails when one is
+	 * open); otherwise one operation's, which joins an open batch.  end
+	 * commits when commit is set, else rolls back; pairs with begin of
+	 * the same batch flag. */
+	int (*begin)(struct kf_state *st, bool batch, struct kf_err *e);
+	int (*end)(struct kf_state *st, bool batch, bool commit, struct kf_err *e);
+
+	/* The row of name, or (name NULL) the one with MAC mac. */
+	int (*get_host)(struct kf_state *st, const char *name, const char *mac,
+			struct kf_host_rec *out, struct kf_err *e);
+	/* Inside begin/end: the row h->name and its MACs. */
+	int (*put_host)(struct kf_state *st, const struct kf_host_rec *h, enum kf_put_mode mode,
+			struct kf_err *e);
+	int (*delete_host)(struct kf_state *st, const char *name, struct kf_err *e);
+	int (*list_hosts)(struct kf_state *st, struct kf_host_rec **out, size_t *n,
+			  struct kf_err *e);
+	int (*list_digests)(struct kf_state *st, struct kf_host_digest **out, size_t *n,
+			    struct kf_err *e);
+	int (*count_states)(struct kf_state *st, size_t by_state[KF_ST_COUNT], long long *drift,
+			    struct kf_err *e);
+
+	/* Column updates of one existing row, inside begin/end. */
+	int (*set_state)(struct kf_state *st, const char *name, int state, int64_t since,
+			 bool clear_netboot, struct kf_err *e);
+	int (*set_netboot)(struct kf_state *st, const char *name, bool on, struct kf_err *e);
+	/* token, token_gen + 1, token_issued = issued. */
+	int (*set_token)(struct kf_state *st, const char *name, const char *token, int64_t issued,
+			 struct kf_err *e);
+	/* report, report_time = time, drift_count + 1 when drifted. */
+	int (*set_report)(struct kf_state *st, const char *name, const char *json, int64_t time,
+			  bool drifted, struct kf_err *e);
+
+	/* Inside begin/end. */
+	int (*log_event)(struct kf_state *st, const char *name, const char *what,
+			 const char *detail, struct kf_err *e);
+	int (*list_events)(struct kf_state *st, const char *name, size_t limit,
+			   struct kf_event **out, size_t *n, struct kf_err *e);
+};
+
+extern const struct kf_state_ops kf_state_sqlite;
+
+#endif

@@ -1,0 +1,658 @@
+/* The state store's SQLite backend: the one file that talks to sqlite3.
+ * See state.h for the contract and state_backend.h for the interface. */
+#include "provision/state_backend.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* The schema, one step per version: PRAGMA user_version is the number of
+ * steps a file has run.  A new column or table is one more step at the
+ * end (ALTER TABLE hosts ADD COLUMN ... NOT NULL DEFAULT ...); a step
+ * that shipped is never edited. */
+static const char *const migrations[] = {
+	/* 1: hosts, their MACs, the events log */
+	"CREATE TABLE IF NOT EXISTS hosts ("
+	" name TEXT PRIMARY KEY,"
+	" kind TEXT NOT NULL DEFAULT 'host',"
+	" macs TEXT NOT NULL DEFAULT '',"
+	" role TEXT NOT NULL DEFAULT '',"
+	" state TEXT NOT NULL DEFAULT 'new',"
+	" state_since INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL DEFAULT 0,"
+	" netboot INTEGER NOT NULL DEFAULT 1,"
+	" token TEXT NOT NULL DEFAULT '',"
+	" token_gen INTEGER NOT NULL DEFAULT 0,"
+	" token_issued INTEGER NOT NULL DEFAULT 0,"
+	" digest TEXT NOT NULL DEFAULT '',"
+	" report TEXT,"
+	" report_time INTEGER NOT NULL DEFAULT 0,"
+	" drift_count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS host_macs ("
+	" mac TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS host_macs_name ON host_macs (name);"
+	"CREATE TABLE IF NOT EXISTS events ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time INTEGER NOT NULL,"
+	" host TEXT NOT NULL,"
+	" what TEXT NOT NULL,"
+	" detail TEXT);"
+	"CREATE INDEX IF NOT EXISTS events_host ON events (host, id);",
+};
+#define SCHEMA_VERSION ((int)KF_ARRAY_SIZE(migrations))
+
+enum stmt_id {
+	S_GET,
+	S_FIND_MAC,
+	S_PUT,
+	S_PUT_RENDER,
+	S_DEL_MACS,
+	S_PUT_MAC,
+	S_DELETE,
+	S_LIST,
+	S_LIST_DIGESTS,
+	S_COUNTS,
+	S_SET_STATE,
+	S_SET_NETBOOT,
+	S_SET_TOKEN,
+	S_REPORT,
+	S_EVENT,
+	S_EVENTS_ALL,
+	S_EVENTS_HOST,
+	S_COUNT
+};
+
+#define HOST_COLS                                                                        \
+	"name, kind, macs, role, state, state_since, created, netboot, token, token_gen, " \
+	"token_issued, digest, report, report_time, drift_count"
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_GET] = "SELECT " HOST_COLS " FROM hosts WHERE name = ?1",
+	[S_FIND_MAC] = "SELECT " HOST_COLS " FROM hosts WHERE name = "
+		       "(SELECT name FROM host_macs WHERE mac = lower(?1))",
+	[S_PUT] = "INSERT OR REPLACE INTO hosts (" HOST_COLS ") VALUES "
+		  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	/* render's columns only: never the install state, netboot or reports of
+	 * an existing row, its token only when render issued one (?16) */
+	[S_PUT_RENDER] = "INSERT INTO hosts (" HOST_COLS ") VALUES "
+			 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+			 "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
+			 "macs = excluded.macs, role = excluded.role, digest = excluded.digest, "
+			 "token = CASE WHEN ?16 THEN excluded.token ELSE token END, "
+			 "token_gen = CASE WHEN ?16 THEN excluded.token_gen ELSE token_gen END, "
+			 "token_issued = CASE WHEN ?16 THEN excluded.token_issued ELSE token_issued END",
+	[S_DEL_MACS] = "DELETE FROM host_macs WHERE name = ?1",
+	[S_PUT_MAC] = "INSERT OR REPLACE INTO host_macs (mac, name) VALUES (lower(?1), ?2)",
+	[S_DELETE] = "DELETE FROM hosts WHERE name = ?1",
+	[S_LIST] = "SELECT " HOST_COLS " FROM hosts ORDER BY name",
+	[S_COUNTS] = "SELECT state, count(*), total(drift_count) FROM hosts GROUP BY state",
+	/* the columns render compares: a big report is never read */
+	[S_LIST_DIGESTS] = "SELECT name, netboot, token, digest FROM hosts",
+	[S_SET_STATE] = "UPDATE hosts SET state = ?2, state_since = ?3, "
+			"netboot = CASE WHEN ?4 THEN 0 ELSE netboot END WHERE name = ?1",
+	[S_SET_NETBOOT] = "UPDATE hosts SET netboot = ?2 WHERE name = ?1",
+	[S_SET_TOKEN] = "UPDATE hosts SET token = ?2, token_gen = token_gen + 1, token_issued = ?3 "
+			"WHERE name = ?1",
+	[S_REPORT] = "UPDATE hosts SET report = ?2, report_time = ?3, "
+		     "drift_count = drift_count + ?4 WHERE name = ?1",
+	[S_EVENT] = "INSERT INTO events (time, host, what, detail) VALUES (?1, ?2, ?3, ?4)",
+	[S_EVENTS_ALL] = "SELECT id, time, host, what, detail FROM "
+			 "(SELECT * FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[S_EVENTS_HOST] = "SELECT id, time, host, what, detail FROM "
+			  "(SELECT * FROM events WHERE host = ?2 ORDER BY id DESC LIMIT ?1) ORDER BY id",
+};
+
+struct sq {
+	struct kf_state base; /* first: the handle state.c passes */
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmt[S_COUNT];
+	pthread_mutex_t lock; /* recursive: a batch holds it from begin to end */
+	int in_batch;
+};
+
+static struct sq *sq_of(struct kf_state *st)
+{
+	return (struct sq *)st;
+}
+
+/* ---- error mapping ---- */
+
+static int db_err(struct sq *st, struct kf_err *e, int rc, const char *what)
+{
+	int code = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY
+		   : rc == SQLITE_NOMEM			  ? -ENOMEM
+		   : rc == SQLITE_READONLY || rc == SQLITE_PERM || rc == SQLITE_CANTOPEN ? -EACCES
+		   : rc == SQLITE_FULL ? -ENOSPC
+		   : rc == SQLITE_CONSTRAINT ? -EEXIST
+		   : -EIO;
+	return kf_errc(e, code, NULL, "state %s: %s: %s", st && st->path ? st->path : "(none)", what,
+		       st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+}
+
+static int exec(struct sq *st, const char *sql, struct kf_err *e)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : db_err(st, e, rc, sql);
+}
+
+static sqlite3_stmt *stmt(struct sq *st, enum stmt_id id)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static int step_done(struct sq *st, sqlite3_stmt *s, struct kf_err *e, const char *what)
+{
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : db_err(st, e, rc, what);
+}
+
+/* step_done for an UPDATE or DELETE of one row: -ENOENT when there was
+ * none. */
+static int step_changed(struct sq *st, sqlite3_stmt *s, struct kf_err *e, const char *what)
+{
+	int r = step_done(st, s, e, what);
+	return r == 0 && sqlite3_changes(st->db) == 0 ? -ENOENT : r;
+}
+
+/* ---- open / close / schema ---- */
+
+static int user_version(struct sq *st, struct kf_err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_err(st, e, rc, "PRAGMA user_version");
+	rc = sqlite3_step(s);
+	int v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	sqlite3_finalize(s);
+	if (v < 0)
+		return db_err(st, e, rc, "PRAGMA user_version");
+	if (v > SCHEMA_VERSION)
+		return kf_errc(e, -EPROTO, NULL, "state %s: schema version %d is newer than this "
+			       "kickfleet's (%d)", st->path, v, SCHEMA_VERSION);
+	return v;
+}
+
+/* Runs the steps the file has not run, all in one transaction; the
+ * version is read again under the write lock, so two processes opening a
+ * new file run each step once. */
+static int migrate(struct sq *st, struct kf_err *e)
+{
+	int v = user_version(st, e);
+	if (v < 0 || v == SCHEMA_VERSION)
+		return v < 0 ? v : 0;
+	int r = exec(st, "BEGIN IMMEDIATE", e);
+	if (r < 0)
+		return r;
+	if ((v = r = user_version(st, e)) >= 0)
+		r = 0;
+	for (; r == 0 && v < SCHEMA_VERSION; v++) {
+		char pragma[48];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if ((r = exec(st, migrations[v], e)) == 0)
+			r = exec(st, pragma, e);
+	}
+	if (r == 0 && (r = exec(st, "COMMIT", e)) == 0)
+		return 0;
+	exec(st, "ROLLBACK", NULL);
+	return r;
+}
+
+static void sq_close(struct kf_state *base)
+{
+	struct sq *st = sq_of(base);
+	if (!st)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	if (st->db)
+		sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st->path);
+	free(st);
+}
+
+static int sq_open(struct kf_state **out, const char *path, struct kf_err *e)
+{
+	*out = NULL;
+	struct sq *st = kf_xcalloc(1, sizeof(*st));
+	st->base.ops = &kf_state_sqlite;
+	st->path = kf_xstrdup(path);
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&st->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	int r = 0;
+	int rc = sqlite3_open_v2(path, &st->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		r = db_err(st, e, rc, "open");
+		goto out;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if ((r = exec(st, "PRAGMA journal_mode = WAL", e)) < 0 ||
+	    (r = exec(st, "PRAGMA synchronous = FULL", e)) < 0 || (r = migrate(st, e)) < 0)
+		goto out;
+	for (int i = 0; i < S_COUNT; i++) {
+		rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+					NULL);
+		if (rc != SQLITE_OK) {
+			r = db_err(st, e, rc, "prepare");
+			goto out;
+		}
+	}
+	*out = &st->base;
+	st = NULL;
+out:
+	sq_close(st ? &st->base : NULL);
+	return r;
+}
+
+/* Any location that is not a URL: a file such as STATE_DIR/state.db. */
+static bool sq_accepts(const char *where)
+{
+	return !strstr(where, "://");
+}
+
+/* ---- transactions ---- */
+
+static int sq_begin(struct kf_state *base, bool batch, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	pthread_mutex_lock(&st->lock);
+	if (st->in_batch && batch) {
+		pthread_mutex_unlock(&st->lock);
+		return kf_errc(e, -EBUSY, NULL, "state %s: a batch is already open", st->path);
+	}
+	if (st->in_batch)
+		return 0; /* a part of the batch */
+	int r = exec(st, "BEGIN IMMEDIATE", e);
+	if (r < 0) {
+		pthread_mutex_unlock(&st->lock);
+		return r;
+	}
+	st->in_batch = batch;
+	return 0; /* the lock stays held until end */
+}
+
+static int sq_end(struct kf_state *base, bool batch, bool commit, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	if (batch && !st->in_batch)
+		return kf_errc(e, -EINVAL, NULL, "state %s: no batch is open", st->path);
+	int r = 0;
+	if (batch || !st->in_batch) {
+		r = exec(st, commit ? "COMMIT" : "ROLLBACK", commit || batch ? e : NULL);
+		if (r < 0 && commit)
+			exec(st, "ROLLBACK", NULL);
+		st->in_batch = 0;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* ---- rows ---- */
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return t ? kf_xstrdup((const char *)t) : NULL;
+}
+
+static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	size_t n = t ? strnlen((const char *)t, len - 1) : 0; /* as snprintf "%s" */
+	memcpy(dst, t ? (const char *)t : "", n);
+	dst[n] = 0;
+}
+
+static void read_row(sqlite3_stmt *s, struct kf_host_rec *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->name = col_dup(s, 0);
+	const unsigned char *kind = sqlite3_column_text(s, 1);
+	h->kind = kind && !strcmp((const char *)kind, "guest") ? KF_KIND_GUEST : KF_KIND_HOST;
+	h->macs = col_dup(s, 2);
+	h->role = col_dup(s, 3);
+	int st = kf_install_state_parse((const char *)sqlite3_column_text(s, 4));
+	h->state = st < 0 ? KF_ST_NEW : st;
+	h->state_since = sqlite3_column_int64(s, 5);
+	h->created = sqlite3_column_int64(s, 6);
+	h->netboot = sqlite3_column_int(s, 7);
+	col_copy(s, 8, h->token, sizeof(h->token));
+	h->token_gen = sqlite3_column_int64(s, 9);
+	h->token_issued = sqlite3_column_int64(s, 10);
+	col_copy(s, 11, h->digest, sizeof(h->digest));
+	h->report = col_dup(s, 12);
+	h->report_time = sqlite3_column_int64(s, 13);
+	h->drift_count = sqlite3_column_int64(s, 14);
+	if (!h->macs)
+		h->macs = kf_xstrdup("");
+	if (!h->role)
+		h->role = kf_xstrdup("");
+}
+
+static int sq_get_host(struct kf_state *base, const char *name, const char *mac,
+		       struct kf_host_rec *out, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, name ? S_GET : S_FIND_MAC);
+	bind_text(s, 1, name ? name : mac);
+	int r = 0;
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_row(s, out);
+	else if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else
+		r = db_err(st, e, rc, "read host");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static int put_macs(struct sq *st, const char *name, const char *macs, struct kf_err *e)
+{
+	sqlite3_stmt *s = stmt(st, S_DEL_MACS);
+	bind_text(s, 1, name);
+	int r = step_done(st, s, e, "write host MACs");
+	for (const char *p = macs; r == 0 && p && *p;) {
+		size_t n = strcspn(p, ",");
+		if (n) {
+			s = stmt(st, S_PUT_MAC);
+			sqlite3_bind_text(s, 1, p, (int)n, SQLITE_STATIC);
+			bind_text(s, 2, name);
+			r = step_done(st, s, e, "write host MACs");
+		}
+		p += n + (p[n] == ',');
+	}
+	return r;
+}
+
+static void bind_row(sqlite3_stmt *s, const struct kf_host_rec *h)
+{
+	bind_text(s, 1, h->name);
+	bind_text(s, 2, kf_host_kind_name(h->kind));
+	bind_text(s, 3, h->macs ? h->macs : "");
+	bind_text(s, 4, h->role ? h->role : "");
+	bind_text(s, 5, kf_install_state_name(h->state) ? kf_install_state_name(h->state) : "new");
+	sqlite3_bind_int64(s, 6, h->state_since);
+	sqlite3_bind_int64(s, 7, h->created ? h->created : (int64_t)time(NULL));
+	sqlite3_bind_int(s, 8, h->netboot ? 1 : 0);
+	bind_text(s, 9, h->token);
+	sqlite3_bind_int64(s, 10, h->token_gen);
+	sqlite3_bind_int64(s, 11, h->token_issued);
+	bind_text(s, 12, h->digest);
+	bind_text(s, 13, h->report);
+	sqlite3_bind_int64(s, 14, h->report_time);
+	sqlite3_bind_int64(s, 15, h->drift_count);
+}
+
+static int sq_put_host(struct kf_state *base, const struct kf_host_rec *h, enum kf_put_mode mode,
+		       struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, mode == KF_PUT_ALL ? S_PUT : S_PUT_RENDER);
+	bind_row(s, h);
+	if (mode != KF_PUT_ALL)
+		sqlite3_bind_int(s, 16, mode == KF_PUT_RENDER_TOKEN);
+	int r = step_done(st, s, e, "write host");
+	return r < 0 ? r : put_macs(st, h->name, h->macs, e);
+}
+
+static int sq_delete_host(struct kf_state *base, const char *name, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_DELETE);
+	bind_text(s, 1, name);
+	int r = step_changed(st, s, e, "delete host");
+	if (r == 0) {
+		s = stmt(st, S_DEL_MACS);
+		bind_text(s, 1, name);
+		r = step_done(st, s, e, "delete host MACs");
+	}
+	return r;
+}
+
+static int sq_list_hosts(struct kf_state *base, struct kf_host_rec **out, size_t *n,
+			 struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, S_LIST);
+	struct kf_host_rec *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc, r = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = kf_xrealloc(v, cap * sizeof(*v));
+		}
+		read_row(s, &v[len++]);
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_err(st, e, rc, "list hosts");
+		kf_host_recs_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	*out = v;
+	*n = len;
+	return r;
+}
+
+static int sq_count_states(struct kf_state *base, size_t by_state[KF_ST_COUNT], long long *drift,
+			   struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, S_COUNTS);
+	int rc, r = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		int state = name ? kf_install_state_parse(name) : -1;
+		if (state < 0)
+			state = KF_ST_NEW; /* as read_row does */
+		by_state[state] += (size_t)sqlite3_column_int64(s, 1);
+		*drift += (long long)sqlite3_column_double(s, 2);
+	}
+	if (rc != SQLITE_DONE)
+		r = db_err(st, e, rc, "count hosts");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static int sq_list_digests(struct kf_state *base, struct kf_host_digest **out, size_t *n,
+			   struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	/* names as offsets in their own buffer until both stop moving */
+	struct kf_buf names = KF_BUF_INIT;
+	struct kf_host_digest *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc, r = 0;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, S_LIST_DIGESTS);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = kf_xrealloc(v, cap * sizeof(*v));
+		}
+		struct kf_host_digest *d = &v[len++];
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		d->name = (const char *)(uintptr_t)names.len;
+		kf_buf_add(&names, name ? name : "", name ? strlen(name) + 1 : 1);
+		d->netboot = sqlite3_column_int(s, 1);
+		col_copy(s, 2, d->token, sizeof(d->token));
+		col_copy(s, 3, d->digest, sizeof(d->digest));
+	}
+	if (rc != SQLITE_DONE)
+		r = db_err(st, e, rc, "list hosts");
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	if (r < 0) {
+		free(v);
+		kf_buf_release(&names);
+		return r;
+	}
+	/* the names after the rows, in the same block */
+	v = kf_xrealloc(v, len * sizeof(*v) + names.len + 1);
+	char *pool = (char *)(v + len);
+	if (names.len)
+		memcpy(pool, names.s, names.len);
+	for (size_t i = 0; i < len; i++)
+		v[i].name = pool + (uintptr_t)v[i].name;
+	kf_buf_release(&names);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* ---- column updates ---- */
+
+static int sq_set_state(struct kf_state *base, const char *name, int state, int64_t since,
+			bool clear_netboot, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_SET_STATE);
+	bind_text(s, 1, name);
+	bind_text(s, 2, kf_install_state_name(state));
+	sqlite3_bind_int64(s, 3, since);
+	sqlite3_bind_int(s, 4, clear_netboot);
+	return step_changed(st, s, e, "set state");
+}
+
+static int sq_set_netboot(struct kf_state *base, const char *name, bool on, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_SET_NETBOOT);
+	bind_text(s, 1, name);
+	sqlite3_bind_int(s, 2, on);
+	return step_changed(st, s, e, "set netboot");
+}
+
+static int sq_set_token(struct kf_state *base, const char *name, const char *token,
+			int64_t issued, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_SET_TOKEN);
+	bind_text(s, 1, name);
+	bind_text(s, 2, token);
+	sqlite3_bind_int64(s, 3, issued);
+	return step_changed(st, s, e, "rotate token");
+}
+
+static int sq_set_report(struct kf_state *base, const char *name, const char *json, int64_t time,
+			 bool drifted, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_REPORT);
+	bind_text(s, 1, name);
+	bind_text(s, 2, json);
+	sqlite3_bind_int64(s, 3, time);
+	sqlite3_bind_int(s, 4, drifted);
+	return step_changed(st, s, e, "record report");
+}
+
+/* ---- events ---- */
+
+static int sq_log_event(struct kf_state *base, const char *name, const char *what,
+			const char *detail, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_EVENT);
+	sqlite3_bind_int64(s, 1, (int64_t)time(NULL));
+	bind_text(s, 2, name);
+	bind_text(s, 3, what);
+	bind_text(s, 4, detail);
+	return step_done(st, s, e, "log event");
+}
+
+static int sq_list_events(struct kf_state *base, const char *name, size_t limit,
+			  struct kf_event **out, size_t *n, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, name ? S_EVENTS_HOST : S_EVENTS_ALL);
+	sqlite3_bind_int64(s, 1, limit ? (sqlite3_int64)limit : -1);
+	if (name)
+		bind_text(s, 2, name);
+	struct kf_event *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc, r = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = kf_xrealloc(v, cap * sizeof(*v));
+		}
+		struct kf_event *ev = &v[len++];
+		ev->id = sqlite3_column_int64(s, 0);
+		ev->time = sqlite3_column_int64(s, 1);
+		ev->host = col_dup(s, 2);
+		ev->what = col_dup(s, 3);
+		ev->detail = col_dup(s, 4);
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_err(st, e, rc, "list events");
+		kf_events_free(v, len);
+		v = NULL;
+		len = 0;
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	*out = v;
+	*n = len;
+	return r;
+}
+
+const struct kf_state_ops kf_state_sqlite = {
+	.name = "sqlite",
+	.accepts = sq_accepts,
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.end = sq_end,
+	.get_host = sq_get_host,
+	.put_host = sq_put_host,
+	.delete_host = sq_delete_host,
+	.list_hosts = sq_list_hosts,
+	.list_digests = sq_list_digests,
+	.count_states = sq_count_states,
+	.set_state = sq_set_state,
+	.set_netboot = sq_set_netboot,
+	.set_token = sq_set_token,
+	.set_report = sq_set_report,
+	.log_event = sq_log_event,
+	.list_events = sq_list_events,
+};
