@@ -80,7 +80,7 @@ void kf_run_release(struct kf_run *r);
 /* The result for people: one line per change (resource, what, from → to,
  * status), then notes, failures and a summary line. */
 void kf_run_print_text(const struct kf_run *r, FILE *f);
-/* The same as one JSON document (agent/report_json.c, json-c); malloc'd. */
+/* The same as one JSON document (agent/report_json.c, lib/json.h); malloc'd. */
 char *kf_run_json(const struct kf_run *r);
 
 /* The static resource table, in apply order (agent/resources.c). */

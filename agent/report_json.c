@@ -1,25 +1,17 @@
-/* The run's result as one JSON document (agent/engine.h); the agent's
- * json-c adapter. */
-#include <json-c/json.h>
-#include <stdlib.h>
-
+/* The run's result as one JSON document (agent/engine.h), through
+ * lib/json.h. */
 #include "agent/engine.h"
-#include "util.h"
+#include "json.h"
 
-static json_object *str_or_null(const char *s)
+static struct kf_json *flags_json(unsigned flags)
 {
-	return s ? json_object_new_string(s) : NULL;
-}
-
-static json_object *flags_json(unsigned flags)
-{
-	json_object *a = json_object_new_array();
+	struct kf_json *a = kf_json_array();
 	if (flags & KF_CH_REBOOT)
-		json_object_array_add(a, json_object_new_string("reboot"));
+		kf_json_push(a, kf_json_str("reboot"));
 	if (flags & KF_CH_PENDING)
-		json_object_array_add(a, json_object_new_string("pending"));
+		kf_json_push(a, kf_json_str("pending"));
 	if (flags & KF_CH_RESTART)
-		json_object_array_add(a, json_object_new_string("guest-restart"));
+		kf_json_push(a, kf_json_str("guest-restart"));
 	return a;
 }
 
@@ -37,61 +29,61 @@ static const char *status_word(const struct kf_change *ch)
 
 char *kf_run_json(const struct kf_run *r)
 {
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "command", json_object_new_string(kf_run_mode_name(r->mode)));
-	json_object_object_add(o, "role", str_or_null(r->role));
-	json_object_object_add(o, "root", str_or_null(r->root));
+	struct kf_json *o = kf_json_object();
+	kf_json_set(o, "command", kf_json_str(kf_run_mode_name(r->mode)));
+	kf_json_set(o, "role", kf_json_str(r->role));
+	kf_json_set(o, "root", kf_json_str(r->root));
 
-	json_object *prof = json_object_new_object();
-	json_object_object_add(prof, "source", str_or_null(r->profile_source));
-	json_object_object_add(prof, "fallback", json_object_new_boolean(r->profile_fallback));
-	json_object_object_add(prof, "note", str_or_null(r->profile_note));
-	json_object_object_add(o, "profile", prof);
+	struct kf_json *prof = kf_json_object();
+	kf_json_set(prof, "source", kf_json_str(r->profile_source));
+	kf_json_set(prof, "fallback", kf_json_bool(r->profile_fallback));
+	kf_json_set(prof, "note", kf_json_str(r->profile_note));
+	kf_json_set(o, "profile", prof);
 
-	json_object *changes = json_object_new_array();
+	struct kf_json *changes = kf_json_array();
 	for (size_t i = 0; i < r->plan.n; i++) {
 		const struct kf_change *ch = &r->plan.v[i];
-		json_object *c = json_object_new_object();
-		json_object_object_add(c, "resource", json_object_new_string(ch->resource));
-		json_object_object_add(c, "what", json_object_new_string(ch->what));
-		json_object_object_add(c, "from", str_or_null(ch->from));
-		json_object_object_add(c, "to", json_object_new_string(ch->to));
-		json_object_object_add(c, "status", json_object_new_string(status_word(ch)));
-		json_object_object_add(c, "flags", flags_json(ch->flags));
-		json_object_object_add(c, "reason", str_or_null(ch->reason));
-		json_object_array_add(changes, c);
+		struct kf_json *c = kf_json_object();
+		kf_json_set(c, "resource", kf_json_str(ch->resource));
+		kf_json_set(c, "what", kf_json_str(ch->what));
+		kf_json_set(c, "from", kf_json_str(ch->from));
+		kf_json_set(c, "to", kf_json_str(ch->to));
+		kf_json_set(c, "status", kf_json_str(status_word(ch)));
+		kf_json_set(c, "flags", flags_json(ch->flags));
+		kf_json_set(c, "reason", kf_json_str(ch->reason));
+		kf_json_push(changes, c);
 	}
-	json_object_object_add(o, "changes", changes);
+	kf_json_set(o, "changes", changes);
 
-	json_object *notes = json_object_new_array();
+	struct kf_json *notes = kf_json_array();
 	for (size_t i = 0; i < r->plan.nnotes; i++) {
-		json_object *n = json_object_new_object();
-		json_object_object_add(n, "resource", json_object_new_string(r->plan.notes[i].resource));
-		json_object_object_add(n, "text", json_object_new_string(r->plan.notes[i].text));
-		json_object_array_add(notes, n);
+		struct kf_json *n = kf_json_object();
+		kf_json_set(n, "resource", kf_json_str(r->plan.notes[i].resource));
+		kf_json_set(n, "text", kf_json_str(r->plan.notes[i].text));
+		kf_json_push(notes, n);
 	}
-	json_object_object_add(o, "notes", notes);
+	kf_json_set(o, "notes", notes);
 
-	json_object *errors = json_object_new_array();
+	struct kf_json *errors = kf_json_array();
 	for (size_t i = 0; i < r->nfails; i++) {
-		json_object *n = json_object_new_object();
-		json_object_object_add(n, "resource", str_or_null(r->fails[i].resource));
-		json_object_object_add(n, "text", json_object_new_string(r->fails[i].text));
-		json_object_array_add(errors, n);
+		struct kf_json *n = kf_json_object();
+		kf_json_set(n, "resource", kf_json_str(r->fails[i].resource));
+		kf_json_set(n, "text", kf_json_str(r->fails[i].text));
+		kf_json_push(errors, n);
 	}
-	json_object_object_add(o, "errors", errors);
+	kf_json_set(o, "errors", errors);
 
-	json_object *sum = json_object_new_object();
-	json_object_object_add(sum, "to_change", json_object_new_int((int)r->nchanges));
-	json_object_object_add(sum, "applied", json_object_new_int((int)r->napplied));
-	json_object_object_add(sum, "failed", json_object_new_int((int)r->nfailed));
-	json_object_object_add(sum, "skipped", json_object_new_int((int)r->nskipped));
-	json_object_object_add(sum, "pending", json_object_new_int((int)r->npending));
-	json_object_object_add(sum, "errors", json_object_new_int((int)r->nfails));
-	json_object_object_add(o, "summary", sum);
-	json_object_object_add(o, "exit_code", json_object_new_int(r->exit_code));
+	struct kf_json *sum = kf_json_object();
+	kf_json_set(sum, "to_change", kf_json_int(r->nchanges));
+	kf_json_set(sum, "applied", kf_json_int(r->napplied));
+	kf_json_set(sum, "failed", kf_json_int(r->nfailed));
+	kf_json_set(sum, "skipped", kf_json_int(r->nskipped));
+	kf_json_set(sum, "pending", kf_json_int(r->npending));
+	kf_json_set(sum, "errors", kf_json_int(r->nfails));
+	kf_json_set(o, "summary", sum);
+	kf_json_set(o, "exit_code", kf_json_int(r->exit_code));
 
-	char *s = kf_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	char *s = kf_json_dump(o, KF_JSON_PLAIN);
+	kf_json_free(o);
 	return s;
 }

@@ -1,6 +1,5 @@
 /* Callbacks: POST /cb/HOST/installing|installed|report?token=T, JSON
- * bodies (at most 64 KiB, checked by the HTTP layer).  The provisioner's
- * json-c adapter.
+ * bodies (at most 64 KiB, checked by the HTTP layer), read with lib/json.h.
  *
  *   installing  the installer runs: state installing
  *   installed   install done: state installed, netboot off, boot files
@@ -10,100 +9,41 @@
  *   report      an agent run (kickfleet-agent --report): configured,
  *               drifted or failed, the report kept as the last one. */
 #include <errno.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "provision/serve.h"
 #include "util.h"
-
-#define JSON_DEPTH 32
-
-/* Parses body into *out (NULL for an empty body).  Only a JSON object is
- * accepted; the whole body must be one document. */
-static int parse_json(const char *body, size_t len, json_object **out, struct kf_err *e)
-{
-	*out = NULL;
-	size_t i = 0;
-	while (i < len && strchr(" \t\r\n", body[i]))
-		i++;
-	if (i == len)
-		return 0;
-	if (memchr(body, 0, len))
-		return kf_errf(e, NULL, "body holds a NUL byte");
-	json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	if (!tok)
-		kf_die_oom();
-	json_object *o = json_tokener_parse_ex(tok, body, (int)len);
-	enum json_tokener_error je = json_tokener_get_error(tok);
-	size_t used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (!o || je != json_tokener_success) {
-		json_object_put(o);
-		return kf_errf(e, NULL, "bad JSON: %s", json_tokener_error_desc(je));
-	}
-	for (; used < len; used++)
-		if (!strchr(" \t\r\n", body[used])) {
-			json_object_put(o);
-			return kf_errf(e, NULL, "bad JSON: trailing data at byte %zu", used);
-		}
-	if (!json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return kf_errf(e, NULL, "bad JSON: expected an object");
-	}
-	*out = o;
-	return 0;
-}
-
-static long get_int(json_object *o, const char *key, long dflt)
-{
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v))
-		return dflt;
-	if (json_object_is_type(v, json_type_int))
-		return (long)json_object_get_int64(v);
-	if (json_object_is_type(v, json_type_boolean))
-		return json_object_get_boolean(v);
-	return dflt;
-}
-
-static const char *get_str(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
 
 int kf_report_parse(const char *json, size_t len, int *drifted, int *failed, long *changes,
 		    struct kf_err *e)
 {
-	json_object *o = NULL;
-	int r = parse_json(json, len, &o, e);
+	struct kf_json *o = NULL;
+	int r = kf_json_parse_object(json, len, &o, e);
 	if (r < 0)
 		return r;
 	if (!o)
 		return kf_errf(e, NULL, "empty report");
-	json_object *sum = NULL;
+	const struct kf_json *sum = kf_json_get_object(o, "summary");
 	*drifted = *failed = 0;
 	*changes = 0;
-	if (json_object_object_get_ex(o, "summary", &sum) && json_object_is_type(sum, json_type_object)) {
+	if (sum) {
 		/* kickfleet-agent's report (agent/report_json.c) */
-		long to_change = get_int(sum, "to_change", 0), nfailed = get_int(sum, "failed", 0);
-		long nerr = get_int(sum, "errors", 0), pending = get_int(sum, "pending", 0);
-		long applied = get_int(sum, "applied", 0);
-		long code = get_int(o, "exit_code", -1);
-		const char *cmd = get_str(o, "command");
+		long to_change = kf_json_get_int(sum, "to_change", 0), nfailed = kf_json_get_int(sum, "failed", 0);
+		long nerr = kf_json_get_int(sum, "errors", 0), pending = kf_json_get_int(sum, "pending", 0);
+		long applied = kf_json_get_int(sum, "applied", 0);
+		long code = kf_json_get_int(o, "exit_code", -1);
+		const char *cmd = kf_json_get_str(o, "command");
 		bool applying = cmd && !strcmp(cmd, "apply");
 		*failed = nfailed > 0 || nerr > 0 || (code >= 0 && (code & 4)) || code == 1;
 		/* drift that is still there: planned (check/plan) or pending after apply */
 		*drifted = applying ? pending > 0 : (to_change > 0 || (code >= 0 && (code & 2)));
 		*changes = applying ? applied : to_change;
-	} else if (json_object_object_get_ex(o, "drift", NULL) ||
-		   json_object_object_get_ex(o, "failures", NULL)) {
+	} else if (kf_json_has(o, "drift") || kf_json_has(o, "failures")) {
 		/* the short form: {"drift": N, "failures": N} */
-		long d = get_int(o, "drift", -1), f = get_int(o, "failures", 0);
+		long d = kf_json_get_int(o, "drift", -1), f = kf_json_get_int(o, "failures", 0);
 		if (d < 0 || f < 0)
 			r = kf_errf(e, NULL, "report: drift and failures must be counts");
 		*drifted = d > 0;
@@ -112,7 +52,7 @@ int kf_report_parse(const char *json, size_t len, int *drifted, int *failed, lon
 	} else {
 		r = kf_errf(e, NULL, "report: no \"summary\" (or \"drift\"/\"failures\") in the document");
 	}
-	json_object_put(o);
+	kf_json_free(o);
 	return r;
 }
 
@@ -123,9 +63,16 @@ static void reply_state(struct kf_httpd_req *rq, struct kf_state *st, const char
 	const char *name = "unknown";
 	if (kf_state_get_host(st, host, &rec, NULL) == 0)
 		name = kf_install_state_name(rec.state);
-	char *body = kf_xasprintf("{\"host\":\"%s\",\"state\":\"%s\",\"netboot\":%s,\"changed\":%s}\n",
-				  host, name, rec.netboot ? "true" : "false", changed ? "true" : "false");
+	struct kf_json *o = kf_json_object();
+	kf_json_set(o, "host", kf_json_str(host));
+	kf_json_set(o, "state", kf_json_str(name));
+	kf_json_set(o, "netboot", kf_json_bool(rec.netboot));
+	kf_json_set(o, "changed", kf_json_bool(changed));
 	kf_host_rec_release(&rec);
+	char *text = kf_json_dump(o, KF_JSON_PLAIN);
+	kf_json_free(o);
+	char *body = kf_xasprintf("%s\n", text);
+	free(text);
 	kf_httpd_reply_take(rq, 200, "application/json", body, strlen(body));
 }
 
@@ -234,9 +181,9 @@ void kf_serve_cb(struct kf_httpd_req *rq, void *ctx)
 		/* installer callbacks: any JSON object, or nothing */
 		size_t len = 0;
 		const char *body = kf_httpd_body(rq, &len);
-		json_object *o = NULL;
+		struct kf_json *o = NULL;
 		struct kf_err e = KF_ERR_INIT;
-		if (body && parse_json(body, len, &o, &e) < 0) {
+		if (body && kf_json_parse_object(body, len, &o, &e) < 0) {
 			char msg[256];
 			kf_err_format(&e, 0, msg, sizeof(msg));
 			kf_httpd_reply_text(rq, 400, "%s", msg);
@@ -244,7 +191,7 @@ void kf_serve_cb(struct kf_httpd_req *rq, void *ctx)
 			kf_host_rec_release(&rec);
 			return;
 		}
-		json_object_put(o);
+		kf_json_free(o);
 		kf_err_release(&e);
 	}
 	/* the read side of kf_serve_exclusive: no full render overlaps */

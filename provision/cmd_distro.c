@@ -1,6 +1,5 @@
 /* kickfleet distro import: the command line around provision/distro.h. */
 #include <getopt.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "provision/cmd.h"
+#include "json.h"
 #include "provision/distro.h"
 #include "util.h"
 
@@ -83,44 +83,41 @@ static void show_progress(void *ctx, const char *what, uint64_t done, uint64_t t
 	p->shown = true;
 }
 
-static json_object *file_json(const char *path, const char *sum, uint64_t size)
+static struct kf_json *file_json(const char *path, const char *sum, uint64_t size)
 {
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "path", json_object_new_string(path));
-	json_object_object_add(o, "sha256", json_object_new_string(sum));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
+	struct kf_json *o = kf_json_object();
+	kf_json_set(o, "path", kf_json_str(path));
+	kf_json_set(o, "sha256", kf_json_str(sum));
+	kf_json_set(o, "size", kf_json_int((int64_t)size));
 	return o;
-}
-
-static json_object *str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
 }
 
 static void print_json(const char *name, const struct kf_distro_result *r)
 {
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(name));
-	json_object_object_add(o, "changed", json_object_new_boolean(r->changed));
-	json_object_object_add(o, "created", json_object_new_boolean(r->created && r->changed));
-	json_object_object_add(o, "family", json_object_new_string(r->info.family));
-	json_object_object_add(o, "label", str_or_null(r->info.label));
-	json_object_object_add(o, "version", str_or_null(r->info.version));
-	json_object_object_add(o, "arch", str_or_null(r->info.arch));
-	json_object_object_add(o, "detected_by", json_object_new_string(r->info.how));
-	json_object_object_add(o, "entry", json_object_new_string(r->entry_path));
-	json_object_object_add(o, "kernel", file_json(r->kernel, r->kernel_sha256, r->kernel_size));
-	json_object_object_add(o, "initrd", file_json(r->initrd, r->initrd_sha256, r->initrd_size));
-	json_object_object_add(o, "tree", str_or_null(r->tree_url));
-	json_object_object_add(o, "media", str_or_null(r->media));
-	json_object *b = json_object_new_object();
-	json_object_object_add(b, "linked", json_object_new_int64((int64_t)r->stats.linked));
-	json_object_object_add(b, "copied", json_object_new_int64((int64_t)r->stats.copied));
-	json_object_object_add(b, "kept", json_object_new_int64((int64_t)r->stats.kept));
-	json_object_object_add(o, "bytes", b);
-	json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	struct kf_json *o = kf_json_object();
+	kf_json_set(o, "name", kf_json_str(name));
+	kf_json_set(o, "changed", kf_json_bool(r->changed));
+	kf_json_set(o, "created", kf_json_bool(r->created && r->changed));
+	kf_json_set(o, "family", kf_json_str(r->info.family));
+	kf_json_set(o, "label", kf_json_str(r->info.label));
+	kf_json_set(o, "version", kf_json_str(r->info.version));
+	kf_json_set(o, "arch", kf_json_str(r->info.arch));
+	kf_json_set(o, "detected_by", kf_json_str(r->info.how));
+	kf_json_set(o, "entry", kf_json_str(r->entry_path));
+	kf_json_set(o, "kernel", file_json(r->kernel, r->kernel_sha256, r->kernel_size));
+	kf_json_set(o, "initrd", file_json(r->initrd, r->initrd_sha256, r->initrd_size));
+	kf_json_set(o, "tree", kf_json_str(r->tree_url));
+	kf_json_set(o, "media", kf_json_str(r->media));
+	struct kf_json *b = kf_json_object();
+	kf_json_set(b, "linked", kf_json_int((int64_t)r->stats.linked));
+	kf_json_set(b, "copied", kf_json_int((int64_t)r->stats.copied));
+	kf_json_set(b, "kept", kf_json_int((int64_t)r->stats.kept));
+	kf_json_set(o, "bytes", b);
+	kf_json_set(o, "seconds", kf_json_double(r->seconds));
+	char *text = kf_json_dump(o, KF_JSON_PRETTY);
+	puts(text);
+	free(text);
+	kf_json_free(o);
 }
 
 static void print_summary(FILE *f, const char *name, const struct kf_distro_result *r)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "inventory.h"
+#include "json.h"
 #include "provision/cmd.h"
 #include "provision/render.h"
 #include "provision/state.h"
@@ -52,42 +53,25 @@ static const char *age(int64_t t, int64_t now, char *buf, size_t len)
 	return buf;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 static void print_json(const struct kf_host_rec *v, size_t n, FILE *f)
 {
-	fputs("[", f);
+	struct kf_json *a = kf_json_array();
 	for (size_t i = 0; i < n; i++) {
-		fputs(i ? ",\n {" : "\n {", f);
-		fputs("\"name\": ", f);
-		json_str(f, v[i].name);
-		fputs(", \"kind\": ", f);
-		json_str(f, kf_host_kind_name(v[i].kind));
-		fputs(", \"role\": ", f);
-		json_str(f, v[i].role);
-		fputs(", \"state\": ", f);
-		json_str(f, kf_install_state_name(v[i].state));
-		fprintf(f, ", \"since\": %lld, \"netboot\": %s, \"last_report\": ", (long long)v[i].state_since,
-			v[i].netboot ? "true" : "false");
-		if (v[i].report_time > 0)
-			fprintf(f, "%lld", (long long)v[i].report_time);
-		else
-			fputs("null", f);
-		fprintf(f, ", \"drift_count\": %lld}", (long long)v[i].drift_count);
+		struct kf_json *o = kf_json_object();
+		kf_json_set(o, "name", kf_json_str(v[i].name ? v[i].name : ""));
+		kf_json_set(o, "kind", kf_json_str(kf_host_kind_name(v[i].kind)));
+		kf_json_set(o, "role", kf_json_str(v[i].role ? v[i].role : ""));
+		kf_json_set(o, "state", kf_json_str(kf_install_state_name(v[i].state)));
+		kf_json_set(o, "since", kf_json_int(v[i].state_since));
+		kf_json_set(o, "netboot", kf_json_bool(v[i].netboot));
+		kf_json_set(o, "last_report", v[i].report_time > 0 ? kf_json_int(v[i].report_time) : NULL);
+		kf_json_set(o, "drift_count", kf_json_int(v[i].drift_count));
+		kf_json_push(a, o);
 	}
-	fputs(n ? "\n]\n" : "]\n", f);
+	char *text = kf_json_dump(a, KF_JSON_ROWS);
+	fprintf(f, "%s\n", text);
+	free(text);
+	kf_json_free(a);
 }
 
 static void print_table(const struct kf_host_rec *v, size_t n, FILE *f)

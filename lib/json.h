@@ -1,0 +1,53 @@
+/* JSON in and out: the one adapter to json-c.
+ *
+ * Out: build a document from kf_json values and kf_json_dump() it.  A value
+ * given to kf_json_set or kf_json_push belongs to its parent from then on;
+ * free the root only.  Strings are copied; kf_json_str(NULL) is null.
+ *
+ * In: kf_json_parse_object() reads one object; the getters borrow from it
+ * (nothing they return outlives the object) and take a NULL object. */
+#ifndef KF_JSON_H
+#define KF_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct kf_json; /* a json-c object */
+
+struct kf_json *kf_json_object(void);
+struct kf_json *kf_json_array(void);
+struct kf_json *kf_json_str(const char *s);
+struct kf_json *kf_json_bool(bool b);
+struct kf_json *kf_json_int(int64_t v);
+struct kf_json *kf_json_double(double v);
+/* Adds v to object o under key; takes v. */
+void kf_json_set(struct kf_json *o, const char *key, struct kf_json *v);
+/* Appends v to array a; takes v. */
+void kf_json_push(struct kf_json *a, struct kf_json *v);
+void kf_json_free(struct kf_json *v);
+
+enum kf_json_style {
+	KF_JSON_PLAIN,  /* one line, no spaces: reports, replies */
+	KF_JSON_PRETTY, /* indented by two spaces */
+	KF_JSON_ROWS,   /* an array: "[", one spaced element a line, "]" ("[]" when empty) */
+};
+/* The document as text without a final newline, slashes unescaped;
+ * malloc'd. */
+char *kf_json_dump(const struct kf_json *v, enum kf_json_style style);
+
+/* Parses text[0, len) as one JSON object (nested at most 32 deep, only
+ * whitespace around it) into *out, freed with kf_json_free; *out is NULL
+ * when the text is blank.  0, or -EINVAL with "bad JSON: ..." in e. */
+int kf_json_parse_object(const char *text, size_t len, struct kf_json **out, struct kf_err *e);
+bool kf_json_has(const struct kf_json *o, const char *key);
+/* Member key when it is an object, else NULL. */
+const struct kf_json *kf_json_get_object(const struct kf_json *o, const char *key);
+/* Member key when it is an integer or a boolean (0/1), else dflt. */
+long kf_json_get_int(const struct kf_json *o, const char *key, long dflt);
+/* Member key when it is a string, else NULL. */
+const char *kf_json_get_str(const struct kf_json *o, const char *key);
+
+#endif
