@@ -12,6 +12,7 @@
 #define KF_AGENT_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agent/netlink.h"
@@ -88,25 +89,34 @@ const char *kf_net_lookup(const struct kf_nl_snap *s, const struct kf_net_state 
 /* The resolved name of ref as probed (the ref itself when it names a
  * device the profile creates). */
 const char *kf_net_ifname(const struct kf_net_have *h, const char *ref);
-/* True when name is a bond, bridge, VLAN or macvtap the profile defines. */
+/* True when name is a device of a link kind the profile defines. */
 bool kf_net_defined(const struct kf_p_network *n, const char *name);
 
 /* --- parse / probe helpers shared by the resources --- */
 
-/* Common parse: NULL want (and 0) when there is no network section.
- * Checks that every iface reference in refs (NULL terminated list of
- * {obj, key, value}) exists on the host or in the profile. */
+/* Common parse: NULL want (and 0) when there is no network section. */
 int kf_net_parse(struct kf_ctx *ctx, struct kf_net_want **out);
+/* A reference of the profile to a link by name or MAC. */
 struct kf_net_ref {
 	const void *obj;   /* profile struct, for the mark */
 	const char *key;
 	const char *value; /* name or MAC */
-	const char *what;  /* "bond bond0 member" */
+	char *what;        /* "bond bond0: member" */
+	bool alias_only;   /* resolved by probe, not checked by parse (a bond's primary) */
 };
+struct kf_net_refs {
+	struct kf_net_ref *v;
+	size_t n;
+};
+/* Appends a reference parse checks (and probe resolves). */
+void kf_net_ref_add(struct kf_net_refs *r, const void *obj, const char *key, const char *value,
+		    const char *what_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Appends a name probe resolves and parse does not check. */
+void kf_net_ref_alias(struct kf_net_refs *r, const char *value);
+void kf_net_refs_release(struct kf_net_refs *r);
 /* Adds "FILE:L:C: WHAT "X" does not exist on this host" for each missing
  * reference (only when want->live). */
-void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const struct kf_net_ref *refs,
-		       size_t n);
+void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const struct kf_net_refs *refs);
 /* Common probe: snapshot (when live), state, aliases of every reference in
  * the network section, route to the rollback target. */
 int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have **out);
@@ -126,13 +136,7 @@ enum kf_net_opk {
 	KF_NOP_UP,
 	KF_NOP_MASTER,   /* arg joins dev (moving its IPv4 addresses and default routes) */
 	KF_NOP_RELEASE,  /* arg leaves dev */
-	KF_NOP_BOND,     /* one bond option: opt, val */
-	KF_NOP_BOND_MODE,
-	KF_NOP_BR_STP,
-	KF_NOP_BR_FWD,
-	KF_NOP_ADDRS,    /* dev's IPv4 addresses become want's list */
-	KF_NOP_GATEWAY,  /* the default route goes via want's gateway on dev */
-	KF_NOP_MV_MODE,
+	KF_NOP_OPT,      /* one option of the link kind: opt, val, arg (kind->set) */
 	KF_NOP_CHANNELS,
 	KF_NOP_SYSFS,    /* write text to path */
 	KF_NOP_NUMVFS,
@@ -140,12 +144,14 @@ enum kf_net_opk {
 	KF_NOP_FILE,     /* write text to path (atomic), or remove it when text is NULL */
 };
 
+struct kf_net_kind;
+
 struct kf_net_op {
 	int op;
 	char dev[KF_IFNAMSIZ];
 	char arg[KF_IFNAMSIZ];
 	const char *kind;  /* device kind for CREATE/RECREATE/DELETE */
-	const char *opt;   /* bond option name */
+	const char *opt;   /* KF_NOP_OPT: the option ("mode", "stp", ...) */
 	long long val;
 	const void *want;  /* the profile struct (bond, bridge, vlan, macvtap, queue, vf) */
 	const struct kf_p_network *net;
@@ -155,6 +161,7 @@ struct kf_net_op {
 	bool guarded;      /* may cut the path to the rollback target */
 	bool owned;        /* dev was created by the agent */
 	const struct kf_net_want *w; /* outlives the op (the engine frees it after apply) */
+	const struct kf_net_kind *lk; /* the link kind whose diff made the op, or NULL */
 };
 void kf_net_op_free(void *op);
 /* Adds a change carrying a new op; returns the op to fill. */
@@ -165,30 +172,106 @@ struct kf_net_op *kf_net_change(struct kf_plan *plan, const char *res, int opk, 
 /* Devices on the path to the rollback target: its link, that link's
  * masters, and the profile's bonds/bridges taking one of them (pure). */
 bool kf_net_on_path(const struct kf_net_want *w, const struct kf_net_have *h, const char *dev);
-
-/* Diff helpers shared by bonds, bridges, vlans and macvtaps: mtu, mac,
- * admin state of an existing dev. */
-void kf_net_diff_link(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
-		      const struct kf_net_have *h, const struct kf_nl_link *l, long long mtu,
-		      const char *mac);
-/* Ports/members of master: enslave the missing, release those the agent
- * enslaved and the profile no longer lists. */
-void kf_net_diff_ports(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
-		       const struct kf_net_have *h, const char *master, const struct kf_list *ports);
-/* Deletes devices of kind the agent created and the profile no longer has. */
-void kf_net_diff_gone(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
-		      const struct kf_net_have *h, const char *kind, bool (*wanted)(const struct kf_p_network *,
-										       const char *));
 /* Sets op->guarded from the path to the target. */
 void kf_net_guard(struct kf_net_op *op, const struct kf_net_want *w, const struct kf_net_have *h);
 
-/* Applies an op; fill_req completes a create request for the resource's
- * kind (NULL when the resource creates nothing).  Sets ch->reason on
+/* Applies an op; own carries out the resource's own ops (those from
+ * KF_NOP_CHANNELS on); NULL for the link kinds, whose ops the shared code
+ * carries out (calling op->lk's fill and set).  Sets ch->reason on
  * failure.  Guarded ops run inside the rollback window. */
-typedef int (*kf_net_fill_fn)(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
-			      struct kf_nl_req *r);
-int kf_net_apply(struct kf_ctx *ctx, struct kf_change *ch, kf_net_fill_fn fill,
+int kf_net_apply(struct kf_ctx *ctx, struct kf_change *ch,
 		 int (*own)(struct kf_ctx *, struct kf_nl *, struct kf_change *));
+/* Moves port in or out (master NULL) of master, bringing it down first
+ * when the master's kind wants that, and up after. */
+int kf_net_set_master(struct kf_nl *nl, const struct kf_nl_link *port, const struct kf_nl_link *master);
+
+/* --- link kinds ---
+ * One kind of link the agent builds (bonds, bridges, VLANs, macvtaps),
+ * one file each (agent/net_bond.c, ...), like iproute2's ip/iplink_*.c.
+ * The shared skeleton (agent/net_common.c) parses, probes, diffs and
+ * applies every kind the same way and calls these for what differs. */
+struct kf_net_dx; /* one diff in progress: plan, kind, want, have */
+
+struct kf_net_kind {
+	const char *res;          /* resource name, for the plan: "bonds" */
+	const char *const *kinds; /* the kernel kinds it creates, NULL terminated */
+	size_t list_off;          /* its list in struct kf_p_network (KF_NET_KIND_LIST) */
+	size_t size, name_off;    /* one entry's size, its name's offset */
+	/* Parse: profile errors of one device (optional). */
+	void (*check)(struct kf_ctx *ctx, const void *dev);
+	/* The links one device names (members, ports, lower link). */
+	void (*refs)(const void *dev, struct kf_net_refs *out);
+	/* Its ports (a bond's members, a bridge's ports), or NULL (optional). */
+	const struct kf_list *(*ports)(const void *dev);
+	/* Diff one device against its link l (NULL: absent). */
+	void (*diff)(const struct kf_net_dx *d, const void *dev, const struct kf_nl_link *l);
+	/* Completes the create request of op (op->want is the device). */
+	int (*fill)(const struct kf_nl_snap *s, const struct kf_net_op *op, struct kf_nl_req *r);
+	/* Carries out a KF_NOP_OPT op on its link l (optional). */
+	int (*set)(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
+		   const struct kf_nl_link *l);
+	bool ports_down;          /* ports join only while down (bonds) */
+};
+#define KF_NET_KIND_LIST(type, field)                                             \
+	.list_off = offsetof(struct kf_p_network, field), .size = sizeof(type), \
+	.name_off = offsetof(type, name)
+
+/* Every link kind (NULL terminated; agent/net_common.c lists them). */
+extern const struct kf_net_kind *const kf_net_kinds[];
+/* The kind that creates kernel kind k ("macvlan"), or NULL. */
+const struct kf_net_kind *kf_net_kind_of(const char *k);
+/* Ports of the profile's device called name (NULL when none). */
+const struct kf_list *kf_net_ports_of(const struct kf_p_network *n, const char *name);
+
+/* The skeleton: parse, diff and apply of a link kind's resource. */
+int kf_net_link_parse(struct kf_ctx *ctx, const struct kf_net_kind *k, void **desired);
+int kf_net_link_diff(const struct kf_net_kind *k, const void *desired, const void *actual,
+		     struct kf_plan *plan);
+int kf_net_link_apply(struct kf_ctx *ctx, struct kf_change *ch);
+/* Defines kf_res_net_NAME, the resource "NAME" of link kind lk (a struct
+ * kf_net_kind), from the skeleton. */
+#define KF_NET_LINK_RESOURCE(NAME, lk)                                                        \
+	static int NAME##_parse(struct kf_ctx *ctx, void **desired)                           \
+	{                                                                                     \
+		return kf_net_link_parse(ctx, &(lk), desired);                                \
+	}                                                                                     \
+	static int NAME##_diff(struct kf_ctx *ctx, const void *desired, const void *actual,   \
+			       struct kf_plan *plan)                                          \
+	{                                                                                     \
+		(void)ctx;                                                                    \
+		return kf_net_link_diff(&(lk), desired, actual, plan);                        \
+	}                                                                                     \
+	const struct kf_resource kf_res_net_##NAME = {                                        \
+		.name = #NAME,                                                                \
+		.section = "network",                                                         \
+		.parse = NAME##_parse,                                                        \
+		.probe = kf_net_probe_links,                                                  \
+		.diff = NAME##_diff,                                                          \
+		.apply = kf_net_link_apply,                                                   \
+		.free_desired = kf_net_want_free,                                             \
+		.free_actual = kf_net_have_free,                                              \
+	}
+
+/* What a kind's diff is given, and the helpers it plans with.  Every op
+ * planned during a kind's diff gets its guard and kind afterwards. */
+struct kf_net_dx {
+	struct kf_plan *plan;
+	const struct kf_net_kind *k;
+	const struct kf_net_want *w;
+	const struct kf_net_have *h;
+};
+/* Creates dev (l NULL) or recreates it (l of another kind or shape):
+ * from/to describe the two; lower is the link it sits on, or NULL. */
+struct kf_net_op *kf_net_create(const struct kf_net_dx *d, const void *dev, const struct kf_nl_link *l,
+				const char *kind, const char *lower, const char *from, const char *to);
+/* Sets option opt of dev ("DEV OPT" in the plan). */
+struct kf_net_op *kf_net_opt(const struct kf_net_dx *d, const char *dev, const char *opt, const char *from,
+			     const char *to);
+/* mtu, mac and admin state of an existing link. */
+void kf_net_diff_link(const struct kf_net_dx *d, const struct kf_nl_link *l, long long mtu, const char *mac);
+/* Ports/members of master: enslave the missing, release those the agent
+ * enslaved and the profile no longer lists. */
+void kf_net_diff_ports(const struct kf_net_dx *d, const char *master, const struct kf_list *ports);
 
 /* The persistence files for the profile's devices, for kind (enum
  * kf_persist; none gives no files): host paths and texts, malloc'd (pure). */

@@ -23,20 +23,14 @@
 static struct kf_nl_snap run_snap;
 static bool have_run_snap, rolled_back;
 
-static bool our_kind(const char *k)
+int kf_net_set_master(struct kf_nl *nl, const struct kf_nl_link *port, const struct kf_nl_link *master)
 {
-	return !strcmp(k, "bond") || !strcmp(k, "bridge") || !strcmp(k, "vlan") || !strcmp(k, "macvtap") ||
-	       !strcmp(k, "macvlan");
-}
-
-static int set_master(struct kf_nl *nl, const struct kf_nl_link *port, const struct kf_nl_link *master)
-{
+	const struct kf_net_kind *k = master ? kf_net_kind_of(master->kind) : NULL;
 	struct kf_nl_req q;
 	int r;
 	kf_nl_req_init(&q);
 	q.ifindex = port->ifindex;
-	if (master && !strcmp(master->kind, "bond")) {
-		/* a bond takes only members that are down */
+	if (k && k->ports_down) {
 		q.up = 0;
 		if ((r = kf_nl_link_change(nl, &q)) < 0)
 			return r;
@@ -52,14 +46,6 @@ static int set_master(struct kf_nl *nl, const struct kf_nl_link *port, const str
 	return kf_nl_link_change(nl, &q);
 }
 
-static bool has_addr(const struct kf_nl_snap *s, int ifindex, uint32_t a, int prefix)
-{
-	for (size_t i = 0; i < s->naddrs; i++)
-		if (s->addrs[i].ifindex == ifindex && s->addrs[i].addr == a && s->addrs[i].prefix == prefix)
-			return true;
-	return false;
-}
-
 static bool has_route(const struct kf_nl_snap *s, int ifindex, uint32_t gw, int metric)
 {
 	for (size_t i = 0; i < s->nroutes; i++)
@@ -68,19 +54,14 @@ static bool has_route(const struct kf_nl_snap *s, int ifindex, uint32_t gw, int 
 	return false;
 }
 
-/* Puts the links back as in run_snap (best effort: every step is tried). */
-static void restore(struct kf_nl *nl, const struct kf_net_want *w)
+/* Deletes the devices the agent created since the snapshot. */
+static void restore_created(struct kf_nl *nl, const struct kf_net_want *w, const struct kf_nl_snap *cur)
 {
-	struct kf_nl_snap cur = { 0 };
 	struct kf_net_state st = { 0 };
-	if (kf_nl_dump(nl, KF_NL_ALL, &cur) < 0)
-		return;
 	kf_net_state_load(w->state_path, &st);
-	/* devices created since the snapshot */
-	for (size_t i = 0; i < cur.nlinks; i++) {
-		const struct kf_nl_link *l = &cur.links[i];
-		const struct kf_nl_link *o = kf_nl_by_index(&run_snap, l->ifindex);
-		if (!o && our_kind(l->kind) && kf_net_owned(&st, l->name)) {
+	for (size_t i = 0; i < cur->nlinks; i++) {
+		const struct kf_nl_link *l = &cur->links[i];
+		if (!kf_nl_by_index(&run_snap, l->ifindex) && kf_net_kind_of(l->kind) && kf_net_owned(&st, l->name)) {
 			kf_nl_link_delete(nl, l->ifindex);
 			kf_net_state_del(&st, 'd', l->name, NULL);
 			kf_net_state_del(&st, 'p', l->name, NULL);
@@ -88,49 +69,70 @@ static void restore(struct kf_nl *nl, const struct kf_net_want *w)
 	}
 	kf_net_state_save(w->state_path, &st);
 	kf_net_state_release(&st);
-	kf_nl_snap_release(&cur);
-	if (kf_nl_dump(nl, KF_NL_ALL, &cur) < 0)
-		return;
-	/* masters, then admin state */
+}
+
+/* Masters, then admin state. */
+static void restore_links(struct kf_nl *nl, const struct kf_nl_snap *cur)
+{
 	for (size_t i = 0; i < run_snap.nlinks; i++) {
 		const struct kf_nl_link *o = &run_snap.links[i];
-		const struct kf_nl_link *l = kf_nl_by_index(&cur, o->ifindex);
+		const struct kf_nl_link *l = kf_nl_by_index(cur, o->ifindex);
 		if (!l)
 			continue;
 		if (l->master != o->master)
-			set_master(nl, l, o->master ? kf_nl_by_index(&cur, o->master) : NULL);
+			kf_net_set_master(nl, l, o->master ? kf_nl_by_index(cur, o->master) : NULL);
 		struct kf_nl_req q;
 		kf_nl_req_init(&q);
 		q.ifindex = o->ifindex;
 		q.up = (o->flags & IFF_UP_) ? 1 : 0;
 		kf_nl_link_change(nl, &q);
 	}
-	kf_nl_snap_release(&cur);
-	if (kf_nl_dump(nl, KF_NL_ALL, &cur) < 0)
-		return;
-	/* addresses: add back first, then remove the new ones */
+}
+
+/* Addresses: add back first, then remove the new ones. */
+static void restore_addrs(struct kf_nl *nl, const struct kf_nl_snap *cur)
+{
 	for (size_t i = 0; i < run_snap.naddrs; i++) {
 		const struct kf_nl_addr *a = &run_snap.addrs[i];
-		if (kf_nl_by_index(&cur, a->ifindex) && !has_addr(&cur, a->ifindex, a->addr, a->prefix))
+		if (kf_nl_by_index(cur, a->ifindex) && !kf_nl_has_addr(cur, a->ifindex, a->addr, a->prefix))
 			kf_nl_addr_add(nl, a->ifindex, a->addr, a->prefix);
 	}
-	for (size_t i = 0; i < cur.naddrs; i++) {
-		const struct kf_nl_addr *a = &cur.addrs[i];
-		if (kf_nl_by_index(&run_snap, a->ifindex) && !has_addr(&run_snap, a->ifindex, a->addr, a->prefix))
+	for (size_t i = 0; i < cur->naddrs; i++) {
+		const struct kf_nl_addr *a = &cur->addrs[i];
+		if (kf_nl_by_index(&run_snap, a->ifindex) && !kf_nl_has_addr(&run_snap, a->ifindex, a->addr, a->prefix))
 			kf_nl_addr_del(nl, a->ifindex, a->addr, a->prefix);
 	}
-	kf_nl_snap_release(&cur);
-	if (kf_nl_dump(nl, KF_NL_ALL, &cur) < 0)
-		return;
-	for (size_t i = 0; i < cur.nroutes; i++) {
-		const struct kf_nl_route *x = &cur.routes[i];
+}
+
+static void restore_routes(struct kf_nl *nl, const struct kf_nl_snap *cur)
+{
+	for (size_t i = 0; i < cur->nroutes; i++) {
+		const struct kf_nl_route *x = &cur->routes[i];
 		if (!has_route(&run_snap, x->ifindex, x->gw, x->metric))
 			kf_nl_route_del(nl, x->ifindex, x->gw, x->metric);
 	}
 	for (size_t i = 0; i < run_snap.nroutes; i++) {
 		const struct kf_nl_route *x = &run_snap.routes[i];
-		if (!has_route(&cur, x->ifindex, x->gw, x->metric))
+		if (!has_route(cur, x->ifindex, x->gw, x->metric))
 			kf_nl_route_add(nl, x->ifindex, x->gw, x->metric);
+	}
+}
+
+/* Puts the links back as in run_snap (best effort: every step is tried,
+ * each on a fresh dump). */
+static void restore(struct kf_nl *nl, const struct kf_net_want *w)
+{
+	void (*const steps[])(struct kf_nl *, const struct kf_nl_snap *) = { restore_links, restore_addrs,
+									       restore_routes };
+	struct kf_nl_snap cur = { 0 };
+	if (kf_nl_dump(nl, KF_NL_ALL, &cur) < 0)
+		return;
+	restore_created(nl, w, &cur);
+	for (size_t i = 0; i < KF_ARRAY_SIZE(steps); i++) {
+		kf_nl_snap_release(&cur);
+		if (kf_nl_dump(nl, KF_NL_ALL, &cur) < 0)
+			return;
+		steps[i](nl, &cur);
 	}
 	kf_nl_snap_release(&cur);
 }
@@ -154,236 +156,112 @@ static void move_l3(struct kf_nl *nl, const struct kf_nl_snap *s, int port, int 
 	}
 }
 
-static int set_addrs(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_nl_link *l,
-		     const struct kf_list *want)
+/* CREATE, and the two halves of RECREATE: only devices the agent made go. */
+static int op_delete(struct kf_nl *nl, const struct kf_nl_link *l, struct kf_change *ch, struct kf_net_state *st)
 {
-	int r = 0;
-	for (size_t i = 0; i < want->n; i++) {
-		uint32_t a;
-		int p;
-		if (kf_cidr_parse(KF_LIST_STR(*want, i), &a, &p) < 0)
-			continue;
-		if (!has_addr(s, l->ifindex, htonl(a), p)) {
-			int e = kf_nl_addr_add(nl, l->ifindex, htonl(a), p);
-			if (e < 0 && e != -EEXIST && !r)
-				r = e;
-		}
-	}
-	for (size_t i = 0; i < s->naddrs; i++) {
-		const struct kf_nl_addr *x = &s->addrs[i];
-		if (x->ifindex != l->ifindex)
-			continue;
-		bool keep = false;
-		for (size_t j = 0; j < want->n; j++) {
-			uint32_t a;
-			int p;
-			if (kf_cidr_parse(KF_LIST_STR(*want, j), &a, &p) == 0 && htonl(a) == x->addr && p == x->prefix)
-				keep = true;
-		}
-		if (!keep) {
-			int e = kf_nl_addr_del(nl, l->ifindex, x->addr, x->prefix);
-			if (e < 0 && !r)
-				r = e;
-		}
-	}
-	return r;
-}
-
-static int set_gateway(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_nl_link *l, const char *gw)
-{
-	uint32_t g;
-	if (kf_ipv4_parse(gw, &g) < 0)
-		return -EINVAL;
-	g = htonl(g);
-	for (size_t i = 0; i < s->nroutes; i++) {
-		const struct kf_nl_route *x = &s->routes[i];
-		if (x->ifindex != l->ifindex || x->gw != g)
-			kf_nl_route_del(nl, x->ifindex, x->gw, x->metric);
-	}
-	for (size_t i = 0; i < s->nroutes; i++)
-		if (s->routes[i].ifindex == l->ifindex && s->routes[i].gw == g)
-			return 0;
-	return kf_nl_route_add(nl, l->ifindex, g, 0);
-}
-
-static int bond_opt(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
-		    const struct kf_nl_link *l)
-{
-	struct kf_nl_req q;
-	kf_nl_req_init(&q);
-	q.ifindex = l->ifindex;
-	q.kind = "bond";
-	bool down = false;
-	if (!strcmp(op->opt, "miimon")) q.bond.miimon = (int)op->val;
-	else if (!strcmp(op->opt, "updelay")) q.bond.updelay = (int)op->val;
-	else if (!strcmp(op->opt, "downdelay")) q.bond.downdelay = (int)op->val;
-	else if (!strcmp(op->opt, "xmit_hash_policy")) q.bond.xmit_hash = (int)op->val;
-	else if (!strcmp(op->opt, "lacp_rate")) { q.bond.lacp_rate = (int)op->val; down = true; }
-	else if (!strcmp(op->opt, "primary")) {
-		const struct kf_nl_link *p = kf_nl_by_name(s, op->arg);
-		if (!p)
-			return -ENODEV;
-		q.bond.primary = p->ifindex;
-	} else
-		return -EINVAL;
+	const struct kf_net_op *op = ch->data;
 	int r;
-	if (down && (l->flags & IFF_UP_)) {
-		struct kf_nl_req d;
-		kf_nl_req_init(&d);
-		d.ifindex = l->ifindex;
-		d.up = 0;
-		if ((r = kf_nl_link_change(nl, &d)) < 0)
-			return r;
+	if (!op->owned || !kf_net_owned(st, op->dev)) {
+		ch->reason = kf_xasprintf("%s was not created by the agent; not deleting it", op->dev);
+		return -EPERM;
 	}
-	r = kf_nl_link_change(nl, &q);
-	if (down && (l->flags & IFF_UP_)) {
-		struct kf_nl_req u;
-		kf_nl_req_init(&u);
-		u.ifindex = l->ifindex;
-		u.up = 1;
-		int e = kf_nl_link_change(nl, &u);
-		if (!r)
-			r = e;
-	}
-	return r;
-}
-
-/* The mode of a bond changes only without members and while down. */
-static int bond_mode(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
-		     const struct kf_nl_link *l)
-{
-	int members[64], n = 0, r;
-	for (size_t i = 0; i < s->nlinks && n < 64; i++)
-		if (s->links[i].master == l->ifindex) {
-			members[n++] = s->links[i].ifindex;
-			set_master(nl, &s->links[i], NULL);
-		}
-	struct kf_nl_req q;
-	kf_nl_req_init(&q);
-	q.ifindex = l->ifindex;
-	q.up = 0;
-	if ((r = kf_nl_link_change(nl, &q)) < 0)
+	if (l && (r = kf_nl_link_delete(nl, l->ifindex)) < 0)
 		return r;
-	kf_nl_req_init(&q);
-	q.ifindex = l->ifindex;
-	q.kind = "bond";
-	q.bond.mode = (int)op->val;
-	r = kf_nl_link_change(nl, &q);
-	kf_nl_req_init(&q);
-	q.ifindex = l->ifindex;
-	q.up = 1;
-	kf_nl_link_change(nl, &q);
-	for (int i = 0; i < n; i++) {
-		const struct kf_nl_link *m = kf_nl_by_index(s, members[i]);
-		int e = m ? set_master(nl, m, l) : 0;
-		if (!r)
-			r = e;
-	}
-	return r;
+	kf_net_state_del(st, 'd', op->dev, NULL);
+	kf_net_state_del(st, 'p', op->dev, NULL);
+	return 0;
 }
 
-static int do_op(struct kf_ctx *ctx, struct kf_nl *nl, const struct kf_nl_snap *s, struct kf_change *ch,
-		 kf_net_fill_fn fill, struct kf_net_state *st)
+static int op_create(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
+		     struct kf_net_state *st)
 {
-	(void)ctx;
-	struct kf_net_op *op = ch->data;
-	const struct kf_nl_link *l = kf_nl_by_name(s, op->dev);
 	struct kf_nl_req q;
 	int r;
 	kf_nl_req_init(&q);
-	if (l)
-		q.ifindex = l->ifindex;
-	switch (op->op) {
-	case KF_NOP_RECREATE:
-	case KF_NOP_DELETE:
-		if (!op->owned || !kf_net_owned(st, op->dev)) {
-			ch->reason = kf_xasprintf("%s was not created by the agent; not deleting it", op->dev);
-			return -EPERM;
-		}
-		if (l && (r = kf_nl_link_delete(nl, l->ifindex)) < 0)
+	q.name = op->dev;
+	q.kind = op->kind;
+	q.up = 1;
+	if ((r = op->lk->fill(s, op, &q)) < 0 || (r = kf_nl_link_create(nl, &q)) < 0)
+		return r;
+	kf_net_state_set(st, 'd', op->dev, op->kind, NULL);
+	return 0;
+}
+
+/* MASTER and RELEASE: arg joins or leaves dev (l). */
+static int op_master(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_nl_link *l,
+		     const struct kf_net_op *op, struct kf_net_state *st)
+{
+	const struct kf_nl_link *p = kf_nl_by_name(s, op->arg);
+	int r;
+	if (!p || !l)
+		return -ENODEV;
+	if (op->op == KF_NOP_RELEASE) {
+		if ((r = kf_net_set_master(nl, p, NULL)) < 0)
 			return r;
-		kf_net_state_del(st, 'd', op->dev, NULL);
-		kf_net_state_del(st, 'p', op->dev, NULL);
-		if (op->op == KF_NOP_DELETE)
-			return 0;
-		/* fall through */
-	case KF_NOP_CREATE:
-		kf_nl_req_init(&q);
-		q.name = op->dev;
-		q.kind = op->kind;
-		q.up = 1;
-		if (fill && (r = fill(nl, s, op, &q)) < 0)
-			return r;
-		if ((r = kf_nl_link_create(nl, &q)) < 0)
-			return r;
-		kf_net_state_set(st, 'd', op->dev, op->kind, NULL);
-		return 0;
-	case KF_NOP_MTU:
-		q.mtu = (int)op->val;
-		break;
-	case KF_NOP_MAC: {
-		uint8_t mac[6];
-		if (kf_mac_parse(op->text, mac) < 0)
-			return -EINVAL;
-		q.mac = mac;
-		if (!l)
-			return -ENODEV;
-		return kf_nl_link_change(nl, &q);
-	}
-	case KF_NOP_UP:
-		q.up = 1;
-		break;
-	case KF_NOP_MASTER:
-	case KF_NOP_RELEASE: {
-		const struct kf_nl_link *p = kf_nl_by_name(s, op->arg);
-		if (!p || !l)
-			return -ENODEV;
-		if (op->op == KF_NOP_RELEASE) {
-			if ((r = set_master(nl, p, NULL)) < 0)
-				return r;
-			kf_net_state_del(st, 'p', op->dev, op->arg);
-			return 0;
-		}
-		if ((r = set_master(nl, p, l)) < 0)
-			return r;
-		move_l3(nl, s, p->ifindex, l->ifindex);
-		kf_net_state_set(st, 'p', op->dev, op->arg, NULL);
-		if (op->ref && strcmp(op->ref, op->arg)) {
-			char mac[18];
-			if (kf_mac_norm(op->ref, mac) == 0)
-				kf_net_state_set(st, 'm', mac, op->arg, NULL);
-		}
+		kf_net_state_del(st, 'p', op->dev, op->arg);
 		return 0;
 	}
-	case KF_NOP_BOND:
-		return l ? bond_opt(nl, s, op, l) : -ENODEV;
-	case KF_NOP_BOND_MODE:
-		return l ? bond_mode(nl, s, op, l) : -ENODEV;
-	case KF_NOP_BR_STP:
-		q.kind = "bridge";
-		q.br_stp = (int)op->val;
-		break;
-	case KF_NOP_BR_FWD:
-		q.kind = "bridge";
-		q.br_fwd_delay = (int)op->val;
-		break;
-	case KF_NOP_MV_MODE:
-		q.kind = l ? l->kind : "macvtap";
-		q.macvlan_mode = (int)op->val;
-		break;
-	case KF_NOP_ADDRS:
-		return l ? set_addrs(nl, s, l, &((const struct kf_p_bridge *)op->want)->addresses) : -ENODEV;
-	case KF_NOP_GATEWAY:
-		return l ? set_gateway(nl, s, l, ((const struct kf_p_bridge *)op->want)->gateway) : -ENODEV;
-	default:
-		return -ENOSYS;
-	}
+	if ((r = kf_net_set_master(nl, p, l)) < 0)
+		return r;
+	move_l3(nl, s, p->ifindex, l->ifindex);
+	kf_net_state_set(st, 'p', op->dev, op->arg, NULL);
+	char mac[18];
+	if (op->ref && strcmp(op->ref, op->arg) && kf_mac_norm(op->ref, mac) == 0)
+		kf_net_state_set(st, 'm', mac, op->arg, NULL);
+	return 0;
+}
+
+/* MTU, MAC, UP: a plain change of an existing link. */
+static int op_link(struct kf_nl *nl, const struct kf_nl_link *l, const struct kf_net_op *op)
+{
+	struct kf_nl_req q;
+	uint8_t mac[6];
+	kf_nl_req_init(&q);
+	if (op->op == KF_NOP_MAC && kf_mac_parse(op->text, mac) < 0)
+		return -EINVAL;
 	if (!l)
 		return -ENODEV;
+	q.ifindex = l->ifindex;
+	if (op->op == KF_NOP_MTU)
+		q.mtu = (int)op->val;
+	else if (op->op == KF_NOP_MAC)
+		q.mac = mac;
+	else
+		q.up = 1;
 	return kf_nl_link_change(nl, &q);
 }
 
-int kf_net_apply(struct kf_ctx *ctx, struct kf_change *ch, kf_net_fill_fn fill,
+/* Carries out an op of a link kind; what is the kind's own goes to its set. */
+static int do_op(struct kf_nl *nl, const struct kf_nl_snap *s, struct kf_change *ch, struct kf_net_state *st)
+{
+	struct kf_net_op *op = ch->data;
+	const struct kf_nl_link *l = kf_nl_by_name(s, op->dev);
+	int r;
+	switch (op->op) {
+	case KF_NOP_DELETE:
+		return op_delete(nl, l, ch, st);
+	case KF_NOP_RECREATE:
+		if ((r = op_delete(nl, l, ch, st)) < 0)
+			return r;
+		/* fall through */
+	case KF_NOP_CREATE:
+		return op_create(nl, s, op, st);
+	case KF_NOP_MTU:
+	case KF_NOP_MAC:
+	case KF_NOP_UP:
+		return op_link(nl, l, op);
+	case KF_NOP_MASTER:
+	case KF_NOP_RELEASE:
+		return op_master(nl, s, l, op, st);
+	case KF_NOP_OPT:
+		if (!op->lk->set)
+			return -ENOSYS;
+		return l ? op->lk->set(nl, s, op, l) : -ENODEV;
+	}
+	return -ENOSYS;
+}
+
+int kf_net_apply(struct kf_ctx *ctx, struct kf_change *ch,
 		 int (*own)(struct kf_ctx *, struct kf_nl *, struct kf_change *))
 {
 	struct kf_net_op *op = ch->data;
@@ -408,10 +286,12 @@ int kf_net_apply(struct kf_ctx *ctx, struct kf_change *ch, kf_net_fill_fn fill,
 		goto out;
 	kf_net_state_load(w->state_path, &st);
 	char *before = kf_net_state_text(&st);
-	if (op->op >= KF_NOP_CHANNELS && own)
+	if (own)
 		r = own(ctx, nl, ch);
+	else if (op->lk)
+		r = do_op(nl, &s, ch, &st);
 	else
-		r = do_op(ctx, nl, &s, ch, fill, &st);
+		r = -ENOSYS;
 	char *after = kf_net_state_text(&st);
 	int e = strcmp(before, after) ? kf_net_state_save(w->state_path, &st) : 0;
 	free(before);
@@ -438,4 +318,9 @@ out:
 	kf_nl_snap_release(&s);
 	kf_nl_close(nl);
 	return r;
+}
+
+int kf_net_link_apply(struct kf_ctx *ctx, struct kf_change *ch)
+{
+	return kf_net_apply(ctx, ch, NULL);
 }

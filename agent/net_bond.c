@@ -1,7 +1,8 @@
-/* Resource "bonds": bonding devices, their options and members
- * (network.bonds).  Options that exist only in some modes are compared
- * only in those modes; updelay/downdelay are compared as the kernel keeps
- * them (multiples of miimon). */
+/* Link kind "bond" (resource "bonds"): bonding devices, their options and
+ * members (network.bonds).  Options that exist only in some modes are
+ * compared only in those modes; updelay/downdelay are compared as the
+ * kernel keeps them (multiples of miimon).  The mode changes only without
+ * members and while down; lacp_rate only while down. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include "agent/net.h"
 #include "types.h"
 #include "util.h"
+
+#define IFF_UP_ 1
 
 static const char *const mode_names[] = { "balance-rr", "active-backup", "balance-xor", "broadcast",
 					  "802.3ad", "balance-tlb", "balance-alb" };
@@ -22,6 +25,15 @@ static const char *name_of(const char *const *v, size_t n, int i)
 #define MODE(i) name_of(mode_names, KF_ARRAY_SIZE(mode_names), i)
 #define HASH(i) name_of(hash_names, KF_ARRAY_SIZE(hash_names), i)
 
+long long kf_net_bond_delay(long long delay, long long miimon)
+{
+	if (delay == KF_UNSET || delay < 0)
+		return KF_UNSET;
+	if (miimon <= 0)
+		return 0;
+	return delay / miimon * miimon;
+}
+
 static bool has_hash(int mode)
 {
 	return mode == KF_BOND_XOR || mode == KF_BOND_8023AD || mode == KF_BOND_TLB || mode == KF_BOND_ALB;
@@ -32,140 +44,97 @@ static bool has_primary(int mode)
 	return mode == KF_BOND_AB || mode == KF_BOND_TLB || mode == KF_BOND_ALB;
 }
 
-static int bonds_parse(struct kf_ctx *ctx, void **desired)
+/* ---- parse ---- */
+
+static void bond_check(struct kf_ctx *ctx, const void *dev)
 {
-	struct kf_net_want *w = NULL;
-	int r = kf_net_parse(ctx, &w);
-	*desired = w;
-	if (r < 0 || !w)
-		return r;
-	const struct kf_p_network *n = w->net;
-	struct kf_net_ref refs[256];
-	char whats[256][48];
-	size_t nr = 0;
-	for (size_t i = 0; i < n->bonds.n; i++) {
-		const struct kf_p_bond *b = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
-		for (size_t j = 0; j < b->members.n && nr < KF_ARRAY_SIZE(refs); j++, nr++) {
-			snprintf(whats[nr], sizeof(whats[nr]), "bond %s: member", b->name);
-			refs[nr] = (struct kf_net_ref){ b, "members", KF_LIST_STR(b->members, j), whats[nr] };
-		}
-		if ((b->updelay != KF_UNSET || b->downdelay != KF_UNSET) && b->miimon == 0)
-			kf_errf(ctx->err, kf_mark_of(b, b->updelay != KF_UNSET ? "updelay" : "downdelay"),
-				"bond %s: updelay and downdelay need miimon", b->name);
-	}
-	kf_net_check_refs(ctx, w, refs, nr);
-	return 0;
+	const struct kf_p_bond *b = dev;
+	if ((b->updelay != KF_UNSET || b->downdelay != KF_UNSET) && b->miimon == 0)
+		kf_errf(ctx->err, kf_mark_of(b, b->updelay != KF_UNSET ? "updelay" : "downdelay"),
+			"bond %s: updelay and downdelay need miimon", b->name);
 }
 
-static bool bond_wanted(const struct kf_p_network *n, const char *name)
+static void bond_refs(const void *dev, struct kf_net_refs *out)
 {
-	for (size_t i = 0; i < n->bonds.n; i++)
-		if (!strcmp(KF_LIST_AT(n->bonds, struct kf_p_bond, i)->name, name))
-			return true;
-	return false;
+	const struct kf_p_bond *b = dev;
+	for (size_t j = 0; j < b->members.n; j++)
+		kf_net_ref_add(out, b, "members", KF_LIST_STR(b->members, j), "bond %s: member", b->name);
+	kf_net_ref_alias(out, b->primary);
 }
 
-static void opt_change(struct kf_plan *plan, const struct kf_net_want *w, const struct kf_net_have *h,
-		       const char *bond, const char *opt, const char *from, const char *to, long long val)
+static const struct kf_list *bond_ports(const void *dev)
 {
-	struct kf_net_op *op = kf_net_change(plan, "bonds", KF_NOP_BOND, bond, from, to, "%s %s", bond, opt);
-	op->opt = opt;
-	op->val = val;
-	kf_net_guard(op, w, h);
+	return &((const struct kf_p_bond *)dev)->members;
 }
 
-static void diff_opts(struct kf_plan *plan, const struct kf_net_want *w, const struct kf_net_have *h,
-		      const struct kf_p_bond *b, const struct kf_nl_link *l)
+/* ---- diff ---- */
+
+static void opt_change(const struct kf_net_dx *d, const char *bond, const char *opt, const char *from,
+		       const char *to, long long val)
+{
+	kf_net_opt(d, bond, opt, from, to)->val = val;
+}
+
+static void opt_int(const struct kf_net_dx *d, const char *bond, const char *opt, long long have, long long want)
 {
 	char x[32], y[32];
+	if (want == KF_UNSET || have == want)
+		return;
+	snprintf(x, sizeof(x), "%lld", have);
+	snprintf(y, sizeof(y), "%lld", want);
+	opt_change(d, bond, opt, x, y, want);
+}
+
+static void diff_primary(const struct kf_net_dx *d, const struct kf_p_bond *b, const struct kf_nl_link *l)
+{
+	if (!has_primary(b->mode) || !b->primary)
+		return;
+	const char *want = kf_net_ifname(d->h, b->primary);
+	const char *cur = l && l->bond.primary ? kf_nl_name(&d->h->snap, l->bond.primary) : "none";
+	if (l && !strcmp(want, cur))
+		return;
+	snprintf(kf_net_opt(d, b->name, "primary", cur, want)->arg, KF_IFNAMSIZ, "%s", want);
+}
+
+static void diff_opts(const struct kf_net_dx *d, const struct kf_p_bond *b, const struct kf_nl_link *l)
+{
 	const struct kf_nl_bond *k = &l->bond;
-	if (b->miimon != KF_UNSET && k->miimon != b->miimon) {
-		snprintf(x, sizeof(x), "%d", k->miimon);
-		snprintf(y, sizeof(y), "%lld", b->miimon);
-		opt_change(plan, w, h, b->name, "miimon", x, y, b->miimon);
-	}
+	opt_int(d, b->name, "miimon", k->miimon, b->miimon);
 	long long miimon = b->miimon != KF_UNSET ? b->miimon : k->miimon;
-	long long up = kf_net_bond_delay(b->updelay, miimon), down = kf_net_bond_delay(b->downdelay, miimon);
-	if (up != KF_UNSET && k->updelay != up) {
-		snprintf(x, sizeof(x), "%d", k->updelay);
-		snprintf(y, sizeof(y), "%lld", up);
-		opt_change(plan, w, h, b->name, "updelay", x, y, up);
-	}
-	if (down != KF_UNSET && k->downdelay != down) {
-		snprintf(x, sizeof(x), "%d", k->downdelay);
-		snprintf(y, sizeof(y), "%lld", down);
-		opt_change(plan, w, h, b->name, "downdelay", x, y, down);
-	}
+	opt_int(d, b->name, "updelay", k->updelay, kf_net_bond_delay(b->updelay, miimon));
+	opt_int(d, b->name, "downdelay", k->downdelay, kf_net_bond_delay(b->downdelay, miimon));
 	if (b->mode == KF_BOND_8023AD && b->lacp_rate >= 0 && k->lacp_rate != b->lacp_rate)
-		opt_change(plan, w, h, b->name, "lacp_rate", k->lacp_rate ? "fast" : "slow",
-			   b->lacp_rate ? "fast" : "slow", b->lacp_rate);
+		opt_change(d, b->name, "lacp_rate", k->lacp_rate ? "fast" : "slow", b->lacp_rate ? "fast" : "slow",
+			   b->lacp_rate);
 	if (has_hash(b->mode) && b->xmit_hash_policy >= 0 && k->xmit_hash != b->xmit_hash_policy)
-		opt_change(plan, w, h, b->name, "xmit_hash_policy", HASH(k->xmit_hash), HASH(b->xmit_hash_policy),
+		opt_change(d, b->name, "xmit_hash_policy", HASH(k->xmit_hash), HASH(b->xmit_hash_policy),
 			   b->xmit_hash_policy);
-	if (has_primary(b->mode) && b->primary) {
-		const char *want = kf_net_ifname(h, b->primary);
-		const char *cur = k->primary ? kf_nl_name(&h->snap, k->primary) : "none";
-		if (strcmp(want, cur)) {
-			struct kf_net_op *op = kf_net_change(plan, "bonds", KF_NOP_BOND, b->name, cur, want,
-							     "%s primary", b->name);
-			op->opt = "primary";
-			snprintf(op->arg, sizeof(op->arg), "%s", want);
-			kf_net_guard(op, w, h);
-		}
-	}
+	diff_primary(d, b, l);
 }
 
-static int bonds_diff(struct kf_ctx *ctx, const void *desired, const void *actual, struct kf_plan *plan)
+static void bond_diff(const struct kf_net_dx *d, const void *dev, const struct kf_nl_link *l)
 {
-	(void)ctx;
-	const struct kf_net_want *w = desired;
-	const struct kf_net_have *h = actual;
-	if (!w->live) {
-		if (w->net->bonds.n)
-			kf_plan_note(plan, "bonds", "bonds: links not managed under this --root");
-		return 0;
+	const struct kf_p_bond *b = dev;
+	char to[48];
+	snprintf(to, sizeof(to), "bond %s", MODE(b->mode));
+	if (!l || strcmp(l->kind, "bond")) {
+		kf_net_create(d, b, l, "bond", NULL, l ? l->kind : NULL, to);
+	} else {
+		if (l->bond.mode != b->mode)
+			opt_change(d, b->name, "mode", MODE(l->bond.mode), MODE(b->mode), b->mode);
+		diff_opts(d, b, l);
+		kf_net_diff_link(d, l, b->mtu, b->mac);
 	}
-	for (size_t i = 0; i < w->net->bonds.n; i++) {
-		const struct kf_p_bond *b = KF_LIST_AT(w->net->bonds, struct kf_p_bond, i);
-		const struct kf_nl_link *l = kf_nl_by_name(&h->snap, b->name);
-		char to[48];
-		snprintf(to, sizeof(to), "bond %s", MODE(b->mode));
-		if (!l || strcmp(l->kind, "bond")) {
-			int opk = l ? KF_NOP_RECREATE : KF_NOP_CREATE;
-			struct kf_net_op *op = kf_net_change(plan, "bonds", opk, b->name, l ? l->kind : NULL, to,
-							     "%s", b->name);
-			op->kind = "bond";
-			op->want = b;
-			op->owned = kf_net_owned(&h->st, b->name) != NULL;
-			kf_net_guard(op, w, h);
-		} else {
-			if (l->bond.mode != b->mode) {
-				struct kf_net_op *op = kf_net_change(plan, "bonds", KF_NOP_BOND_MODE, b->name,
-								     MODE(l->bond.mode), MODE(b->mode), "%s mode", b->name);
-				op->val = b->mode;
-				kf_net_guard(op, w, h);
-			}
-			diff_opts(plan, w, h, b, l);
-			kf_net_diff_link(plan, "bonds", w, h, l, b->mtu, b->mac);
-		}
-		kf_net_diff_ports(plan, "bonds", w, h, b->name, &b->members);
-		if (!l && has_primary(b->mode) && b->primary) {
-			const char *want = kf_net_ifname(h, b->primary);
-			struct kf_net_op *op = kf_net_change(plan, "bonds", KF_NOP_BOND, b->name, "none", want,
-							     "%s primary", b->name);
-			op->opt = "primary";
-			snprintf(op->arg, sizeof(op->arg), "%s", want);
-			kf_net_guard(op, w, h);
-		}
-	}
-	kf_net_diff_gone(plan, "bonds", w, h, "bond", bond_wanted);
-	return 0;
+	kf_net_diff_ports(d, b->name, &b->members);
+	if (!l)
+		diff_primary(d, b, NULL); /* once the members are in */
 }
 
-static int bond_fill(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
-		     struct kf_nl_req *r)
+/* ---- apply ---- */
+
+static int bond_fill(const struct kf_nl_snap *s, const struct kf_net_op *op, struct kf_nl_req *r)
 {
-	(void)nl;
+	(void)s; /* primary is set once the member is in (a later change) */
 	const struct kf_p_bond *b = op->want;
 	static uint8_t mac[6];
 	r->bond.mode = b->mode;
@@ -180,7 +149,6 @@ static int bond_fill(struct kf_nl *nl, const struct kf_nl_snap *s, const struct 
 		r->bond.lacp_rate = b->lacp_rate;
 	if (has_hash(b->mode) && b->xmit_hash_policy >= 0)
 		r->bond.xmit_hash = b->xmit_hash_policy;
-	(void)s; /* primary is set once the member is in (a later change) */
 	if (b->mtu != KF_UNSET)
 		r->mtu = (int)b->mtu;
 	if (b->mac && kf_mac_parse(b->mac, mac) == 0)
@@ -188,18 +156,91 @@ static int bond_fill(struct kf_nl *nl, const struct kf_nl_snap *s, const struct 
 	return 0;
 }
 
-static int bonds_apply(struct kf_ctx *ctx, struct kf_change *ch)
+static int set_up(struct kf_nl *nl, int ifindex, int up)
 {
-	return kf_net_apply(ctx, ch, bond_fill, NULL);
+	struct kf_nl_req q;
+	kf_nl_req_init(&q);
+	q.ifindex = ifindex;
+	q.up = up;
+	return kf_nl_link_change(nl, &q);
 }
 
-const struct kf_resource kf_res_net_bonds = {
-	.name = "bonds",
-	.section = "network",
-	.parse = bonds_parse,
-	.probe = kf_net_probe_links,
-	.diff = bonds_diff,
-	.apply = bonds_apply,
-	.free_desired = kf_net_want_free,
-	.free_actual = kf_net_have_free,
+/* The mode of a bond changes only without members and while down. */
+static int set_mode(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
+		    const struct kf_nl_link *l)
+{
+	int members[64], n = 0, r;
+	for (size_t i = 0; i < s->nlinks && n < 64; i++)
+		if (s->links[i].master == l->ifindex) {
+			members[n++] = s->links[i].ifindex;
+			kf_net_set_master(nl, &s->links[i], NULL);
+		}
+	if ((r = set_up(nl, l->ifindex, 0)) < 0)
+		return r;
+	struct kf_nl_req q;
+	kf_nl_req_init(&q);
+	q.ifindex = l->ifindex;
+	q.kind = "bond";
+	q.bond.mode = (int)op->val;
+	r = kf_nl_link_change(nl, &q);
+	set_up(nl, l->ifindex, 1);
+	for (int i = 0; i < n; i++) {
+		const struct kf_nl_link *m = kf_nl_by_index(s, members[i]);
+		int e = m ? kf_net_set_master(nl, m, l) : 0;
+		if (!r)
+			r = e;
+	}
+	return r;
+}
+
+static int bond_set(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
+		    const struct kf_nl_link *l)
+{
+	if (!strcmp(op->opt, "mode"))
+		return set_mode(nl, s, op, l);
+	struct kf_nl_req q;
+	kf_nl_req_init(&q);
+	q.ifindex = l->ifindex;
+	q.kind = "bond";
+	bool down = false;
+	if (!strcmp(op->opt, "miimon")) q.bond.miimon = (int)op->val;
+	else if (!strcmp(op->opt, "updelay")) q.bond.updelay = (int)op->val;
+	else if (!strcmp(op->opt, "downdelay")) q.bond.downdelay = (int)op->val;
+	else if (!strcmp(op->opt, "xmit_hash_policy")) q.bond.xmit_hash = (int)op->val;
+	else if (!strcmp(op->opt, "lacp_rate")) { q.bond.lacp_rate = (int)op->val; down = true; }
+	else if (!strcmp(op->opt, "primary")) {
+		const struct kf_nl_link *p = kf_nl_by_name(s, op->arg);
+		if (!p)
+			return -ENODEV;
+		q.bond.primary = p->ifindex;
+	} else
+		return -EINVAL;
+	int r;
+	down = down && (l->flags & IFF_UP_);
+	if (down && (r = set_up(nl, l->ifindex, 0)) < 0)
+		return r;
+	r = kf_nl_link_change(nl, &q);
+	if (down) {
+		int e = set_up(nl, l->ifindex, 1);
+		if (!r)
+			r = e;
+	}
+	return r;
+}
+
+static const char *const bond_kinds[] = { "bond", NULL };
+
+const struct kf_net_kind kf_net_kind_bond = {
+	.res = "bonds",
+	.kinds = bond_kinds,
+	KF_NET_KIND_LIST(struct kf_p_bond, bonds),
+	.check = bond_check,
+	.refs = bond_refs,
+	.ports = bond_ports,
+	.diff = bond_diff,
+	.fill = bond_fill,
+	.set = bond_set,
+	.ports_down = true,
 };
+
+KF_NET_LINK_RESOURCE(bonds, kf_net_kind_bond);

@@ -1,5 +1,6 @@
-/* Shared parse, probe, diff helpers and the ownership record of the
- * network resources (agent/net.h). */
+/* The link kinds' table and the skeleton their resources share, the
+ * parse, probe and diff helpers of every network resource, and the
+ * ownership record (agent/net.h). */
 #include "agent/net.h"
 
 #include <arpa/inet.h>
@@ -12,6 +13,46 @@
 #include "agent/engine.h"
 #include "types.h"
 #include "util.h"
+
+/* ---- link kinds ---- */
+
+extern const struct kf_net_kind kf_net_kind_bond, kf_net_kind_bridge, kf_net_kind_vlan, kf_net_kind_macvtap;
+const struct kf_net_kind *const kf_net_kinds[] = {
+	&kf_net_kind_bond,
+	&kf_net_kind_bridge,
+	&kf_net_kind_vlan,
+	&kf_net_kind_macvtap,
+	NULL,
+};
+
+const struct kf_net_kind *kf_net_kind_of(const char *kind)
+{
+	for (size_t i = 0; kf_net_kinds[i]; i++)
+		for (const char *const *k = kf_net_kinds[i]->kinds; *k; k++)
+			if (!strcmp(*k, kind))
+				return kf_net_kinds[i];
+	return NULL;
+}
+
+static const struct kf_list *kind_list(const struct kf_net_kind *k, const struct kf_p_network *n)
+{
+	return (const struct kf_list *)((const char *)n + k->list_off);
+}
+
+static size_t kind_n(const struct kf_net_kind *k, const struct kf_p_network *n)
+{
+	return kind_list(k, n)->n;
+}
+
+static const void *kind_dev(const struct kf_net_kind *k, const struct kf_p_network *n, size_t i)
+{
+	return (const char *)kind_list(k, n)->v + i * k->size;
+}
+
+static const char *kind_name(const struct kf_net_kind *k, const void *dev)
+{
+	return *(const char *const *)((const char *)dev + k->name_off);
+}
 
 /* ---- the record of what the agent created ---- */
 
@@ -169,18 +210,34 @@ const char *kf_net_ifname(const struct kf_net_have *h, const char *ref)
 	return ref;
 }
 
+/* The device of kind k called name in the profile, or NULL. */
+static const void *kind_find(const struct kf_net_kind *k, const struct kf_p_network *n, const char *name)
+{
+	for (size_t i = 0; i < kind_n(k, n); i++) {
+		const void *dev = kind_dev(k, n, i);
+		if (!strcmp(kind_name(k, dev), name))
+			return dev;
+	}
+	return NULL;
+}
+
 bool kf_net_defined(const struct kf_p_network *n, const char *name)
 {
-#define IN(list, type)                                                           \
-	for (size_t i = 0; i < (list).n; i++)                                    \
-		if (!strcmp(KF_LIST_AT(list, type, i)->name, name))              \
+	for (size_t i = 0; kf_net_kinds[i]; i++)
+		if (kind_find(kf_net_kinds[i], n, name))
 			return true;
-	IN(n->bonds, struct kf_p_bond)
-	IN(n->bridges, struct kf_p_bridge)
-	IN(n->vlans, struct kf_p_vlan)
-	IN(n->macvtaps, struct kf_p_macvtap)
-#undef IN
 	return false;
+}
+
+const struct kf_list *kf_net_ports_of(const struct kf_p_network *n, const char *name)
+{
+	for (size_t i = 0; kf_net_kinds[i]; i++) {
+		const struct kf_net_kind *k = kf_net_kinds[i];
+		const void *dev = k->ports ? kind_find(k, n, name) : NULL;
+		if (dev)
+			return k->ports(dev);
+	}
+	return NULL;
 }
 
 /* ---- one snapshot per run phase ----
@@ -291,9 +348,37 @@ void kf_net_want_free(void *want)
 	free(w);
 }
 
-void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const struct kf_net_ref *refs,
-		       size_t n)
+void kf_net_ref_add(struct kf_net_refs *r, const void *obj, const char *key, const char *value,
+		    const char *what_fmt, ...)
 {
+	char what[96];
+	va_list ap;
+	va_start(ap, what_fmt);
+	vsnprintf(what, sizeof(what), what_fmt, ap);
+	va_end(ap);
+	r->v = kf_xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+	r->v[r->n++] = (struct kf_net_ref){ obj, key, value, kf_xstrdup(what), false };
+}
+
+void kf_net_ref_alias(struct kf_net_refs *r, const char *value)
+{
+	if (!value)
+		return;
+	r->v = kf_xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+	r->v[r->n++] = (struct kf_net_ref){ NULL, NULL, value, NULL, true };
+}
+
+void kf_net_refs_release(struct kf_net_refs *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i].what);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const struct kf_net_refs *refs)
+{
+	size_t n = refs->n;
 	if (!w || !w->live || !n)
 		return;
 	struct kf_nl_snap s = { 0 };
@@ -302,11 +387,11 @@ void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const st
 		goto out; /* probe reports it */
 	kf_net_state_load(w->state_path, &st);
 	for (size_t i = 0; i < n; i++) {
-		const char *v = refs[i].value;
-		if (!v || kf_net_defined(w->net, v) || kf_net_lookup(&s, &st, v))
+		const struct kf_net_ref *x = &refs->v[i];
+		if (x->alias_only || !x->value || kf_net_defined(w->net, x->value) || kf_net_lookup(&s, &st, x->value))
 			continue;
-		kf_errf(ctx->err, kf_mark_of(refs[i].obj, refs[i].key), "%s \"%s\" does not exist on this host",
-			refs[i].what, v);
+		kf_errf(ctx->err, kf_mark_of(x->obj, x->key), "%s \"%s\" does not exist on this host", x->what,
+			x->value);
 	}
 out:
 	kf_net_state_release(&st);
@@ -350,21 +435,13 @@ int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_
 	if ((r = snapshot(&h->snap, w->target, &h->target_oif)) < 0)
 		return kf_errc(ctx->fail, r, NULL, "network: cannot read the links: %s", strerror(-r));
 	const struct kf_p_network *n = w->net;
-	for (size_t i = 0; i < n->bonds.n; i++) {
-		const struct kf_p_bond *b = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
-		for (size_t j = 0; j < b->members.n; j++)
-			add_alias(h, KF_LIST_STR(b->members, j));
-		add_alias(h, b->primary);
-	}
-	for (size_t i = 0; i < n->bridges.n; i++) {
-		const struct kf_p_bridge *b = KF_LIST_AT(n->bridges, struct kf_p_bridge, i);
-		for (size_t j = 0; j < b->ports.n; j++)
-			add_alias(h, KF_LIST_STR(b->ports, j));
-	}
-	for (size_t i = 0; i < n->vlans.n; i++)
-		add_alias(h, KF_LIST_AT(n->vlans, struct kf_p_vlan, i)->link);
-	for (size_t i = 0; i < n->macvtaps.n; i++)
-		add_alias(h, KF_LIST_AT(n->macvtaps, struct kf_p_macvtap, i)->link);
+	struct kf_net_refs refs = { 0 };
+	for (size_t k = 0; kf_net_kinds[k]; k++)
+		for (size_t i = 0; i < kind_n(kf_net_kinds[k], n); i++)
+			kf_net_kinds[k]->refs(kind_dev(kf_net_kinds[k], n, i), &refs);
+	for (size_t i = 0; i < refs.n; i++)
+		add_alias(h, refs.v[i].value);
+	kf_net_refs_release(&refs);
 	for (size_t i = 0; i < n->queues.n; i++)
 		add_alias(h, KF_LIST_AT(n->queues, struct kf_p_queue, i)->device);
 	for (size_t i = 0; i < n->sriov.n; i++)
@@ -448,6 +525,26 @@ static bool ns_add(struct nameset *s, const char *name)
 	return true;
 }
 
+/* The profile's masters of kind k and their ports join the set together. */
+static bool path_ports(const struct kf_net_kind *k, const struct kf_p_network *n, const struct kf_net_have *h,
+		       struct nameset *s)
+{
+	bool grew = false;
+	for (size_t i = 0; k->ports && i < kind_n(k, n); i++) {
+		const void *dev = kind_dev(k, n, i);
+		const char *name = kind_name(k, dev);
+		const struct kf_list *ports = k->ports(dev);
+		for (size_t j = 0; j < ports->n; j++) {
+			const char *pname = kf_net_ifname(h, KF_LIST_STR(*ports, j));
+			if (ns_has(s, pname))
+				grew |= ns_add(s, name);
+			if (ns_has(s, name))
+				grew |= ns_add(s, pname);
+		}
+	}
+	return grew;
+}
+
 bool kf_net_on_path(const struct kf_net_want *w, const struct kf_net_have *h, const char *dev)
 {
 	if (!w->target || !h->target_oif)
@@ -466,26 +563,8 @@ bool kf_net_on_path(const struct kf_net_want *w, const struct kf_net_have *h, co
 			if (l->master && ns_has(&s, m))
 				grew |= ns_add(&s, l->name);
 		}
-		for (size_t i = 0; i < n->bonds.n; i++) {
-			const struct kf_p_bond *b = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
-			for (size_t j = 0; j < b->members.n; j++) {
-				const char *mname = kf_net_ifname(h, KF_LIST_STR(b->members, j));
-				if (ns_has(&s, mname))
-					grew |= ns_add(&s, b->name);
-				if (ns_has(&s, b->name))
-					grew |= ns_add(&s, mname);
-			}
-		}
-		for (size_t i = 0; i < n->bridges.n; i++) {
-			const struct kf_p_bridge *b = KF_LIST_AT(n->bridges, struct kf_p_bridge, i);
-			for (size_t j = 0; j < b->ports.n; j++) {
-				const char *pname = kf_net_ifname(h, KF_LIST_STR(b->ports, j));
-				if (ns_has(&s, pname))
-					grew |= ns_add(&s, b->name);
-				if (ns_has(&s, b->name))
-					grew |= ns_add(&s, pname);
-			}
-		}
+		for (size_t k = 0; kf_net_kinds[k]; k++)
+			grew |= path_ports(kf_net_kinds[k], n, h, &s);
 	}
 	return ns_has(&s, dev);
 }
@@ -496,37 +575,115 @@ void kf_net_guard(struct kf_net_op *op, const struct kf_net_want *w, const struc
 	op->guarded = kf_net_on_path(w, h, op->dev) || (op->arg[0] && kf_net_on_path(w, h, op->arg));
 }
 
+/* ---- the skeleton of a link kind's resource ---- */
+
+int kf_net_link_parse(struct kf_ctx *ctx, const struct kf_net_kind *k, void **desired)
+{
+	struct kf_net_want *w = NULL;
+	struct kf_net_refs refs = { 0 };
+	int r = kf_net_parse(ctx, &w);
+	*desired = w;
+	if (r < 0 || !w)
+		return r;
+	size_t n = kind_n(k, w->net);
+	for (size_t i = 0; i < n && k->check; i++)
+		k->check(ctx, kind_dev(k, w->net, i));
+	for (size_t i = 0; i < n; i++)
+		k->refs(kind_dev(k, w->net, i), &refs);
+	kf_net_check_refs(ctx, w, &refs);
+	kf_net_refs_release(&refs);
+	return 0;
+}
+
+/* Deletes devices of k's kernel kinds the agent created and the profile
+ * no longer has. */
+static void diff_gone(const struct kf_net_dx *d)
+{
+	const struct kf_net_have *h = d->h;
+	for (const char *const *kind = d->k->kinds; *kind; kind++)
+		for (size_t i = 0; i < h->st.n; i++) {
+			const struct kf_net_rec *r = &h->st.v[i];
+			if (r->kind != 'd' || strcmp(r->b, *kind) || kind_find(d->k, d->w->net, r->a))
+				continue;
+			const struct kf_nl_link *l = kf_nl_by_name(&h->snap, r->a);
+			if (!l || strcmp(l->kind, *kind))
+				continue;
+			struct kf_net_op *op = kf_net_change(d->plan, d->k->res, KF_NOP_DELETE, r->a, *kind, NULL, "%s",
+							     r->a);
+			op->kind = *kind;
+			op->owned = true;
+		}
+}
+
+int kf_net_link_diff(const struct kf_net_kind *k, const void *desired, const void *actual, struct kf_plan *plan)
+{
+	const struct kf_net_want *w = desired;
+	const struct kf_net_have *h = actual;
+	const struct kf_net_dx d = { plan, k, w, h };
+	size_t n = kind_n(k, w->net), first = plan->n;
+	if (!w->live) {
+		if (n)
+			kf_plan_note(plan, k->res, "%s: links not managed under this --root", k->res);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const void *dev = kind_dev(k, w->net, i);
+		k->diff(&d, dev, kf_nl_by_name(&h->snap, kind_name(k, dev)));
+	}
+	diff_gone(&d);
+	for (size_t i = first; i < plan->n; i++) {
+		struct kf_net_op *op = plan->v[i].data;
+		op->lk = k;
+		kf_net_guard(op, w, h);
+	}
+	return 0;
+}
+
 /* ---- diff helpers ---- */
 
-void kf_net_diff_link(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
-		      const struct kf_net_have *h, const struct kf_nl_link *l, long long mtu,
-		      const char *mac)
+struct kf_net_op *kf_net_create(const struct kf_net_dx *d, const void *dev, const struct kf_nl_link *l,
+				const char *kind, const char *lower, const char *from, const char *to)
+{
+	const char *name = kind_name(d->k, dev);
+	struct kf_net_op *op = kf_net_change(d->plan, d->k->res, l ? KF_NOP_RECREATE : KF_NOP_CREATE, name,
+					     l ? from : NULL, to, "%s", name);
+	op->kind = kind;
+	op->want = dev;
+	op->owned = kf_net_owned(&d->h->st, name) != NULL;
+	if (lower)
+		snprintf(op->arg, sizeof(op->arg), "%s", lower);
+	return op;
+}
+
+struct kf_net_op *kf_net_opt(const struct kf_net_dx *d, const char *dev, const char *opt, const char *from,
+			     const char *to)
+{
+	struct kf_net_op *op = kf_net_change(d->plan, d->k->res, KF_NOP_OPT, dev, from, to, "%s %s", dev, opt);
+	op->opt = opt;
+	return op;
+}
+
+void kf_net_diff_link(const struct kf_net_dx *d, const struct kf_nl_link *l, long long mtu, const char *mac)
 {
 	char a[32], b[32];
 	if (mtu != KF_UNSET && l->mtu != (unsigned)mtu) {
 		snprintf(a, sizeof(a), "%u", l->mtu);
 		snprintf(b, sizeof(b), "%lld", mtu);
-		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_MTU, l->name, a, b, "%s mtu", l->name);
-		op->val = mtu;
-		kf_net_guard(op, w, h);
+		kf_net_change(d->plan, d->k->res, KF_NOP_MTU, l->name, a, b, "%s mtu", l->name)->val = mtu;
 	}
 	if (mac) {
 		kf_mac_fmt(l->mac, a);
-		if (strcmp(a, mac)) {
-			struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_MAC, l->name, a, mac, "%s mac", l->name);
-			op->text = kf_xstrdup(mac);
-			kf_net_guard(op, w, h);
-		}
+		if (strcmp(a, mac))
+			kf_net_change(d->plan, d->k->res, KF_NOP_MAC, l->name, a, mac, "%s mac", l->name)->text =
+				kf_xstrdup(mac);
 	}
-	if (!(l->flags & 1 /* IFF_UP */)) {
-		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_UP, l->name, "down", "up", "%s state", l->name);
-		kf_net_guard(op, w, h);
-	}
+	if (!(l->flags & 1 /* IFF_UP */))
+		kf_net_change(d->plan, d->k->res, KF_NOP_UP, l->name, "down", "up", "%s state", l->name);
 }
 
-void kf_net_diff_ports(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
-		       const struct kf_net_have *h, const char *master, const struct kf_list *ports)
+void kf_net_diff_ports(const struct kf_net_dx *d, const char *master, const struct kf_list *ports)
 {
+	const struct kf_net_have *h = d->h;
 	const struct kf_nl_link *ml = kf_nl_by_name(&h->snap, master);
 	for (size_t i = 0; i < ports->n; i++) {
 		const char *ref = KF_LIST_STR(*ports, i);
@@ -535,10 +692,10 @@ void kf_net_diff_ports(struct kf_plan *plan, const char *res, const struct kf_ne
 		if (pl && ml && pl->master == ml->ifindex)
 			continue;
 		const char *cur = pl && pl->master ? kf_nl_name(&h->snap, pl->master) : "none";
-		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_MASTER, master, cur, master, "%s master", name);
+		struct kf_net_op *op = kf_net_change(d->plan, d->k->res, KF_NOP_MASTER, master, cur, master,
+						     "%s master", name);
 		snprintf(op->arg, sizeof(op->arg), "%s", name);
 		op->ref = ref;
-		kf_net_guard(op, w, h);
 	}
 	/* ports the agent enslaved that the profile dropped */
 	for (size_t i = 0; ml && i < h->st.n; i++) {
@@ -551,57 +708,13 @@ void kf_net_diff_ports(struct kf_plan *plan, const char *res, const struct kf_ne
 		const struct kf_nl_link *pl = kf_nl_by_name(&h->snap, r->b);
 		if (wanted || !pl || pl->master != ml->ifindex)
 			continue;
-		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_RELEASE, master, master, "none", "%s master", r->b);
+		struct kf_net_op *op = kf_net_change(d->plan, d->k->res, KF_NOP_RELEASE, master, master, "none",
+						     "%s master", r->b);
 		snprintf(op->arg, sizeof(op->arg), "%.15s", r->b);
-		kf_net_guard(op, w, h);
-	}
-}
-
-void kf_net_diff_gone(struct kf_plan *plan, const char *res, const struct kf_net_want *w,
-		      const struct kf_net_have *h, const char *kind,
-		      bool (*wanted)(const struct kf_p_network *, const char *))
-{
-	for (size_t i = 0; i < h->st.n; i++) {
-		const struct kf_net_rec *r = &h->st.v[i];
-		if (r->kind != 'd' || strcmp(r->b, kind) || wanted(w->net, r->a))
-			continue;
-		const struct kf_nl_link *l = kf_nl_by_name(&h->snap, r->a);
-		if (!l || strcmp(l->kind, kind))
-			continue;
-		struct kf_net_op *op = kf_net_change(plan, res, KF_NOP_DELETE, r->a, kind, NULL, "%s", r->a);
-		op->kind = kind;
-		op->owned = true;
-		kf_net_guard(op, w, h);
 	}
 }
 
 /* ---- pure helpers ---- */
-
-int kf_net_mv_mode_to_kernel(int m)
-{
-	static const int k[] = { 2 /* vepa */, 4 /* bridge */, 1 /* private */, 8 /* passthru */ };
-	return m >= 0 && m < 4 ? k[m] : -1;
-}
-
-int kf_net_mv_mode_from_kernel(int kmode)
-{
-	switch (kmode) {
-	case 2: return KF_MVM_VEPA;
-	case 4: return KF_MVM_BRIDGE;
-	case 1: return KF_MVM_PRIVATE;
-	case 8: return KF_MVM_PASSTHRU;
-	}
-	return -1;
-}
-
-long long kf_net_bond_delay(long long delay, long long miimon)
-{
-	if (delay == KF_UNSET || delay < 0)
-		return KF_UNSET;
-	if (miimon <= 0)
-		return 0;
-	return delay / miimon * miimon;
-}
 
 static int cmp_str(const void *a, const void *b)
 {

@@ -36,13 +36,10 @@ static int queues_parse(struct kf_ctx *ctx, void **desired)
 	*desired = w;
 	if (r < 0 || !w)
 		return r;
-	struct kf_net_ref refs[256];
-	char whats[256][48];
-	size_t nr = 0;
-	for (size_t i = 0; i < w->net->queues.n && nr < KF_ARRAY_SIZE(refs); i++, nr++) {
+	struct kf_net_refs refs = { 0 };
+	for (size_t i = 0; i < w->net->queues.n; i++) {
 		const struct kf_p_queue *q = KF_LIST_AT(w->net->queues, struct kf_p_queue, i);
-		snprintf(whats[nr], sizeof(whats[nr]), "queues: device");
-		refs[nr] = (struct kf_net_ref){ q, "device", q->device, whats[nr] };
+		kf_net_ref_add(&refs, q, "device", q->device, "queues: device");
 		const char *keys[] = { "rps_cpus", "xps_cpus" };
 		const char *vals[] = { q->rps_cpus, q->xps_cpus };
 		for (int k = 0; k < 2 && ctx->host; k++) {
@@ -54,7 +51,8 @@ static int queues_parse(struct kf_ctx *ctx, void **desired)
 					q->device, keys[k], vals[k]);
 		}
 	}
-	kf_net_check_refs(ctx, w, refs, nr);
+	kf_net_check_refs(ctx, w, &refs);
+	kf_net_refs_release(&refs);
 	return 0;
 }
 
@@ -301,7 +299,7 @@ static int queues_own(struct kf_ctx *ctx, struct kf_nl *nl, struct kf_change *ch
 
 static int queues_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
-	return kf_net_apply(ctx, ch, NULL, queues_own);
+	return kf_net_apply(ctx, ch, queues_own);
 }
 
 const struct kf_resource kf_res_net_queues = {

@@ -19,13 +19,13 @@ static int sriov_parse(struct kf_ctx *ctx, void **desired)
 	*desired = w;
 	if (r < 0 || !w)
 		return r;
-	struct kf_net_ref refs[64];
-	size_t nr = 0;
-	for (size_t i = 0; i < w->net->sriov.n && nr < KF_ARRAY_SIZE(refs); i++, nr++) {
+	struct kf_net_refs refs = { 0 };
+	for (size_t i = 0; i < w->net->sriov.n; i++) {
 		const struct kf_p_sriov *s = KF_LIST_AT(w->net->sriov, struct kf_p_sriov, i);
-		refs[nr] = (struct kf_net_ref){ s, "device", s->device, "sriov: device" };
+		kf_net_ref_add(&refs, s, "device", s->device, "sriov: device");
 	}
-	kf_net_check_refs(ctx, w, refs, nr);
+	kf_net_check_refs(ctx, w, &refs);
+	kf_net_refs_release(&refs);
 	if (!w->live)
 		return 0;
 	/* the host's limit, when the device exists and says it */
@@ -156,7 +156,7 @@ static int sriov_own(struct kf_ctx *ctx, struct kf_nl *nl, struct kf_change *ch)
 
 static int sriov_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
-	return kf_net_apply(ctx, ch, NULL, sriov_own);
+	return kf_net_apply(ctx, ch, sriov_own);
 }
 
 const struct kf_resource kf_res_net_sriov = {

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <netinet/ip_icmp.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -165,22 +166,50 @@ out:
 	return r;
 }
 
-/* ---- reading ---- */
+/* ---- the attributes of each kind of link (IFLA_INFO_DATA) ----
+ * Every attribute the agent reads and writes, in the order it writes them:
+ * the kind, the attribute, its width, and the int it is in a struct
+ * kf_nl_link and a struct kf_nl_req (-1 there: not sent). */
+#define LINK_AT(f) offsetof(struct kf_nl_link, f)
+#define REQ_AT(f) offsetof(struct kf_nl_req, f)
+static const struct nl_attr {
+	const char *kind;
+	int type, bytes;
+	size_t link_off, req_off;
+	bool boolean; /* read as 0/1 */
+} nl_attrs[] = {
+	{ "bond", IFLA_BOND_MODE, 1, LINK_AT(bond.mode), REQ_AT(bond.mode), false },
+	{ "bond", IFLA_BOND_MIIMON, 4, LINK_AT(bond.miimon), REQ_AT(bond.miimon), false },
+	{ "bond", IFLA_BOND_UPDELAY, 4, LINK_AT(bond.updelay), REQ_AT(bond.updelay), false },
+	{ "bond", IFLA_BOND_DOWNDELAY, 4, LINK_AT(bond.downdelay), REQ_AT(bond.downdelay), false },
+	{ "bond", IFLA_BOND_AD_LACP_RATE, 1, LINK_AT(bond.lacp_rate), REQ_AT(bond.lacp_rate), false },
+	{ "bond", IFLA_BOND_XMIT_HASH_POLICY, 1, LINK_AT(bond.xmit_hash), REQ_AT(bond.xmit_hash), false },
+	{ "bond", IFLA_BOND_PRIMARY, 4, LINK_AT(bond.primary), REQ_AT(bond.primary), false },
+	{ "bridge", IFLA_BR_STP_STATE, 4, LINK_AT(br_stp), REQ_AT(br_stp), true },
+	{ "bridge", IFLA_BR_FORWARD_DELAY, 4, LINK_AT(br_fwd_delay), REQ_AT(br_fwd_delay), false },
+	{ "vlan", IFLA_VLAN_ID, 2, LINK_AT(vlan_id), REQ_AT(vlan_id), false },
+	{ "macvtap", IFLA_MACVLAN_MODE, 4, LINK_AT(macvlan_mode), REQ_AT(macvlan_mode), false },
+	{ "macvlan", IFLA_MACVLAN_MODE, 4, LINK_AT(macvlan_mode), REQ_AT(macvlan_mode), false },
+};
+#undef LINK_AT
+#undef REQ_AT
 
-static void parse_bond(struct kf_nl_link *l, struct nlattr *data)
+static void get_info_data(struct kf_nl_link *l, struct nlattr *data)
 {
-	struct nlattr *tb[IFLA_BOND_MAX + 1];
-	if (nla_parse_nested(tb, IFLA_BOND_MAX, data, NULL) < 0)
-		return;
-	struct kf_nl_bond *b = &l->bond;
-	if (tb[IFLA_BOND_MODE]) b->mode = nla_get_u8(tb[IFLA_BOND_MODE]);
-	if (tb[IFLA_BOND_MIIMON]) b->miimon = (int)nla_get_u32(tb[IFLA_BOND_MIIMON]);
-	if (tb[IFLA_BOND_UPDELAY]) b->updelay = (int)nla_get_u32(tb[IFLA_BOND_UPDELAY]);
-	if (tb[IFLA_BOND_DOWNDELAY]) b->downdelay = (int)nla_get_u32(tb[IFLA_BOND_DOWNDELAY]);
-	if (tb[IFLA_BOND_AD_LACP_RATE]) b->lacp_rate = nla_get_u8(tb[IFLA_BOND_AD_LACP_RATE]);
-	if (tb[IFLA_BOND_XMIT_HASH_POLICY]) b->xmit_hash = nla_get_u8(tb[IFLA_BOND_XMIT_HASH_POLICY]);
-	if (tb[IFLA_BOND_PRIMARY]) b->primary = (int)nla_get_u32(tb[IFLA_BOND_PRIMARY]);
+	struct nlattr *a;
+	int rem;
+	nla_for_each_nested(a, data, rem) {
+		for (size_t i = 0; i < KF_ARRAY_SIZE(nl_attrs); i++) {
+			const struct nl_attr *x = &nl_attrs[i];
+			if (x->type != nla_type(a) || strcmp(x->kind, l->kind) || nla_len(a) < x->bytes)
+				continue;
+			int v = x->bytes == 1 ? nla_get_u8(a) : x->bytes == 2 ? nla_get_u16(a) : (int)nla_get_u32(a);
+			*(int *)((char *)l + x->link_off) = x->boolean ? v != 0 : v;
+		}
+	}
 }
+
+/* ---- reading ---- */
 
 static void parse_linkinfo(struct kf_nl_link *l, struct nlattr *info)
 {
@@ -192,26 +221,8 @@ static void parse_linkinfo(struct kf_nl_link *l, struct nlattr *info)
 	if (tb[IFLA_INFO_SLAVE_KIND])
 		snprintf(l->slave_kind, sizeof(l->slave_kind), "%s",
 			 (const char *)nla_data(tb[IFLA_INFO_SLAVE_KIND]));
-	struct nlattr *data = tb[IFLA_INFO_DATA];
-	if (!data)
-		return;
-	if (!strcmp(l->kind, "bond")) {
-		parse_bond(l, data);
-	} else if (!strcmp(l->kind, "bridge")) {
-		struct nlattr *bt[IFLA_BR_MAX + 1];
-		if (nla_parse_nested(bt, IFLA_BR_MAX, data, NULL) < 0)
-			return;
-		if (bt[IFLA_BR_STP_STATE]) l->br_stp = nla_get_u32(bt[IFLA_BR_STP_STATE]) != 0;
-		if (bt[IFLA_BR_FORWARD_DELAY]) l->br_fwd_delay = (int)nla_get_u32(bt[IFLA_BR_FORWARD_DELAY]);
-	} else if (!strcmp(l->kind, "vlan")) {
-		struct nlattr *vt[IFLA_VLAN_MAX + 1];
-		if (nla_parse_nested(vt, IFLA_VLAN_MAX, data, NULL) == 0 && vt[IFLA_VLAN_ID])
-			l->vlan_id = nla_get_u16(vt[IFLA_VLAN_ID]);
-	} else if (!strcmp(l->kind, "macvtap") || !strcmp(l->kind, "macvlan")) {
-		struct nlattr *mt[IFLA_MACVLAN_MAX + 1];
-		if (nla_parse_nested(mt, IFLA_MACVLAN_MAX, data, NULL) == 0 && mt[IFLA_MACVLAN_MODE])
-			l->macvlan_mode = (int)nla_get_u32(mt[IFLA_MACVLAN_MODE]);
-	}
+	if (tb[IFLA_INFO_DATA])
+		get_info_data(l, tb[IFLA_INFO_DATA]);
 }
 
 static void parse_vfs(struct kf_nl_link *l, struct nlattr *list)
@@ -323,42 +334,32 @@ static int on_route(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/* One dump request: type with its family header hdr, read by valid into s. */
+static int dump_one(struct kf_nl *nl, int type, const void *hdr, size_t len, bool vfs,
+		    int (*valid)(struct nl_msg *, void *), struct kf_nl_snap *s)
+{
+	struct nl_msg *m = nlmsg_alloc_simple(type, NLM_F_REQUEST | NLM_F_DUMP);
+	if (!m || nlmsg_append(m, (void *)hdr, len, NLMSG_ALIGNTO) < 0 ||
+	    (vfs && nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_VF) < 0)) {
+		nlmsg_free(m);
+		return -ENOMEM;
+	}
+	return transact(nl, m, valid, s);
+}
+
 int kf_nl_dump(struct kf_nl *nl, unsigned what, struct kf_nl_snap *s)
 {
-	memset(s, 0, sizeof(*s));
+	const struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	const struct ifaddrmsg ifa = { .ifa_family = AF_INET };
+	const struct rtmsg rt = { .rtm_family = AF_INET };
 	int r = 0;
-	if (what & KF_NL_LINKS) {
-		struct nl_msg *m = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP);
-		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-		if (!m || nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-		    nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_VF) < 0) {
-			nlmsg_free(m);
-			return -ENOMEM;
-		}
-		if ((r = transact(nl, m, on_link, s)) < 0)
-			goto out;
-	}
-	if (what & KF_NL_ADDRS) {
-		struct nl_msg *m = nlmsg_alloc_simple(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP);
-		struct ifaddrmsg ifa = { .ifa_family = AF_INET };
-		if (!m || nlmsg_append(m, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0) {
-			nlmsg_free(m);
-			r = -ENOMEM;
-			goto out;
-		}
-		if ((r = transact(nl, m, on_addr, s)) < 0)
-			goto out;
-	}
-	if (what & KF_NL_ROUTES) {
-		struct nl_msg *m = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP);
-		struct rtmsg rt = { .rtm_family = AF_INET };
-		if (!m || nlmsg_append(m, &rt, sizeof(rt), NLMSG_ALIGNTO) < 0) {
-			nlmsg_free(m);
-			r = -ENOMEM;
-			goto out;
-		}
-		r = transact(nl, m, on_route, s);
-	}
+	memset(s, 0, sizeof(*s));
+	if ((what & KF_NL_LINKS) && (r = dump_one(nl, RTM_GETLINK, &ifi, sizeof(ifi), true, on_link, s)) < 0)
+		goto out;
+	if ((what & KF_NL_ADDRS) && (r = dump_one(nl, RTM_GETADDR, &ifa, sizeof(ifa), false, on_addr, s)) < 0)
+		goto out;
+	if (what & KF_NL_ROUTES)
+		r = dump_one(nl, RTM_GETROUTE, &rt, sizeof(rt), false, on_route, s);
 out:
 	if (r < 0)
 		kf_nl_snap_release(s);
@@ -442,6 +443,14 @@ const char *kf_nl_name(const struct kf_nl_snap *s, int ifindex)
 	return l ? l->name : "";
 }
 
+bool kf_nl_has_addr(const struct kf_nl_snap *s, int ifindex, uint32_t addr, int prefix)
+{
+	for (size_t i = 0; i < s->naddrs; i++)
+		if (s->addrs[i].ifindex == ifindex && s->addrs[i].addr == addr && s->addrs[i].prefix == prefix)
+			return true;
+	return false;
+}
+
 /* ---- writing links ---- */
 
 void kf_nl_req_init(struct kf_nl_req *r)
@@ -452,28 +461,24 @@ void kf_nl_req_init(struct kf_nl_req *r)
 	r->br_stp = r->br_fwd_delay = r->vlan_id = r->macvlan_mode = -1;
 }
 
-static int put_info_data(struct nl_msg *m, const struct kf_nl_req *r, const char *kind)
+/* IFLA_INFO_DATA with the attributes of the request's kind it sets; none
+ * when it sets none. */
+static int put_info_data(struct nl_msg *m, const struct kf_nl_req *r)
 {
 	struct nlattr *data = NULL;
-#define OPEN() do { if (!data && !(data = nla_nest_start(m, IFLA_INFO_DATA))) return -ENOMEM; } while (0)
-	if (!strcmp(kind, "bond")) {
-		const struct kf_nl_bond *b = &r->bond;
-		if (b->mode >= 0) { OPEN(); nla_put_u8(m, IFLA_BOND_MODE, (uint8_t)b->mode); }
-		if (b->miimon >= 0) { OPEN(); nla_put_u32(m, IFLA_BOND_MIIMON, (uint32_t)b->miimon); }
-		if (b->updelay >= 0) { OPEN(); nla_put_u32(m, IFLA_BOND_UPDELAY, (uint32_t)b->updelay); }
-		if (b->downdelay >= 0) { OPEN(); nla_put_u32(m, IFLA_BOND_DOWNDELAY, (uint32_t)b->downdelay); }
-		if (b->lacp_rate >= 0) { OPEN(); nla_put_u8(m, IFLA_BOND_AD_LACP_RATE, (uint8_t)b->lacp_rate); }
-		if (b->xmit_hash >= 0) { OPEN(); nla_put_u8(m, IFLA_BOND_XMIT_HASH_POLICY, (uint8_t)b->xmit_hash); }
-		if (b->primary >= 0) { OPEN(); nla_put_u32(m, IFLA_BOND_PRIMARY, (uint32_t)b->primary); }
-	} else if (!strcmp(kind, "bridge")) {
-		if (r->br_stp >= 0) { OPEN(); nla_put_u32(m, IFLA_BR_STP_STATE, (uint32_t)r->br_stp); }
-		if (r->br_fwd_delay >= 0) { OPEN(); nla_put_u32(m, IFLA_BR_FORWARD_DELAY, (uint32_t)r->br_fwd_delay); }
-	} else if (!strcmp(kind, "vlan")) {
-		if (r->vlan_id >= 0) { OPEN(); nla_put_u16(m, IFLA_VLAN_ID, (uint16_t)r->vlan_id); }
-	} else if (!strcmp(kind, "macvtap") || !strcmp(kind, "macvlan")) {
-		if (r->macvlan_mode >= 0) { OPEN(); nla_put_u32(m, IFLA_MACVLAN_MODE, (uint32_t)r->macvlan_mode); }
+	for (size_t i = 0; i < KF_ARRAY_SIZE(nl_attrs); i++) {
+		const struct nl_attr *x = &nl_attrs[i];
+		int v = *(const int *)((const char *)r + x->req_off);
+		if (strcmp(x->kind, r->kind) || v < 0)
+			continue;
+		if (!data && !(data = nla_nest_start(m, IFLA_INFO_DATA)))
+			return -ENOMEM;
+		int e = x->bytes == 1   ? nla_put_u8(m, x->type, (uint8_t)v)
+			: x->bytes == 2 ? nla_put_u16(m, x->type, (uint16_t)v)
+					: nla_put_u32(m, x->type, (uint32_t)v);
+		if (e < 0)
+			return -ENOMEM;
 	}
-#undef OPEN
 	if (data)
 		nla_nest_end(m, data);
 	return 0;
@@ -502,7 +507,7 @@ static int link_msg(struct kf_nl *nl, const struct kf_nl_req *r, bool create)
 		goto oom;
 	if (r->kind) {
 		struct nlattr *info = nla_nest_start(m, IFLA_LINKINFO);
-		if (!info || nla_put_string(m, IFLA_INFO_KIND, r->kind) < 0 || put_info_data(m, r, r->kind) < 0)
+		if (!info || nla_put_string(m, IFLA_INFO_KIND, r->kind) < 0 || put_info_data(m, r) < 0)
 			goto oom;
 		nla_nest_end(m, info);
 	}
@@ -714,6 +719,33 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+static void send_echo(int fd, uint32_t dst, uint16_t id, uint16_t seq)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = dst };
+	struct icmphdr req = { .type = ICMP_ECHO };
+	req.un.echo.id = htons(id);
+	req.un.echo.sequence = htons(seq);
+	req.checksum = csum(&req, sizeof(req));
+	sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+/* Reads one datagram: true when it is dst's echo reply (to id on a raw
+ * socket, which gets the IP header and every ICMP message). */
+static bool read_reply(int fd, bool raw, uint32_t dst, uint16_t id)
+{
+	uint8_t buf[1500];
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+	if (n <= 0 || from.sin_addr.s_addr != dst)
+		return false;
+	size_t off = raw ? (size_t)(buf[0] & 0xf) * 4 : 0;
+	if ((size_t)n < off + sizeof(struct icmphdr))
+		return false;
+	const struct icmphdr *rep = (const struct icmphdr *)(buf + off);
+	return rep->type == ICMP_ECHOREPLY && (!raw || ntohs(rep->un.echo.id) == id);
+}
+
 int kf_nl_ping(uint32_t dst, int timeout_ms)
 {
 	bool raw = true;
@@ -724,34 +756,17 @@ int kf_nl_ping(uint32_t dst, int timeout_ms)
 	}
 	if (fd < 0)
 		return -errno;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = dst };
 	uint16_t id = (uint16_t)(getpid() ^ 0x4b46), seq = 0;
 	long long end = now_ms() + timeout_ms, next = 0;
 	int r = -ETIMEDOUT;
 	while (now_ms() < end) {
 		if (now_ms() >= next) {
-			struct icmphdr req = { .type = ICMP_ECHO };
-			req.un.echo.id = htons(id);
-			req.un.echo.sequence = htons(++seq);
-			req.checksum = csum(&req, sizeof(req));
-			sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa));
+			send_echo(fd, dst, id, ++seq);
 			next = now_ms() + 200;
 		}
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		long long wait = next - now_ms();
-		if (poll(&pfd, 1, wait < 0 ? 0 : (int)wait) <= 0)
-			continue;
-		uint8_t buf[1500];
-		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-		if (n <= 0 || from.sin_addr.s_addr != dst)
-			continue;
-		size_t off = raw ? (size_t)(buf[0] & 0xf) * 4 : 0;
-		if ((size_t)n < off + sizeof(struct icmphdr))
-			continue;
-		const struct icmphdr *rep = (const struct icmphdr *)(buf + off);
-		if (rep->type == ICMP_ECHOREPLY && (!raw || ntohs(rep->un.echo.id) == id)) {
+		if (poll(&pfd, 1, wait < 0 ? 0 : (int)wait) > 0 && read_reply(fd, raw, dst, id)) {
 			r = 0;
 			break;
 		}

@@ -96,6 +96,8 @@ const struct kf_nl_link *kf_nl_by_index(const struct kf_nl_snap *s, int ifindex)
 const struct kf_nl_link *kf_nl_by_mac(const struct kf_nl_snap *s, const uint8_t mac[6]);
 /* Name of ifindex, or "" */
 const char *kf_nl_name(const struct kf_nl_snap *s, int ifindex);
+/* True when the snapshot has IPv4 address addr/prefix on ifindex. */
+bool kf_nl_has_addr(const struct kf_nl_snap *s, int ifindex, uint32_t addr, int prefix);
 
 /* A link to create or change.  Fields left at their "unset" value (as set
  * by kf_nl_req_init: -1, NULL, 0 for ifindex) are not sent. */
