@@ -17,14 +17,17 @@ static void usage(FILE *f)
 	      "configs) and the HTTP tree (iPXE scripts, kickstarts, preseeds) for every\n"
 	      "host whose inputs changed since the last render, removes the files of\n"
 	      "hosts no longer in the inventory, and tells a running dnsmasq to re-read\n"
-	      "(SIGHUP).  Lists hosts added (+), changed (~) and removed (-).\n"
+	      "(SIGHUP).  Lists hosts added (+), changed (~) and removed (-).  Puts the\n"
+	      "agent's RPM and .deb repositories (built by `make packages`) under the\n"
+	      "HTTP root as repo/rpm/ and repo/deb/, and fails when they were not built.\n"
 	      "\n"
 	      "  -f, --fleet FILE   inventory (default " KF_DEFAULT_FLEET ")\n"
 	      "  -o, --output DIR   render into DIR (DIR/state.db, DIR/dnsmasq, DIR/tftp,\n"
 	      "                     DIR/http) instead of the inventory's directories\n"
 	      "  -n, --dry-run      list what would change, write nothing\n"
 	      "      --force        re-render every host\n"
-	      "      --no-stage     do not stage loaders and kernels into the TFTP root\n"
+	      "      --no-stage     do not stage loaders and kernels into the TFTP root, nor\n"
+	      "                     the agent's packages (make packages) into HTTP/repo/\n"
 	      "  -v, --verbose      list every file written or removed\n"
 	      "  -h, --help         this help\n"
 	      "\n"
@@ -91,6 +94,8 @@ int cmd_render(int argc, char **argv)
 	       o.dry_run ? "would be removed" : "removed");
 	if (st.staged)
 		printf(", %zu staged", st.staged);
+	if (st.repo_files)
+		printf(", %zu package repository files", st.repo_files);
 	if (st.dnsmasq_changed && !o.dry_run)
 		printf("; dnsmasq %s", st.sighup_sent ? "signalled (SIGHUP)" : "not running");
 	putchar('\n');

@@ -651,7 +651,11 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 	phase(NULL);
 	int lockfd = -1, r = setup(&c, inv, o, stats, e);
 	bool batch = false;
+	char *pkgdir = NULL;
 	if (r < 0 || (r = check_names(inv, e)) < 0)
+		goto out;
+	/* before anything is written: a render without them stops here */
+	if (o->stage && (r = kf_render_packages_find(&pkgdir, e)) < 0)
 		goto out;
 	phase("setup");
 	if ((r = take_lock(&c.p, o->dry_run, &lockfd, e)) < 0 || (r = open_state(&c, &st, e)) < 0)
@@ -714,6 +718,10 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 			goto out;
 		}
 		stats->staged = (size_t)n;
+		r = kf_render_packages_place(pkgdir, c.p.root[KF_ROOT_HTTP], o->dry_run,
+					     &stats->repo_files, e);
+		if (r < 0)
+			goto out;
 	}
 	/* files first, then the state: a crash in between re-renders them */
 	r = kf_wbatch_commit(c.wb, e);
@@ -732,6 +740,7 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 out:
 	if (batch)
 		kf_state_end(st, 0, NULL);
+	free(pkgdir);
 	recs_release(&rs);
 	kf_state_close(st);
 	teardown(&c);

@@ -23,7 +23,7 @@ struct kf_state;
 struct kf_render_opts {
 	const char *outdir; /* NULL: the inventory's state_dir, tftp_root, http_root */
 	bool dry_run;       /* compute and list, write nothing */
-	bool stage;         /* also stage loaders and kernels (full renders) */
+	bool stage;         /* also stage loaders, kernels and the agent's packages (full renders) */
 	bool force;         /* re-render every host whatever its digest */
 	FILE *log;          /* one line per host changed ("+ name", "~ name", "- name"); NULL: quiet */
 	bool verbose;       /* also one line per file written or removed */
@@ -32,6 +32,7 @@ struct kf_render_opts {
 struct kf_render_stats {
 	size_t hosts, added, changed, unchanged, removed;
 	size_t written, deleted, staged;
+	size_t repo_files;    /* files of the agent's repositories placed (new or changed) */
 	bool dnsmasq_changed; /* dnsmasq must re-read its directories (SIGHUP) */
 	bool sighup_sent;
 };
@@ -56,6 +57,20 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
  * reports undefined variables and escaping problems (FILE:LINE:COL, once
  * per place), bad host names, and kickstart syntax errors in the result. */
 int kf_render_check(const struct kf_inventory *inv, struct kf_err *e);
+
+/* The agent's packages that `make packages` built (docs/packages.md): the
+ * directory named by $KICKFLEET_PACKAGES, else packages/ beside the running
+ * program (build/packages in the source tree), else DATADIR/packages
+ * (`make install` copies them there).  A directory counts when it holds
+ * rpm/repodata/repomd.xml and deb/Release.  -ENOENT with a message that
+ * names the make target when there is none. */
+int kf_render_packages_find(char **dir, struct kf_err *e);
+
+/* Puts them under HTTP_ROOT/repo/ (rpm/ and deb/), indexes last, and
+ * removes the files a new build no longer has; *placed counts the files
+ * that were new or changed.  Nothing for a dry run. */
+int kf_render_packages_place(const char *pkgdir, const char *http_root, bool dry_run,
+			     size_t *placed, struct kf_err *e);
 
 /* Where the state store of an inventory lives (malloc'd):
  * OUTDIR/state.db or STATE_DIR/state.db. */

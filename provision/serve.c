@@ -84,6 +84,7 @@ static void h_agent(struct kf_httpd_req *rq, void *ctx);
 static void h_ipxe(struct kf_httpd_req *rq, void *ctx);
 static void h_boot(struct kf_httpd_req *rq, void *ctx);
 static void h_trees(struct kf_httpd_req *rq, void *ctx);
+static void h_repo(struct kf_httpd_req *rq, void *ctx);
 static void h_distros(struct kf_httpd_req *rq, void *ctx);
 
 /* The routing table: most specific first. */
@@ -97,6 +98,7 @@ static const struct kf_httpd_route routes[] = {
 	{ "ipxe", KF_HTTPD_GET, "/ipxe/", h_ipxe, 0 },
 	{ "boot", KF_HTTPD_GET, "/boot/", h_boot, 0 },
 	{ "trees", KF_HTTPD_GET, "/trees/", h_trees, 0 },
+	{ "repo", KF_HTTPD_GET, "/repo/", h_repo, 0 },
 	{ "distros", KF_HTTPD_GET, "/distros/", h_distros, 0 },
 };
 
@@ -565,12 +567,23 @@ static void h_boot(struct kf_httpd_req *rq, void *ctx)
 		kf_httpd_reply_file(rq, s->tftp_root, kf_httpd_rest(rq));
 }
 
-static void h_trees(struct kf_httpd_req *rq, void *ctx)
+/* A static subtree of the HTTP root: HTTP_ROOT/DIR/REST. */
+static void reply_subtree(struct kf_httpd_req *rq, struct kf_serve *s, const char *dir)
 {
-	struct kf_serve *s = ctx;
-	char *root = kf_xasprintf("%s/trees", s->http_root);
+	char *root = kf_xasprintf("%s/%s", s->http_root, dir);
 	kf_httpd_reply_file(rq, root, kf_httpd_rest(rq));
 	free(root);
+}
+
+static void h_trees(struct kf_httpd_req *rq, void *ctx)
+{
+	reply_subtree(rq, ctx, "trees");
+}
+
+/* The agent's package repositories that render placed (repo/rpm, repo/deb) */
+static void h_repo(struct kf_httpd_req *rq, void *ctx)
+{
+	reply_subtree(rq, ctx, "repo");
 }
 
 /* Imported distros: kernel, initrd and install tree, from the staged

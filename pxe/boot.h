@@ -88,4 +88,9 @@ void kf_dnsmasq_opts(struct kf_buf *out, const char *name, const char *const *ma
 int kf_stage_loaders(const struct kf_inventory *inv, const char *tftp_root, bool dry_run,
 		     struct kf_err *warn, struct kf_err *e);
 
+/* Hard links (or copies) src to dst through a temp name, creating dst's
+ * directory; 0 if dst already holds the same file (same inode, or same
+ * size and time), 1 if staged, or a negative errno (with context in e). */
+int kf_stage_link(const char *src, const char *dst, struct kf_err *e);
+
 #endif

@@ -66,9 +66,7 @@ out:
 	return r;
 }
 
-/* Hard link (or copy) src to dst through a temp name; 0 if dst already
- * holds the same file, 1 if staged. */
-static int stage_one(const char *src, const char *dst, struct kf_err *e)
+int kf_stage_link(const char *src, const char *dst, struct kf_err *e)
 {
 	char real[PATH_MAX];
 	if (!realpath(src, real))
@@ -102,7 +100,7 @@ static int stage(const char *src, const char *root, const char *rel, bool dry_ru
 	if (dry_run)
 		return access(src, R_OK) == 0 ? 0 : -errno;
 	char *dst = kf_xasprintf("%s/%s", root, rel);
-	int r = stage_one(src, dst, e);
+	int r = kf_stage_link(src, dst, e);
 	free(dst);
 	return r;
 }

@@ -4,7 +4,7 @@
 # build/kickfleet-agent):
 #   OUT/rpm/kickfleet-agent-V-1.el9.x86_64.rpm + OUT/rpm/repodata/  (createrepo_c)
 #   OUT/deb/kickfleet-agent_V-1_amd64.deb + Packages, Packages.gz, Release
-#                                       (a flat apt repository: "deb URL ./")
+#                       (a flat apt repository: "deb [trusted=yes] URL/repo deb/")
 # V is KF_VERSION in lib/subcmd.h.  The RPM comes from
 # packaging/rpm/kickfleet-agent.spec, the .deb from packaging/debian/
 # (dpkg-buildpackage); both hold the binary, the units of agent/systemd/,
@@ -56,7 +56,7 @@ run rpmbuild rpmbuild -bb --quiet \
 	--define "_buildhost kickfleet" --define "use_source_date_epoch_as_buildtime 1" \
 	packaging/rpm/kickfleet-agent.spec
 mv "$tmp"/rpmbuild/RPMS/x86_64/kickfleet-agent-"$version"-*.rpm "$tmp/new/rpm/"
-run createrepo_c createrepo_c --quiet --simple-md-filenames "$tmp/new/rpm"
+run createrepo_c createrepo_c --quiet "$tmp/new/rpm"
 
 # ---- .deb ----
 cp -r packaging/debian "$stage/debian"
@@ -67,9 +67,10 @@ printf 'kickfleet-agent (%s-1) unstable; urgency=medium\n\n  * kickfleet %s.\n\n
 (cd "$stage" && run dpkg-buildpackage dpkg-buildpackage -b -uc -us)
 mv "$tmp"/stage/kickfleet-agent_"$version"-1_amd64.deb "$tmp/new/deb/"
 
-# a flat repository: Packages (paths relative to it) and a Release that
-# names their sums (apt needs it; sources.list says [trusted=yes])
-(cd "$tmp/new/deb" && dpkg-scanpackages --multiversion . /dev/null 2>"$log" >Packages) ||
+# a flat repository, "deb [trusted=yes] BASE/repo deb/" in sources.list:
+# Packages (file names relative to BASE/repo) and a Release that names
+# their sums (apt needs it)
+(cd "$tmp/new" && dpkg-scanpackages --multiversion deb /dev/null 2>"$log" >deb/Packages) ||
 	{ cat "$log" >&2; echo "packages: dpkg-scanpackages failed" >&2; exit 1; }
 gzip -9n <"$tmp/new/deb/Packages" >"$tmp/new/deb/Packages.gz"
 {

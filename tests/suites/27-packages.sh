@@ -3,12 +3,22 @@
 # what rpm -qip, rpm -K and rpmlint expect, needs only glibc, and holds the
 # binary, units, man page and default config; the .deb is lintian clean,
 # depends on libc6 only, enables its units without starting them, and
-# installs into (and purges from) a clean root with dpkg.
+# installs into (and purges from) a clean root with dpkg.  Then
+# `kickfleet render` puts both repositories under the HTTP root and
+# `kickfleet serve` on loopback serves them: dnf installs the RPM into an
+# empty root (beside a stand-in for EL9's glibc), apt-get the .deb into
+# the clean root, each as the kickstart and the preseed do.
 . "$(dirname "$0")/../lib.sh"
 t_need_root
 cd "$TOP" || exit 1
 work=$(mktemp -d /tmp/kf-packages.XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
+[ -d "$work" ] || exit 1
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
 
 version=$(sed -n 's/^#define KF_VERSION "\(.*\)"/\1/p' lib/subcmd.h)
 P=build/packages
@@ -100,4 +110,103 @@ t_check "the installed agent validates a profile inside the root" chroot "$R" /u
 if dpkg --root="$R" --log=/dev/null -P kickfleet-agent >"$work/dpkg" 2>&1 && [ ! -e "$R/usr/bin/kickfleet-agent" ] &&
    [ ! -e "$R/etc/kickfleet/agent.env" ]; then t_ok "dpkg -P removes the binary and the conffile"
 else t_fail "dpkg -P:"; cat "$work/dpkg"; fi
+
+# ---- the repositories, rendered and served ----
+KF=build/kickfleet
+FLEET=tests/data/http/fleet/fleet.yaml
+O=$work/out
+mkdir -p "$work/nopkgs"
+KICKFLEET_PACKAGES=$work/nopkgs "$KF" render -f "$FLEET" -o "$O" >"$work/render" 2>&1
+rc=$?
+if [ "$rc" = 1 ] && grep -q 'packages are not in .*(build them with `make packages`)' "$work/render" &&
+   [ ! -e "$O" ]; then
+	t_ok "render without the packages: exit 1, names make packages, writes nothing"
+else t_fail "render without packages exit $rc"; cat "$work/render"; fi
+"$KF" render -f "$FLEET" -o "$O" >"$work/render" 2>&1
+n=$(sed -n 's/.*, \([0-9]*\) package repository files.*/\1/p' "$work/render")
+t_check "render places the repositories ($n files)" \
+	cmp -s "$O/http/repo/rpm/repodata/repomd.xml" "$P/rpm/repodata/repomd.xml"
+t_check "render: the apt repository in place" cmp -s "$O/http/repo/deb/Release" "$P/deb/Release"
+"$KF" render -f "$FLEET" -o "$O" >"$work/render" 2>&1
+if grep -q "package repository files" "$work/render"; then t_fail "a second render placed them again"
+else t_ok "a second render leaves them alone"; fi
+# a file a new build no longer has goes
+: >"$O/http/repo/rpm/kickfleet-agent-0.0.1-1.el9.x86_64.rpm"
+"$KF" render -f "$FLEET" -o "$O" >/dev/null 2>&1
+t_check "render removes an old build's file" test ! -e "$O/http/repo/rpm/kickfleet-agent-0.0.1-1.el9.x86_64.rpm"
+
+PORT=$((20000 + ($$ + 7) % 20000))
+URL=http://127.0.0.1:$PORT
+"$KF" serve -v -f "$FLEET" -o "$O" --listen 127.0.0.1:$PORT >"$work/serve.log" 2>&1 &
+PID=$!
+i=0
+while ! curl -sf "$URL/healthz" >/dev/null 2>&1 && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+t_check "serve: GET /repo/rpm/repodata/repomd.xml" curl -sf -o /dev/null "$URL/repo/rpm/repodata/repomd.xml"
+code=$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$URL/repo/../state.db")
+t_check "serve: /repo/../state.db refused ($code)" test "$code" = 400
+
+# a stand-in for EL9's glibc: the host's libc and loader in a package
+# named glibc; rpm derives its Provides (libc.so.6(GLIBC_2.34)(64bit),
+# ...) from the files, as for the real one, plus rtld(GNU_HASH)
+S=$work/standin
+mkdir -p "$S/files/lib64" "$S/files/lib/x86_64-linux-gnu" "$S/base"
+cp -L /lib64/ld-linux-x86-64.so.2 "$S/files/lib64/"
+cp -L "$(ldd build/kickfleet-agent | awk '$1 == "libc.so.6" { print $3 }')" "$S/files/lib/x86_64-linux-gnu/"
+{
+	echo "Name: glibc"
+	echo "Version: $(dpkg-query -W -f='${Version}' libc6 | sed 's/-.*//')"
+	echo "Release: 0.kftest"
+	echo "Summary: stand-in for EL9's glibc (the test host's libc and loader)"
+	echo "License: LGPL-2.1-or-later"
+	echo "Provides: rtld(GNU_HASH)"
+	echo "%global debug_package %{nil}"
+	echo "%description"
+	echo "Test only."
+	echo "%install"
+	echo "cp -a $S/files/. %{buildroot}/"
+	echo "%files"
+	echo "/lib64/ld-linux-x86-64.so.2"
+	echo "/lib/x86_64-linux-gnu/libc.so.6"
+} >"$S/glibc.spec"
+if rpmbuild -bb --quiet --define "_topdir $S/rb" "$S/glibc.spec" >"$work/rb" 2>&1 &&
+   cp "$S"/rb/RPMS/x86_64/glibc-*.rpm "$S/base/" && createrepo_c -q "$S/base" >/dev/null; then
+	t_ok "stand-in glibc repository built"
+else t_fail "stand-in glibc:"; cat "$work/rb"; fi
+
+D=$work/dnfroot
+mkdir -p "$D"
+t0=$(date +%s)
+dnf -y --installroot="$D" --releasever=9 --setopt=reposdir=/nonexistent \
+	--setopt=cachedir="$work/dnfcache" --setopt=install_weak_deps=False --nogpgcheck \
+	--repofrompath=kickfleet,"$URL/repo/rpm" --repofrompath=base,"file://$S/base" \
+	install kickfleet-agent >"$work/dnf" 2>&1
+rc=$?
+if [ "$rc" = 0 ] && grep -Eq '^ *glibc +x86_64 ' "$work/dnf"; then
+	t_ok "dnf --installroot install kickfleet-agent from kickfleet serve ($(( $(date +%s) - t0 ))s; pulled in glibc)"
+else t_fail "dnf install exit $rc:"; tail -20 "$work/dnf"; fi
+t_check "rpm -q in the dnf root: kickfleet-agent-$version-1.el9" \
+	sh -c "rpm --root '$D' -q kickfleet-agent | grep -qx 'kickfleet-agent-$version-1.el9.x86_64'"
+t_check "the RPM came over HTTP from kickfleet" \
+	grep -q "http: 200 GET /repo/rpm/kickfleet-agent-$version-1.el9.x86_64.rpm from 127.0.0.1" "$work/serve.log"
+t_check "the dnf-installed agent runs in its root" chroot "$D" /usr/bin/kickfleet-agent --version
+
+# apt-get, as the preseed runs it, into the clean root from before
+echo "deb [trusted=yes] $URL/repo deb/" >"$work/sources.list"
+mkdir -p "$R/var/lib/apt/lists/partial" "$R/var/cache/apt/archives/partial"
+aptq() {
+	apt-get -q -y -o Dir::State="$R/var/lib/apt" -o Dir::State::status="$R/var/lib/dpkg/status" \
+		-o Dir::Cache="$R/var/cache/apt" -o Dir::Etc::SourceList="$work/sources.list" \
+		-o Dir::Etc::SourceParts=/nonexistent -o Dir::Etc::Preferences=/nonexistent \
+		-o Dir::Etc::PreferencesParts=/nonexistent -o Dir::Log="$work" \
+		-o DPkg::Options::=--root="$R" -o DPkg::Options::=--log=/dev/null \
+		-o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
+}
+if aptq update >"$work/apt" 2>&1 && aptq install kickfleet-agent >>"$work/apt" 2>&1; then
+	t_ok "apt-get install kickfleet-agent from kickfleet serve (flat repository)"
+else t_fail "apt-get:"; tail -20 "$work/apt"; fi
+t_check "dpkg -s in the root: $version-1 installed" sh -c \
+	"dpkg --root='$R' -s kickfleet-agent | grep -qx 'Version: $version-1'"
+t_check "the .deb came over HTTP from kickfleet" \
+	grep -q "http: 200 GET /repo/deb/kickfleet-agent_${version}-1_amd64.deb from 127.0.0.1" "$work/serve.log"
+t_check "the apt-installed agent runs in its root" chroot "$R" /usr/bin/kickfleet-agent --version
 t_summary
