@@ -153,11 +153,11 @@ packages: $(B)/kickfleet-agent
 
 bench: 
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all packages
 	@bench/run.sh
 
 demo: deps-check
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all packages
 	@tests/e2e/demo.sh
 
 docs: $(B)/kickfleet-agent $(B)/kickfleet
