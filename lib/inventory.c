@@ -153,8 +153,11 @@ static void check_host(void *obj, struct kf_err *e, void *ctx)
 {
 	(void)ctx;
 	struct kf_i_host *h = obj;
+	const char *macs[KF_MAX_MACS + 1];
 	if (!h->mac && !h->macs.n)
 		kf_errf(e, kf_mark_of(h, NULL), "host %s: needs mac or macs", h->name);
+	else if (kf_host_macs(h, macs, KF_ARRAY_SIZE(macs)) > KF_MAX_MACS)
+		kf_errf(e, kf_mark_of(h, "macs"), "host %s: more than %d MACs", h->name, KF_MAX_MACS);
 }
 
 #define S struct kf_i_host

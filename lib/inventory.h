@@ -215,6 +215,8 @@ const struct kf_profile *kf_inventory_role_profile(const struct kf_inventory *in
 /* Resolves a path from the inventory (relative to the fleet file's dir);
  * malloc'd. */
 char *kf_inventory_path(const struct kf_inventory *inv, const char *rel);
+/* The most MACs a host may have (check refuses more). */
+#define KF_MAX_MACS 16
 /* The MACs of a host: its `mac` then its `macs`, deduplicated.  Returns the
  * count and fills at most max pointers. */
 size_t kf_host_macs(const struct kf_i_host *h, const char **out, size_t max);

@@ -287,11 +287,8 @@ static void drop_stale(struct rctx *c, const struct kf_host_rec *rec, const stru
 		drop(c, KF_ROOT_HTTP, rel);
 		free(rel);
 	}
-	for (const char *p = rec->macs; p && *p;) {
-		size_t n = strcspn(p, ",");
-		char mac[32];
-		snprintf(mac, sizeof(mac), "%.*s", (int)(n < 31 ? n : 31), p);
-		p += n + (p[n] == ',');
+	for (size_t m = 0; m < rec->nmacs; m++) {
+		const char *mac = rec->macs[m];
 		for (size_t i = 0; kf_loaders[i]; i++) {
 			const struct kf_loader *l = kf_loaders[i];
 			bool still = false;
@@ -458,14 +455,6 @@ static void recs_release(struct recs *rs)
 	free(rs->seen);
 }
 
-static char *join_macs(const struct kf_item *it)
-{
-	struct kf_buf b = KF_BUF_INIT;
-	for (size_t i = 0; i < it->nmacs; i++)
-		kf_buf_printf(&b, "%s%s", i ? "," : "", it->macs[i]);
-	return kf_buf_detach(&b);
-}
-
 /* Are the item's files as its row's digest says (nothing to render)? */
 static bool current(struct rctx *c, const struct kf_item *it, const struct kf_host_digest *d)
 {
@@ -511,10 +500,10 @@ static int do_item(struct rctx *c, struct kf_state *st, const struct kf_item *it
 		return r;
 	if (old)
 		drop_stale(c, old, it);
-	char *macs = join_macs(it);
 	rec.name = (char *)it->name;
 	rec.kind = it->kind;
-	rec.macs = macs;
+	rec.macs = it->macs;
+	rec.nmacs = it->nmacs;
 	rec.role = (char *)(it->role ? it->role->name : "");
 	memcpy(rec.digest, dg, sizeof(dg));
 	/* render's columns only: a callback that changed the row since it was
@@ -522,7 +511,6 @@ static int do_item(struct rctx *c, struct kf_state *st, const struct kf_item *it
 	 * the files follow at its own kf_render_host, or the next render) */
 	if (!c->o->dry_run && st)
 		r = kf_state_put_render(st, &rec, new_token, e);
-	free(macs);
 	kf_arena_release(&c->scratch);
 	return r;
 }

@@ -23,7 +23,7 @@ void kf_item_of(const struct kf_inventory *inv, size_t index, struct kf_item *it
 		it->host = h;
 		it->name = h->name;
 		it->kind = KF_KIND_HOST;
-		it->nmacs = kf_host_macs(h, it->macs, KF_RENDER_MAX_MACS);
+		it->nmacs = kf_host_macs(h, it->macs, KF_MAX_MACS);
 		it->ip = h->ip;
 		it->firmware = h->firmware < 0 ? KF_FW_AUTO : h->firmware;
 		it->netboot = h->netboot != 0;

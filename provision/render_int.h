@@ -10,13 +10,11 @@
 #include "pxe/boot.h"
 #include "util.h"
 
-#define KF_RENDER_MAX_MACS 16
-
 /* A host or a guest, the same for rendering. */
 struct kf_item {
 	const char *name;
 	int kind; /* enum kf_host_kind */
-	const char *macs[KF_RENDER_MAX_MACS];
+	const char *macs[KF_MAX_MACS];
 	size_t nmacs;
 	const char *ip;
 	int firmware;

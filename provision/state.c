@@ -99,7 +99,7 @@ void kf_host_rec_release(struct kf_host_rec *h)
 	if (!h)
 		return;
 	free(h->name);
-	free(h->macs);
+	free((void *)h->macs);
 	free(h->role);
 	free(h->report);
 	memset(h, 0, sizeof(*h));

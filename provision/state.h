@@ -49,12 +49,14 @@ const char *kf_host_kind_name(int kind);
 #define KF_TOKEN_HEX (2 * KF_TOKEN_BYTES)  /* characters, without the NUL */
 #define KF_DIGEST_HEX 64                   /* SHA-256 in hex */
 
-/* One host's row.  Strings are owned by the record (kf_host_rec_release);
- * token and digest are "" when not set. */
+/* One host's row.  Strings are owned by the record (kf_host_rec_release;
+ * macs is one block with its strings); token and digest are "" when not
+ * set.  A record written is only read: its strings stay the caller's. */
 struct kf_host_rec {
 	char *name;
 	int kind;             /* enum kf_host_kind */
-	char *macs;           /* normalised, lower case, comma separated */
+	const char *const *macs; /* nmacs of them, normalised (lower case) */
+	size_t nmacs;
 	char *role;
 	int state;            /* enum kf_install_state */
 	int64_t state_since;  /* unix time the current state was entered */

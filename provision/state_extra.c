@@ -9,22 +9,9 @@
 #include "types.h"
 #include "util.h"
 
-char *kf_state_macs_of_host(const struct kf_i_host *h)
-{
-	const char *macs[64];
-	size_t n = kf_host_macs(h, macs, KF_ARRAY_SIZE(macs));
-	struct kf_buf b = KF_BUF_INIT;
-	for (size_t i = 0; i < n && i < KF_ARRAY_SIZE(macs); i++) {
-		char norm[18];
-		if (kf_mac_norm(macs[i], norm) < 0)
-			continue;
-		kf_buf_printf(&b, "%s%s", b.len ? "," : "", norm);
-	}
-	return kf_buf_detach(&b);
-}
-
-static int add_one(struct kf_state *st, const char *name, int kind, const char *macs,
-		   const char *role, int netboot, struct kf_err *e)
+/* The inventory's MACs are normalised when it is decoded. */
+static int add_one(struct kf_state *st, const char *name, int kind, const char *const *macs,
+		   size_t nmacs, const char *role, int netboot, struct kf_err *e)
 {
 	struct kf_host_rec h = { 0 };
 	int r = kf_state_get_host(st, name, &h, NULL);
@@ -33,8 +20,8 @@ static int add_one(struct kf_state *st, const char *name, int kind, const char *
 		return 0;
 	if (r != -ENOENT)
 		return kf_errc(e, r, NULL, "state: cannot read host \"%s\"", name);
-	struct kf_host_rec nh = { .name = (char *)name, .kind = kind, .macs = (char *)macs,
-				  .role = (char *)role, .state = KF_ST_NEW,
+	struct kf_host_rec nh = { .name = (char *)name, .kind = kind, .macs = macs,
+				  .nmacs = nmacs, .role = (char *)role, .state = KF_ST_NEW,
 				  .state_since = (int64_t)time(NULL), .netboot = netboot };
 	if ((r = kf_token_new(nh.token, e)) < 0)
 		return r;
@@ -53,17 +40,14 @@ int kf_state_sync_inventory(struct kf_state *st, const struct kf_inventory *inv,
 		return r;
 	for (size_t i = 0; i < inv->hosts.n && r >= 0; i++) {
 		const struct kf_i_host *h = KF_LIST_AT(inv->hosts, struct kf_i_host, i);
-		char *macs = kf_state_macs_of_host(h);
-		r = add_one(st, h->name, KF_KIND_HOST, macs, h->role, h->netboot != 0, e);
+		const char *macs[KF_MAX_MACS];
+		size_t n = kf_host_macs(h, macs, KF_MAX_MACS);
+		r = add_one(st, h->name, KF_KIND_HOST, macs, n, h->role, h->netboot != 0, e);
 		added += r > 0;
-		free(macs);
 	}
 	for (size_t i = 0; i < inv->guests.n && r >= 0; i++) {
 		const struct kf_i_guest *g = KF_LIST_AT(inv->guests, struct kf_i_guest, i);
-		char mac[18] = "";
-		if (g->mac)
-			kf_mac_norm(g->mac, mac);
-		r = add_one(st, g->name, KF_KIND_GUEST, mac, g->role, 1, e);
+		r = add_one(st, g->name, KF_KIND_GUEST, &g->mac, g->mac != NULL, g->role, 1, e);
 		added += r > 0;
 	}
 	int c = kf_state_end(st, r >= 0, e);

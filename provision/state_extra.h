@@ -19,8 +19,4 @@ int kf_state_sync_inventory(struct kf_state *st, const struct kf_inventory *inv,
  * 0 when it never did. */
 int64_t kf_state_installed_at(struct kf_state *st, const char *host);
 
-/* "52:54:00:aa:00:01,52:54:00:aa:01:02" for a host's MACs, normalised
- * (malloc'd). */
-char *kf_state_macs_of_host(const struct kf_i_host *h);
-
 #endif

@@ -331,13 +331,35 @@ static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t len)
 	dst[n] = 0;
 }
 
+/* The macs column ("a,b": the storage's form only) as one block of
+ * pointers followed by their strings. */
+static void col_macs(sqlite3_stmt *s, int i, struct kf_host_rec *h)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+	size_t len = t ? strlen(t) : 0, n = 0;
+	for (size_t k = 0; k < len; k++)
+		n += t[k] == ',';
+	n += len > 0;
+	const char **v = kf_xmalloc(n * sizeof(*v) + len + 1);
+	char *pool = memcpy((char *)(v + n), t ? t : "", len + 1);
+	for (char *p = pool; len && p;) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma++ = 0;
+		if (*p)
+			v[h->nmacs++] = p;
+		p = comma;
+	}
+	h->macs = v;
+}
+
 static void read_row(sqlite3_stmt *s, struct kf_host_rec *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->name = col_dup(s, 0);
 	const unsigned char *kind = sqlite3_column_text(s, 1);
 	h->kind = kind && !strcmp((const char *)kind, "guest") ? KF_KIND_GUEST : KF_KIND_HOST;
-	h->macs = col_dup(s, 2);
+	col_macs(s, 2, h);
 	h->role = col_dup(s, 3);
 	int st = kf_install_state_parse((const char *)sqlite3_column_text(s, 4));
 	h->state = st < 0 ? KF_ST_NEW : st;
@@ -351,8 +373,6 @@ static void read_row(sqlite3_stmt *s, struct kf_host_rec *h)
 	h->report = col_dup(s, 12);
 	h->report_time = sqlite3_column_int64(s, 13);
 	h->drift_count = sqlite3_column_int64(s, 14);
-	if (!h->macs)
-		h->macs = kf_xstrdup("");
 	if (!h->role)
 		h->role = kf_xstrdup("");
 }
@@ -377,29 +397,31 @@ static int sq_get_host(struct kf_state *base, const char *name, const char *mac,
 	return r;
 }
 
-static int put_macs(struct sq *st, const char *name, const char *macs, struct kf_err *e)
+static int put_macs(struct sq *st, const struct kf_host_rec *h, struct kf_err *e)
 {
 	sqlite3_stmt *s = stmt(st, S_DEL_MACS);
-	bind_text(s, 1, name);
+	bind_text(s, 1, h->name);
 	int r = step_done(st, s, e, "write host MACs");
-	for (const char *p = macs; r == 0 && p && *p;) {
-		size_t n = strcspn(p, ",");
-		if (n) {
-			s = stmt(st, S_PUT_MAC);
-			sqlite3_bind_text(s, 1, p, (int)n, SQLITE_STATIC);
-			bind_text(s, 2, name);
-			r = step_done(st, s, e, "write host MACs");
-		}
-		p += n + (p[n] == ',');
+	for (size_t i = 0; r == 0 && i < h->nmacs; i++) {
+		if (!h->macs[i][0])
+			continue;
+		s = stmt(st, S_PUT_MAC);
+		bind_text(s, 1, h->macs[i]);
+		bind_text(s, 2, h->name);
+		r = step_done(st, s, e, "write host MACs");
 	}
 	return r;
 }
 
-static void bind_row(sqlite3_stmt *s, const struct kf_host_rec *h)
+/* Binds h's columns; macs is joined into the buffer, which must live
+ * until the statement has run. */
+static void bind_row(sqlite3_stmt *s, const struct kf_host_rec *h, struct kf_buf *macs)
 {
+	for (size_t i = 0; i < h->nmacs; i++)
+		kf_buf_printf(macs, "%s%s", i ? "," : "", h->macs[i]);
 	bind_text(s, 1, h->name);
 	bind_text(s, 2, kf_host_kind_name(h->kind));
-	bind_text(s, 3, h->macs ? h->macs : "");
+	bind_text(s, 3, macs->s ? macs->s : "");
 	bind_text(s, 4, h->role ? h->role : "");
 	bind_text(s, 5, kf_install_state_name(h->state) ? kf_install_state_name(h->state) : "new");
 	sqlite3_bind_int64(s, 6, h->state_since);
@@ -419,11 +441,13 @@ static int sq_put_host(struct kf_state *base, const struct kf_host_rec *h, enum 
 {
 	struct sq *st = sq_of(base);
 	sqlite3_stmt *s = stmt(st, mode == KF_PUT_ALL ? S_PUT : S_PUT_RENDER);
-	bind_row(s, h);
+	struct kf_buf macs = KF_BUF_INIT;
+	bind_row(s, h, &macs);
 	if (mode != KF_PUT_ALL)
 		sqlite3_bind_int(s, 16, mode == KF_PUT_RENDER_TOKEN);
 	int r = step_done(st, s, e, "write host");
-	return r < 0 ? r : put_macs(st, h->name, h->macs, e);
+	kf_buf_release(&macs);
+	return r < 0 ? r : put_macs(st, h, e);
 }
 
 static int sq_delete_host(struct kf_state *base, const char *name, struct kf_err *e)

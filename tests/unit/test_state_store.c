@@ -46,9 +46,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* macs: "a,b" */
 static void put(struct kf_state *st, const char *name, const char *macs)
 {
-	struct kf_host_rec h = { .name = (char *)name, .macs = (char *)macs, .role = "kvm-host",
+	char buf[256], *save = NULL;
+	const char *v[8];
+	size_t n = 0;
+	snprintf(buf, sizeof(buf), "%s", macs);
+	for (char *m = strtok_r(buf, ",", &save); m && n < 8; m = strtok_r(NULL, ",", &save))
+		v[n++] = m;
+	struct kf_host_rec h = { .name = (char *)name, .macs = v, .nmacs = n, .role = "kvm-host",
 				 .netboot = 1 };
 	assert_int_equal(kf_state_put_host(st, &h, NULL), 0);
 }
@@ -56,7 +63,8 @@ static void put(struct kf_state *st, const char *name, const char *macs)
 static void test_put_get_roundtrip(void **state)
 {
 	struct fx *f = *state;
-	struct kf_host_rec h = { .name = "kvm01", .kind = KF_KIND_GUEST, .macs = "52:54:00:aa:00:01",
+	struct kf_host_rec h = { .name = "kvm01", .kind = KF_KIND_GUEST,
+				 .macs = (const char *[]){ "52:54:00:aa:00:01" }, .nmacs = 1,
 				 .role = "web", .state = KF_ST_INSTALLING, .state_since = 42,
 				 .netboot = 1, .token_gen = 3, .report = "{\"a\":1}", .drift_count = 2 };
 	strcpy(h.token, "ab12");
@@ -66,7 +74,8 @@ static void test_put_get_roundtrip(void **state)
 	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
 	assert_string_equal(g.name, "kvm01");
 	assert_int_equal(g.kind, KF_KIND_GUEST);
-	assert_string_equal(g.macs, "52:54:00:aa:00:01");
+	assert_int_equal(g.nmacs, 1);
+	assert_string_equal(g.macs[0], "52:54:00:aa:00:01");
 	assert_string_equal(g.role, "web");
 	assert_int_equal(g.state, KF_ST_INSTALLING);
 	assert_int_equal(g.state_since, 42);
@@ -208,7 +217,8 @@ static void test_batch_rollback_and_list(void **state)
 	assert_string_equal(v[1].name, "c");
 	kf_host_recs_free(v, n);
 	/* render's listing: name, netboot, token and digest of every row */
-	struct kf_host_rec h = { .name = "c", .macs = "52:54:00:00:00:03", .role = "kvm-host",
+	struct kf_host_rec h = { .name = "c", .macs = (const char *[]){ "52:54:00:00:00:03" },
+				 .nmacs = 1, .role = "kvm-host",
 				 .netboot = 0, .token_gen = 1 };
 	strcpy(h.token, "0123abcd");
 	strcpy(h.digest, "feed");
@@ -232,7 +242,8 @@ static void test_batch_rollback_and_list(void **state)
 static void test_put_render_keeps_callbacks(void **state)
 {
 	struct fx *f = *state;
-	struct kf_host_rec h = { .name = "kvm01", .macs = "52:54:00:aa:00:01", .role = "kvm-host",
+	struct kf_host_rec h = { .name = "kvm01", .macs = (const char *[]){ "52:54:00:aa:00:01" },
+				 .nmacs = 1, .role = "kvm-host",
 				 .state = KF_ST_NEW, .state_since = 7, .netboot = 1, .token_gen = 1 };
 	strcpy(h.token, "t1");
 	strcpy(h.digest, "d1");
@@ -248,11 +259,13 @@ static void test_put_render_keeps_callbacks(void **state)
 	kf_state_close(other);
 
 	/* render writes back what it read, with a new digest and MAC */
-	free(seen.macs);
-	seen.macs = kf_xstrdup("52:54:00:aa:00:02");
+	const char *const *read_macs = seen.macs;
+	seen.macs = (const char *[]){ "52:54:00:aa:00:02" };
+	seen.nmacs = 1;
 	strcpy(seen.digest, "d2");
 	strcpy(seen.token, "stale");
 	assert_int_equal(kf_state_put_render(f->st, &seen, false, NULL), 0);
+	seen.macs = read_macs;
 	kf_host_rec_release(&seen);
 	struct kf_host_rec g;
 	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
@@ -262,7 +275,8 @@ static void test_put_render_keeps_callbacks(void **state)
 	assert_int_equal(g.drift_count, 1);
 	assert_string_equal(g.token, "t1"); /* render issued none: the store's stays */
 	assert_string_equal(g.digest, "d2");
-	assert_string_equal(g.macs, "52:54:00:aa:00:02");
+	assert_int_equal(g.nmacs, 1);
+	assert_string_equal(g.macs[0], "52:54:00:aa:00:02");
 	kf_host_rec_release(&g);
 	assert_int_equal(kf_state_find_mac(f->st, "52:54:00:aa:00:01", &g, NULL), -ENOENT);
 	assert_int_equal(kf_state_find_mac(f->st, "52:54:00:aa:00:02", &g, NULL), 0);
