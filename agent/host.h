@@ -52,5 +52,8 @@ int kf_node_meminfo_total(const char *meminfo, unsigned long long *bytes);
 /* libnuma adapter: fills nodes from libnuma; -ENOSYS when NUMA is not
  * available on this kernel. */
 int kf_numa_probe(struct kf_hostinfo *h, struct kf_err *e);
+/* The distance between two nodes from libnuma, once kf_numa_probe has
+ * loaded it; 0 otherwise (read sysfs then). */
+int kf_numa_distance(int a, int b);
 
 #endif

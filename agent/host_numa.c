@@ -16,7 +16,7 @@
  * its address.  Without libnuma, nodes come from sysfs (agent/host.c). */
 #define NUMA_FNS(F)                                                                       \
 	F(numa_allocate_cpumask) F(numa_available) F(numa_bitmask_clearall)              \
-	F(numa_bitmask_free) F(numa_bitmask_isbitset) F(numa_max_node) F(numa_node_size64) \
+	F(numa_bitmask_free) F(numa_bitmask_isbitset) F(numa_distance) F(numa_max_node) F(numa_node_size64) \
 	F(numa_node_to_cpus) F(numa_nodes_ptr)
 
 KF_DL_TABLE(NUMA_FNS)
@@ -81,4 +81,12 @@ int kf_numa_probe(struct kf_hostinfo *h, struct kf_err *e)
 out:
 	lib.numa_bitmask_free(cpus); /* numa_free_cpumask, an inline of numa.h */
 	return r;
+}
+
+int kf_numa_distance(int a, int b)
+{
+	if (libnuma.state != 1) /* only after kf_numa_probe found libnuma */
+		return 0;
+	int d = lib.numa_distance(a, b);
+	return d > 0 ? d : 0;
 }

@@ -1,6 +1,7 @@
 /* JSON in and out (lib/json.h): the only file that calls json-c. */
 #include "json.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -99,7 +100,22 @@ char *kf_json_dump(const struct kf_json *v, enum kf_json_style style)
 	return kf_buf_detach(&b);
 }
 
+static int parse_object(const char *text, size_t len, int depth, bool bounded, struct kf_json **out,
+			struct kf_err *e);
+
 int kf_json_parse_object(const char *text, size_t len, struct kf_json **out, struct kf_err *e)
+{
+	return parse_object(text, len, JSON_DEPTH, false, out, e);
+}
+
+int kf_json_parse_object_bounded(const char *text, size_t len, int depth, struct kf_json **out,
+				 struct kf_err *e)
+{
+	return parse_object(text, len, depth, true, out, e);
+}
+
+static int parse_object(const char *text, size_t len, int depth, bool bounded, struct kf_json **out,
+			struct kf_err *e)
 {
 	*out = NULL;
 	size_t i = 0;
@@ -109,7 +125,7 @@ int kf_json_parse_object(const char *text, size_t len, struct kf_json **out, str
 		return 0;
 	if (memchr(text, 0, len))
 		return kf_errf(e, NULL, "body holds a NUL byte");
-	json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
+	json_tokener *tok = json_tokener_new_ex(depth);
 	if (!tok)
 		kf_die_oom();
 	json_object *o = json_tokener_parse_ex(tok, text, (int)len);
@@ -117,7 +133,9 @@ int kf_json_parse_object(const char *text, size_t len, struct kf_json **out, str
 	size_t used = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	int r = 0;
-	if (!o || je != json_tokener_success)
+	if (bounded && je == json_tokener_error_depth)
+		r = kf_errc(e, -E2BIG, NULL, "bad JSON: nested deeper than %d levels", depth);
+	else if (!o || je != json_tokener_success)
 		r = kf_errf(e, NULL, "bad JSON: %s", json_tokener_error_desc(je));
 	for (; !r && used < len; used++)
 		if (!strchr(BLANK, text[used]))
@@ -164,4 +182,51 @@ const char *kf_json_get_str(const struct kf_json *o, const char *key)
 {
 	json_object *v = member(o, key);
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+const struct kf_json *kf_json_member(const struct kf_json *o, const char *key)
+{
+	return K(member(o, key));
+}
+
+enum kf_json_type kf_json_type(const struct kf_json *v)
+{
+	switch (json_object_get_type(J(v))) {
+	case json_type_boolean: return KF_JSON_BOOL;
+	case json_type_int: return KF_JSON_INT;
+	case json_type_double: return KF_JSON_DOUBLE;
+	case json_type_string: return KF_JSON_STRING;
+	case json_type_object: return KF_JSON_OBJECT;
+	case json_type_array: return KF_JSON_ARRAY;
+	default: return KF_JSON_NULL;
+	}
+}
+
+size_t kf_json_len(const struct kf_json *a)
+{
+	return json_object_is_type(J(a), json_type_array) ? json_object_array_length(J(a)) : 0;
+}
+
+const struct kf_json *kf_json_at(const struct kf_json *a, size_t i)
+{
+	return i < kf_json_len(a) ? K(json_object_array_get_idx(J(a), i)) : NULL;
+}
+
+int64_t kf_json_int_of(const struct kf_json *v)
+{
+	return json_object_get_int64(J(v));
+}
+
+bool kf_json_bool_of(const struct kf_json *v)
+{
+	return json_object_get_boolean(J(v));
+}
+
+const char *kf_json_str_of(const struct kf_json *v, size_t *len)
+{
+	if (!json_object_is_type(J(v), json_type_string))
+		return NULL;
+	if (len)
+		*len = (size_t)json_object_get_string_len(J(v));
+	return json_object_get_string(J(v));
 }

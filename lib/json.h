@@ -42,6 +42,10 @@ char *kf_json_dump(const struct kf_json *v, enum kf_json_style style);
  * whitespace around it) into *out, freed with kf_json_free; *out is NULL
  * when the text is blank.  0, or -EINVAL with "bad JSON: ..." in e. */
 int kf_json_parse_object(const char *text, size_t len, struct kf_json **out, struct kf_err *e);
+/* The same with a nesting bound of depth: deeper is -E2BIG ("nested
+ * deeper than N levels"), for documents from untrusted senders. */
+int kf_json_parse_object_bounded(const char *text, size_t len, int depth, struct kf_json **out,
+				 struct kf_err *e);
 bool kf_json_has(const struct kf_json *o, const char *key);
 /* Member key when it is an object, else NULL. */
 const struct kf_json *kf_json_get_object(const struct kf_json *o, const char *key);
@@ -49,5 +53,17 @@ const struct kf_json *kf_json_get_object(const struct kf_json *o, const char *ke
 long kf_json_get_int(const struct kf_json *o, const char *key, long dflt);
 /* Member key when it is a string, else NULL. */
 const char *kf_json_get_str(const struct kf_json *o, const char *key);
+
+/* Strict reading, for decoders that refuse a field of the wrong type:
+ * a member of any type (NULL when absent or null), its type, and the
+ * values of arrays, integers, booleans and strings. */
+enum kf_json_type { KF_JSON_NULL, KF_JSON_BOOL, KF_JSON_INT, KF_JSON_DOUBLE, KF_JSON_STRING, KF_JSON_OBJECT, KF_JSON_ARRAY };
+const struct kf_json *kf_json_member(const struct kf_json *o, const char *key);
+enum kf_json_type kf_json_type(const struct kf_json *v);
+size_t kf_json_len(const struct kf_json *a);                   /* 0 unless an array */
+const struct kf_json *kf_json_at(const struct kf_json *a, size_t i);
+int64_t kf_json_int_of(const struct kf_json *v);
+bool kf_json_bool_of(const struct kf_json *v);
+const char *kf_json_str_of(const struct kf_json *v, size_t *len); /* NULL unless a string */
 
 #endif

@@ -19,12 +19,13 @@
  * connection), so that a run without guests does not load it (lib/dl.h).
  * Every libvirt function this file calls is in this table. */
 #define VIRT_FNS(F)                                                                     \
-	F(virConnectClose) F(virConnectGetDomainCapabilities) F(virConnectOpen)         \
-	F(virConnSetErrorFunc) F(virDomainCreate) F(virDomainDefineXMLFlags)            \
+	F(virConnectClose) F(virConnectGetDomainCapabilities)                           \
+	F(virConnectListAllDomains) F(virConnectOpen) F(virConnSetErrorFunc)            \
+	F(virDomainCreate) F(virDomainDefineXMLFlags)                                   \
 	F(virDomainDestroy) F(virDomainFree) F(virDomainGetAutostart)                   \
 	F(virDomainGetEmulatorPinInfo) F(virDomainGetInfo) F(virDomainGetIOThreadInfo)  \
 	F(virDomainGetMemoryParameters) F(virDomainGetName)                             \
-	F(virDomainGetNumaParameters) F(virDomainGetVcpuPinInfo)                        \
+	F(virDomainGetNumaParameters) F(virDomainGetVcpuPinInfo) F(virDomainGetVcpus)   \
 	F(virDomainGetVcpusFlags) F(virDomainGetXMLDesc) F(virDomainIOThreadInfoFree)   \
 	F(virDomainIsActive) F(virDomainLookupByName) F(virDomainPinEmulator)           \
 	F(virDomainPinIOThread) F(virDomainPinVcpu) F(virDomainSetAutostart)            \
@@ -447,6 +448,53 @@ int kf_vdom_live(struct kf_vdom *d, unsigned what, struct kf_vlive *l, struct kf
 fail:
 	kf_vlive_release(l);
 	return r;
+}
+
+int kf_virt_running(struct kf_virt *v, char ***names, size_t *n, struct kf_err *e)
+{
+	virDomainPtr *doms = NULL;
+	*names = NULL;
+	*n = 0;
+	int got = lib.virConnectListAllDomains(v->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	if (got < 0)
+		return verr(e, "list running guests");
+	*names = kf_xcalloc(got ? (size_t)got : 1, sizeof(char *));
+	for (int i = 0; i < got; i++) {
+		const char *nm = lib.virDomainGetName(doms[i]);
+		if (nm)
+			(*names)[(*n)++] = kf_xstrdup(nm);
+		lib.virDomainFree(doms[i]);
+	}
+	free(doms);
+	return 0;
+}
+
+int kf_vdom_vcpuinfo(struct kf_vdom *d, struct kf_vcpuinfo **out, size_t *n, struct kf_err *e)
+{
+	*out = NULL;
+	*n = 0;
+	int max = lib.virDomainGetVcpusFlags(d->dom, VIR_DOMAIN_AFFECT_LIVE);
+	if (max < 0)
+		return verr(e, "vCPUs of \"%s\"", d->name);
+	int maplen = VIR_CPU_MAPLEN(d->v->ncpus);
+	virVcpuInfoPtr info = kf_xcalloc(max ? (size_t)max : 1, sizeof(*info));
+	unsigned char *maps = kf_xcalloc(max ? (size_t)max : 1, (size_t)maplen);
+	int got = lib.virDomainGetVcpus(d->dom, info, max, maps, maplen);
+	if (got < 0) {
+		free(info);
+		free(maps);
+		return verr(e, "vCPU placement of \"%s\"", d->name);
+	}
+	*out = kf_xcalloc(got ? (size_t)got : 1, sizeof(**out));
+	for (int i = 0; i < got; i++) {
+		(*out)[i].vcpu = (int)info[i].number;
+		(*out)[i].cpu = info[i].state == VIR_VCPU_RUNNING || info[i].state == VIR_VCPU_BLOCKED ? info[i].cpu : -1;
+		(*out)[i].affinity = cpulist_of(d->v, VIR_GET_CPUMAP(maps, maplen, i), maplen);
+	}
+	*n = (size_t)got;
+	free(info);
+	free(maps);
+	return 0;
 }
 
 /* ---- live setters ---- */

@@ -71,6 +71,19 @@ enum {
 int kf_vdom_live(struct kf_vdom *d, unsigned what, struct kf_vlive *out, struct kf_err *e);
 void kf_vlive_release(struct kf_vlive *l);
 
+/* Names of the running domains (*names and each name malloc'd). */
+int kf_virt_running(struct kf_virt *v, char ***names, size_t *n, struct kf_err *e);
+
+/* Where each vCPU of a running domain is (virsh vcpuinfo): the physical
+ * CPU it runs or last ran on (-1 when offline) and the CPUs it may use.
+ * *out malloc'd, each affinity too. */
+struct kf_vcpuinfo {
+	int vcpu;
+	int cpu;
+	char *affinity;
+};
+int kf_vdom_vcpuinfo(struct kf_vdom *d, struct kf_vcpuinfo **out, size_t *n, struct kf_err *e);
+
 /* Online vCPUs of a running domain. */
 int kf_vdom_vcpus_online(struct kf_vdom *d, long long *n, struct kf_err *e);
 

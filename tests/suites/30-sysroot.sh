@@ -113,6 +113,50 @@ EOF
 	grep -q 'unknown section "memry"' "$work/err" && t_ok "$tag/--only names the section" || t_fail "$tag/--only message"
 done
 
+# --- facts: each tree of tests/data/facts/CASE gives CASE/facts.expected
+# (text) and facts.json.expected (JSON); reading touches nothing ---
+for bin in $bins; do
+	case $bin in */asan/*) tag=asan ;; *) tag=plain ;; esac
+	for c in tests/data/facts/*/; do
+		c=${c%/}; name=$(basename "$c"); t=$work/facts-$name.$tag
+		"$SR/mktree.sh" "$(cat "$c/tree")" "$t"
+		before=$(sum_tree "$t")
+		"$bin" facts --root "$t" >"$work/out" 2>"$work/err"; rc "$tag/facts $name" 0 $?; clean_stderr "$tag/facts $name"
+		expect "$tag/facts $name text" "$c/facts.expected" "$work/out"
+		"$bin" facts --json --root "$t" >"$work/out" 2>"$work/err"; rc "$tag/facts --json $name" 0 $?
+		expect "$tag/facts $name json" "$c/facts.json.expected" "$work/out"
+		[ "$(sum_tree "$t")" = "$before" ] && t_ok "$tag/facts $name touches nothing" || t_fail "$tag/facts $name changed the tree"
+	done
+	"$bin" facts --bogus >/dev/null 2>&1; rc "$tag/facts unknown option" 1 $?
+done
+
+# facts on the live host: sanity against what the kernel says, valid JSON
+if [ -x build/kickfleet-agent ] && command -v python3 >/dev/null; then
+	build/kickfleet-agent facts --json >"$work/live.json" 2>"$work/err"; rc "facts on the live host" 0 $?
+	if python3 - "$work/live.json" <<'EOF'
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+mem = int(next(l for l in open("/proc/meminfo") if l.startswith("MemTotal:")).split()[1]) * 1024
+nics = sorted(n for n in os.listdir("/sys/class/net") if os.path.exists("/sys/class/net/%s/device" % n))
+disks = sorted(b for b in os.listdir("/sys/block") if os.path.exists("/sys/block/%s/device" % b))
+present = open("/sys/devices/system/cpu/online").read().strip()
+checks = {
+    "schema": d["schema"] == 1,
+    "memory": d["memory"]["total"] == mem,
+    "threads": d["cpu"]["threads"] >= os.cpu_count(),
+    "online": d["cpu"]["online"] == present,
+    "hostname": d["hostname"] == open("/proc/sys/kernel/hostname").read().strip(),
+    "nics": sorted(n["name"] for n in d["nics"]) == nics,
+    "disks": sorted(x["name"] for x in d["disks"]) == disks,
+    "nodes": len(d["numa"]["nodes"]) >= 1 and all(n["memory"] > 0 for n in d["numa"]["nodes"]),
+}
+bad = [k for k, v in checks.items() if not v]
+print(" ".join(bad))
+sys.exit(1 if bad else 0)
+EOF
+	then t_ok "facts on the live host match /proc and /sys"; else t_fail "facts on the live host"; head -c 800 "$work/live.json"; fi
+fi
+
 # --- profile over HTTP (ETag, last good copy) and --report ---
 bin=build/kickfleet-agent
 if [ -x $bin ] && command -v python3 >/dev/null; then

@@ -187,15 +187,26 @@ w /sys/module/kvm/refcnt 1
 mkdir -p "$d/etc/modprobe.d"
 
 # --- NICs, IRQs ---
-# each NIC: name, PCI address, MAC, first IRQ, vectors, driver name prefix
+# each NIC: name, PCI address, MAC, first IRQ, vectors, driver, queues,
+# speed, carrier (device is the PCI function itself, as with ixgbe; the
+# virtioN level of a real virtio NIC is left out)
 nic() {
-	name=$1 pci=$2 mac=$3 first=$4 nvec=$5
+	name=$1 pci=$2 mac=$3 first=$4 nvec=$5 drv=$6 nq=$7 speed=$8 carrier=$9
 	dev=/sys/devices/pci0000:00/$pci
-	mkdir -p "$d$dev/net/$name" "$d$dev/msi_irqs" "$d/sys/class/net"
+	mkdir -p "$d$dev/net/$name" "$d$dev/msi_irqs" "$d/sys/class/net" "$d/sys/bus/pci/drivers/$drv"
 	w $dev/net/$name/address "$mac"
 	w $dev/net/$name/mtu 1500
 	w $dev/net/$name/operstate up
+	w $dev/net/$name/speed $speed
+	w $dev/net/$name/carrier $carrier
+	q=0
+	while [ $q -lt $nq ]; do
+		w $dev/net/$name/queues/rx-$q/rps_cpus 0
+		w $dev/net/$name/queues/tx-$q/xps_cpus 0
+		q=$((q + 1))
+	done
 	ln -s "../../../$pci" "$d$dev/net/$name/device"
+	ln -s "../../../bus/pci/drivers/$drv" "$d$dev/driver"
 	ln -s "../../devices/pci0000:00/$pci/net/$name" "$d/sys/class/net/$name"
 	v=0
 	while [ $v -lt $nvec ]; do
@@ -205,12 +216,14 @@ nic() {
 }
 irqs=""
 if [ $kind = one-node-intel ]; then
-	nic eth0 0000:3b:00.0 3c:fd:fe:a1:b2:c0 40 5
+	nic eth0 0000:3b:00.0 3c:fd:fe:a1:b2:c0 40 5 ixgbe 4 10000 1
+	w /sys/devices/pci0000:00/0000:3b:00.0/sriov_totalvfs 63
+	w /sys/devices/pci0000:00/0000:3b:00.0/sriov_numvfs 4
 	names="eth0-TxRx-0 eth0-TxRx-1 eth0-TxRx-2 eth0-TxRx-3 eth0"
 	irqs="40 41 42 43 44"
 else
-	nic eth0 0000:00:03.0 52:54:00:12:34:56 24 3
-	nic eth1 0000:00:04.0 52:54:00:12:34:57 27 3
+	nic eth0 0000:00:03.0 52:54:00:12:34:56 24 3 virtio_net 1 -1 1
+	nic eth1 0000:00:04.0 52:54:00:12:34:57 27 3 virtio_net 1 -1 0
 	names="virtio0-config virtio0-input.0 virtio0-output.0 virtio1-config virtio1-input.0 virtio1-output.0"
 	irqs="24 25 26 27 28 29"
 fi
@@ -239,6 +252,66 @@ for q in 0 1 8 9 $irqs; do
 done
 w /proc/irq/default_smp_affinity "$(printf '%x' $(( (1 << ncpu) - 1 )))"
 
+# --- a guest's QEMU process: command line, vCPU threads, numa_maps ---
+# guest PID NAME AFFINITY VCPUS N0_PAGES_ANON N0_PAGES_HUGE(2M)
+guest() {
+	pid=$1 gname=$2 aff=$3 nv=$4
+	printf 'qemu-system-x86_64\0-name\0guest=%s,debug-threads=on\0-S\0-m\0size=262144k\0' "$gname" >"$d/proc/$pid/cmdline"
+	mkdir -p "$d/proc/$pid/task/$pid"
+	w /proc/$pid/task/$pid/comm qemu-system-x86
+	v=0
+	while [ $v -lt $nv ]; do
+		tid=$((pid + 10 + v))
+		w /proc/$pid/task/$tid/comm "CPU $v/KVM"
+		# field 39 (processor): the CPU the thread last ran on
+		w /proc/$pid/task/$tid/stat "$tid (CPU $v/KVM) S $pid $pid 0 0 -1 4194624 $(printf '0 %.0s' $(seq 10 38))$((v * 2 + 1)) 0 0 0 0 0"
+		printf 'Name:\tCPU %d/KVM\nCpus_allowed:\tff\nCpus_allowed_list:\t%s\n' $v "$aff" >"$d/proc/$pid/task/$tid/status"
+		v=$((v + 1))
+	done
+	cat >"$d/proc/$pid/numa_maps" <<EOM
+55d0c0a00000 default file=/usr/bin/qemu-system-x86_64 mapped=512 N0=512 kernelpagesize_kB=4
+7f2a40000000 bind:0 anon=$(( $(echo $5 | sed 's/N[0-9]*=//g;s/ /+/g') )) dirty=1 $5 kernelpagesize_kB=4
+7f2b00000000 bind:1 huge anon=$(echo $6 | sed 's/N[0-9]*=//') $6 kernelpagesize_kB=2048
+7ffd1c000000 default stack anon=3 dirty=3 N0=3 kernelpagesize_kB=4
+EOM
+}
+
+# --- disks, IOMMU, DMI, identity ---
+# disk NAME MAJ:MIN SECTORS ROTATIONAL MODEL SERIAL (model/serial "-": only in udev's database)
+disk() {
+	w /sys/block/$1/dev $2
+	w /sys/block/$1/size $3
+	w /sys/block/$1/queue/rotational $4
+	mkdir -p "$d/sys/block/$1/device" "$d/run/udev/data"
+	if [ "$5" != - ]; then w /sys/block/$1/device/model "$5"; fi
+	if [ "$6" != - ]; then w /sys/block/$1/device/serial "$6"
+	else printf 'S:disk/by-id/ata-x\nE:ID_MODEL=QEMU_HARDDISK\nE:ID_SERIAL_SHORT=QM00001\n' >"$d/run/udev/data/b$2"; fi
+}
+w /proc/sys/kernel/hostname $([ $kind = one-node-intel ] && echo kvm01 || echo kvm02)
+w /proc/sys/kernel/osrelease 6.1.0-18-amd64
+w /sys/block/loop0/size 0 # no device: not a disk
+if [ $kind = one-node-intel ]; then
+	disk sda 8:0 1953525168 1 "ST1000NM0055-1V4" -
+	disk nvme0n1 259:0 3750748848 0 "SAMSUNG MZQL23T8HCLS-00A07" S64HNE0R123456
+	mkdir -p "$d/sys/class/iommu/dmar0"
+	for g in 0 1 2; do mkdir -p "$d/sys/kernel/iommu_groups/$g/devices"; done
+	mkdir -p "$d/sys/kernel/iommu_groups/1/devices/0000:00:00.0" "$d/sys/kernel/iommu_groups/2/devices/0000:3b:00.0" \
+		"$d/sys/kernel/iommu_groups/2/devices/0000:3b:00.1" "$d/sys/kernel/iommu_groups/0/devices/0000:00:1f.0"
+	mkdir -p "$d/sys/firmware/efi"
+	dv="Dell Inc." prod="PowerEdge R640" ser=4XK9P13 uuid=4c4c4544-0058-4b10-8039-b4c04f503133 bv=2.17.1
+else
+	disk vda 252:0 83886080 1 - -
+	dv=QEMU prod="Standard PC (Q35 + ICH9, 2009)" ser="" uuid=7d9c3a6e-1f1b-4c4e-9a9b-2a1d2c3b4e5f bv=1.16.2-debian-1.16.2-1
+	w /sys/kernel/mm/ksm/pages_shared 120
+	w /sys/kernel/mm/ksm/pages_sharing 480
+fi
+w /sys/class/dmi/id/sys_vendor "$dv"
+w /sys/class/dmi/id/product_name "$prod"
+w /sys/class/dmi/id/product_serial "$ser"
+w /sys/class/dmi/id/product_uuid $uuid
+w /sys/class/dmi/id/bios_vendor "$([ $kind = one-node-intel ] && echo 'Dell Inc.' || echo SeaBIOS)"
+w /sys/class/dmi/id/bios_version "$bv"
+
 # --- processes (only comm: what the agent looks at) ---
 w /proc/1/comm systemd
 if [ $kind = one-node-intel ]; then
@@ -246,6 +319,7 @@ if [ $kind = one-node-intel ]; then
 else
 	w /proc/905/comm ksmtuned
 	w /proc/2201/comm qemu-system-x86
+	guest 2201 web01 "0-1" 2 "N0=40960 N1=1024" "N1=256"
 fi
 
 # --- /etc ---

@@ -1,0 +1,14 @@
+/* The agent's probe of host facts (lib/facts.h holds the model). */
+#ifndef KF_AGENT_FACTS_PROBE_H
+#define KF_AGENT_FACTS_PROBE_H
+
+#include "facts.h"
+
+/* Fills f (kf_facts_init'd here) from the sysroot; never fails: what
+ * cannot be read stays unknown, with a note where it matters.  guests:
+ * also look at running guests (the QEMU processes under /proc; from
+ * libvirt at uri when uri is given and the root is the live host).  Pairs
+ * with kf_facts_release. */
+void kf_facts_probe(struct kf_facts *f, int guests, const char *uri);
+
+#endif
