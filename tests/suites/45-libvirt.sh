@@ -13,7 +13,7 @@ t_need_root
 
 AGENT=${KF_AGENT:-$TOP/build/kickfleet-agent}
 DATA=$TOP/tests/data/guests
-for tool in libvirtd virtlogd virsh virt-xml-validate qemu-system-x86_64 unshare nsenter; do
+for tool in libvirtd virtlogd virsh virt-xml-validate qemu-system-x86_64 unshare nsenter numastat pgrep; do
 	if ! command -v $tool >/dev/null 2>&1; then
 		t_skip "$tool not installed (scripts/deps.sh check)"
 		t_summary
@@ -144,6 +144,46 @@ agent check "$P"; expect_rc "drift: check finds memtune" 2 $?
 agent apply "$P"; expect_rc "drift: apply fixes memtune" 2 $?
 agent check "$P"; expect_rc "drift: check after apply plans nothing" 0 $?
 PAT="soft_limit *: 524288" has "drift: soft_limit back live" memtune kft1 --live
+
+# ---- facts: vCPU placement and memory per node of the running guest, from
+# /proc (the default) and from libvirt, against virsh vcpuinfo and numastat ----
+FACTS_AGENT=${KF_AGENT:-$TOP/build/kickfleet-agent}
+"$FACTS_AGENT" facts --json >"$WORK/facts-proc.json" 2>"$WORK/facts.err"; expect_rc "facts (guests from /proc)" 0 $?
+"$FACTS_AGENT" facts --json --connect "$KF_LV_URI" >"$WORK/facts-lv.json" 2>>"$WORK/facts.err"
+expect_rc "facts --connect (guests from libvirt)" 0 $?
+V vcpuinfo kft1 >"$WORK/vcpuinfo"
+pid=$(pgrep -f 'guest=kft1,' | head -1)
+numastat -p "$pid" >"$WORK/numastat" 2>&1
+for src in proc lv; do
+	if python3 - "$WORK/facts-$src.json" "$WORK/vcpuinfo" "$WORK/numastat" "$pid" <<'EOF'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+g = [x for x in d["guests"]["running"] if x["name"] == "kft1"]
+want = []
+for block in open(sys.argv[2]).read().strip().split("\n\n"):
+    f = dict(re.split(r":\s*", l, 1) for l in block.splitlines() if ":" in l)
+    aff = [i for i, c in enumerate(f["CPU Affinity"].strip()) if c == "y"]
+    want.append((int(f["VCPU"]), int(f["CPU"]), aff))
+def cpus(s):
+    out = []
+    for part in s.split(","):
+        a, _, b = part.partition("-")
+        out += range(int(a), int(b or a) + 1)
+    return out
+got = [(v["vcpu"], v["cpu"], cpus(v["affinity"])) for v in g[0]["vcpus"]] if g else None
+# numastat -p: the "Total" row, MB per node
+tot = [l.split()[1:-1] for l in open(sys.argv[3]) if l.startswith("Total")]
+mem = {n["node"]: n["bytes"] / 2**20 for n in g[0]["memory"]} if g else {}
+ok_mem = bool(tot) and all(abs(float(v) - mem.get(i, 0)) <= 2 for i, v in enumerate(tot[0]))
+ok = g and g[0]["pid"] == int(sys.argv[4]) and got == want and ok_mem
+print("vcpus", got, "virsh", want, "memory MB", mem, "numastat", tot)
+sys.exit(0 if ok else 1)
+EOF
+	then t_ok "facts ($src): vCPU map = virsh vcpuinfo, memory per node = numastat -p"
+	else t_fail "facts ($src): vCPU map or memory per node"; cat "$WORK/facts.err"; fi
+done
+python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["guests"]["source"] == "libvirt" else 1)' \
+	"$WORK/facts-lv.json" && t_ok "facts --connect: guests from libvirt" || t_fail "facts --connect: source is not libvirt"
 
 # balloon change on the running guest
 if [ -n "$LINUX" ]; then
