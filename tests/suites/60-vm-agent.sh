@@ -5,6 +5,10 @@
 # balancing, CPU online) on the VM's own /sys and /proc (root "/": NUMA from
 # libnuma), checks the result with the kernel's files, runs again (nothing
 # to do), makes a drift, expects check to exit 2 and apply to fix it.
+# The same boot proves `kickfleet-agent facts --json` against what the VM
+# was given: 2 nodes, their hugepages, KSM with merged pages (a helper maps
+# identical MADV_MERGEABLE pages), a virtio NIC with 4 queue pairs (on a
+# multi-queue tap in a namespace the suite makes) and a disk with a serial.
 # Needs root (QEMU, the kernel cache); the build machine's own /sys is never
 # touched.
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +18,14 @@ agent=$TOP/build/kickfleet-agent
 [ -x "$agent" ] || { t_fail "build/kickfleet-agent not built"; t_summary; exit 1; }
 [ -x "$TOP/tests/vm/run.sh" ] || { t_skip "tests/vm/run.sh missing"; t_summary; exit 0; }
 work=$(mktemp -d /tmp/kf-vm-agent.XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
+ns=kf-vmagent-$$
+cleanup() { ip netns del "$ns" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$work/share"
+cc -static -O2 -o "$work/ksmfill" "$TOP/tests/vm/ksmfill.c" || t_fail "tests/vm/ksmfill.c builds (static)"
+truncate -s 64M "$work/disk.img"
+ip netns add "$ns" && ip -n "$ns" tuntap add dev kftap0 mode tap multi_queue || t_fail "multi-queue tap in $ns"
 
 cat >"$work/profile.yaml" <<'EOF'
 role: vm-test
@@ -57,6 +68,13 @@ is "cpu2 offline" 0 /sys/devices/system/cpu/cpu2/online
 is "online CPUs" 0-1 /sys/devices/system/cpu/online
 run 0 apply
 run 0 check
+# facts, with KSM merging the helper's identical pages
+/bin/ksmfill 16 &
+i=0; while [ "$(cat /sys/kernel/mm/ksm/pages_sharing)" -lt 1000 ] && [ $i -lt 120 ]; do sleep 0.5; i=$((i + 1)); done
+kickfleet-agent facts --json >$KF_SHARE/facts.json 2>$KF_SHARE/facts.err && ok "facts --json exits 0" || no "facts --json"
+cat /sys/kernel/mm/ksm/pages_sharing >$KF_SHARE/pages_sharing
+cat /sys/devices/system/node/node0/cpulist /sys/devices/system/node/node1/cpulist >$KF_SHARE/nodecpus
+kill %1
 # drift
 echo 1 >$N/node1/$H
 echo always >/sys/kernel/mm/transparent_hugepage/enabled
@@ -88,8 +106,12 @@ sed 's/^/  | /' /tmp/out
 echo "KF-CHECK done"
 EOF
 
-"$TOP/tests/vm/run.sh" --script "$work/guest.sh" --bin "$agent:/bin/kickfleet-agent" \
-	--file "$work/profile.yaml:/profile.yaml" --smp 3 --numa 2 --mem 1G --timeout 300 \
+ip netns exec "$ns" "$TOP/tests/vm/run.sh" --script "$work/guest.sh" --bin "$agent:/bin/kickfleet-agent" \
+	--bin "$work/ksmfill:/bin/ksmfill" --module virtio_blk --share "$work/share" \
+	--file "$work/profile.yaml:/profile.yaml" --smp 3 --numa 2 --mem 1G --timeout 300 -- \
+	-netdev tap,id=kffacts,ifname=kftap0,queues=4,script=no,downscript=no,vhost=off \
+	-device virtio-net-pci,netdev=kffacts,mq=on,vectors=10,mac=52:54:00:fa:c7:01,romfile= \
+	-drive file="$work/disk.img",if=none,id=kfdisk,format=raw -device virtio-blk-pci,drive=kfdisk,serial=KFDISK01 \
 	>"$work/out" 2>"$work/err"
 rc=$?
 grep '^vm: ' "$work/err" | sed 's/^/# /'
@@ -99,5 +121,38 @@ while read -r tag st rest; do
 	case $st in ok) t_ok "$rest" ;; fail) t_fail "$rest" ;; esac
 done <"$work/out"
 grep -q '^KF-CHECK done' "$work/out" && t_ok "guest script ran to the end" || t_fail "guest script ran to the end"
+# the facts against what the VM was given
+if python3 - "$work/share" <<'EOF'
+import json, os, sys
+d = sys.argv[1]
+f = json.load(open(os.path.join(d, "facts.json")))
+nodes = f["numa"]["nodes"]
+hp = {n["id"]: {h["size"]: h for h in n["hugepages"]}[2 << 20] for n in nodes}
+nic = [n for n in f["nics"] if n["mac"] == "52:54:00:fa:c7:01"]
+disk = [x for x in f["disks"] if x["serial"] == "KFDISK01"]
+ksm = f["memory"]["ksm"]
+sharing = int(open(os.path.join(d, "pages_sharing")).read())
+checks = {
+    "threads 3": f["cpu"]["threads"] == 3,
+    "2 nodes": len(nodes) == 2,
+    "node CPUs": [n["cpus"] for n in nodes] == open(os.path.join(d, "nodecpus")).read().split(),
+    "node memory ~512M": all(400 << 20 < n["memory"] <= 512 << 20 for n in nodes),
+    "distances": [n["distances"] for n in nodes] == [[10, 20], [20, 10]],
+    "2M pages 8/4": hp[0]["total"] == 8 and hp[1]["total"] == 4 and hp[0]["free"] == 8,
+    "ksm run, merged": ksm["run"] == 1 and ksm["pages_sharing"] >= 1000 and ksm["merge_across_nodes"] is False,
+    "ksm saved = sharing x page": ksm["saved"] == ksm["pages_sharing"] * ksm["page_size"],
+    "nic": len(nic) == 1 and nic[0]["driver"] == "virtio_net" and nic[0]["pci"] is not None,
+    "nic 4 channels": bool(nic) and nic[0]["max_combined"] == 4 and nic[0]["rx_queues"] == nic[0]["combined"] >= 2,
+    "nic irqs per cpu": bool(nic) and len(nic[0]["irqs"]) >= 2 * nic[0]["combined"]
+        and all(len(q["per_cpu"]) == 2 for q in nic[0]["irqs"]),  # the online CPUs
+    "disk 64M": len(disk) == 1 and disk[0]["size"] == 64 << 20,
+    "dmi QEMU": f["dmi"]["vendor"] == "QEMU",
+}
+bad = [k for k, v in checks.items() if not v]
+print("# facts: failed " + ", ".join(bad) if bad else "# facts: all checks hold (pages_sharing %d)" % sharing)
+sys.exit(1 if bad else 0)
+EOF
+then t_ok "facts in the VM match what it was given"
+else t_fail "facts in the VM"; head -c 3000 "$work/share/facts.json"; cat "$work/share/facts.err"; fi
 grep '^  |' "$work/out" | head -80
 t_summary
