@@ -76,38 +76,39 @@ static void reply_state(struct kf_httpd_req *rq, struct kf_state *st, const char
 	kf_httpd_reply_take(rq, 200, "application/json", body, strlen(body));
 }
 
-static void cb_installing(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
-			  const struct kf_host_rec *rec)
-{
-	struct kf_err e = KF_ERR_INIT;
-	struct kf_state *st = kf_serve_state(s, &e);
-	int r = 0;
-	/* late (the host is past installing): nothing to do */
-	if (st && rec->state < KF_ST_INSTALLING)
-		r = kf_state_set_state(st, host, KF_ST_INSTALLING, "installing callback", &e);
-	if (!st || r < 0) {
-		kf_err_print(&e, stderr);
-		kf_httpd_reply_text(rq, 503, "state store unavailable");
-	} else {
-		if (r > 0)
-			kf_log(KF_LOG_INFO, "serve: %s is installing (callback from %s)", host,
-			       kf_httpd_peer(rq));
-		reply_state(rq, st, host, r > 0);
-	}
-	kf_err_release(&e);
-}
+/* One callback: what the URL's last part names and what it does. */
+struct cb_action {
+	const char *name;
+	/* the installer's: its token expires after the install, its body is
+	 * any JSON object or nothing; else the agent's (report) */
+	bool installer;
+	void (*run)(struct kf_serve *s, const struct cb_action *a, const struct kf_inventory *inv,
+		    struct kf_httpd_req *rq, const char *host, const struct kf_host_rec *rec);
+	/* installer callbacks: the state they move to, "done" when the host is
+	 * already there or past it (and, when netboot_off, boots locally) */
+	int to;
+	bool netboot_off;
+	bool rerender; /* the boot files, always: a crash between the state
+			* change and the render is mended by the next callback
+			* (the renderer writes only what changed) */
+	const char *log; /* "serve: HOST <log> (callback from PEER)<log_tail>" */
+	const char *log_tail;
+};
 
-static void cb_installed(struct kf_serve *s, const struct kf_inventory *inv,
-			 struct kf_httpd_req *rq, const char *host, const struct kf_host_rec *rec)
+/* Late or repeated callbacks (the host is at the state or past it) change
+ * nothing but still reply with the state. */
+static void cb_move(struct kf_serve *s, const struct cb_action *a, const struct kf_inventory *inv,
+		    struct kf_httpd_req *rq, const char *host, const struct kf_host_rec *rec)
 {
 	struct kf_err e = KF_ERR_INIT;
 	struct kf_state *st = kf_serve_state(s, &e);
 	int r = 0;
-	/* installed, configured, drifted or failed with netboot off: the install
-	 * was already recorded; a late or repeated callback keeps the state */
-	bool done = rec->state >= KF_ST_INSTALLED && !rec->netboot;
-	if (st && !done)
-		r = kf_state_set_state(st, host, KF_ST_INSTALLED, "installed callback", &e);
+	bool done = rec->state >= a->to && (!a->netboot_off || !rec->netboot);
+	if (st && !done) {
+		char detail[64];
+		snprintf(detail, sizeof(detail), "%s callback", a->name);
+		r = kf_state_set_state(st, host, a->to, detail, &e);
+	}
 	if (!st || r < 0) {
 		kf_err_print(&e, stderr);
 		kf_httpd_reply_text(rq, 503, "state store unavailable");
@@ -115,17 +116,18 @@ static void cb_installed(struct kf_serve *s, const struct kf_inventory *inv,
 		return;
 	}
 	if (r > 0)
-		kf_log(KF_LOG_INFO, "serve: %s is installed (callback from %s), boots locally now", host,
-		       kf_httpd_peer(rq));
-	/* always: a crash between the state change and the render is mended by
-	 * the next callback (the renderer writes only what changed) */
-	kf_serve_rerender(s, inv, host);
+		kf_log(KF_LOG_INFO, "serve: %s %s (callback from %s)%s", host, a->log,
+		       kf_httpd_peer(rq), a->log_tail ? a->log_tail : "");
+	if (a->rerender)
+		kf_serve_rerender(s, inv, host);
 	reply_state(rq, st, host, r > 0);
 	kf_err_release(&e);
 }
 
-static void cb_report(struct kf_serve *s, struct kf_httpd_req *rq, const char *host)
+static void cb_report(struct kf_serve *s, const struct cb_action *a, const struct kf_inventory *inv,
+		      struct kf_httpd_req *rq, const char *host, const struct kf_host_rec *rec)
 {
+	(void)a, (void)inv, (void)rec;
 	size_t len = 0;
 	const char *body = kf_httpd_body(rq, &len);
 	int drifted, failed;
@@ -153,56 +155,63 @@ static void cb_report(struct kf_serve *s, struct kf_httpd_req *rq, const char *h
 	kf_err_release(&e);
 }
 
+static const struct cb_action actions[] = {
+	{ .name = "installing", .installer = true, .run = cb_move, .to = KF_ST_INSTALLING,
+	  .log = "is installing" },
+	{ .name = "installed", .installer = true, .run = cb_move, .to = KF_ST_INSTALLED,
+	  .netboot_off = true, .rerender = true, .log = "is installed",
+	  .log_tail = ", boots locally now" },
+	{ .name = "report", .run = cb_report },
+};
+
+/* An installer callback's body: any JSON object, or nothing.  On a bad
+ * one answers 400 itself. */
+static int installer_body_ok(struct kf_httpd_req *rq)
+{
+	size_t len = 0;
+	const char *body = kf_httpd_body(rq, &len);
+	struct kf_json *o = NULL;
+	struct kf_err e = KF_ERR_INIT;
+	int r = body ? kf_json_parse_object(body, len, &o, &e) : 0;
+	if (r < 0) {
+		char msg[256];
+		kf_err_format(&e, 0, msg, sizeof(msg));
+		kf_httpd_reply_text(rq, 400, "%s", msg);
+	}
+	kf_json_free(o);
+	kf_err_release(&e);
+	return r;
+}
+
 void kf_serve_cb(struct kf_httpd_req *rq, void *ctx)
 {
 	struct kf_serve *s = ctx;
 	const char *rest = kf_httpd_rest(rq);
 	const char *slash = strchr(rest, '/');
+	const struct cb_action *a = NULL;
 	char host[254];
-	if (!slash || (size_t)(slash - rest) >= sizeof(host)) {
-		kf_httpd_reply_text(rq, 404, "not found");
-		return;
+	if (slash && (size_t)(slash - rest) < sizeof(host)) {
+		memcpy(host, rest, (size_t)(slash - rest));
+		host[slash - rest] = 0;
+		for (size_t i = 0; i < KF_ARRAY_SIZE(actions) && !a; i++)
+			if (!strcmp(slash + 1, actions[i].name))
+				a = &actions[i];
 	}
-	memcpy(host, rest, (size_t)(slash - rest));
-	host[slash - rest] = 0;
-	const char *action = slash + 1;
-	int which = !strcmp(action, "installing") ? 1
-		    : !strcmp(action, "installed") ? 2
-		    : !strcmp(action, "report")	   ? 3
-						   : 0;
-	if (!which || !kf_serve_name_ok(host)) {
+	if (!a || !kf_serve_name_ok(host)) {
 		kf_httpd_reply_text(rq, 404, "not found");
 		return;
 	}
 	struct kf_host_rec rec;
-	if (kf_serve_auth(s, rq, host, which != 3, &rec) < 0)
+	if (kf_serve_auth(s, rq, host, a->installer, &rec) < 0)
 		return;
-	if (which != 3) {
-		/* installer callbacks: any JSON object, or nothing */
-		size_t len = 0;
-		const char *body = kf_httpd_body(rq, &len);
-		struct kf_json *o = NULL;
-		struct kf_err e = KF_ERR_INIT;
-		if (body && kf_json_parse_object(body, len, &o, &e) < 0) {
-			char msg[256];
-			kf_err_format(&e, 0, msg, sizeof(msg));
-			kf_httpd_reply_text(rq, 400, "%s", msg);
-			kf_err_release(&e);
-			kf_host_rec_release(&rec);
-			return;
-		}
-		kf_json_free(o);
-		kf_err_release(&e);
+	if (a->installer && installer_body_ok(rq) < 0) {
+		kf_host_rec_release(&rec);
+		return;
 	}
 	/* the read side of kf_serve_exclusive: no full render overlaps */
 	const struct kf_inventory *inv = kf_serve_inv_get(s);
 	kf_serve_wrote(s);
-	if (which == 1)
-		cb_installing(s, rq, host, &rec);
-	else if (which == 2)
-		cb_installed(s, inv, rq, host, &rec);
-	else
-		cb_report(s, rq, host);
+	a->run(s, a, inv, rq, host, &rec);
 	kf_serve_wrote(s); /* before and after: no reader caches a row in between */
 	kf_serve_inv_put(s);
 	kf_host_rec_release(&rec);
