@@ -191,6 +191,7 @@ int kf_net_set_master(struct kf_nl *nl, const struct kf_nl_link *port, const str
  * The shared skeleton (agent/net_common.c) parses, probes, diffs and
  * applies every kind the same way and calls these for what differs. */
 struct kf_net_dx; /* one diff in progress: plan, kind, want, have */
+struct kf_net_pw; /* persistence files being written (agent/net_persist.c) */
 
 struct kf_net_kind {
 	const char *res;          /* resource name, for the plan: "bonds" */
@@ -211,6 +212,13 @@ struct kf_net_kind {
 	int (*set)(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
 		   const struct kf_nl_link *l);
 	bool ports_down;          /* ports join only while down (bonds) */
+	/* Persistence: the master type its ports get in the files ("bond":
+	 * networkd Bond=, NetworkManager slave-type=bond), NULL: none. */
+	const char *port_of;
+	/* Writes one device into systemd-networkd's / NetworkManager's
+	 * files (kf_nd_* / kf_nm_* below); NULL: nothing to write. */
+	void (*persist_nd)(struct kf_net_pw *pw, const void *dev);
+	void (*persist_nm)(struct kf_net_pw *pw, const void *dev);
 };
 #define KF_NET_KIND_LIST(type, field)                                             \
 	.list_off = offsetof(struct kf_p_network, field), .size = sizeof(type), \
@@ -218,6 +226,10 @@ struct kf_net_kind {
 
 /* Every link kind (NULL terminated; agent/net_common.c lists them). */
 extern const struct kf_net_kind *const kf_net_kinds[];
+/* The profile's devices of kind k: how many, the i-th, its name. */
+size_t kf_net_kind_n(const struct kf_net_kind *k, const struct kf_p_network *n);
+const void *kf_net_kind_dev(const struct kf_net_kind *k, const struct kf_p_network *n, size_t i);
+const char *kf_net_kind_name(const struct kf_net_kind *k, const void *dev);
 /* The kind that creates kernel kind k ("macvlan"), or NULL. */
 const struct kf_net_kind *kf_net_kind_of(const char *k);
 /* Ports of the profile's device called name (NULL when none). */
@@ -272,6 +284,29 @@ void kf_net_diff_link(const struct kf_net_dx *d, const struct kf_nl_link *l, lon
 /* Ports/members of master: enslave the missing, release those the agent
  * enslaved and the profile no longer lists. */
 void kf_net_diff_ports(const struct kf_net_dx *d, const char *master, const struct kf_list *ports);
+
+/* --- persistence (agent/net_persist.c) ---
+ * What a kind's persist_nd / persist_nm write a device with.  The shared
+ * code has already given every link the profile names its role (its
+ * master, from the kinds' ports and port_of) and writes the .network
+ * files, the keyfiles' heads and IP sections and the NICs' keyfiles. */
+/* networkd: begins name's .netdev with [NetDev] (Name, Kind, MTUBytes,
+ * MACAddress unless KF_UNSET / NULL): the kind appends its sections to
+ * the buffer returned. */
+struct kf_buf *kf_nd_netdev(struct kf_net_pw *pw, const char *name, const char *kind, long long mtu,
+			    const char *mac);
+void kf_nd_end(struct kf_net_pw *pw);
+/* networkd: a line in the [Network] section of ref's .network, before its
+ * addresses or, tail, after them (the links on top of it: "VLAN=x"). */
+void kf_nd_line(struct kf_net_pw *pw, const char *ref, bool tail, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* NetworkManager: begins ref's keyfile, [connection] of type with its
+ * master: the kind appends its sections to the buffer returned; the
+ * [ipv4]/[ipv6] sections follow when the kind returns. */
+struct kf_buf *kf_nm_conn(struct kf_net_pw *pw, const char *ref, const char *type);
+void kf_nm_end(struct kf_net_pw *pw);
+/* Both: the IPv4 addresses (and default route) of ref; none by default. */
+void kf_net_pw_l3(struct kf_net_pw *pw, const char *ref, const struct kf_list *addrs, const char *gateway);
 
 /* The persistence files for the profile's devices, for kind (enum
  * kf_persist; none gives no files): host paths and texts, malloc'd (pure). */

@@ -228,6 +228,49 @@ static int bond_set(struct kf_nl *nl, const struct kf_nl_snap *s, const struct k
 	return r;
 }
 
+/* ---- persistence ---- */
+
+static void bond_nd(struct kf_net_pw *pw, const void *dev)
+{
+	const struct kf_p_bond *x = dev;
+	struct kf_buf *b = kf_nd_netdev(pw, x->name, "bond", x->mtu, x->mac);
+	kf_buf_printf(b, "\n[Bond]\nMode=%s\n", MODE(x->mode));
+	if (x->miimon != KF_UNSET)
+		kf_buf_printf(b, "MIIMonitorSec=%lldms\n", x->miimon);
+	long long up = kf_net_bond_delay(x->updelay, x->miimon), dn = kf_net_bond_delay(x->downdelay, x->miimon);
+	if (up != KF_UNSET)
+		kf_buf_printf(b, "UpDelaySec=%lldms\n", up);
+	if (dn != KF_UNSET)
+		kf_buf_printf(b, "DownDelaySec=%lldms\n", dn);
+	if (x->mode == KF_BOND_8023AD && x->lacp_rate >= 0)
+		kf_buf_printf(b, "LACPTransmitRate=%s\n", x->lacp_rate ? "fast" : "slow");
+	if (x->xmit_hash_policy >= 0)
+		kf_buf_printf(b, "TransmitHashPolicy=%s\n", HASH(x->xmit_hash_policy));
+	for (size_t j = 0; x->primary && j < x->members.n; j++)
+		if (!strcmp(x->primary, KF_LIST_STR(x->members, j)))
+			kf_nd_line(pw, x->primary, false, "PrimarySlave=yes");
+}
+
+static void bond_nm(struct kf_net_pw *pw, const void *dev)
+{
+	const struct kf_p_bond *x = dev;
+	struct kf_buf *b = kf_nm_conn(pw, x->name, "bond");
+	kf_buf_printf(b, "\n[bond]\nmode=%s\n", MODE(x->mode));
+	if (x->miimon != KF_UNSET)
+		kf_buf_printf(b, "miimon=%lld\n", x->miimon);
+	long long up = kf_net_bond_delay(x->updelay, x->miimon), dn = kf_net_bond_delay(x->downdelay, x->miimon);
+	if (up != KF_UNSET)
+		kf_buf_printf(b, "updelay=%lld\n", up);
+	if (dn != KF_UNSET)
+		kf_buf_printf(b, "downdelay=%lld\n", dn);
+	if (x->mode == KF_BOND_8023AD && x->lacp_rate >= 0)
+		kf_buf_printf(b, "lacp_rate=%s\n", x->lacp_rate ? "fast" : "slow");
+	if (x->xmit_hash_policy >= 0)
+		kf_buf_printf(b, "xmit_hash_policy=%s\n", HASH(x->xmit_hash_policy));
+	if (x->primary)
+		kf_buf_printf(b, "primary=%s\n", x->primary);
+}
+
 static const char *const bond_kinds[] = { "bond", NULL };
 
 const struct kf_net_kind kf_net_kind_bond = {
@@ -241,6 +284,9 @@ const struct kf_net_kind kf_net_kind_bond = {
 	.fill = bond_fill,
 	.set = bond_set,
 	.ports_down = true,
+	.port_of = "bond",
+	.persist_nd = bond_nd,
+	.persist_nm = bond_nm,
 };
 
 KF_NET_LINK_RESOURCE(bonds, kf_net_kind_bond);

@@ -269,6 +269,30 @@ static int bridge_set(struct kf_nl *nl, const struct kf_nl_snap *s, const struct
 	return kf_nl_link_change(nl, &q);
 }
 
+/* ---- persistence ---- */
+
+static void bridge_nd(struct kf_net_pw *pw, const void *dev)
+{
+	const struct kf_p_bridge *x = dev;
+	struct kf_buf *b = kf_nd_netdev(pw, x->name, "bridge", x->mtu, x->mac);
+	kf_buf_printf(b, "\n[Bridge]\nSTP=%s\n", x->stp == 1 ? "yes" : "no");
+	if (x->forward_delay != KF_UNSET)
+		kf_buf_printf(b, "ForwardDelaySec=%lld\n", x->forward_delay);
+	kf_net_pw_l3(pw, x->name, &x->addresses, x->gateway);
+}
+
+static void bridge_nm(struct kf_net_pw *pw, const void *dev)
+{
+	const struct kf_p_bridge *x = dev;
+	struct kf_buf *b = kf_nm_conn(pw, x->name, "bridge");
+	kf_buf_printf(b, "\n[bridge]\nstp=%s\n", x->stp == 1 ? "true" : "false");
+	if (x->forward_delay != KF_UNSET)
+		kf_buf_printf(b, "forward-delay=%lld\n", x->forward_delay);
+	if (x->mac)
+		kf_buf_printf(b, "mac-address=%s\n", x->mac);
+	kf_net_pw_l3(pw, x->name, &x->addresses, x->gateway);
+}
+
 static const char *const bridge_kinds[] = { "bridge", NULL };
 
 const struct kf_net_kind kf_net_kind_bridge = {
@@ -281,6 +305,9 @@ const struct kf_net_kind kf_net_kind_bridge = {
 	.diff = bridge_diff,
 	.fill = bridge_fill,
 	.set = bridge_set,
+	.port_of = "bridge",
+	.persist_nd = bridge_nd,
+	.persist_nm = bridge_nm,
 };
 
 KF_NET_LINK_RESOURCE(bridges, kf_net_kind_bridge);

@@ -39,17 +39,17 @@ static const struct kf_list *kind_list(const struct kf_net_kind *k, const struct
 	return (const struct kf_list *)((const char *)n + k->list_off);
 }
 
-static size_t kind_n(const struct kf_net_kind *k, const struct kf_p_network *n)
+size_t kf_net_kind_n(const struct kf_net_kind *k, const struct kf_p_network *n)
 {
 	return kind_list(k, n)->n;
 }
 
-static const void *kind_dev(const struct kf_net_kind *k, const struct kf_p_network *n, size_t i)
+const void *kf_net_kind_dev(const struct kf_net_kind *k, const struct kf_p_network *n, size_t i)
 {
 	return (const char *)kind_list(k, n)->v + i * k->size;
 }
 
-static const char *kind_name(const struct kf_net_kind *k, const void *dev)
+const char *kf_net_kind_name(const struct kf_net_kind *k, const void *dev)
 {
 	return *(const char *const *)((const char *)dev + k->name_off);
 }
@@ -213,9 +213,9 @@ const char *kf_net_ifname(const struct kf_net_have *h, const char *ref)
 /* The device of kind k called name in the profile, or NULL. */
 static const void *kind_find(const struct kf_net_kind *k, const struct kf_p_network *n, const char *name)
 {
-	for (size_t i = 0; i < kind_n(k, n); i++) {
-		const void *dev = kind_dev(k, n, i);
-		if (!strcmp(kind_name(k, dev), name))
+	for (size_t i = 0; i < kf_net_kind_n(k, n); i++) {
+		const void *dev = kf_net_kind_dev(k, n, i);
+		if (!strcmp(kf_net_kind_name(k, dev), name))
 			return dev;
 	}
 	return NULL;
@@ -437,8 +437,8 @@ int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_
 	const struct kf_p_network *n = w->net;
 	struct kf_net_refs refs = { 0 };
 	for (size_t k = 0; kf_net_kinds[k]; k++)
-		for (size_t i = 0; i < kind_n(kf_net_kinds[k], n); i++)
-			kf_net_kinds[k]->refs(kind_dev(kf_net_kinds[k], n, i), &refs);
+		for (size_t i = 0; i < kf_net_kind_n(kf_net_kinds[k], n); i++)
+			kf_net_kinds[k]->refs(kf_net_kind_dev(kf_net_kinds[k], n, i), &refs);
 	for (size_t i = 0; i < refs.n; i++)
 		add_alias(h, refs.v[i].value);
 	kf_net_refs_release(&refs);
@@ -530,9 +530,9 @@ static bool path_ports(const struct kf_net_kind *k, const struct kf_p_network *n
 		       struct nameset *s)
 {
 	bool grew = false;
-	for (size_t i = 0; k->ports && i < kind_n(k, n); i++) {
-		const void *dev = kind_dev(k, n, i);
-		const char *name = kind_name(k, dev);
+	for (size_t i = 0; k->ports && i < kf_net_kind_n(k, n); i++) {
+		const void *dev = kf_net_kind_dev(k, n, i);
+		const char *name = kf_net_kind_name(k, dev);
 		const struct kf_list *ports = k->ports(dev);
 		for (size_t j = 0; j < ports->n; j++) {
 			const char *pname = kf_net_ifname(h, KF_LIST_STR(*ports, j));
@@ -585,11 +585,11 @@ int kf_net_link_parse(struct kf_ctx *ctx, const struct kf_net_kind *k, void **de
 	*desired = w;
 	if (r < 0 || !w)
 		return r;
-	size_t n = kind_n(k, w->net);
+	size_t n = kf_net_kind_n(k, w->net);
 	for (size_t i = 0; i < n && k->check; i++)
-		k->check(ctx, kind_dev(k, w->net, i));
+		k->check(ctx, kf_net_kind_dev(k, w->net, i));
 	for (size_t i = 0; i < n; i++)
-		k->refs(kind_dev(k, w->net, i), &refs);
+		k->refs(kf_net_kind_dev(k, w->net, i), &refs);
 	kf_net_check_refs(ctx, w, &refs);
 	kf_net_refs_release(&refs);
 	return 0;
@@ -620,15 +620,15 @@ int kf_net_link_diff(const struct kf_net_kind *k, const void *desired, const voi
 	const struct kf_net_want *w = desired;
 	const struct kf_net_have *h = actual;
 	const struct kf_net_dx d = { plan, k, w, h };
-	size_t n = kind_n(k, w->net), first = plan->n;
+	size_t n = kf_net_kind_n(k, w->net), first = plan->n;
 	if (!w->live) {
 		if (n)
 			kf_plan_note(plan, k->res, "%s: links not managed under this --root", k->res);
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const void *dev = kind_dev(k, w->net, i);
-		k->diff(&d, dev, kf_nl_by_name(&h->snap, kind_name(k, dev)));
+		const void *dev = kf_net_kind_dev(k, w->net, i);
+		k->diff(&d, dev, kf_nl_by_name(&h->snap, kf_net_kind_name(k, dev)));
 	}
 	diff_gone(&d);
 	for (size_t i = first; i < plan->n; i++) {
@@ -644,7 +644,7 @@ int kf_net_link_diff(const struct kf_net_kind *k, const void *desired, const voi
 struct kf_net_op *kf_net_create(const struct kf_net_dx *d, const void *dev, const struct kf_nl_link *l,
 				const char *kind, const char *lower, const char *from, const char *to)
 {
-	const char *name = kind_name(d->k, dev);
+	const char *name = kf_net_kind_name(d->k, dev);
 	struct kf_net_op *op = kf_net_change(d->plan, d->k->res, l ? KF_NOP_RECREATE : KF_NOP_CREATE, name,
 					     l ? from : NULL, to, "%s", name);
 	op->kind = kind;

@@ -91,6 +91,23 @@ static int mv_set(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_
 	return kf_nl_link_change(nl, &q);
 }
 
+static void mv_nd(struct kf_net_pw *pw, const void *dev)
+{
+	const struct kf_p_macvtap *x = dev;
+	bool tap = x->kind != KF_MV_MACVLAN;
+	kf_buf_printf(kf_nd_netdev(pw, x->name, mv_kind(x), x->mtu, x->mac), "\n[%s]\nMode=%s\n",
+		      tap ? "MACVTAP" : "MACVLAN", mv_modes[x->mode]);
+	kf_nd_line(pw, x->link, true, "%s=%s", tap ? "MACVTAP" : "MACVLAN", x->name);
+}
+
+/* NetworkManager numbers the modes in the profile's order from 1. */
+static void mv_nm(struct kf_net_pw *pw, const void *dev)
+{
+	const struct kf_p_macvtap *x = dev;
+	kf_buf_printf(kf_nm_conn(pw, x->name, "macvlan"), "\n[macvlan]\nmode=%d\nparent=%s\ntap=%s\n", x->mode + 1,
+		      x->link, x->kind == KF_MV_MACVLAN ? "false" : "true");
+}
+
 static const char *const mv_kinds[] = { "macvtap", "macvlan", NULL };
 
 const struct kf_net_kind kf_net_kind_macvtap = {
@@ -101,6 +118,8 @@ const struct kf_net_kind kf_net_kind_macvtap = {
 	.diff = mv_diff,
 	.fill = mv_fill,
 	.set = mv_set,
+	.persist_nd = mv_nd,
+	.persist_nm = mv_nm,
 };
 
 KF_NET_LINK_RESOURCE(macvtaps, kf_net_kind_macvtap);

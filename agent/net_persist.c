@@ -1,12 +1,17 @@
 /* Resource "net-persist": the host's own network configuration for the
- * bonds, bridges, VLANs and macvtaps of the profile, so they come back
- * after a reboot: systemd-networkd .netdev/.network files or NetworkManager
- * keyfiles (network.persist; auto detects which the host runs).  Files are
- * named 50-kickfleet-* / kickfleet-* and written atomically; files of that
- * name the profile no longer yields are removed.  Queues and SR-IOV are
- * not in these files: the agent's boot-time apply sets them. */
+ * links of the profile, so they come back after a reboot:
+ * systemd-networkd .netdev/.network files or NetworkManager keyfiles
+ * (network.persist; auto detects which the host runs).  Each link kind
+ * writes its own devices (its persist_nd and persist_nm, agent/net.h);
+ * this file writes what every link shares: the .network of each link
+ * named, masters and ports, addresses, the keyfiles' head and IP
+ * sections, the NICs that are ports.  Files are named 50-kickfleet-* /
+ * kickfleet-* and written atomically; files of that name the profile no
+ * longer yields are removed.  Queues and SR-IOV are not in these files:
+ * the agent's boot-time apply sets them. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,32 +27,33 @@
 #define NM_DIR "/etc/NetworkManager/system-connections"
 #define HEADER "# written by kickfleet-agent from the host's profile; changes here are undone\n"
 
-static const char *const bond_modes[] = { "balance-rr", "active-backup", "balance-xor", "broadcast",
-					  "802.3ad", "balance-tlb", "balance-alb" };
-static const char *const hashes[] = { "layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4" };
-static const char *const mv_modes[] = { "vepa", "bridge", "private", "passthru" };
-
-/* one device's configuration being built */
+/* one link's configuration being built */
 struct dev {
 	const char *ref;      /* name or MAC as in the profile */
-	struct kf_buf net;    /* networkd [Network] lines / NM [connection] extras */
+	struct kf_buf top;    /* networkd [Network] lines before the addresses */
+	struct kf_buf tail;   /* ... and after them (the links on top of it) */
 	const char *master, *slave_type;
-	bool primary;
+	const struct kf_list *addrs; /* IPv4 addresses, NULL: none */
+	const char *gateway;
 };
 
-struct devs {
-	struct dev v[256];
-	size_t n;
+struct kf_net_pw {
+	const struct kf_p_network *n;
+	struct dev *v;
+	size_t nv;
+	struct kf_net_file *files;
+	size_t nfiles;
+	struct kf_buf cur;    /* the NetworkManager keyfile being written */
+	const char *cur_ref;
 };
 
-static struct dev *dev_of(struct devs *d, const char *ref)
+static struct dev *dev_of(struct kf_net_pw *pw, const char *ref)
 {
-	for (size_t i = 0; i < d->n; i++)
-		if (!strcmp(d->v[i].ref, ref))
-			return &d->v[i];
-	if (d->n == KF_ARRAY_SIZE(d->v))
-		return &d->v[d->n - 1];
-	struct dev *x = &d->v[d->n++];
+	for (size_t i = 0; i < pw->nv; i++)
+		if (!strcmp(pw->v[i].ref, ref))
+			return &pw->v[i];
+	pw->v = kf_xrealloc(pw->v, (pw->nv + 1) * sizeof(*pw->v));
+	struct dev *x = &pw->v[pw->nv++];
 	memset(x, 0, sizeof(*x));
 	x->ref = ref;
 	return x;
@@ -78,109 +84,81 @@ static void add_file(struct kf_net_file **files, size_t *n, char *path, char *te
 	(*n)++;
 }
 
-/* Who attaches to what: the same for both formats. */
-static void roles(const struct kf_p_network *n, struct devs *d)
+/* Who attaches to what, the same for both formats: every device and every
+ * link it names, in the profile's order, and the masters of ports. */
+static void roles(struct kf_net_pw *pw)
 {
-	for (size_t i = 0; i < n->bonds.n; i++) {
-		const struct kf_p_bond *b = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
-		dev_of(d, b->name);
-		for (size_t j = 0; j < b->members.n; j++) {
-			struct dev *m = dev_of(d, KF_LIST_STR(b->members, j));
-			m->master = b->name;
-			m->slave_type = "bond";
-			m->primary = b->primary && !strcmp(b->primary, m->ref);
+	for (size_t k = 0; kf_net_kinds[k]; k++) {
+		const struct kf_net_kind *lk = kf_net_kinds[k];
+		for (size_t i = 0; i < kf_net_kind_n(lk, pw->n); i++) {
+			const void *dev = kf_net_kind_dev(lk, pw->n, i);
+			const char *name = kf_net_kind_name(lk, dev);
+			struct kf_net_refs refs = { 0 };
+			dev_of(pw, name);
+			lk->refs(dev, &refs);
+			for (size_t j = 0; j < refs.n; j++)
+				if (!refs.v[j].alias_only)
+					dev_of(pw, refs.v[j].value);
+			kf_net_refs_release(&refs);
+			const struct kf_list *ports = lk->ports && lk->port_of ? lk->ports(dev) : NULL;
+			for (size_t j = 0; ports && j < ports->n; j++) {
+				struct dev *p = dev_of(pw, KF_LIST_STR(*ports, j));
+				p->master = name;
+				p->slave_type = lk->port_of;
+			}
 		}
-	}
-	for (size_t i = 0; i < n->bridges.n; i++) {
-		const struct kf_p_bridge *b = KF_LIST_AT(n->bridges, struct kf_p_bridge, i);
-		dev_of(d, b->name);
-		for (size_t j = 0; j < b->ports.n; j++) {
-			struct dev *p = dev_of(d, KF_LIST_STR(b->ports, j));
-			p->master = b->name;
-			p->slave_type = "bridge";
-		}
-	}
-	for (size_t i = 0; i < n->vlans.n; i++) {
-		const struct kf_p_vlan *v = KF_LIST_AT(n->vlans, struct kf_p_vlan, i);
-		dev_of(d, v->name);
-		kf_buf_printf(&dev_of(d, v->link)->net, "VLAN=%s\n", v->name);
-	}
-	for (size_t i = 0; i < n->macvtaps.n; i++) {
-		const struct kf_p_macvtap *m = KF_LIST_AT(n->macvtaps, struct kf_p_macvtap, i);
-		dev_of(d, m->name);
-		kf_buf_printf(&dev_of(d, m->link)->net, "%s=%s\n", m->kind == KF_MV_MACVLAN ? "MACVLAN" : "MACVTAP",
-			      m->name);
 	}
 }
 
-static const struct kf_p_bridge *bridge_named(const struct kf_p_network *n, const char *name)
+void kf_net_pw_l3(struct kf_net_pw *pw, const char *ref, const struct kf_list *addrs, const char *gateway)
 {
-	for (size_t i = 0; i < n->bridges.n; i++)
-		if (!strcmp(KF_LIST_AT(n->bridges, struct kf_p_bridge, i)->name, name))
-			return KF_LIST_AT(n->bridges, struct kf_p_bridge, i);
-	return NULL;
+	struct dev *x = dev_of(pw, ref);
+	x->addrs = addrs && addrs->n ? addrs : NULL;
+	x->gateway = x->addrs ? gateway : NULL;
 }
 
 /* ---- systemd-networkd ---- */
 
-static void nd_netdev_head(struct kf_buf *b, const char *name, const char *kind, long long mtu, const char *mac)
+struct kf_buf *kf_nd_netdev(struct kf_net_pw *pw, const char *name, const char *kind, long long mtu,
+			    const char *mac)
 {
+	struct kf_buf *b = &pw->cur;
+	kf_nd_end(pw);
+	pw->cur_ref = name;
 	kf_buf_printf(b, HEADER "[NetDev]\nName=%s\nKind=%s\n", name, kind);
 	if (mtu != KF_UNSET)
 		kf_buf_printf(b, "MTUBytes=%lld\n", mtu);
 	if (mac)
 		kf_buf_printf(b, "MACAddress=%s\n", mac);
+	return b;
 }
 
-static void nd_netdevs(const struct kf_p_network *n, struct kf_net_file **files, size_t *nf)
+void kf_nd_end(struct kf_net_pw *pw)
 {
-	struct kf_buf b = KF_BUF_INIT;
-	for (size_t i = 0; i < n->bonds.n; i++) {
-		const struct kf_p_bond *x = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
-		nd_netdev_head(&b, x->name, "bond", x->mtu, x->mac);
-		kf_buf_printf(&b, "\n[Bond]\nMode=%s\n", bond_modes[x->mode]);
-		if (x->miimon != KF_UNSET)
-			kf_buf_printf(&b, "MIIMonitorSec=%lldms\n", x->miimon);
-		long long up = kf_net_bond_delay(x->updelay, x->miimon), dn = kf_net_bond_delay(x->downdelay, x->miimon);
-		if (up != KF_UNSET)
-			kf_buf_printf(&b, "UpDelaySec=%lldms\n", up);
-		if (dn != KF_UNSET)
-			kf_buf_printf(&b, "DownDelaySec=%lldms\n", dn);
-		if (x->mode == KF_BOND_8023AD && x->lacp_rate >= 0)
-			kf_buf_printf(&b, "LACPTransmitRate=%s\n", x->lacp_rate ? "fast" : "slow");
-		if (x->xmit_hash_policy >= 0)
-			kf_buf_printf(&b, "TransmitHashPolicy=%s\n", hashes[x->xmit_hash_policy]);
-		add_file(files, nf, kf_xasprintf(ND_DIR "/50-kickfleet-%s.netdev", x->name), kf_buf_detach(&b));
-	}
-	for (size_t i = 0; i < n->bridges.n; i++) {
-		const struct kf_p_bridge *x = KF_LIST_AT(n->bridges, struct kf_p_bridge, i);
-		nd_netdev_head(&b, x->name, "bridge", x->mtu, x->mac);
-		kf_buf_printf(&b, "\n[Bridge]\nSTP=%s\n", x->stp == 1 ? "yes" : "no");
-		if (x->forward_delay != KF_UNSET)
-			kf_buf_printf(&b, "ForwardDelaySec=%lld\n", x->forward_delay);
-		add_file(files, nf, kf_xasprintf(ND_DIR "/50-kickfleet-%s.netdev", x->name), kf_buf_detach(&b));
-	}
-	for (size_t i = 0; i < n->vlans.n; i++) {
-		const struct kf_p_vlan *x = KF_LIST_AT(n->vlans, struct kf_p_vlan, i);
-		nd_netdev_head(&b, x->name, "vlan", x->mtu, NULL);
-		kf_buf_printf(&b, "\n[VLAN]\nId=%lld\n", x->id);
-		add_file(files, nf, kf_xasprintf(ND_DIR "/50-kickfleet-%s.netdev", x->name), kf_buf_detach(&b));
-	}
-	for (size_t i = 0; i < n->macvtaps.n; i++) {
-		const struct kf_p_macvtap *x = KF_LIST_AT(n->macvtaps, struct kf_p_macvtap, i);
-		bool tap = x->kind != KF_MV_MACVLAN;
-		nd_netdev_head(&b, x->name, tap ? "macvtap" : "macvlan", x->mtu, x->mac);
-		kf_buf_printf(&b, "\n[%s]\nMode=%s\n", tap ? "MACVTAP" : "MACVLAN", mv_modes[x->mode]);
-		add_file(files, nf, kf_xasprintf(ND_DIR "/50-kickfleet-%s.netdev", x->name), kf_buf_detach(&b));
-	}
+	if (!pw->cur_ref)
+		return;
+	add_file(&pw->files, &pw->nfiles, kf_xasprintf(ND_DIR "/50-kickfleet-%s.netdev", pw->cur_ref),
+		 kf_buf_detach(&pw->cur));
+	pw->cur_ref = NULL;
 }
 
-static void nd_networks(const struct kf_p_network *n, struct devs *d, struct kf_net_file **files, size_t *nf)
+void kf_nd_line(struct kf_net_pw *pw, const char *ref, bool tail, const char *fmt, ...)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		struct dev *x = &d->v[i];
+	struct dev *x = dev_of(pw, ref);
+	char line[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	kf_buf_printf(tail ? &x->tail : &x->top, "%s\n", line);
+}
+
+/* The .network of every link the profile names. */
+static void nd_networks(struct kf_net_pw *pw)
+{
+	for (size_t i = 0; i < pw->nv; i++) {
+		struct dev *x = &pw->v[i];
 		struct kf_buf b = KF_BUF_INIT;
-		const struct kf_p_bridge *br = bridge_named(n, x->ref);
 		kf_buf_puts(&b, HEADER "[Match]\n");
 		if (is_mac(x->ref))
 			kf_buf_printf(&b, "PermanentMACAddress=%s\n", x->ref);
@@ -188,20 +166,20 @@ static void nd_networks(const struct kf_p_network *n, struct devs *d, struct kf_
 			kf_buf_printf(&b, "Name=%s\n", x->ref);
 		kf_buf_puts(&b, "\n[Network]\n");
 		if (x->master)
-			kf_buf_printf(&b, "%s=%s\n", !strcmp(x->slave_type, "bond") ? "Bond" : "Bridge", x->master);
-		if (x->primary)
-			kf_buf_puts(&b, "PrimarySlave=yes\n");
-		for (size_t j = 0; br && j < br->addresses.n; j++)
-			kf_buf_printf(&b, "Address=%s\n", KF_LIST_STR(br->addresses, j));
-		if (br && br->gateway)
-			kf_buf_printf(&b, "Gateway=%s\n", br->gateway);
-		if (!br || !br->addresses.n)
+			kf_buf_printf(&b, "%c%s=%s\n", x->slave_type[0] - 'a' + 'A', x->slave_type + 1, x->master);
+		if (x->top.len)
+			kf_buf_add(&b, x->top.s, x->top.len);
+		for (size_t j = 0; x->addrs && j < x->addrs->n; j++)
+			kf_buf_printf(&b, "Address=%s\n", KF_LIST_STR(*x->addrs, j));
+		if (x->gateway)
+			kf_buf_printf(&b, "Gateway=%s\n", x->gateway);
+		if (!x->addrs)
 			kf_buf_puts(&b, "LinkLocalAddressing=no\n");
 		kf_buf_puts(&b, "ConfigureWithoutCarrier=yes\n");
-		if (x->net.len)
-			kf_buf_add(&b, x->net.s, x->net.len);
+		if (x->tail.len)
+			kf_buf_add(&b, x->tail.s, x->tail.len);
 		char *id = ident(x->ref);
-		add_file(files, nf, kf_xasprintf(ND_DIR "/50-kickfleet-%s.network", id), kf_buf_detach(&b));
+		add_file(&pw->files, &pw->nfiles, kf_xasprintf(ND_DIR "/50-kickfleet-%s.network", id), kf_buf_detach(&b));
 		free(id);
 	}
 }
@@ -224,122 +202,98 @@ static void uuid_of(const char *id, char out[37])
 		 (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-static void nm_head(struct kf_buf *b, const char *ref, const char *type, const struct dev *x)
+struct kf_buf *kf_nm_conn(struct kf_net_pw *pw, const char *ref, const char *type)
 {
+	struct kf_buf *b = &pw->cur;
+	kf_nm_end(pw);
+	const struct dev *x = dev_of(pw, ref);
+	pw->cur_ref = ref;
 	char *id = ident(ref), uuid[37];
 	char *cid = kf_xasprintf("kickfleet-%s", id);
 	uuid_of(cid, uuid);
 	kf_buf_printf(b, HEADER "[connection]\nid=%s\nuuid=%s\ntype=%s\n", cid, uuid, type);
 	if (!is_mac(ref))
 		kf_buf_printf(b, "interface-name=%s\n", ref);
-	if (x && x->master)
+	if (x->master)
 		kf_buf_printf(b, "master=%s\nslave-type=%s\n", x->master, x->slave_type);
 	kf_buf_puts(b, "autoconnect=true\n");
 	if (is_mac(ref))
 		kf_buf_printf(b, "\n[ethernet]\nmac-address=%s\n", ref);
 	free(cid);
 	free(id);
+	return b;
 }
 
-static void nm_ip(struct kf_buf *b, const struct dev *x, const struct kf_p_bridge *br)
+/* A port has no IP configuration of its own. */
+static void nm_ip(struct kf_buf *b, const struct dev *x)
 {
-	if (x && x->master)
-		return; /* a port has no IP configuration of its own */
-	if (br && br->addresses.n) {
+	if (x->master)
+		return;
+	if (x->addrs) {
 		kf_buf_puts(b, "\n[ipv4]\nmethod=manual\n");
-		for (size_t j = 0; j < br->addresses.n; j++)
-			kf_buf_printf(b, "address%zu=%s%s%s\n", j + 1, KF_LIST_STR(br->addresses, j),
-				      j == 0 && br->gateway ? "," : "", j == 0 && br->gateway ? br->gateway : "");
+		for (size_t j = 0; j < x->addrs->n; j++)
+			kf_buf_printf(b, "address%zu=%s%s%s\n", j + 1, KF_LIST_STR(*x->addrs, j),
+				      j == 0 && x->gateway ? "," : "", j == 0 && x->gateway ? x->gateway : "");
 	} else {
 		kf_buf_puts(b, "\n[ipv4]\nmethod=disabled\n");
 	}
 	kf_buf_puts(b, "\n[ipv6]\nmethod=ignore\n");
 }
 
-static void nm_file(struct kf_net_file **files, size_t *nf, const char *ref, struct kf_buf *b)
+void kf_nm_end(struct kf_net_pw *pw)
 {
-	char *id = ident(ref);
-	add_file(files, nf, kf_xasprintf(NM_DIR "/kickfleet-%s.nmconnection", id), kf_buf_detach(b));
+	if (!pw->cur_ref)
+		return;
+	const struct dev *x = dev_of(pw, pw->cur_ref);
+	nm_ip(&pw->cur, x);
+	char *id = ident(pw->cur_ref);
+	add_file(&pw->files, &pw->nfiles, kf_xasprintf(NM_DIR "/kickfleet-%s.nmconnection", id),
+		 kf_buf_detach(&pw->cur));
 	free(id);
+	pw->cur_ref = NULL;
 }
 
-static void nm_render(const struct kf_p_network *n, struct devs *d, struct kf_net_file **files, size_t *nf)
+/* NICs that are ports or members. */
+static void nm_ports(struct kf_net_pw *pw)
 {
-	struct kf_buf b = KF_BUF_INIT;
-	for (size_t i = 0; i < n->bonds.n; i++) {
-		const struct kf_p_bond *x = KF_LIST_AT(n->bonds, struct kf_p_bond, i);
-		struct dev *dx = dev_of(d, x->name);
-		nm_head(&b, x->name, "bond", dx);
-		kf_buf_printf(&b, "\n[bond]\nmode=%s\n", bond_modes[x->mode]);
-		if (x->miimon != KF_UNSET)
-			kf_buf_printf(&b, "miimon=%lld\n", x->miimon);
-		long long up = kf_net_bond_delay(x->updelay, x->miimon), dn = kf_net_bond_delay(x->downdelay, x->miimon);
-		if (up != KF_UNSET)
-			kf_buf_printf(&b, "updelay=%lld\n", up);
-		if (dn != KF_UNSET)
-			kf_buf_printf(&b, "downdelay=%lld\n", dn);
-		if (x->mode == KF_BOND_8023AD && x->lacp_rate >= 0)
-			kf_buf_printf(&b, "lacp_rate=%s\n", x->lacp_rate ? "fast" : "slow");
-		if (x->xmit_hash_policy >= 0)
-			kf_buf_printf(&b, "xmit_hash_policy=%s\n", hashes[x->xmit_hash_policy]);
-		if (x->primary)
-			kf_buf_printf(&b, "primary=%s\n", x->primary);
-		nm_ip(&b, dx, NULL);
-		nm_file(files, nf, x->name, &b);
-	}
-	for (size_t i = 0; i < n->bridges.n; i++) {
-		const struct kf_p_bridge *x = KF_LIST_AT(n->bridges, struct kf_p_bridge, i);
-		nm_head(&b, x->name, "bridge", dev_of(d, x->name));
-		kf_buf_printf(&b, "\n[bridge]\nstp=%s\n", x->stp == 1 ? "true" : "false");
-		if (x->forward_delay != KF_UNSET)
-			kf_buf_printf(&b, "forward-delay=%lld\n", x->forward_delay);
-		if (x->mac)
-			kf_buf_printf(&b, "mac-address=%s\n", x->mac);
-		nm_ip(&b, dev_of(d, x->name), x);
-		nm_file(files, nf, x->name, &b);
-	}
-	for (size_t i = 0; i < n->vlans.n; i++) {
-		const struct kf_p_vlan *x = KF_LIST_AT(n->vlans, struct kf_p_vlan, i);
-		struct dev *dx = dev_of(d, x->name);
-		nm_head(&b, x->name, "vlan", dx);
-		kf_buf_printf(&b, "\n[vlan]\nid=%lld\nparent=%s\n", x->id, x->link);
-		nm_ip(&b, dx, NULL);
-		nm_file(files, nf, x->name, &b);
-	}
-	for (size_t i = 0; i < n->macvtaps.n; i++) {
-		const struct kf_p_macvtap *x = KF_LIST_AT(n->macvtaps, struct kf_p_macvtap, i);
-		static const int nm_mode[] = { 1, 2, 3, 4 }; /* vepa bridge private passthru */
-		nm_head(&b, x->name, "macvlan", NULL);
-		kf_buf_printf(&b, "\n[macvlan]\nmode=%d\nparent=%s\ntap=%s\n", nm_mode[x->mode], x->link,
-			      x->kind == KF_MV_MACVLAN ? "false" : "true");
-		nm_ip(&b, NULL, NULL);
-		nm_file(files, nf, x->name, &b);
-	}
-	/* NICs that are ports or members */
-	for (size_t i = 0; i < d->n; i++) {
-		struct dev *x = &d->v[i];
-		if (!x->master || kf_net_defined(n, x->ref))
+	for (size_t i = 0; i < pw->nv; i++) {
+		const char *ref = pw->v[i].ref;
+		if (!pw->v[i].master || kf_net_defined(pw->n, ref))
 			continue;
-		nm_head(&b, x->ref, "ethernet", x);
-		nm_file(files, nf, x->ref, &b);
+		kf_nm_conn(pw, ref, "ethernet");
+		kf_nm_end(pw);
 	}
 }
 
 int kf_net_render(const struct kf_p_network *n, int kind, struct kf_net_file **files, size_t *nfiles)
 {
-	*files = NULL;
-	*nfiles = 0;
-	struct devs *d = kf_xcalloc(1, sizeof(*d));
-	roles(n, d);
-	if (kind == KF_PERSIST_NETWORKD) {
-		nd_netdevs(n, files, nfiles);
-		nd_networks(n, d, files, nfiles);
-	} else if (kind == KF_PERSIST_NM) {
-		nm_render(n, d, files, nfiles);
+	struct kf_net_pw pw = { .n = n };
+	roles(&pw);
+	for (size_t k = 0; kf_net_kinds[k]; k++) {
+		const struct kf_net_kind *lk = kf_net_kinds[k];
+		void (*render)(struct kf_net_pw *, const void *) = kind == KF_PERSIST_NETWORKD ? lk->persist_nd
+								  : kind == KF_PERSIST_NM	 ? lk->persist_nm
+											 : NULL;
+		for (size_t i = 0; render && i < kf_net_kind_n(lk, n); i++) {
+			render(&pw, kf_net_kind_dev(lk, n, i));
+			if (kind == KF_PERSIST_NETWORKD)
+				kf_nd_end(&pw);
+			else
+				kf_nm_end(&pw);
+		}
 	}
-	for (size_t i = 0; i < d->n; i++)
-		kf_buf_release(&d->v[i].net);
-	free(d);
+	if (kind == KF_PERSIST_NETWORKD)
+		nd_networks(&pw);
+	else if (kind == KF_PERSIST_NM)
+		nm_ports(&pw);
+	for (size_t i = 0; i < pw.nv; i++) {
+		kf_buf_release(&pw.v[i].top);
+		kf_buf_release(&pw.v[i].tail);
+	}
+	free(pw.v);
+	kf_buf_release(&pw.cur);
+	*files = pw.files;
+	*nfiles = pw.nfiles;
 	return 0;
 }
 
@@ -412,8 +366,10 @@ static int persist_diff(struct kf_ctx *ctx, const void *desired, const void *act
 	const struct kf_net_have *h = actual;
 	struct kf_net_file *want = NULL;
 	size_t nwant = 0;
-	if (h->persist == KF_PERSIST_NONE && w->net->persist == KF_PERSIST_AUTO &&
-	    (w->net->bonds.n || w->net->bridges.n || w->net->vlans.n || w->net->macvtaps.n))
+	size_t ndev = 0;
+	for (size_t k = 0; kf_net_kinds[k]; k++)
+		ndev += kf_net_kind_n(kf_net_kinds[k], w->net);
+	if (h->persist == KF_PERSIST_NONE && w->net->persist == KF_PERSIST_AUTO && ndev)
 		kf_plan_note(plan, "net-persist", "neither systemd-networkd nor NetworkManager found: links not persisted");
 	kf_net_render(w->net, h->persist, &want, &nwant);
 	for (size_t i = 0; i < nwant; i++) {

@@ -42,6 +42,19 @@ static int vlan_fill(const struct kf_nl_snap *s, const struct kf_net_op *op, str
 	return 0;
 }
 
+static void vlan_nd(struct kf_net_pw *pw, const void *dev)
+{
+	const struct kf_p_vlan *x = dev;
+	kf_buf_printf(kf_nd_netdev(pw, x->name, "vlan", x->mtu, NULL), "\n[VLAN]\nId=%lld\n", x->id);
+	kf_nd_line(pw, x->link, true, "VLAN=%s", x->name);
+}
+
+static void vlan_nm(struct kf_net_pw *pw, const void *dev)
+{
+	const struct kf_p_vlan *x = dev;
+	kf_buf_printf(kf_nm_conn(pw, x->name, "vlan"), "\n[vlan]\nid=%lld\nparent=%s\n", x->id, x->link);
+}
+
 static const char *const vlan_kinds[] = { "vlan", NULL };
 
 const struct kf_net_kind kf_net_kind_vlan = {
@@ -51,6 +64,8 @@ const struct kf_net_kind kf_net_kind_vlan = {
 	.refs = vlan_refs,
 	.diff = vlan_diff,
 	.fill = vlan_fill,
+	.persist_nd = vlan_nd,
+	.persist_nm = vlan_nm,
 };
 
 KF_NET_LINK_RESOURCE(vlans, kf_net_kind_vlan);
