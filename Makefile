@@ -44,6 +44,9 @@ CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(call pc_cflags,$(ALL_PKGS))
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
+# lib/sha256.c (nettle) serves the provisioner only: the agent and the
+# fuzzers are linked without it and without libnettle.
+LIB_NODIGEST_SRC := $(filter-out lib/sha256.c,$(LIB_SRC))
 AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
 PROV_SRC  := $(sort $(filter-out provision/main.c,$(wildcard provision/*.c pxe/*.c kickstart/*.c)))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
@@ -89,7 +92,7 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/kickfleet-agent: $(call obj,$(B),$(LIB_SRC) $(AGENT_SRC) agent/main.c)
+$(B)/kickfleet-agent: $(call obj,$(B),$(LIB_NODIGEST_SRC) $(AGENT_SRC) agent/main.c)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(B)/kickfleet: $(call obj,$(B),$(LIB_SRC) $(PROV_SRC) provision/main.c)
@@ -104,7 +107,7 @@ $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC-SAN,$<)$(CC) $(CPPFLAGS) $(CFLAGS_ALL) $(SAN) $(CFLAGS) -O1 -MMD -MP -c $< -o $@
 
-$(B)/asan/kickfleet-agent: $(call obj,$(B)/asan,$(LIB_SRC) $(AGENT_SRC) agent/main.c)
+$(B)/asan/kickfleet-agent: $(call obj,$(B)/asan,$(LIB_NODIGEST_SRC) $(AGENT_SRC) agent/main.c)
 	$(call say,LD,$@)$(CC) $(SAN) -o $@ $^ $(AGENT_LIBS)
 
 $(B)/asan/kickfleet: $(call obj,$(B)/asan,$(LIB_SRC) $(PROV_SRC) provision/main.c)
@@ -118,7 +121,7 @@ $(B)/asan/tests/%: $(B)/asan/obj/tests/unit/%.o $(call obj,$(B)/asan,$(LIB_SRC) 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_NODIGEST_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(call pc_cflags,$(LIB_PKGS)) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lm
 

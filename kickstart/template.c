@@ -623,11 +623,11 @@ static int parse_body(struct parser *ps, struct node **head, struct tok *end)
 	}
 }
 
-static void digest(struct kt_template *t, struct node *n, struct kf_sha256 *h)
+static void digest(struct kt_template *t, struct node *n, struct kf_hash *h)
 {
 	for (; n; n = n->next) {
 		if (n->kind == N_INCLUDE)
-			kf_sha256_str(h, n->inc->digest);
+			kf_hash_str(h, n->inc->digest);
 		for (size_t i = 0; n->kind == N_IF && i < n->nbr; i++)
 			digest(t, n->br[i].body, h);
 		if (n->kind == N_FOR)
@@ -669,12 +669,12 @@ static int load(struct kt_cache *c, const char *path, struct kt_template **out, 
 	if (r == 0 && end.kind != T_EOF)
 		r = kf_errf(e, &end.mark, "\"%.*s\" without a matching opening tag", (int)end.n, end.p);
 	t->loading = false;
-	struct kf_sha256 h;
-	kf_sha256_init(&h);
-	kf_sha256_update(&h, t->src, len + 1);
+	struct kf_hash h;
+	kf_hash_init(&h);
+	kf_hash_update(&h, t->src, len + 1);
 	if (r == 0)
 		digest(t, t->body, &h);
-	kf_sha256_hex(&h, t->digest);
+	kf_hash_hex(&h, t->digest);
 	if (r < 0) {
 		c->n--; /* a broken template is not cached */
 		return r;

@@ -24,18 +24,7 @@
 #include <stdint.h>
 
 #include "err.h"
-
-/* ---- SHA-256 (the nettle adapter, distro_hash.c) ---- */
-
-struct kf_hash {
-	unsigned char ctx[128]; /* a struct sha256_ctx */
-};
-void kf_hash_init(struct kf_hash *h);
-void kf_hash_update(struct kf_hash *h, const void *p, size_t n);
-/* 64 lower-case hex characters and a NUL. */
-void kf_hash_hex(struct kf_hash *h, char hex[65]);
-/* SHA-256 of a whole file; 0 or a negative errno. */
-int kf_hash_file(const char *path, char hex[65]);
+#include "sha256.h" /* the staged files' digests (kernel_sha256, ...) */
 
 /* ---- what the media is (distro_media.c) ---- */
 

@@ -81,50 +81,50 @@ char *kf_render_state_path(const struct kf_inventory *inv, const char *outdir)
 
 /* ---- digests ---- */
 
-static void hash_vars(struct kf_sha256 *h, const struct kf_list *vars)
+static void hash_vars(struct kf_hash *h, const struct kf_list *vars)
 {
 	for (size_t i = 0; i < vars->n; i++) {
 		const struct kf_i_var *v = KF_LIST_AT(*vars, struct kf_i_var, i);
-		kf_sha256_str(h, v->key);
-		kf_sha256_str(h, v->value);
+		kf_hash_str(h, v->key);
+		kf_hash_str(h, v->value);
 	}
-	kf_sha256_str(h, "--");
+	kf_hash_str(h, "--");
 }
 
-static void hash_ll(struct kf_sha256 *h, long long v)
+static void hash_ll(struct kf_hash *h, long long v)
 {
-	kf_sha256_update(h, &v, sizeof(v));
+	kf_hash_update(h, &v, sizeof(v));
 }
 
 static void shared_digest(struct rctx *c)
 {
 	const struct kf_inventory *inv = c->inv;
 	const struct kf_i_provisioner *p = inv->provisioner;
-	struct kf_sha256 h;
-	kf_sha256_init(&h);
-	kf_sha256_str(&h, RENDER_VERSION);
-	kf_sha256_str(&h, c->p.base);
-	kf_sha256_str(&h, p->address);
-	kf_sha256_str(&h, p->subnet);
-	kf_sha256_str(&h, p->interface);
+	struct kf_hash h;
+	kf_hash_init(&h);
+	kf_hash_str(&h, RENDER_VERSION);
+	kf_hash_str(&h, c->p.base);
+	kf_hash_str(&h, p->address);
+	kf_hash_str(&h, p->subnet);
+	kf_hash_str(&h, p->interface);
 	hash_ll(&h, p->installed_boot);
 	hash_ll(&h, p->http_port);
 	if (p->dhcp) {
 		hash_ll(&h, p->dhcp->mode);
-		kf_sha256_str(&h, p->dhcp->dns);
-		kf_sha256_str(&h, p->dhcp->router);
+		kf_hash_str(&h, p->dhcp->dns);
+		kf_hash_str(&h, p->dhcp->router);
 	}
 	const struct kf_i_defaults *d = inv->defaults;
 	if (d) {
-		kf_sha256_str(&h, d->root_password_hash);
-		kf_sha256_str(&h, d->console);
-		kf_sha256_str(&h, d->timezone);
-		kf_sha256_str(&h, d->kernel_args);
+		kf_hash_str(&h, d->root_password_hash);
+		kf_hash_str(&h, d->console);
+		kf_hash_str(&h, d->timezone);
+		kf_hash_str(&h, d->kernel_args);
 		for (size_t i = 0; i < d->ssh_keys.n; i++)
-			kf_sha256_str(&h, KF_LIST_STR(d->ssh_keys, i));
+			kf_hash_str(&h, KF_LIST_STR(d->ssh_keys, i));
 		hash_vars(&h, &d->vars);
 	}
-	kf_sha256_hex(&h, c->shared);
+	kf_hash_hex(&h, c->shared);
 }
 
 static char *resolve_include(const char *from, const char *name, void *ctx)
@@ -157,23 +157,23 @@ static int load_roles(struct rctx *c, struct kf_err *e)
 			r = -EINVAL;
 		free(path);
 		const struct kf_i_distro *d = kf_inventory_distro(inv, ro->distro);
-		struct kf_sha256 h;
-		kf_sha256_init(&h);
-		kf_sha256_str(&h, ro->name);
-		kf_sha256_str(&h, ro->kernel_args);
-		kf_sha256_str(&h, ro->profile);
+		struct kf_hash h;
+		kf_hash_init(&h);
+		kf_hash_str(&h, ro->name);
+		kf_hash_str(&h, ro->kernel_args);
+		kf_hash_str(&h, ro->profile);
 		hash_vars(&h, &ro->vars);
 		if (d) {
-			kf_sha256_str(&h, d->name);
+			kf_hash_str(&h, d->name);
 			hash_ll(&h, d->family);
-			kf_sha256_str(&h, d->tree);
-			kf_sha256_str(&h, d->kernel_args);
+			kf_hash_str(&h, d->tree);
+			kf_hash_str(&h, d->kernel_args);
 			/* a re-import (kickfleet distro import) re-renders its hosts */
-			kf_sha256_str(&h, d->kernel_sha256);
-			kf_sha256_str(&h, d->initrd_sha256);
+			kf_hash_str(&h, d->kernel_sha256);
+			kf_hash_str(&h, d->initrd_sha256);
 		}
-		kf_sha256_str(&h, c->tmpl[i] ? kt_digest(c->tmpl[i]) : "");
-		kf_sha256_hex(&h, c->role_digest[i]);
+		kf_hash_str(&h, c->tmpl[i] ? kt_digest(c->tmpl[i]) : "");
+		kf_hash_hex(&h, c->role_digest[i]);
 		kf_hash_init(&c->role_prefix[i]);
 		kf_hash_update(&c->role_prefix[i], c->shared, sizeof(c->shared));
 		kf_hash_update(&c->role_prefix[i], c->role_digest[i], sizeof(c->role_digest[i]));
@@ -181,52 +181,29 @@ static int load_roles(struct rctx *c, struct kf_err *e)
 	return r;
 }
 
-/* Per host, so with nettle's SHA-256 (the CPU's SHA instructions where
- * there are any): the same bytes as kf_sha256_str() and hash_ll() would
- * hash, the same digest. */
-static void item_str(struct kf_hash *h, const char *s)
-{
-	kf_hash_update(h, s ? s : "", (s ? strlen(s) : 0) + 1);
-}
-
-static void item_ll(struct kf_hash *h, long long v)
-{
-	kf_hash_update(h, &v, sizeof(v));
-}
-
-static void item_vars(struct kf_hash *h, const struct kf_list *vars)
-{
-	for (size_t i = 0; i < vars->n; i++) {
-		const struct kf_i_var *v = KF_LIST_AT(*vars, struct kf_i_var, i);
-		item_str(h, v->key);
-		item_str(h, v->value);
-	}
-	item_str(h, "--");
-}
-
 static void item_digest(struct rctx *c, const struct kf_item *it, const char *token,
 			bool netboot, char out[65])
 {
 	struct kf_hash h = c->role_prefix[it->role_idx]; /* shared + role, hashed once */
-	item_str(&h, it->name);
-	item_ll(&h, it->kind);
+	kf_hash_str(&h, it->name);
+	hash_ll(&h, it->kind);
 	for (size_t i = 0; i < it->nmacs; i++)
-		item_str(&h, it->macs[i]);
-	item_str(&h, "--");
-	item_str(&h, it->ip);
-	item_ll(&h, it->firmware);
-	item_ll(&h, netboot);
-	item_str(&h, token);
+		kf_hash_str(&h, it->macs[i]);
+	kf_hash_str(&h, "--");
+	kf_hash_str(&h, it->ip);
+	hash_ll(&h, it->firmware);
+	hash_ll(&h, netboot);
+	kf_hash_str(&h, token);
 	if (it->host) {
-		item_str(&h, it->host->disk);
-		item_ll(&h, it->host->memory);
-		item_vars(&h, &it->host->vars);
+		kf_hash_str(&h, it->host->disk);
+		hash_ll(&h, it->host->memory);
+		hash_vars(&h, &it->host->vars);
 	} else {
-		item_str(&h, it->guest->host);
-		item_ll(&h, it->guest->vcpus);
-		item_ll(&h, it->guest->memory);
-		item_ll(&h, it->guest->disk);
-		item_vars(&h, &it->guest->vars);
+		kf_hash_str(&h, it->guest->host);
+		hash_ll(&h, it->guest->vcpus);
+		hash_ll(&h, it->guest->memory);
+		hash_ll(&h, it->guest->disk);
+		hash_vars(&h, &it->guest->vars);
 	}
 	kf_hash_hex(&h, out);
 }

@@ -466,12 +466,12 @@ static void h_profile(struct kf_httpd_req *rq, void *ctx)
 		kf_err_print(&e, stderr);
 		kf_httpd_reply_text(rq, 500, "the composed profile does not validate (see the server log)");
 	} else {
-		struct kf_sha256 c;
+		struct kf_hash c;
 		char etag[70];
-		kf_sha256_init(&c);
-		kf_sha256_update(&c, yaml, strlen(yaml));
+		kf_hash_init(&c);
+		kf_hash_update(&c, yaml, strlen(yaml));
 		etag[0] = '"';
-		kf_sha256_hex(&c, etag + 1);
+		kf_hash_hex(&c, etag + 1);
 		strcpy(etag + 1 + 64, "\"");
 		kf_httpd_add_header(rq, "ETag", etag);
 		kf_httpd_add_header(rq, "Cache-Control", "no-store");
