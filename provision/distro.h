@@ -129,4 +129,28 @@ int kf_distro_import(const struct kf_distro_opts *opts, struct kf_distro_result 
 /* A distro name: [A-Za-z0-9][A-Za-z0-9._-]*, at most 64 characters. */
 bool kf_distro_name_ok(const char *name);
 
+/* ---- for `kickfleet serve`: the imported distros' files (distro_serve.c) ---- */
+
+struct kf_distro_blob {
+	int fd;          /* owned by the caller: close it */
+	uint64_t offset; /* the file's first byte in fd */
+	uint64_t size;   /* its length: serve [offset, offset + size) of fd */
+};
+
+/* Maps a URL path below BASE/distros/ to bytes:
+ *   NAME/vmlinuz, NAME/initrd.img   the staged kernel and initrd
+ *   NAME/tree/PATH                  PATH in NAME's install tree: inside the
+ *                                   staged ISO (HTTP_ROOT/distros/NAME/media.iso)
+ *                                   or the staged directory (.../tree/PATH)
+ * A Range request adds its start to offset.  Returns 0, or -ENOENT (no
+ * such distro or file), -EISDIR (a directory), -EACCES (a path that tries
+ * to leave: "..", ".", empty components, symlinks), -ENOTSUP (a file the
+ * ISO stores in pieces, only files over 4 GiB: read it with kf_iso_pread),
+ * or another negative errno.  Thread-safe: ISO indexes are cached, one per
+ * image, and reread when media.iso is replaced by a re-import. */
+int kf_distro_open(const char *http_root, const char *rel, struct kf_distro_blob *out);
+
+/* Drops the cached ISO indexes (at server shutdown; optional). */
+void kf_distro_cache_clear(void);
+
 #endif

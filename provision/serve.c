@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "provision/distro_iso.h"
+#include "provision/distro.h"
 #include "provision/state_extra.h"
 #include "sha256.h"
 #include "types.h"
