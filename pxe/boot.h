@@ -52,6 +52,9 @@ struct kf_loader {
 extern const struct kf_loader kf_loader_pxelinux;
 extern const struct kf_loader kf_loader_grub;
 extern const struct kf_loader kf_loader_ipxe;
+
+/* ---- shared by the loaders (pxe/boot.c) ---- */
+
 /* All of them, NULL terminated. */
 extern const struct kf_loader *const kf_loaders[];
 

@@ -4,18 +4,6 @@
 
 #include "pxe/boot.h"
 
-const char *kf_mac_file(const char *mac, char *buf)
-{
-	size_t n = 0;
-	buf[n++] = '0';
-	buf[n++] = '1';
-	buf[n++] = '-';
-	for (const char *p = mac; *p && n < 20; p++)
-		buf[n++] = *p == ':' ? '-' : (char)(*p >= 'A' && *p <= 'F' ? *p + 32 : *p);
-	buf[n] = 0;
-	return buf;
-}
-
 static char *pxelinux_path(const char *mac)
 {
 	char f[24];
@@ -51,8 +39,4 @@ const struct kf_loader kf_loader_pxelinux = {
 	.path = pxelinux_path,
 	.render = pxelinux_render,
 	.entry = NULL,
-};
-
-const struct kf_loader *const kf_loaders[] = {
-	&kf_loader_pxelinux, &kf_loader_grub, &kf_loader_ipxe, NULL,
 };
