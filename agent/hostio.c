@@ -167,6 +167,90 @@ int kf_norm_bool(const char *s)
 	return -1;
 }
 
+/* --- parsers of host files --- */
+
+/* Copies the next line of *cur that fits in buf (longer ones are skipped)
+ * and advances *cur past it; false at the end of the text. */
+static bool next_line(const char **cur, char *buf, size_t cap)
+{
+	while (*cur && **cur) {
+		const char *line = *cur, *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		*cur = nl ? nl + 1 : NULL;
+		if (len < cap) {
+			memcpy(buf, line, len);
+			buf[len] = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+int kf_modprobe_option(const char *text, const char *module, const char *opt)
+{
+	int v = -1;
+	size_t optlen = strlen(opt);
+	char buf[512];
+	for (const char *cur = text; next_line(&cur, buf, sizeof(buf));) {
+		char *save = NULL, *w = strtok_r(buf, " \t", &save);
+		if (!w || strcmp(w, "options"))
+			continue;
+		w = strtok_r(NULL, " \t", &save);
+		if (!w || strcmp(w, module))
+			continue;
+		while ((w = strtok_r(NULL, " \t", &save))) {
+			if (!strncmp(w, opt, optlen) && w[optlen] == '=') {
+				int b = kf_norm_bool(w + optlen + 1);
+				if (b >= 0)
+					v = b;
+			}
+		}
+	}
+	return v;
+}
+
+size_t kf_interrupts_for(const char *text, const char *dev, int *irqs, size_t max)
+{
+	size_t n = 0, dl = strlen(dev);
+	char buf[1024];
+	for (const char *cur = text; n < max && next_line(&cur, buf, sizeof(buf));) {
+		char *end, *p = buf;
+		while (*p == ' ')
+			p++;
+		long irq = strtol(p, &end, 10);
+		if (end == p || *end != ':')
+			continue;
+		char *save = NULL;
+		bool hit = false;
+		for (char *w = strtok_r(end + 1, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
+			if (!strncmp(w, dev, dl) && (w[dl] == 0 || w[dl] == '-' || w[dl] == ':'))
+				hit = true;
+		if (hit)
+			irqs[n++] = (int)irq;
+	}
+	return n;
+}
+
+bool kf_irqb_args_powersave(const char *args)
+{
+	return args && strstr(args, "--powerthresh") != NULL;
+}
+
+char *kf_irqb_args_set(const char *args, bool powersave)
+{
+	struct kf_buf b = KF_BUF_INIT;
+	char *copy = kf_xstrdup(args ? args : ""), *save = NULL;
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (!strncmp(w, "--powerthresh", 13))
+			continue;
+		kf_buf_printf(&b, "%s%s", b.len ? " " : "", w);
+	}
+	if (powersave)
+		kf_buf_printf(&b, "%s--powerthresh=1", b.len ? " " : "");
+	free(copy);
+	return kf_buf_detach(&b);
+}
+
 /* --- changes that write one value --- */
 
 #include "agent/resource.h"

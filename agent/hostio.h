@@ -52,15 +52,16 @@ const char *kf_norm_bracket(const char *s, char *buf, size_t len);
 /* Module booleans: Y/N/1/0 (also y/n) → 1/0; -1 when not a boolean. */
 int kf_norm_bool(const char *s);
 
-/* --- parsers of host files, pure (defined with their resource) --- */
+/* --- parsers of host files, pure --- */
 
 /* OPT's value in "options MODULE OPT=V" lines of a modprobe.d text, as a
- * boolean; -1 when absent (agent/kvm.c). */
+ * boolean; -1 when absent ("options kvm_intel nested=1" -> 1). */
 int kf_modprobe_option(const char *text, const char *module, const char *opt);
 /* IRQ numbers of /proc/interrupts lines whose action is DEV or DEV-...;
- * returns how many were stored (agent/irq_affinity.c). */
+ * returns how many were stored. */
 size_t kf_interrupts_for(const char *text, const char *dev, int *irqs, size_t max);
-/* IRQBALANCE_ARGS: is it powersave; the args for a mode (agent/irqbalance.c). */
+/* IRQBALANCE_ARGS: is it powersave (any --powerthresh); the args for a mode
+ * (without any --powerthresh word, plus "--powerthresh=1" for powersave). */
 bool kf_irqb_args_powersave(const char *args);
 char *kf_irqb_args_set(const char *args, bool powersave);
 

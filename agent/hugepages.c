@@ -22,6 +22,8 @@
 #define GIGA (1ULL << 30)
 #define MiB(x) ((unsigned long long)(x) >> 20)
 
+enum hp_kind { HP_POOL, HP_CMDLINE }; /* kf_change.kind: data is a slot, or the hp_want */
+
 struct slot {
 	unsigned long long size;
 	int nid;          /* -1: global pool */
@@ -262,6 +264,7 @@ static int hp_diff(struct kf_ctx *ctx, const void *desired, const void *actual, 
 			struct kf_change *ch = kf_plan_add(plan, "hugepages", *have ? have : NULL, want,
 							   "boot hugepages (GRUB_CMDLINE_LINUX)");
 			ch->flags |= KF_CH_REBOOT;
+			ch->kind = HP_CMDLINE;
 			ch->data = (void *)w;
 		}
 		free(next);
@@ -300,7 +303,7 @@ static int write_cmdline(struct kf_change *ch, const struct hp_want *w, const st
 static int hp_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
 	(void)ctx;
-	if (!strncmp(ch->what, "boot hugepages", 14))
+	if (ch->kind == HP_CMDLINE)
 		return write_cmdline(ch, ch->data, NULL);
 	const struct slot *s = ch->data;
 	char *path = slot_path(s), *back = NULL, val[32], sz[32];

@@ -117,37 +117,6 @@ static void add_irq(struct aff_have *h, int irq, const char *label, const char *
 	h->v[h->n++] = (struct aff_irq){ irq, label ? kf_xstrdup(label) : NULL, NULL, want };
 }
 
-/* IRQ numbers whose /proc/interrupts action names are dev or dev-...;
- * pure, for unit tests.  Returns how many were stored in irqs. */
-size_t kf_interrupts_for(const char *text, const char *dev, int *irqs, size_t max)
-{
-	size_t n = 0, dl = strlen(dev);
-	for (const char *line = text; line && *line && n < max;) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char buf[1024];
-		if (len < sizeof(buf)) {
-			memcpy(buf, line, len);
-			buf[len] = 0;
-			char *end, *p = buf;
-			while (*p == ' ')
-				p++;
-			long irq = strtol(p, &end, 10);
-			if (end != p && *end == ':') {
-				char *save = NULL;
-				bool hit = false;
-				for (char *w = strtok_r(end + 1, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
-					if (!strncmp(w, dev, dl) && (w[dl] == 0 || w[dl] == '-' || w[dl] == ':'))
-						hit = true;
-				if (hit)
-					irqs[n++] = (int)irq;
-			}
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	return n;
-}
-
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;

@@ -24,6 +24,9 @@
 #define UNIT "irqbalance.service"
 #define WANTS "/etc/systemd/system/multi-user.target.wants/" UNIT
 
+/* kf_change.kind of each change */
+enum irqb_kind { IRQB_BANNED = 1, IRQB_ARGS, IRQB_ENABLE, IRQB_RESTART, IRQB_STOP };
+
 static const char *const unit_paths[] = { "/lib/systemd/system/" UNIT, "/usr/lib/systemd/system/" UNIT,
 					  "/etc/systemd/system/" UNIT, NULL };
 
@@ -53,28 +56,6 @@ static int irqb_parse(struct kf_ctx *ctx, void **desired)
 	d->banned = c->irqbalance->banned_cpus;
 	*desired = d;
 	return 0;
-}
-
-/* True when IRQBALANCE_ARGS asks for powersave (any --powerthresh). */
-bool kf_irqb_args_powersave(const char *args)
-{
-	return args && strstr(args, "--powerthresh") != NULL;
-}
-
-/* args without any --powerthresh word, plus "--powerthresh=1" for powersave. */
-char *kf_irqb_args_set(const char *args, bool powersave)
-{
-	struct kf_buf b = KF_BUF_INIT;
-	char *copy = kf_xstrdup(args ? args : ""), *save = NULL;
-	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-		if (!strncmp(w, "--powerthresh", 13))
-			continue;
-		kf_buf_printf(&b, "%s%s", b.len ? " " : "", w);
-	}
-	if (powersave)
-		kf_buf_printf(&b, "%s--powerthresh=1", b.len ? " " : "");
-	free(copy);
-	return kf_buf_detach(&b);
 }
 
 static void have_free(void *p)
@@ -129,6 +110,7 @@ static int irqb_diff(struct kf_ctx *ctx, const void *desired, const void *actual
 	if (d->banned && strcmp(d->banned, a->banned)) {
 		struct kf_change *ch = kf_plan_add(plan, "irqbalance", *a->banned ? a->banned : NULL, d->banned,
 						   "IRQBALANCE_BANNED_CPULIST");
+		ch->kind = IRQB_BANNED;
 		ch->data = (void *)a->conf; /* a static string */
 		conf_changes = true;
 	}
@@ -136,19 +118,20 @@ static int irqb_diff(struct kf_ctx *ctx, const void *desired, const void *actual
 		if (a->powersave != (d->mode == KF_IRQB_POWERSAVE)) {
 			struct kf_change *ch = kf_plan_add(plan, "irqbalance", mode_names[a->powersave],
 							   mode_names[d->mode], "mode (IRQBALANCE_ARGS)");
+			ch->kind = IRQB_ARGS;
 			ch->data = (void *)a->conf;
 			conf_changes = true;
 		}
 		if (!a->enabled)
-			kf_plan_add(plan, "irqbalance", "disabled", "enabled", UNIT);
+			kf_plan_add(plan, "irqbalance", "disabled", "enabled", UNIT)->kind = IRQB_ENABLE;
 		if (conf_changes && a->running)
-			kf_plan_add(plan, "irqbalance", "old settings", "restarted", UNIT " restart");
+			kf_plan_add(plan, "irqbalance", "old settings", "restarted", UNIT " restart")->kind = IRQB_RESTART;
 	} else if (d->mode == KF_IRQB_OFF) {
 		if (a->enabled)
-			kf_plan_add(plan, "irqbalance", "enabled", "disabled", UNIT);
+			kf_plan_add(plan, "irqbalance", "enabled", "disabled", UNIT)->kind = IRQB_ENABLE;
 		if (a->running) {
 			if (kf_sysroot_is_host())
-				kf_plan_add(plan, "irqbalance", "running", "stopped", "irqbalance process");
+				kf_plan_add(plan, "irqbalance", "running", "stopped", "irqbalance process")->kind = IRQB_STOP;
 			else
 				kf_plan_note(plan, "irqbalance", "irqbalance runs in the tree's /proc; it is not stopped under --root");
 		}
@@ -226,22 +209,23 @@ static int set_enabled(struct kf_change *ch, bool on)
 static int irqb_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
 	(void)ctx;
-	if (!strncmp(ch->what, "IRQBALANCE_BANNED_CPULIST", 25))
+	switch (ch->kind) {
+	case IRQB_BANNED:
 		return set_conf(ch, ch->data, "IRQBALANCE_BANNED_CPULIST", ch->to, false);
-	if (!strncmp(ch->what, "mode", 4))
+	case IRQB_ARGS:
 		return set_conf(ch, ch->data, "IRQBALANCE_ARGS", ch->to, true);
-	if (!strcmp(ch->what, UNIT))
+	case IRQB_ENABLE:
 		return set_enabled(ch, !strcmp(ch->to, "enabled"));
-	if (!strcmp(ch->what, UNIT " restart")) {
+	case IRQB_RESTART:
 		if (!kf_sysroot_is_host()) {
 			ch->status = KF_ST_SKIPPED;
 			ch->reason = kf_xstrdup("service restart not run under --root");
 			return 0;
 		}
 		return systemctl(ch, "try-restart", NULL);
-	}
-	if (!strcmp(ch->what, "irqbalance process"))
+	case IRQB_STOP:
 		return systemctl(ch, "stop", NULL);
+	}
 	return -EINVAL;
 }
 

@@ -58,6 +58,8 @@ static int ksm_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 	return ret;
 }
 
+enum ksm_kind { KSM_SYSWRITE, KSM_MERGE }; /* kf_change.kind */
+
 struct merge_data {
 	long long merge, run;
 };
@@ -75,6 +77,7 @@ static int ksm_diff(struct kf_ctx *ctx, const void *desired, const void *actual,
 		struct merge_data *md = kf_xcalloc(1, sizeof(*md));
 		md->merge = d->v[K_MERGE];
 		md->run = d->v[K_RUN] >= 0 ? d->v[K_RUN] : a->v[K_RUN] == 2 ? 0 : a->v[K_RUN];
+		ch->kind = KSM_MERGE;
 		ch->data = md;
 		ch->free_data = free;
 	}
@@ -117,7 +120,7 @@ static int write_one(struct kf_change *ch, const char *key, long long v)
 static int ksm_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
 	(void)ctx;
-	if (strcmp(ch->what, "merge_across_nodes"))
+	if (ch->kind != KSM_MERGE)
 		return kf_apply_syswrite(ch, NULL);
 	const struct merge_data *md = ch->data;
 	int r = write_one(ch, "run", 2);

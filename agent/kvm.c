@@ -17,6 +17,9 @@
 
 #define KVM_CONF "/etc/modprobe.d/kickfleet-kvm.conf"
 
+/* kf_change.kind of each change; data is the kvm_want */
+enum kvm_kind { KVM_OPTIONS = 1, KVM_RELOAD };
+
 struct kvm_want {
 	const char *module; /* kvm_intel | kvm_amd */
 	int nested;
@@ -49,39 +52,6 @@ static int kvm_parse(struct kf_ctx *ctx, void **desired)
 	d->nested = k->nested ? 1 : 0;
 	*desired = d;
 	return 0;
-}
-
-/* "options kvm_intel nested=1" in a modprobe.d text → 1; -1 when absent. */
-int kf_modprobe_option(const char *text, const char *module, const char *opt)
-{
-	int v = -1;
-	size_t optlen = strlen(opt);
-	const char *line = text;
-	while (line && *line) {
-		const char *nl = strchr(line, '\n');
-		char buf[512];
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		const char *start = line;
-		line = nl ? nl + 1 : NULL;
-		if (len >= sizeof(buf))
-			continue;
-		memcpy(buf, start, len);
-		buf[len] = 0;
-		char *save = NULL, *w = strtok_r(buf, " \t", &save);
-		if (!w || strcmp(w, "options"))
-			continue;
-		w = strtok_r(NULL, " \t", &save);
-		if (!w || strcmp(w, module))
-			continue;
-		while ((w = strtok_r(NULL, " \t", &save))) {
-			if (!strncmp(w, opt, optlen) && w[optlen] == '=') {
-				int b = kf_norm_bool(w + optlen + 1);
-				if (b >= 0)
-					v = b;
-			}
-		}
-	}
-	return v;
 }
 
 static int kvm_probe(struct kf_ctx *ctx, const void *desired, void **actual)
@@ -124,11 +94,16 @@ static int kvm_diff(struct kf_ctx *ctx, const void *desired, const void *actual,
 		char from[32], to[32];
 		snprintf(from, sizeof(from), "nested=%d", a->conf);
 		snprintf(to, sizeof(to), "nested=%d", d->nested);
-		kf_plan_add(plan, "kvm", a->conf < 0 ? NULL : from, to, "%s options (modprobe.d)", d->module);
+		struct kf_change *ch = kf_plan_add(plan, "kvm", a->conf < 0 ? NULL : from, to,
+						   "%s options (modprobe.d)", d->module);
+		ch->kind = KVM_OPTIONS;
+		ch->data = (void *)d;
 	}
 	if (a->loaded >= 0 && a->loaded != d->nested) {
 		struct kf_change *ch = kf_plan_add(plan, "kvm", ynstr(a->loaded), ynstr(d->nested),
 						   "%s nested (loaded module)", d->module);
+		ch->kind = KVM_RELOAD;
+		ch->data = (void *)d;
 		if (!a->can_reload) {
 			ch->flags |= KF_CH_PENDING | KF_CH_REBOOT;
 			ch->reason = kf_xstrdup(a->guests ? "guests are running: takes effect after reboot / when guests stop"
@@ -141,9 +116,9 @@ static int kvm_diff(struct kf_ctx *ctx, const void *desired, const void *actual,
 static int kvm_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
 	struct kvm_want tmp;
-	const char *module = strncmp(ch->what, "kvm_intel", 9) ? "kvm_amd" : "kvm_intel";
+	const char *module = ((const struct kvm_want *)ch->data)->module;
 	tmp.module = module;
-	if (strstr(ch->what, "(modprobe.d)")) {
+	if (ch->kind == KVM_OPTIONS) {
 		char *text = kf_xasprintf("# written by kickfleet-agent from the host's profile\n"
 					  "options %s %s\n", module, ch->to);
 		int r = kf_etc_write(KVM_CONF, text);

@@ -56,6 +56,7 @@ struct kf_change {
 	unsigned flags;
 	enum kf_change_status status;
 	char *reason;         /* why it failed or was skipped */
+	int kind;             /* resource-private: which kind of change, for apply (0 by default) */
 	void *data;           /* resource-private, for apply */
 	void (*free_data)(void *data);
 };
