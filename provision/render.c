@@ -127,6 +127,9 @@ static void shared_digest(struct rctx *c)
 	kf_hash_hex(&h, c->shared);
 }
 
+/* An include: relative to the including file, else as a role file (the
+ * fleet's directory, then the shipped data), else in the shipped templates'
+ * directory, where a template copied out of it finds its snippets. */
 static char *resolve_include(const char *from, const char *name, void *ctx)
 {
 	const struct kf_inventory *inv = ctx;
@@ -137,7 +140,18 @@ static char *resolve_include(const char *from, const char *name, void *ctx)
 	if (access(p, R_OK) == 0)
 		return p;
 	free(p);
-	return kf_inventory_path(inv, name);
+	p = kf_inventory_path(inv, name);
+	if (access(p, R_OK) == 0)
+		return p;
+	char *rel = kf_xasprintf("kickstart/%s", name);
+	char *shipped = kf_inventory_path(inv, rel);
+	free(rel);
+	if (access(shipped, R_OK) == 0) {
+		free(p);
+		return shipped;
+	}
+	free(shipped);
+	return p; /* nowhere: the error names the role-file path */
 }
 
 /* Loads every role's template and digests role + distro + template. */
