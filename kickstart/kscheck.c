@@ -57,9 +57,41 @@ static const char *suggest(const char *const *list, const char *w, size_t n)
 	return best;
 }
 
+/* Reports every option of the command or section line [cmd, le) given an
+ * empty value (--opt=, --opt="", --opt=''): Anaconda refuses them, and a
+ * template renders one from an empty variable.  Quoted values may hold
+ * spaces.  Returns how many there were. */
+static int empty_options(const char *cmd, size_t cn, const char *le, struct kf_mark m, struct kf_err *e)
+{
+	int bad = 0;
+	const char *line = cmd - (m.col - 1);
+	for (const char *w = cmd + cn; w < le;) {
+		while (w < le && (*w == ' ' || *w == '\t' || *w == '\r'))
+			w++;
+		const char *start = w, *eq = NULL;
+		for (char q = 0; w < le && (q || (*w != ' ' && *w != '\t' && *w != '\r')); w++) {
+			if (q == '"' && *w == '\\' && w + 1 < le)
+				w++; /* \" and \\ inside "..." */
+			else if (q && *w == q)
+				q = 0;
+			else if (!q && (*w == '"' || *w == '\''))
+				q = *w;
+			else if (!q && *w == '=' && !eq)
+				eq = w;
+		}
+		size_t vn = eq ? (size_t)(w - eq - 1) : 1;
+		if (!eq || w - start < 3 || start[0] != '-' || start[1] != '-' ||
+		    !(vn == 0 || (vn == 2 && eq[1] == eq[2] && (eq[1] == '"' || eq[1] == '\''))))
+			continue;
+		m.col = (int)(start - line) + 1;
+		kf_errf(e, &m, "%.*s: option %.*s has an empty value", (int)cn, cmd, (int)(eq - start), start);
+		bad++;
+	}
+	return bad;
+}
+
 int kf_kscheck(const char *name, const char *text, size_t len, struct kf_err *e)
 {
-	size_t before = e ? e->n : 0;
 	int bad = 0;
 	const char *open = NULL; /* the section being read */
 	size_t open_n = 0;
@@ -97,6 +129,7 @@ int kf_kscheck(const char *name, const char *text, size_t len, struct kf_err *e)
 				open = s;
 				open_n = wn;
 				open_mark = m;
+				bad |= empty_options(s, wn, le, m, e) > 0;
 				continue;
 			}
 			if (in_list(directives, s, wn))
@@ -122,12 +155,13 @@ int kf_kscheck(const char *name, const char *text, size_t len, struct kf_err *e)
 			else
 				kf_errf(e, &m, "unknown kickstart command \"%.*s\"", (int)wn, s);
 			bad = 1;
+		} else {
+			bad |= empty_options(s, wn, le, m, e) > 0;
 		}
 	}
 	if (open) {
 		kf_errf(e, &open_mark, "section %.*s is not closed (no %%end)", (int)open_n, open);
 		bad = 1;
 	}
-	(void)before;
 	return bad ? -EINVAL : 0;
 }

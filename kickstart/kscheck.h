@@ -1,6 +1,7 @@
 /* A kickstart syntax checker: every command line names a known kickstart
  * command, every section (%pre, %post, %packages, ...) is closed by %end,
- * sections do not nest.  Used on rendered kickstarts by `kickfleet check`
+ * sections do not nest, no option of a command or section line has an
+ * empty value (--opt=, --opt="": Anaconda refuses them).  Used on rendered kickstarts by `kickfleet check`
  * and render, and by the tests on good and broken files. */
 #ifndef KF_KICKSTART_KSCHECK_H
 #define KF_KICKSTART_KSCHECK_H

@@ -174,6 +174,9 @@ printf 'text\nrootpw --iscrypted x\nbogus --x\n%%post\ntrue\n' > "$work/bad/bad.
 "$KF" check -f "$work/bad/fleet.yaml" >/dev/null 2>"$work/cerr"
 t_check "check: rendered kickstart syntax (unknown command)" grep -q 'kickstart of twonic (from .*bad.ks):3:1: unknown kickstart command "bogus"' "$work/cerr"
 t_check "check: rendered kickstart syntax (no %end)" grep -q ':4:1: section %post is not closed' "$work/cerr"
+"$KF" render --no-stage -f "$TOP/tests/data/inventory/bad/empty-option/fleet.yaml" -o "$work/emptyout" >/dev/null 2>"$work/rerr"
+t_check "render refuses an option rendered with an empty value, naming host and line" \
+	grep -q 'kickstart of kvm02 (from .*site.ks):5:12: ignoredisk: option --only-use has an empty value' "$work/rerr"
 t_check "check passes on the example fleet" "$KF" check -f "$TOP/examples/fleet.yaml"
 sed 's|ipv6_prefix: fd00:250::/64|ipv6_prefix: fd00:zz::/64|' "$TOP/examples/fleet.yaml" > "$work/v6.yaml"
 "$KF" check -f "$work/v6.yaml" >/dev/null 2>"$work/cerr"

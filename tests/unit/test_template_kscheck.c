@@ -87,12 +87,36 @@ static void test_sections(void **state)
 	BAD("bogus1\n%pre\n%pre\nbogus2\n", 3, "t.ks:1:1: unknown kickstart command \"bogus1\"");
 }
 
+static void test_empty_option(void **state)
+{
+	(void)state;
+	/* what a template renders from an empty host.disk */
+	BAD("text\nignoredisk --only-use=\"\"\n", 1,
+	    "t.ks:2:12: ignoredisk: option --only-use has an empty value");
+	BAD("clearpart --all --initlabel --drives=\n", 1,
+	    "t.ks:1:29: clearpart: option --drives has an empty value");
+	BAD("  url --url=''\r\n", 1, "t.ks:1:7: url: option --url has an empty value");
+	BAD("%post --log=\"\"\ntrue\n%end\n", 1, "t.ks:1:7: %post: option --log has an empty value");
+	BAD("part / --label= --fstype=\"\"\n", 2, "t.ks:1:8: part: option --label has an empty value");
+	/* quoted values hold spaces, quotes and "--x=" */
+	char m[512];
+	size_t n;
+	assert_int_equal(check("network --hostname=a --activate\n"
+			       "bootloader --append=\"a \\\" --x= b\" --timeout=3\n"
+			       "part / --label='x --y=' --grow\n"
+			       "%pre\necho --x=\n%end\n",
+			       m, sizeof(m), &n),
+			 0);
+	assert_int_equal(n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_unknown_command),
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_empty_option),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
