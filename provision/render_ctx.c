@@ -208,8 +208,7 @@ struct kt_obj *kf_render_ctx(struct kf_arena *a, const struct kf_inventory *inv,
 	kt_set_str(a, u, "ks", kf_arena_printf(a, "%s/ks/%s?token=%s", base, it->name, token));
 	kt_set_str(a, u, "profile", kf_arena_printf(a, "%s/profile/%s?token=%s", base, it->name, token));
 	kt_set_str(a, u, "agent", kf_arena_printf(a, "%s/agent/kickfleet-agent", base));
-	kt_set_str(a, u, "repo_rpm", kf_arena_printf(a, "%s/repo/rpm", base));
-	kt_set_str(a, u, "repo_deb", kf_arena_printf(a, "%s/repo/deb", base));
+	kt_set_str(a, u, "repo", kf_arena_printf(a, "%s/repo", base));
 	kt_set_str(a, u, "installing",
 		   kf_arena_printf(a, "%s/cb/%s/installing?token=%s", base, it->name, token));
 	kt_set_str(a, u, "installed",

@@ -126,7 +126,8 @@ run_sections() { # KIND
 		[ "$rc" = 0 ] || [ -z "$erroronfail" ] || die "%$1 section $n exited $rc"
 	done
 }
-mkdir -p /root /etc/systemd/system /var/lib
+# the directories an EL root has that the shipped %post writes into
+mkdir -p /root /etc/systemd/system /etc/yum.repos.d /var/lib
 run_sections pre
 run_sections post
 

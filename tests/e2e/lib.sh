@@ -49,14 +49,15 @@ e2e_assets() {
 	E2E_VMLINUZ=$KF_VMLINUZ
 	E2E_INITRD=$E2E_CACHE/initramfs/e2e-installer.cpio.gz
 	[ -x "$E2E_AGENT" ] || { _e2e_err "build/kickfleet-agent is not built"; return 1; }
-	# busybox + the agent's libraries (the agent itself is fetched from
-	# kickfleet by %post) + curl and systemctl for the shipped snippets +
-	# iproute2's ip; bonding and bridge for the agent's network section
-	# (the agent opens libcurl, libnuma and libnl-route at first use:
-	# dlopen, so ldd does not name them; libvirt is left out, the lab
+	# busybox + the libraries the agent opens at first use (the agent
+	# itself is the RPM that %post installs from kickfleet's repository,
+	# through tests/e2e/lab-dnf.sh as dnf; it links the rest statically) +
+	# curl and systemctl for the shipped snippets + iproute2's ip; bonding
+	# and bridge for the agent's network section (libcurl and libnuma are
+	# dlopened, so ldd does not name them; libvirt is left out, the lab
 	# machines run the agent with --skip guests)
 	_libs=
-	for _so in libcurl.so.4 libnuma.so.1 libnl-route-3.so.200; do
+	for _so in libcurl.so.4 libnuma.so.1; do
 		_p=$(ldconfig -p | awk -v s="$_so" '$1 == s && /x86-64/ { print $NF; exit }')
 		[ -n "$_p" ] || { _e2e_err "library $_so not found (ldconfig -p)"; return 1; }
 		_libs="$_libs --bin $_p"
@@ -64,7 +65,7 @@ e2e_assets() {
 	# shellcheck disable=SC2086
 	"$TOP/tests/vm/initramfs.sh" -o "$E2E_INITRD" --script "$TOP/tests/e2e/installer.sh" \
 		--module bonding --module bridge --module 8021q \
-		--bin "$E2E_AGENT:/opt/kflab/kickfleet-agent" $_libs --bin /usr/bin/curl \
+		--file "$TOP/tests/e2e/lab-dnf.sh:/usr/bin/dnf" $_libs --bin /usr/bin/curl \
 		--bin "$(command -v ip)" --bin "$(command -v systemctl)" ||
 		{ _e2e_err "cannot build the installer initramfs"; return 1; }
 	export E2E_VMLINUZ E2E_INITRD

@@ -3,8 +3,8 @@
 # `kickfleet up` (real dnsmasq, in.tftpd, kickfleet serve) in a network
 # namespace, install with the lab's test installer (tests/e2e/installer.sh:
 # kickstart over HTTP with the token, %pre/%post with the shell, the agent
-# fetched from kickfleet and applied), report back, and boot again to get
-# local boot. Fleet: tests/e2e/fleet.yaml. Cases:
+# package installed from kickfleet's repository and applied), report back,
+# and boot again to get local boot. Fleet: tests/e2e/fleet.yaml. Cases:
 #   1 bios1   BIOS, a plain PXE ROM: pxelinux over TFTP (pxelinux.0 loads
 #             kernel and initrd over TFTP: it has no HTTP)
 #   2 uefi1   OVMF: GRUB's network image over TFTP, per-MAC grub.cfg,
@@ -109,7 +109,11 @@ installed_ok() { # NAME HOST IP
 	check "$h: kickstart fetched with its token (HTTP 200)" up_has "http: 200 GET /ks/$h from $ip "
 	check "$h: installer got the kickstart" serial_has "$n" "^KF-INSTALLER ks url=http://10\\.250\\.0\\.1/ks/$h\\?token=\\.\\.\\. status=200"
 	check "$h: installing reported" up_has "serve: $h is installing"
-	check "$h: agent fetched from kickfleet" up_has "http: 200 GET /agent/kickfleet-agent from $ip "
+	check "$h: agent package from kickfleet's RPM repository (%post dnf)" sh -c \
+		"grep -q 'http: 200 GET /repo/rpm/repodata/repomd.xml from $ip ' '$UP' &&
+		 grep -q 'http: 200 GET /repo/rpm/kickfleet-agent-[0-9.]*-1.el9.x86_64.rpm from $ip ' '$UP'"
+	check "$h: the package installed (lab dnf: metadata, SHA-256, rpm -i)" \
+		serial_has "$n" "lab-dnf: installed kickfleet-agent from http://10\\.250\\.0\\.1/repo/rpm/kickfleet-agent-"
 	check "$h: profile fetched with its token" up_has "http: 200 GET /profile/$h from $ip "
 	check "$h: %post: agent installed, unit enabled, applied (exit 0/2), check clean" \
 		sh -c "tr -d '\\r' <'$LAB_DIR/$n.serial' | grep -Eq '^\\[%post [0-9]+\\] KF-LAB agent apply exit=(0|2)$' &&
@@ -244,8 +248,10 @@ if want 4; then
 	check "case 4: the installer's netcfg got its reserved address" up_has "DHCPACK\\(kfbr0\\) 10\\.250\\.0\\.14 52:54:00:e2:00:04 deb1"
 	check "case 4: preseed fetched with the token (url= from kickfleet's boot config)" up_has "http: 200 GET /ks/deb1 from 10\\.250\\.0\\.14 "
 	check "case 4: early command reported installing" up_has "http: 200 POST /cb/deb1/installing from 10\\.250\\.0\\.14 "
-	check "case 4: late command fetched the agent and the profile with the token" sh -c \
-		"grep -q 'http: 200 GET /agent/kickfleet-agent from 10.250.0.14 ' '$UP' && grep -q 'http: 200 GET /profile/deb1 from 10.250.0.14 ' '$UP'"
+	check "case 4: late command took the apt repository's path (Release, Packages, the .deb) and the profile" sh -c \
+		"grep -q 'http: 200 GET /repo/deb/Release from 10.250.0.14 ' '$UP' && grep -q 'http: 200 GET /repo/deb/Packages from 10.250.0.14 ' '$UP' &&
+		 grep -q 'http: 200 GET /repo/deb/kickfleet-agent_[0-9.]*-1_amd64.deb from 10.250.0.14 ' '$UP' &&
+		 grep -q 'http: 200 GET /profile/deb1 from 10.250.0.14 ' '$UP'"
 	check "case 4: late command reported installed" up_has "serve: deb1 is installed \\(callback from 10\\.250\\.0\\.14\\)"
 	st=$(e2e_state deb1)
 	check "case 4: kickfleet status says installed (got $st)" test "$st" = installed
