@@ -269,14 +269,9 @@ char *kf_inventory_path(const struct kf_inventory *inv, const char *rel)
 	if (access(first, F_OK) == 0)
 		return first;
 	const char *env = getenv("KICKFLEET_DATADIR");
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *srcdir = NULL;
-	if (n > 0) {
-		exe[n] = 0;
-		char *d = dirname(exe);
-		srcdir = kf_xasprintf("%s/..", d);
-	}
+	char *self = kf_self_dir();
+	char *srcdir = self ? kf_xasprintf("%s/..", self) : NULL;
+	free(self);
 	const char *dirs[] = { env, srcdir, KF_DATADIR };
 	for (size_t i = 0; i < KF_ARRAY_SIZE(dirs); i++) {
 		if (!dirs[i])

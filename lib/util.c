@@ -290,6 +290,20 @@ char *kf_path(const char *fmt, ...)
 	return full;
 }
 
+char *kf_self_dir(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	return kf_xstrdup(self);
+}
+
 char *kf_rstrip(char *s)
 {
 	size_t n = strlen(s);

@@ -55,6 +55,10 @@ const char *kf_sysroot(void);
 bool kf_sysroot_is_host(void);
 char *kf_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The directory of the running program (malloc'd: build/ for a tree
+ * build), NULL when /proc/self/exe cannot be read. */
+char *kf_self_dir(void);
+
 /* Trims trailing whitespace in place and returns s. */
 char *kf_rstrip(char *s);
 

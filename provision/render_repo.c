@@ -7,7 +7,6 @@
  * the files the new build no longer has are removed. */
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,16 +34,10 @@ static bool is_pkgdir(const char *dir)
 /* packages/ beside the running program: build/packages in the tree */
 static char *beside_self(void)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return NULL;
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	if (!slash)
-		return NULL;
-	*slash = 0;
-	return kf_xasprintf("%s/packages", self);
+	char *self = kf_self_dir();
+	char *p = self ? kf_xasprintf("%s/packages", self) : NULL;
+	free(self);
+	return p;
 }
 
 int kf_render_packages_find(char **out, struct kf_err *e)

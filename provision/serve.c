@@ -620,19 +620,12 @@ static void h_distros(struct kf_httpd_req *rq, void *ctx)
 
 static char *default_agent_path(void)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			char *p = kf_xasprintf("%s/kickfleet-agent", self);
-			if (access(p, R_OK) == 0)
-				return p;
-			free(p);
-		}
-	}
+	char *self = kf_self_dir();
+	char *p = self ? kf_xasprintf("%s/kickfleet-agent", self) : NULL;
+	free(self);
+	if (p && access(p, R_OK) == 0)
+		return p;
+	free(p);
 	return kf_xstrdup("/usr/local/bin/kickfleet-agent");
 }
 
