@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/facts_probe.h"
 #include "agent/host.h"
 #include "agent/http.h"
 #include "profile.h"
@@ -248,7 +249,7 @@ static void send_report(const struct kf_engine_opts *o, const struct kf_profile 
 	struct kf_err e = KF_ERR_INIT;
 	char *json = kf_run_json(run);
 	/* a failed report is logged and never changes the exit code */
-	if (kf_http_post_json(url, json, o->cacert, &e) < 0)
+	if (kf_http_post_json(url, json, o->cacert, &e) < 0 || kf_facts_post(url, o->cacert, &e) < 0)
 		kf_log(KF_LOG_WARN, "%s", e.n ? e.v[0].text : "report failed");
 	free(json);
 	kf_err_release(&e);

@@ -14,6 +14,7 @@
 #include "agent/facts_probe.h"
 #include "agent/facts_int.h"
 #include "agent/hostio.h"
+#include "agent/http.h"
 #include "types.h"
 #include "util.h"
 
@@ -177,4 +178,31 @@ void kf_facts_probe(struct kf_facts *f, int guests, const char *uri)
 	kf_facts_probe_devices(f);
 	if (guests)
 		kf_facts_probe_guests(f, uri);
+}
+
+char *kf_facts_url(const char *report_url)
+{
+	const char *cb = report_url ? strstr(report_url, "/cb/") : NULL;
+	if (!cb)
+		return NULL;
+	const char *name = cb + 4, *slash = strchr(name, '/');
+	if (!slash || slash == name || strncmp(slash, "/report", 7) || (slash[7] && slash[7] != '?'))
+		return NULL;
+	return kf_xasprintf("%.*s/facts/%.*s%s", (int)(cb - report_url), report_url, (int)(slash - name), name,
+			    slash + 7);
+}
+
+int kf_facts_post(const char *report_url, const char *cacert, struct kf_err *e)
+{
+	char *url = kf_facts_url(report_url);
+	if (!url)
+		return 0;
+	struct kf_facts f;
+	kf_facts_probe(&f, 1, NULL);
+	char *json = kf_facts_json(&f, false);
+	int r = kf_http_post_json(url, json, cacert, e);
+	free(json);
+	free(url);
+	kf_facts_release(&f);
+	return r;
 }

@@ -2,6 +2,7 @@
 #ifndef KF_AGENT_FACTS_PROBE_H
 #define KF_AGENT_FACTS_PROBE_H
 
+#include "err.h"
 #include "facts.h"
 
 /* Fills f (kf_facts_init'd here) from the sysroot; never fails: what
@@ -10,5 +11,12 @@
  * libvirt at uri when uri is given and the root is the live host).  Pairs
  * with kf_facts_release. */
 void kf_facts_probe(struct kf_facts *f, int guests, const char *uri);
+
+/* The facts URL that goes with an agent's report URL: .../cb/HOST/report?Q
+ * gives .../facts/HOST?Q (malloc'd); NULL for any other URL. */
+char *kf_facts_url(const char *report_url);
+/* Probes the facts and POSTs them to kf_facts_url(report_url); 0 without
+ * doing anything when there is no such URL. */
+int kf_facts_post(const char *report_url, const char *cacert, struct kf_err *e);
 
 #endif

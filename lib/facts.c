@@ -130,12 +130,23 @@ const struct kf_f_nic *kf_facts_nic(const struct kf_facts *f, const char *ref)
 
 /* ---- text ---- */
 
+const char *kf_facts_summary(const struct kf_facts *f, char *buf, size_t len)
+{
+	char m[32], h[32];
+	long long hp = f->nhp ? 0 : -1;
+	for (size_t i = 0; i < f->nhp; i++)
+		if (f->hp[i].size > 0 && f->hp[i].free > 0)
+			hp += f->hp[i].size * f->hp[i].free;
+	snprintf(buf, len, "%zun %s hp %s", f->nnodes, kf_facts_size(f->mem_total, m, sizeof(m)), kf_facts_size(hp, h, sizeof(h)));
+	return buf;
+}
+
 static const char *s_or(const char *s)
 {
 	return s ? s : "-";
 }
 
-static const char *size_or(long long v, char *buf, size_t len)
+const char *kf_facts_size(long long v, char *buf, size_t len)
 {
 	static const char units[] = "KMGTP";
 	if (v < 0)
@@ -172,7 +183,7 @@ static void print_hp(FILE *out, const struct kf_f_hp *hp, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char b[32];
-		fprintf(out, "%s%s %lld/%lld free", i ? ", " : "", size_or(hp[i].size, b, sizeof(b)), hp[i].free,
+		fprintf(out, "%s%s %lld/%lld free", i ? ", " : "", kf_facts_size(hp[i].size, b, sizeof(b)), hp[i].free,
 			hp[i].total);
 	}
 	if (!n)
@@ -188,12 +199,12 @@ static void print_cpu_mem(const struct kf_facts *f, FILE *out)
 		num_or(f->cpu.cores, b2, sizeof(b2)), num_or(f->cpu.threads, b3, sizeof(b3)), s_or(f->cpu.online));
 	fprintf(out, "virt      %s, module %s, nested %s\n", f->cpu.virt ? f->cpu.virt : "none",
 		f->cpu.kvm_module ? f->cpu.kvm_module : "not loaded", onoff(f->cpu.nested));
-	fprintf(out, "memory    %s\n", size_or(f->mem_total, b1, sizeof(b1)));
+	fprintf(out, "memory    %s\n", kf_facts_size(f->mem_total, b1, sizeof(b1)));
 	fprintf(out, "numa      %zu node%s (%s)\n", f->nnodes, f->nnodes == 1 ? "" : "s", s_or(f->numa_source));
 	for (size_t i = 0; i < f->nnodes; i++) {
 		const struct kf_f_node *n = &f->nodes[i];
 		fprintf(out, "  node %d  cpus %s, memory %s, free %s, distances", n->id, s_or(n->cpus),
-			size_or(n->mem_total, b1, sizeof(b1)), size_or(n->mem_free, b2, sizeof(b2)));
+			kf_facts_size(n->mem_total, b1, sizeof(b1)), kf_facts_size(n->mem_free, b2, sizeof(b2)));
 		for (size_t k = 0; k < n->ndistances; k++)
 			fprintf(out, " %d", n->distances[k]);
 		fputs("\n          hugepages ", out);
@@ -207,7 +218,7 @@ static void print_cpu_mem(const struct kf_facts *f, FILE *out)
 	char b4[32];
 	fprintf(out, "ksm       run %s, pages shared %s, sharing %s, saving %s\n", num_or(f->ksm.run, b1, sizeof(b1)),
 		num_or(f->ksm.pages_shared, b2, sizeof(b2)), num_or(f->ksm.pages_sharing, b3, sizeof(b3)),
-		size_or(f->ksm.saved, b4, sizeof(b4)));
+		kf_facts_size(f->ksm.saved, b4, sizeof(b4)));
 }
 
 static void print_nic(const struct kf_f_nic *n, FILE *out)
@@ -240,7 +251,7 @@ static void print_devices(const struct kf_facts *f, FILE *out)
 	fprintf(out, "disks     %zu\n", f->ndisks);
 	for (size_t i = 0; i < f->ndisks; i++) {
 		const struct kf_f_disk *d = &f->disks[i];
-		fprintf(out, "  %-9s %s, %s, model %s, serial %s\n", d->name, size_or(d->size, b, sizeof(b)),
+		fprintf(out, "  %-9s %s, %s, model %s, serial %s\n", d->name, kf_facts_size(d->size, b, sizeof(b)),
 			d->rotational < 0 ? "-" : d->rotational ? "rotational" : "non-rotational", s_or(d->model),
 			s_or(d->serial));
 	}
@@ -273,7 +284,7 @@ static void print_guests(const struct kf_facts *f, FILE *out)
 				num_or(g->vcpus[k].cpu, b, sizeof(b)), s_or(g->vcpus[k].affinity));
 		fputs("    memory", out);
 		for (size_t k = 0; k < g->nmem; k++)
-			fprintf(out, " node%d %s", g->mem[k].node, size_or(g->mem[k].bytes, b, sizeof(b)));
+			fprintf(out, " node%d %s", g->mem[k].node, kf_facts_size(g->mem[k].bytes, b, sizeof(b)));
 		fputs(g->nmem ? "\n" : " -\n", out);
 	}
 }

@@ -150,6 +150,14 @@ char *kf_facts_json(const struct kf_facts *f, bool pretty);
 #define KF_FACTS_MAX_ITEMS 4096
 int kf_facts_from_json(struct kf_facts *f, const char *json, size_t len, struct kf_err *e);
 
+/* The compact summary of the status column: "2n 16G hp 16M" (NUMA
+ * nodes, memory, free hugepage memory; "-" for what is unknown). */
+const char *kf_facts_summary(const struct kf_facts *f, char *buf, size_t len);
+
+/* bytes for people: "16G", "7.4G", "512"; "-" when v < 0.  Returns buf
+ * (or the constant "-"). */
+const char *kf_facts_size(long long v, char *buf, size_t len);
+
 /* The node of id, or NULL. */
 const struct kf_f_node *kf_facts_node(const struct kf_facts *f, int id);
 /* The NIC whose name or MAC (any case) is ref, or NULL. */

@@ -221,4 +221,10 @@ char *kf_inventory_path(const struct kf_inventory *inv, const char *rel);
  * count and fills at most max pointers. */
 size_t kf_host_macs(const struct kf_i_host *h, const char **out, size_t max);
 
+/* The host or guest (a struct kf_i_host or kf_i_guest, for kf_mark_of)
+ * that has MAC mac (any case) or is named name (either may be NULL);
+ * *owner gets its name.  NULL when there is none (lib/inventory_find.c). */
+const void *kf_inventory_find(const struct kf_inventory *inv, const char *mac, const char *name,
+			      const char **owner);
+
 #endif

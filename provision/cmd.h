@@ -15,5 +15,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_guest(int argc, char **argv);
+/* provision/cmd_facts.c */
+int cmd_facts(int argc, char **argv);
+int cmd_discovered(int argc, char **argv);
 
 #endif

@@ -53,7 +53,17 @@ static const char *age(int64_t t, int64_t now, char *buf, size_t len)
 	return buf;
 }
 
-static void print_json(const struct kf_host_rec *v, size_t n, FILE *f)
+/* The facts summary of host name ("2n 16G hp 16M"), "-" when none. */
+static const char *facts_of(const struct kf_facts_row *fr, size_t nf, const char *name)
+{
+	for (size_t i = 0; i < nf; i++)
+		if (!strcmp(fr[i].name, name))
+			return fr[i].summary;
+	return "-";
+}
+
+static void print_json(const struct kf_host_rec *v, size_t n, const struct kf_facts_row *fr, size_t nf,
+		       FILE *f)
 {
 	struct kf_json *a = kf_json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -66,6 +76,8 @@ static void print_json(const struct kf_host_rec *v, size_t n, FILE *f)
 		kf_json_set(o, "netboot", kf_json_bool(v[i].netboot));
 		kf_json_set(o, "last_report", v[i].report_time > 0 ? kf_json_int(v[i].report_time) : NULL);
 		kf_json_set(o, "drift_count", kf_json_int(v[i].drift_count));
+		const char *fs = facts_of(fr, nf, v[i].name);
+		kf_json_set(o, "facts", strcmp(fs, "-") ? kf_json_str(fs) : NULL);
 		kf_json_push(a, o);
 	}
 	char *text = kf_json_dump(a, KF_JSON_ROWS);
@@ -74,21 +86,22 @@ static void print_json(const struct kf_host_rec *v, size_t n, FILE *f)
 	kf_json_free(a);
 }
 
-static void print_table(const struct kf_host_rec *v, size_t n, FILE *f)
+static void print_table(const struct kf_host_rec *v, size_t n, const struct kf_facts_row *fr, size_t nf,
+			FILE *f)
 {
 	int64_t now = (int64_t)time(NULL);
 	size_t w = 4;
 	for (size_t i = 0; i < n; i++)
 		if (strlen(v[i].name) > w)
 			w = strlen(v[i].name);
-	fprintf(f, "%-*s  %-5s  %-10s  %-9s  %-12s  %s\n", (int)w, "HOST", "KIND", "STATE", "SINCE",
-		"LAST REPORT", "DRIFT");
+	fprintf(f, "%-*s  %-5s  %-10s  %-9s  %-12s  %-5s  %s\n", (int)w, "HOST", "KIND", "STATE", "SINCE",
+		"LAST REPORT", "DRIFT", "FACTS");
 	for (size_t i = 0; i < n; i++) {
 		char a[32], b[32];
-		fprintf(f, "%-*s  %-5s  %-10s  %-9s  %-12s  %lld%s\n", (int)w, v[i].name,
+		fprintf(f, "%-*s  %-5s  %-10s  %-9s  %-12s  %-5lld  %s%s\n", (int)w, v[i].name,
 			kf_host_kind_name(v[i].kind), kf_install_state_name(v[i].state),
 			age(v[i].state_since, now, a, sizeof(a)), age(v[i].report_time, now, b, sizeof(b)),
-			(long long)v[i].drift_count, v[i].netboot && v[i].state >= KF_ST_INSTALLED ? "  (reinstall pending)" : "");
+			(long long)v[i].drift_count, facts_of(fr, nf, v[i].name), v[i].netboot && v[i].state >= KF_ST_INSTALLED ? "  (reinstall pending)" : "");
 	}
 }
 
@@ -189,17 +202,22 @@ int cmd_status(int argc, char **argv)
 	for (;;) {
 		struct kf_host_rec *v = NULL;
 		size_t n = 0;
-		if (kf_state_list_hosts(st, &v, &n, &e) < 0)
+		struct kf_facts_row *fr = NULL;
+		size_t nf = 0;
+		if (kf_state_list_hosts(st, &v, &n, &e) < 0 || kf_state_list_facts(st, &fr, &nf, &e) < 0) {
+			kf_host_recs_free(v, n);
 			goto out;
+		}
 		if (json) {
-			print_json(v, n, stdout);
+			print_json(v, n, fr, nf, stdout);
 		} else {
 			if (watch && tty)
 				fputs("\033[H\033[2J", stdout);
-			print_table(v, n, stdout);
+			print_table(v, n, fr, nf, stdout);
 		}
 		size_t done = count_installed(v, n);
 		kf_host_recs_free(v, n);
+		kf_facts_rows_free(fr, nf);
 		if (!watch)
 			break;
 		if (done0 == (size_t)-1)

@@ -580,6 +580,14 @@ static struct kf_httpd_req *req_new(struct kf_httpd *h, struct MHD_Connection *c
 
 /* First call of a request: route it and refuse what no handler should see.
  * Returns 1 when an answer was queued already. */
+/* 413 for a body over the route's limit, with a log line. */
+static void too_large(struct kf_httpd_req *rq)
+{
+	kf_log(KF_LOG_WARN, "http: 413 %s %s from %s: body too large (at most %zu bytes)", kf_httpd_method(rq),
+	       kf_httpd_path(rq), kf_httpd_peer(rq), rq->route->max_body);
+	kf_httpd_reply_text(rq, 413, "body too large (at most %zu bytes)", rq->route->max_body);
+}
+
 static int screen(struct kf_httpd_req *rq)
 {
 	struct kf_httpd *h = rq->h;
@@ -604,9 +612,7 @@ static int screen(struct kf_httpd_req *rq)
 		if (errno || *end || *cl < '0' || *cl > '9')
 			return kf_httpd_reply_text(rq, 400, "bad content-length"), 1;
 		if (n > rq->route->max_body)
-			return kf_httpd_reply_text(rq, 413, "body too large (at most %zu bytes)",
-						   rq->route->max_body),
-			       1;
+			return too_large(rq), 1;
 	}
 	return 0;
 }
@@ -635,7 +641,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			rq->body = NULL;
 			rq->body_len = 0;
 			rq->refused = 1;
-			kf_httpd_reply_text(rq, 413, "body too large (at most %zu bytes)", rq->route->max_body);
+			too_large(rq);
 			return MHD_YES;
 		}
 		rq->body = kf_xrealloc(rq->body, rq->body_len + n + 1);

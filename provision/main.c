@@ -12,6 +12,8 @@ static const struct kf_subcmd cmds[] = {
 	{ "serve", cmd_serve, "the HTTP service: kickstarts, profiles, callbacks, boot files" },
 	{ "up", cmd_up, "render, then dnsmasq + in.tftpd + serve in the foreground" },
 	{ "status", cmd_status, "hosts' install states, last reports, drift (--watch, --json)" },
+	{ "facts", cmd_facts, "HOST: the latest facts its agent posted (CPU, NUMA, memory, NICs, disks)" },
+	{ "discovered", cmd_discovered, "machines the discovery endpoint found (unknown_hosts: discovery)" },
 	{ "guest", cmd_guest, "install NAME: define and start a guest on its KVM host (libvirt)" },
 };
 

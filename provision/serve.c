@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "facts.h"
 #include "provision/distro.h"
 #include "provision/state_extra.h"
 #include "sha256.h"
@@ -94,6 +95,8 @@ static const struct kf_httpd_route routes[] = {
 	{ "ks", KF_HTTPD_GET, "/ks/", h_ks, 0 },
 	{ "profile", KF_HTTPD_GET, "/profile/", h_profile, 0 },
 	{ "callback", KF_HTTPD_POST, "/cb/", kf_serve_cb, CB_MAX_BODY },
+	{ "facts", KF_HTTPD_POST, "/facts/", kf_serve_facts, KF_FACTS_MAX_BYTES },
+	{ "discover", KF_HTTPD_POST, "/discover", kf_serve_discover, KF_DISCOVER_MAX_BODY },
 	{ "agent", KF_HTTPD_GET, "/agent/kickfleet-agent", h_agent, 0 },
 	{ "ipxe", KF_HTTPD_GET, "/ipxe/", h_ipxe, 0 },
 	{ "boot", KF_HTTPD_GET, "/boot/", h_boot, 0 },

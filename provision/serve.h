@@ -111,6 +111,10 @@ int kf_serve_compose_profile(const struct kf_inventory *inv, const char *host,
 
 /* Route handlers of callbacks.c. */
 void kf_serve_cb(struct kf_httpd_req *rq, void *ctx);
+/* POST /facts/HOST?token=T and POST /discover?mac=MAC (provision/serve_facts.c) */
+void kf_serve_facts(struct kf_httpd_req *rq, void *ctx);
+void kf_serve_discover(struct kf_httpd_req *rq, void *ctx);
+#define KF_DISCOVER_MAX_BODY (64 * 1024)
 
 /* Applies an agent report (JSON text) to the state: drift and failures
  * decide configured / drifted / failed (callbacks.c).  Returns 0, or

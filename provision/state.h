@@ -166,6 +166,43 @@ int kf_state_list_events(struct kf_state *st, const char *name, size_t limit,
 			 struct kf_event **out, size_t *n, struct kf_err *e);
 void kf_events_free(struct kf_event *v, size_t n);
 
+/* ---- host facts and discovered machines (provision/state_facts.c) ---- */
+
+/* Keeps json (a facts document the caller validated, lib/facts.h) as the
+ * latest facts of host name, with summary (the status column) and the
+ * time.  The host need not have a row. */
+int kf_state_set_facts(struct kf_state *st, const char *name, const char *json, const char *summary,
+		       struct kf_err *e);
+/* The latest facts of name (*json malloc'd) and their time; -ENOENT if none. */
+int kf_state_get_facts(struct kf_state *st, const char *name, char **json, int64_t *time,
+		       struct kf_err *e);
+struct kf_facts_row {
+	char *name, *summary;
+	int64_t time;
+};
+/* Every host's summary, by name; free with kf_facts_rows_free. */
+int kf_state_list_facts(struct kf_state *st, struct kf_facts_row **out, size_t *n, struct kf_err *e);
+void kf_facts_rows_free(struct kf_facts_row *v, size_t n);
+
+/* A machine that posted facts to the discovery endpoint from a MAC the
+ * inventory does not know. */
+struct kf_discovered {
+	char *mac;     /* normalised, lower case */
+	char *json;    /* its latest facts document */
+	char *peer;    /* the address it posted from */
+	int64_t first_seen, last_seen, count;
+};
+/* Records a post: a new MAC gets first_seen now, a known one its
+ * last_seen, count + 1, and the new document and peer. */
+int kf_state_put_discovered(struct kf_state *st, const char *mac, const char *json, const char *peer,
+			    struct kf_err *e);
+/* Every discovered machine, by MAC; free with kf_discovered_free. */
+int kf_state_list_discovered(struct kf_state *st, struct kf_discovered **out, size_t *n,
+			     struct kf_err *e);
+/* Forgets mac (after enlisting it); -ENOENT if it is not there. */
+int kf_state_delete_discovered(struct kf_state *st, const char *mac, struct kf_err *e);
+void kf_discovered_free(struct kf_discovered *v, size_t n);
+
 /* A fresh token: KF_TOKEN_BYTES from getrandom(), as lower-case hex into
  * out (KF_TOKEN_HEX + 1 bytes). */
 int kf_token_new(char *out, struct kf_err *e);

@@ -90,6 +90,19 @@ struct kf_state_ops {
 	int (*set_report)(struct kf_state *st, const char *name, const char *json, int64_t time,
 			  bool drifted, struct kf_err *e);
 
+	/* Facts per host and discovered machines (state.h), writes inside
+	 * begin/end; list_* return every row in key order. */
+	int (*set_facts)(struct kf_state *st, const char *name, const char *json, const char *summary,
+			 int64_t time, struct kf_err *e);
+	int (*get_facts)(struct kf_state *st, const char *name, char **json, int64_t *time,
+			 struct kf_err *e);
+	int (*list_facts)(struct kf_state *st, struct kf_facts_row **out, size_t *n, struct kf_err *e);
+	int (*put_discovered)(struct kf_state *st, const char *mac, const char *json, const char *peer,
+			      int64_t time, struct kf_err *e);
+	int (*list_discovered)(struct kf_state *st, struct kf_discovered **out, size_t *n,
+			       struct kf_err *e);
+	int (*delete_discovered)(struct kf_state *st, const char *mac, struct kf_err *e);
+
 	/* Inside begin/end. */
 	int (*log_event)(struct kf_state *st, const char *name, const char *what,
 			 const char *detail, struct kf_err *e);

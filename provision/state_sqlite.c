@@ -48,6 +48,19 @@ static const char *const migrations[] = {
 	" what TEXT NOT NULL,"
 	" detail TEXT);"
 	"CREATE INDEX IF NOT EXISTS events_host ON events (host, id);",
+	/* 2: the latest facts per host, machines found by discovery */
+	"CREATE TABLE facts ("
+	" name TEXT PRIMARY KEY,"
+	" json TEXT NOT NULL,"
+	" summary TEXT NOT NULL DEFAULT '',"
+	" time INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE TABLE discovered ("
+	" mac TEXT PRIMARY KEY,"
+	" json TEXT NOT NULL,"
+	" peer TEXT NOT NULL DEFAULT '',"
+	" first_seen INTEGER NOT NULL DEFAULT 0,"
+	" last_seen INTEGER NOT NULL DEFAULT 0,"
+	" count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)KF_ARRAY_SIZE(migrations))
 
@@ -69,6 +82,12 @@ enum stmt_id {
 	S_EVENT,
 	S_EVENTS_ALL,
 	S_EVENTS_HOST,
+	S_SET_FACTS,
+	S_GET_FACTS,
+	S_LIST_FACTS,
+	S_PUT_DISC,
+	S_LIST_DISC,
+	S_DEL_DISC,
 	S_COUNT
 };
 
@@ -110,6 +129,15 @@ static const char *const stmt_sql[S_COUNT] = {
 			 "(SELECT * FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
 	[S_EVENTS_HOST] = "SELECT id, time, host, what, detail FROM "
 			  "(SELECT * FROM events WHERE host = ?2 ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[S_SET_FACTS] = "INSERT OR REPLACE INTO facts (name, json, summary, time) VALUES (?1, ?2, ?3, ?4)",
+	[S_GET_FACTS] = "SELECT json, time FROM facts WHERE name = ?1",
+	[S_LIST_FACTS] = "SELECT name, summary, time FROM facts ORDER BY name",
+	[S_PUT_DISC] = "INSERT INTO discovered (mac, json, peer, first_seen, last_seen, count) "
+		       "VALUES (lower(?1), ?2, ?3, ?4, ?4, 1) ON CONFLICT (mac) DO UPDATE SET "
+		       "json = excluded.json, peer = excluded.peer, last_seen = excluded.last_seen, "
+		       "count = count + 1",
+	[S_LIST_DISC] = "SELECT mac, json, peer, first_seen, last_seen, count FROM discovered ORDER BY mac",
+	[S_DEL_DISC] = "DELETE FROM discovered WHERE mac = lower(?1)",
 };
 
 struct sq {
@@ -660,6 +688,129 @@ static int sq_list_events(struct kf_state *base, const char *name, size_t limit,
 	return r;
 }
 
+/* ---- facts, discovered machines ---- */
+
+static int sq_set_facts(struct kf_state *base, const char *name, const char *json, const char *summary,
+			int64_t time, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_SET_FACTS);
+	bind_text(s, 1, name);
+	bind_text(s, 2, json);
+	bind_text(s, 3, summary ? summary : "");
+	sqlite3_bind_int64(s, 4, time);
+	return step_done(st, s, e, "record facts");
+}
+
+static int sq_get_facts(struct kf_state *base, const char *name, char **json, int64_t *time,
+			struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, S_GET_FACTS);
+	bind_text(s, 1, name);
+	int rc = sqlite3_step(s), r = 0;
+	if (rc == SQLITE_ROW) {
+		*json = col_dup(s, 0);
+		*time = sqlite3_column_int64(s, 1);
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : db_err(st, e, rc, "read facts");
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* Runs a listing statement, calling row(s, v + len) for each row into a
+ * growing array of size elements; frees with drop on an error. */
+static int list_rows(struct sq *st, enum stmt_id id, size_t size, void (*row)(sqlite3_stmt *, void *),
+		     void (*drop)(void *, size_t), void **out, size_t *n, struct kf_err *e)
+{
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, id);
+	char *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc, r = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = kf_xrealloc(v, cap * size);
+		}
+		row(s, v + len++ * size);
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_err(st, e, rc, "list rows");
+		drop(v, len);
+		v = NULL;
+		len = 0;
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	*out = v;
+	*n = len;
+	return r;
+}
+
+static void facts_row(sqlite3_stmt *s, void *p)
+{
+	struct kf_facts_row *f = p;
+	f->name = col_dup(s, 0);
+	f->summary = col_dup(s, 1);
+	f->time = sqlite3_column_int64(s, 2);
+}
+
+static void facts_drop(void *v, size_t n)
+{
+	kf_facts_rows_free(v, n);
+}
+
+static int sq_list_facts(struct kf_state *base, struct kf_facts_row **out, size_t *n, struct kf_err *e)
+{
+	return list_rows(sq_of(base), S_LIST_FACTS, sizeof(**out), facts_row, facts_drop, (void **)out, n, e);
+}
+
+static int sq_put_discovered(struct kf_state *base, const char *mac, const char *json, const char *peer,
+			     int64_t time, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_PUT_DISC);
+	bind_text(s, 1, mac);
+	bind_text(s, 2, json);
+	bind_text(s, 3, peer ? peer : "");
+	sqlite3_bind_int64(s, 4, time);
+	return step_done(st, s, e, "record a discovered machine");
+}
+
+static void disc_row(sqlite3_stmt *s, void *p)
+{
+	struct kf_discovered *d = p;
+	d->mac = col_dup(s, 0);
+	d->json = col_dup(s, 1);
+	d->peer = col_dup(s, 2);
+	d->first_seen = sqlite3_column_int64(s, 3);
+	d->last_seen = sqlite3_column_int64(s, 4);
+	d->count = sqlite3_column_int64(s, 5);
+}
+
+static void disc_drop(void *v, size_t n)
+{
+	kf_discovered_free(v, n);
+}
+
+static int sq_list_discovered(struct kf_state *base, struct kf_discovered **out, size_t *n,
+			      struct kf_err *e)
+{
+	return list_rows(sq_of(base), S_LIST_DISC, sizeof(**out), disc_row, disc_drop, (void **)out, n, e);
+}
+
+static int sq_delete_discovered(struct kf_state *base, const char *mac, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_DEL_DISC);
+	bind_text(s, 1, mac);
+	return step_changed(st, s, e, "forget a discovered machine");
+}
+
 const struct kf_state_ops kf_state_sqlite = {
 	.name = "sqlite",
 	.accepts = sq_accepts,
@@ -679,4 +830,10 @@ const struct kf_state_ops kf_state_sqlite = {
 	.set_report = sq_set_report,
 	.log_event = sq_log_event,
 	.list_events = sq_list_events,
+	.set_facts = sq_set_facts,
+	.get_facts = sq_get_facts,
+	.list_facts = sq_list_facts,
+	.put_discovered = sq_put_discovered,
+	.list_discovered = sq_list_discovered,
+	.delete_discovered = sq_delete_discovered,
 };

@@ -1,0 +1,99 @@
+#!/bin/sh
+# Facts at the provisioner, the real binaries on 127.0.0.1: the agent posts
+# its facts with its report (token), `kickfleet facts HOST` shows them as
+# the agent would, `status` has the facts column; with unknown_hosts:
+# discovery every case of tests/data/discovery/ (NAME.json posted to
+# /discover?mac=M, NAME.case: mac= and the expected status=) gets its
+# status, each refusal is logged and stores nothing, a flood from one
+# address gets 429, and `kickfleet discovered` lists only the good machine.
+. "$(dirname "$0")/../lib.sh"
+KF=$TOP/build/kickfleet
+AGENT=$TOP/build/kickfleet-agent
+D=$(mktemp -d /tmp/kf-52-facts.XXXXXX)
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$D"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+for tool in curl sqlite3 python3; do
+	command -v $tool >/dev/null || { t_skip "$tool missing"; t_summary; exit 0; }
+done
+
+cp -r "$TOP/tests/data/http/fleet" "$D/fleet"
+sed -i 's/^  token_ttl: 3600$/  token_ttl: 3600\n  unknown_hosts: discovery/' "$D/fleet/fleet.yaml"
+FLEET=$D/fleet/fleet.yaml
+PORT=$((20000 + ($$ + 7) % 20000))
+URL=http://127.0.0.1:$PORT
+"$KF" render --no-stage -f "$FLEET" -o "$D/out" >/dev/null 2>"$D/render.err" || { t_fail "render"; cat "$D/render.err"; }
+"$KF" serve -f "$FLEET" -o "$D/out" --listen 127.0.0.1:$PORT >"$D/serve.log" 2>&1 &
+PID=$!
+i=0; while ! curl -sf "$URL/healthz" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+tok() { sqlite3 "$D/out/state.db" "SELECT token FROM hosts WHERE name='$1'"; }
+code() { curl -s -o "$D/body" -w '%{http_code}' "$@"; }
+T1=$(tok kvm01)
+
+# --- the agent's facts, posted with its report ---
+"$TOP/tests/sysroot/mktree.sh" two-node-amd "$D/root"
+"$AGENT" check --profile "$TOP/tests/data/agent/only-memory/profile.yaml" --root "$D/root" \
+	--report "$URL/cb/kvm01/report?token=$T1" >"$D/agent.out" 2>"$D/agent.err"
+t_check "agent posted its report" grep -q "report from kvm01" "$D/serve.log"
+t_check "agent posted its facts" grep -q "facts from kvm01: 2n 16G hp 0" "$D/serve.log"
+"$AGENT" facts --json --root "$D/root" >"$D/want.json"
+"$KF" facts -f "$FLEET" -o "$D/out" --json kvm01 >"$D/got.json" 2>"$D/err"
+t_check "kickfleet facts --json = the agent's facts" cmp -s "$D/want.json" "$D/got.json"
+"$AGENT" facts --root "$D/root" >"$D/want.txt"
+"$KF" facts -f "$FLEET" -o "$D/out" kvm01 | tail -n +2 >"$D/got.txt"
+t_check "kickfleet facts (text) = the agent's text" cmp -s "$D/want.txt" "$D/got.txt"
+t_check "kickfleet facts of a host without facts: exit 1" sh -c "! '$KF' facts -f '$FLEET' -o '$D/out' kvm02 2>'$D/err'"
+t_check "... saying so" grep -q 'no facts for "kvm02" yet' "$D/err"
+"$KF" status -f "$FLEET" -o "$D/out" >"$D/status.txt"
+t_check "status: FACTS column" sh -c "head -1 '$D/status.txt' | grep -q 'DRIFT  FACTS'"
+t_check "status: kvm01's facts" grep -q '^kvm01 .* 2n 16G hp 0' "$D/status.txt"
+t_check "facts without a token: 403" test "$(code -X POST --data-binary @"$D/want.json" "$URL/facts/kvm01")" = 403
+t_check "facts with kvm02's token: 403" test "$(code -X POST --data-binary @"$D/want.json" "$URL/facts/kvm01?token=$(tok kvm02)")" = 403
+t_check "facts of the wrong type: 400" test "$(code -X POST --data-binary @"$TOP/tests/data/discovery/05-wrong-type.json" "$URL/facts/kvm01?token=$T1")" = 400
+t_check "... naming the field" grep -q 'cpu.threads: expected an integer' "$D/body"
+t_check "kvm01's facts unchanged" sh -c "'$KF' facts -f '$FLEET' -o '$D/out' --json kvm01 | cmp -s - '$D/want.json'"
+
+# --- discovery: each data case gets its status; refusals logged, not stored ---
+for c in "$TOP"/tests/data/discovery/*.case; do
+	name=$(basename "$c" .case)
+	mac=$(sed -n 's/^mac=//p' "$c"); want=$(sed -n 's/^status=//p' "$c")
+	before=$(sqlite3 "$D/out/state.db" "SELECT count(*), total(count) FROM discovered")
+	got=$(code -X POST -H 'Content-Type: application/json' --data-binary @"${c%.case}.json" "$URL/discover?mac=$mac")
+	if [ "$got" = "$want" ]; then t_ok "discover $name: $want"; else t_fail "discover $name: $got, wanted $want"; cat "$D/body"; fi
+	case $want in
+	2*) ;;
+	*)	after=$(sqlite3 "$D/out/state.db" "SELECT count(*), total(count) FROM discovered")
+		[ "$before" = "$after" ] && t_ok "discover $name: nothing stored" || t_fail "discover $name: stored ($before -> $after)"
+		grep -q "http: $want POST /discover" "$D/serve.log" && t_ok "discover $name: logged" || t_fail "discover $name: not logged" ;;
+	esac
+done
+"$KF" discovered -f "$FLEET" -o "$D/out" --json >"$D/disc.json"
+t_check "discovered: only the good machine, seen twice" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if len(d) == 1 and d[0]["mac"] == "52:54:00:dd:00:01" and d[0]["posts"] == 2
+         and d[0]["memory"] == 17179869184 and d[0]["disks"] == [{"name": "vda", "size": 42949672960}] else 1)' "$D/disc.json"
+"$KF" discovered -f "$FLEET" -o "$D/out" >"$D/disc.txt"
+t_check "discovered (table)" grep -q '^52:54:00:dd:00:01 .* 16G .*vda 40G' "$D/disc.txt"
+t_check "the discovery reply holds nothing" test "$(code -X POST --data-binary @"$TOP/tests/data/discovery/01-good.json" "$URL/discover?mac=52:54:00:dd:00:01")" = 204 -a ! -s "$D/body"
+# a flood from one address: 429 once the minute's budget is spent
+n429=0
+for i in $(seq 1 40); do
+	[ "$(code -X POST --data-binary @"$TOP/tests/data/discovery/11-not-json.json" "$URL/discover?mac=52:54:00:dd:00:05")" = 429 ] && n429=$((n429 + 1))
+done
+t_check "flood: refused with 429" test $n429 -gt 0
+t_check "flood: logged" grep -q "http: 429 POST /discover from 127.0.0.1: too many discovery posts" "$D/serve.log"
+t_check "flood: nothing stored" test "$(sqlite3 "$D/out/state.db" "SELECT count(*) FROM discovered")" = 1
+
+# discovery off: 404
+kill "$PID"; wait "$PID" 2>/dev/null; PID=
+sed -i '/^  unknown_hosts: discovery$/d' "$FLEET"
+"$KF" serve -f "$FLEET" -o "$D/out" --listen 127.0.0.1:$PORT >>"$D/serve.log" 2>&1 &
+PID=$!
+i=0; while ! curl -sf "$URL/healthz" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+t_check "discovery off: 404" test "$(code -X POST --data-binary @"$TOP/tests/data/discovery/01-good.json" "$URL/discover?mac=52:54:00:dd:00:03")" = 404
+t_summary
