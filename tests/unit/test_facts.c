@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/facts_int.h"
+#include "agent/facts_probe.h"
 #include "facts.h"
 #include "util.h"
 
@@ -125,12 +126,29 @@ static void test_numa_maps(void **state)
 	assert_int_equal(mem[3], 4096);
 }
 
+static void test_facts_url(void **state)
+{
+	(void)state;
+	char *u = kf_facts_url("http://10.0.0.1:8080/cb/kvm01/report?token=ab");
+	assert_string_equal(u, "http://10.0.0.1:8080/facts/kvm01?token=ab");
+	free(u);
+	u = kf_facts_url("http://h/base/cb/kvm01/report");
+	assert_string_equal(u, "http://h/base/facts/kvm01");
+	free(u);
+	assert_null(kf_facts_url("http://h/report"));
+	assert_null(kf_facts_url("http://h/cb/kvm01/installed?token=x"));
+	assert_null(kf_facts_url("http://h/cb//report"));
+	assert_null(kf_facts_url("http://h/cb/kvm01/reports"));
+	assert_null(kf_facts_url(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_numa_maps),
+		cmocka_unit_test(test_facts_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
