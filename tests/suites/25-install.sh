@@ -18,6 +18,10 @@ for f in opt/kf/bin/kickfleet opt/kf/bin/kickfleet-agent opt/kf/share/man/man1/k
 done
 t_check "installed units run the agent from PREFIX/bin" \
 	grep -q '^ExecStart=/opt/kf/bin/kickfleet-agent ' "$R/lib/systemd/system/kickfleet-agent.service"
+if [ -f "$TOP/build/packages/rpm/repodata/repomd.xml" ]; then
+	t_check "the built packages installed into DATADIR/packages" \
+		cmp -s "$TOP/build/packages/deb/Release" "$R/opt/kf/share/kickfleet/packages/deb/Release"
+fi
 t_check "installed kickfleet runs" "$R/opt/kf/bin/kickfleet" --version
 t_check "installed agent validates a shipped profile" \
 	"$R/opt/kf/bin/kickfleet-agent" validate "$R/opt/kf/share/kickfleet/profiles/kvm-host.yaml"
