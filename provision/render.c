@@ -39,6 +39,10 @@ struct rctx {
 	struct kf_render_stats *stats;
 	struct kf_arena scratch;
 	struct kf_hash *role_prefix; /* per role: shared + role digest hashed */
+	/* store_begin .. store_commit (teardown rolls back and unlocks) */
+	int lockfd;
+	struct kf_state *st, *own; /* own: opened here, closed by teardown */
+	bool batch;
 };
 
 static void paths_release(struct paths *p)
@@ -551,6 +555,7 @@ static int setup(struct rctx *c, const struct kf_inventory *inv, const struct kf
 		 struct kf_render_stats *stats, struct kf_err *e)
 {
 	memset(c, 0, sizeof(*c));
+	c->lockfd = -1;
 	c->inv = inv;
 	c->o = o;
 	c->stats = stats;
@@ -563,6 +568,11 @@ static int setup(struct rctx *c, const struct kf_inventory *inv, const struct kf
 
 static void teardown(struct rctx *c)
 {
+	if (c->batch)
+		kf_state_end(c->st, 0, NULL);
+	kf_state_close(c->own);
+	if (c->lockfd >= 0)
+		close(c->lockfd);
 	kf_wbatch_free(c->wb);
 	kt_cache_release(&c->cache);
 	free(c->tmpl);
@@ -572,12 +582,35 @@ static void teardown(struct rctx *c)
 	paths_release(&c->p);
 }
 
-static int open_state(struct rctx *c, struct kf_state **st, struct kf_err *e)
+/* Takes the render lock and opens the store (st, or else the one at
+ * c->p.db, if any) in one write transaction: the rows are read inside it,
+ * so no other writer (the server's callbacks) commits between render's
+ * read and its writes.  store_commit ends it once the files are in
+ * place: a crash in between leaves the old rows, and the next render
+ * rewrites the files. */
+static int store_begin(struct rctx *c, struct kf_state *st, struct kf_err *e)
 {
-	*st = NULL;
-	if (c->o->dry_run && access(c->p.db, F_OK) < 0)
+	int r = take_lock(&c->p, c->o->dry_run, &c->lockfd, e);
+	if (r < 0)
+		return r;
+	if (!st && !(c->o->dry_run && access(c->p.db, F_OK) < 0) &&
+	    (r = kf_state_open(&c->own, c->p.db, e)) < 0)
+		return r;
+	c->st = st ? st : c->own;
+	if (c->st && !c->o->dry_run) {
+		if ((r = kf_state_begin(c->st, e)) < 0)
+			return r;
+		c->batch = true;
+	}
+	return 0;
+}
+
+static int store_commit(struct rctx *c, struct kf_err *e)
+{
+	if (!c->batch)
 		return 0;
-	return kf_state_open(st, c->p.db, e);
+	c->batch = false;
+	return kf_state_end(c->st, 1, e);
 }
 
 /* "fd00:250::/64": an IPv6 prefix of 8..128 bits. */
@@ -621,110 +654,110 @@ static int check_names(const struct kf_inventory *inv, struct kf_err *e)
 	return r;
 }
 
+/* Renders every item whose files are not as its row says (rows in rs). */
+static int render_items(struct rctx *c, struct recs *rs, struct kf_err *e)
+{
+	int r = 0;
+	c->stats->hosts = kf_item_count(c->inv);
+	for (size_t i = 0; i < c->stats->hosts && r >= 0; i++) {
+		struct kf_item it;
+		kf_item_of(c->inv, i, &it);
+		struct kf_host_digest *d = rec_find(rs, it.name);
+		if (d)
+			rs->seen[d - rs->v] = true;
+		if (d && !c->o->force && current(c, &it, d)) {
+			c->stats->unchanged++;
+			continue;
+		}
+		/* to be rendered: its whole row (the files it had, its state) */
+		struct kf_host_rec old = { 0 };
+		if (d && (r = kf_state_get_host(c->st, it.name, &old, e)) < 0)
+			break;
+		r = do_item(c, c->st, &it, d ? &old : NULL, e);
+		kf_host_rec_release(&old);
+	}
+	return r;
+}
+
+/* Drops the files and rows of the hosts the inventory no longer has. */
+static int remove_gone(struct rctx *c, const struct recs *rs, struct kf_err *e)
+{
+	int r = 0;
+	for (size_t i = 0; i < rs->n && r >= 0; i++) {
+		if (rs->seen[i])
+			continue;
+		struct kf_host_rec old = { 0 };
+		if ((r = kf_state_get_host(c->st, rs->v[i].name, &old, e)) < 0)
+			break;
+		if (c->o->log)
+			fprintf(c->o->log, "- %s (removed)\n", old.name);
+		c->stats->removed++;
+		drop_stale(c, &old, NULL);
+		if (!c->o->dry_run)
+			r = kf_state_delete_host(c->st, old.name, e);
+		kf_host_rec_release(&old);
+	}
+	return r;
+}
+
+/* The shared files and, when staging, the loaders and the agent's
+ * packages; then every queued file into place. */
+static int write_files(struct rctx *c, const char *pkgdir, struct kf_err *warn, struct kf_err *e)
+{
+	int r = render_shared(c, e);
+	if (r < 0)
+		return r;
+	if (c->o->stage) {
+		int n = kf_stage_loaders(c->inv, c->p.root[KF_ROOT_TFTP], c->o->dry_run, warn, e);
+		if (n < 0)
+			return n;
+		c->stats->staged = (size_t)n;
+		r = kf_render_packages_place(pkgdir, c->p.root[KF_ROOT_HTTP], c->o->dry_run,
+					     &c->stats->repo_files, e);
+		if (r < 0)
+			return r;
+	}
+	r = kf_wbatch_commit(c->wb, e);
+	c->stats->deleted = kf_wbatch_removed(c->wb);
+	return r;
+}
+
 int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o,
 		  struct kf_render_stats *stats, struct kf_err *warn, struct kf_err *e)
 {
 	struct rctx c;
-	struct kf_state *st = NULL;
 	struct recs rs = { 0 };
-	phase(NULL);
-	int lockfd = -1, r = setup(&c, inv, o, stats, e);
-	bool batch = false;
 	char *pkgdir = NULL;
+	phase(NULL);
+	int r = setup(&c, inv, o, stats, e);
 	if (r < 0 || (r = check_names(inv, e)) < 0)
 		goto out;
 	/* before anything is written: a render without them stops here */
 	if (o->stage && (r = kf_render_packages_find(&pkgdir, e)) < 0)
 		goto out;
 	phase("setup");
-	if ((r = take_lock(&c.p, o->dry_run, &lockfd, e)) < 0 || (r = open_state(&c, &st, e)) < 0)
+	if ((r = store_begin(&c, NULL, e)) < 0)
 		goto out;
-	/* the rows are read inside the write transaction: no other writer
-	 * (the server's callbacks) commits between this read and render's
-	 * writes */
-	if (st && !o->dry_run) {
-		if ((r = kf_state_begin(st, e)) < 0)
-			goto out;
-		batch = true;
-	}
-	if (st && (r = kf_state_list_digests(st, &rs.v, &rs.n, e)) < 0)
+	if (c.st && (r = kf_state_list_digests(c.st, &rs.v, &rs.n, e)) < 0)
 		goto out;
 	recs_index(&rs);
 	phase("state");
-	stats->hosts = kf_item_count(inv);
-	for (size_t i = 0; i < stats->hosts; i++) {
-		struct kf_item it;
-		kf_item_of(inv, i, &it);
-		struct kf_host_digest *d = rec_find(&rs, it.name);
-		if (d)
-			rs.seen[d - rs.v] = true;
-		if (d && !o->force && current(&c, &it, d)) {
-			stats->unchanged++;
-			continue;
-		}
-		/* to be rendered: its whole row (the files it had, its state) */
-		struct kf_host_rec old = { 0 };
-		if (d && (r = kf_state_get_host(st, it.name, &old, e)) < 0)
-			goto out;
-		r = do_item(&c, st, &it, d ? &old : NULL, e);
-		kf_host_rec_release(&old);
-		if (r < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < rs.n; i++) {
-		if (rs.seen[i])
-			continue;
-		struct kf_host_rec old = { 0 };
-		if ((r = kf_state_get_host(st, rs.v[i].name, &old, e)) < 0)
-			goto out;
-		if (o->log)
-			fprintf(o->log, "- %s (removed)\n", old.name);
-		stats->removed++;
-		drop_stale(&c, &old, NULL);
-		if (!o->dry_run)
-			r = kf_state_delete_host(st, old.name, e);
-		kf_host_rec_release(&old);
-		if (r < 0)
-			goto out;
-	}
-	phase("hosts");
-	if ((r = render_shared(&c, e)) < 0)
+	if ((r = render_items(&c, &rs, e)) < 0 || (r = remove_gone(&c, &rs, e)) < 0)
 		goto out;
-	if (o->stage) {
-		int n = kf_stage_loaders(inv, c.p.root[KF_ROOT_TFTP], o->dry_run, warn, e);
-		if (n < 0) {
-			r = n;
-			goto out;
-		}
-		stats->staged = (size_t)n;
-		r = kf_render_packages_place(pkgdir, c.p.root[KF_ROOT_HTTP], o->dry_run,
-					     &stats->repo_files, e);
-		if (r < 0)
-			goto out;
-	}
+	phase("hosts");
 	/* files first, then the state: a crash in between re-renders them */
-	r = kf_wbatch_commit(c.wb, e);
-	stats->deleted = kf_wbatch_removed(c.wb);
-	if (r < 0)
+	if ((r = write_files(&c, pkgdir, warn, e)) < 0)
 		goto out;
 	phase("files");
-	if (batch) {
-		batch = false;
-		if ((r = kf_state_end(st, 1, e)) < 0)
-			goto out;
-	}
+	if ((r = store_commit(&c, e)) < 0)
+		goto out;
 	phase("commit");
 	if (stats->dnsmasq_changed && !o->dry_run)
 		stats->sighup_sent = kf_render_signal_dnsmasq(inv, o->outdir) > 0;
 out:
-	if (batch)
-		kf_state_end(st, 0, NULL);
 	free(pkgdir);
 	recs_release(&rs);
-	kf_state_close(st);
 	teardown(&c);
-	if (lockfd >= 0)
-		close(lockfd);
 	return r;
 }
 
@@ -736,10 +769,9 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 	opts.stage = false;
 	struct kf_render_stats stats;
 	struct rctx c;
-	struct kf_state *own = NULL;
 	struct kf_host_rec old = { 0 };
-	bool have_old = false, batch = false;
-	int lockfd = -1, r = setup(&c, inv, &opts, &stats, e);
+	bool have_old = false;
+	int r = setup(&c, inv, &opts, &stats, e);
 	*need_sighup = false;
 	if (r < 0)
 		goto out;
@@ -758,46 +790,22 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 		r = kf_errf(e, it.mark, "%s: cannot be rendered (check the inventory)", name);
 		goto out;
 	}
-	if ((r = take_lock(&c.p, opts.dry_run, &lockfd, e)) < 0)
+	if ((r = store_begin(&c, st, e)) < 0)
 		goto out;
-	if (!st) {
-		if ((r = open_state(&c, &own, e)) < 0)
-			goto out;
-		st = own;
-	}
-	/* read and write the row in one transaction, committed only after the
-	 * files are in place: a crash in between leaves the old row, and the
-	 * next render rewrites the files */
-	if (st && !opts.dry_run) {
-		if ((r = kf_state_begin(st, e)) < 0)
-			goto out;
-		batch = true;
-	}
-	if (st) {
-		r = kf_state_get_host(st, name, &old, e);
+	if (c.st) {
+		r = kf_state_get_host(c.st, name, &old, e);
 		if (r < 0 && r != -ENOENT)
 			goto out;
 		have_old = r == 0;
 	}
-	if ((r = do_item(&c, st, &it, have_old ? &old : NULL, e)) < 0)
+	if ((r = do_item(&c, c.st, &it, have_old ? &old : NULL, e)) < 0)
 		goto out;
-	if ((r = kf_wbatch_commit(c.wb, e)) < 0)
+	if ((r = kf_wbatch_commit(c.wb, e)) < 0 || (r = store_commit(&c, e)) < 0)
 		goto out;
-	stats.deleted = kf_wbatch_removed(c.wb);
-	if (batch) {
-		batch = false;
-		if ((r = kf_state_end(st, 1, e)) < 0)
-			goto out;
-	}
 	*need_sighup = stats.dnsmasq_changed;
 out:
-	if (batch)
-		kf_state_end(st, 0, NULL);
 	kf_host_rec_release(&old);
-	kf_state_close(own);
 	teardown(&c);
-	if (lockfd >= 0)
-		close(lockfd);
 	return r;
 }
 
