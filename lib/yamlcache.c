@@ -555,12 +555,16 @@ static size_t common_suffix(const char *a, size_t na, const char *b, size_t nb)
 	return i;
 }
 
-/* Parses only the items the change from the cached text to s touches and
- * splices them into the cached tree.  NULL if that cannot be done (the
- * caller parses the whole text); *L is the new text's layout and *pt what
- * changed. */
-static struct kf_doc *load_partial(const struct cache *c, const char *path, const char *s,
-				   size_t len, struct layout *L, struct patch *pt)
+/* The items a change touches: k..j-1, parsed again as the new text's
+ * [a, a + plen); oline_end is the old line where item j (or the end) is. */
+struct span {
+	size_t k, j, a, plen;
+	int32_t oline_end;
+};
+
+/* Finds the span of the change from the cached text to s; false when a
+ * partial parse cannot cover it. */
+static bool change_span(const struct cache *c, const char *s, size_t len, struct span *sp)
 {
 	const struct hdr *h = c->h;
 	const struct item *it = c->items;
@@ -569,9 +573,9 @@ static struct kf_doc *load_partial(const struct cache *c, const char *path, cons
 	size_t S = common_suffix(c->src + P, olen - P, s + P, len - P);
 	size_t oend = olen - S; /* the changed old text is [P, oend) */
 	if (P < it[0].off || oend > h->end_off)
-		return NULL;
-	/* items k..j-1 are parsed again: k starts before the change (or is
-	 * the first), j after it, so the byte before it ("\n") is unchanged */
+		return false;
+	/* k starts before the change (or is the first), j after it, so the
+	 * byte before it ("\n") is unchanged */
 	size_t k = 0, j = N;
 	while (k + 1 < N && it[k + 1].off < P)
 		k++;
@@ -581,33 +585,29 @@ static struct kf_doc *load_partial(const struct cache *c, const char *path, cons
 			break;
 		}
 	if (j == N && h->end_off == oend && h->end_off != olen)
-		return NULL;
-	size_t a = it[k].off, ob = j < N ? it[j].off : h->end_off;
-	size_t nb = ob + len - olen; /* the new part is [a, nb) */
-	int32_t oline_end = j < N ? it[j].line : h->end_line;
-	const char *part = s + a;
-	size_t plen = nb - a, pcol = (size_t)h->seq_col - 1;
-	if (plen <= pcol || part[pcol] != '-' || !part_lines_ok(part, plen) || !text_ok(part, plen))
-		return NULL;
+		return false;
+	size_t ob = j < N ? it[j].off : h->end_off;
+	size_t nb = ob + len - olen; /* the new part ends there */
+	*sp = (struct span){ k, j, it[k].off, nb - it[k].off, j < N ? it[j].line : h->end_line };
+	const char *part = s + sp->a;
+	size_t pcol = (size_t)h->seq_col - 1;
+	return sp->plen > pcol && part[pcol] == '-' && part_lines_ok(part, sp->plen) &&
+	       text_ok(part, sp->plen);
+}
 
-	struct kf_node *nodes;
-	struct kf_doc *doc = doc_from_cache(c, path, &nodes);
-	if (!doc)
-		return NULL;
-	struct kf_err scratch = KF_ERR_INIT;
-	struct kf_node *part_root = NULL;
-	int r = kf_doc_parse_part(doc, part, plen, it[k].line - 1, 1, &part_root, &scratch);
-	kf_err_release(&scratch);
-	if (r < 0 || doc->has_anchors || !part_root || part_root->kind != KF_NODE_SEQ ||
-	    !part_root->block || part_root->mark.col != h->seq_col ||
-	    part_root->mark.line != it[k].line)
-		goto fail;
-
-	/* the new layout: items before k, the part's, those from j on moved */
+/* The new text's layout in L: the items before the span, the part's, those
+ * after it moved by the *dl lines the change added.  False (L filled all
+ * the same) when an item of the part does not start its line at the
+ * sequence's column. */
+static bool part_layout(const struct cache *c, const char *s, size_t len, const struct span *sp,
+			const struct kf_node *part_root, struct layout *L, int32_t *dl)
+{
+	const struct hdr *h = c->h;
+	const struct item *it = c->items;
+	size_t olen = h->src_len, N = h->nitems, k = sp->k, j = sp->j;
 	size_t np = part_root->n, nlines;
-	size_t *ls = line_starts(part, plen, &nlines);
-	int32_t dl = oline_end == LINE_END ? 0
-					   : (int32_t)(nlines - 1) - (oline_end - it[k].line);
+	size_t *ls = line_starts(s + sp->a, sp->plen, &nlines);
+	*dl = sp->oline_end == LINE_END ? 0 : (int32_t)(nlines - 1) - (sp->oline_end - it[k].line);
 	memset(L, 0, sizeof(*L));
 	L->seq_pair = h->seq_pair;
 	L->seq_col = h->seq_col;
@@ -620,22 +620,30 @@ static struct kf_doc *load_partial(const struct cache *c, const char *path, cons
 		size_t rel = (size_t)(x->mark.line - it[k].line);
 		ok = x->mark.line >= it[k].line && rel < nlines &&
 		     (!i || x->mark.line > L->items[k + i - 1].line) &&
-		     item_line_ok(s, len, a + ls[rel], h->seq_col, x);
-		L->items[k + i].off = a + ls[rel];
+		     item_line_ok(s, len, sp->a + ls[rel], h->seq_col, x);
+		L->items[k + i].off = sp->a + ls[rel];
 		L->items[k + i].line = x->mark.line;
 	}
 	free(ls);
 	for (size_t i = j; i < N; i++) {
 		L->items[k + np + i - j].off = it[i].off + len - olen;
-		L->items[k + np + i - j].line = it[i].line + dl;
+		L->items[k + np + i - j].line = it[i].line + *dl;
 	}
 	L->end_off = h->end_off == olen ? len : h->end_off + len - olen;
-	L->end_line = h->end_line == LINE_END ? LINE_END : h->end_line + dl;
-	if (!ok)
-		goto fail;
+	L->end_line = h->end_line == LINE_END ? LINE_END : h->end_line + *dl;
+	return ok;
+}
 
-	/* splice, move the nodes after the part, fix the weights; the nodes
-	 * are in the records' order, so the items' records are found too */
+/* Splices the part's items into the cached tree's sequence (n items
+ * then), moves the nodes after the part by dl lines, fixes the weights and
+ * fills pt; the nodes are in the records' order, so the items' records are
+ * found too.  False when the result breaks a limit. */
+static bool splice_part(const struct cache *c, struct kf_doc *doc, struct kf_node *nodes,
+			const struct span *sp, struct kf_node *part_root, size_t n, int32_t dl,
+			struct patch *pt)
+{
+	const struct hdr *h = c->h;
+	size_t N = h->nitems, k = sp->k, j = sp->j, np = part_root->n;
 	struct kf_node *root = doc->root, *seq = root->kids[2 * h->seq_pair + 1];
 	pt->seq_rec = (size_t)(seq - nodes);
 	pt->a_rec = (size_t)(seq->kids[k] - nodes);
@@ -648,8 +656,8 @@ static struct kf_doc *load_partial(const struct cache *c, const char *path, cons
 	pt->part = part_root->kids;
 	pt->npart = np;
 	pt->dl = dl;
-	pt->oline_end = oline_end;
-	struct kf_node **kids = kf_arena_alloc(&doc->arena, L->n * sizeof(*kids));
+	pt->oline_end = sp->oline_end;
+	struct kf_node **kids = kf_arena_alloc(&doc->arena, n * sizeof(*kids));
 	size_t w = seq->weight;
 	for (size_t i = k; i < j; i++)
 		w -= seq->kids[i]->weight;
@@ -660,18 +668,46 @@ static struct kf_doc *load_partial(const struct cache *c, const char *path, cons
 	memcpy(kids + k + np, seq->kids + j, (N - j) * sizeof(*kids));
 	if (dl)
 		for (size_t i = 0; i < h->nrecs; i++)
-			if (nodes[i].mark.line >= oline_end)
+			if (nodes[i].mark.line >= sp->oline_end)
 				nodes[i].mark.line += dl;
 	root->weight = root->weight - seq->weight + w;
 	seq->weight = w;
 	seq->kids = kids;
-	seq->n = L->n;
+	seq->n = n;
 	if (root->weight > KF_DOC_MAX_WEIGHT || pt->a_rec >= pt->b_rec || pt->b_rec > h->nrecs)
-		goto fail;
+		return false;
 	pt->root_weight = (uint32_t)root->weight;
 	pt->seq_n = (uint32_t)seq->n;
 	pt->seq_weight = (uint32_t)seq->weight;
-	return doc;
+	return true;
+}
+
+/* Parses only the items the change from the cached text to s touches and
+ * splices them into the cached tree.  NULL if that cannot be done (the
+ * caller parses the whole text); *L is the new text's layout and *pt what
+ * changed. */
+static struct kf_doc *load_partial(const struct cache *c, const char *path, const char *s,
+				   size_t len, struct layout *L, struct patch *pt)
+{
+	const struct hdr *h = c->h;
+	struct span sp;
+	if (!change_span(c, s, len, &sp))
+		return NULL;
+	struct kf_node *nodes;
+	struct kf_doc *doc = doc_from_cache(c, path, &nodes);
+	if (!doc)
+		return NULL;
+	struct kf_err scratch = KF_ERR_INIT;
+	struct kf_node *part_root = NULL;
+	int32_t line = c->items[sp.k].line, dl;
+	int r = kf_doc_parse_part(doc, s + sp.a, sp.plen, line - 1, 1, &part_root, &scratch);
+	kf_err_release(&scratch);
+	if (r < 0 || doc->has_anchors || !part_root || part_root->kind != KF_NODE_SEQ ||
+	    !part_root->block || part_root->mark.col != h->seq_col || part_root->mark.line != line)
+		goto fail;
+	if (part_layout(c, s, len, &sp, part_root, L, &dl) &&
+	    splice_part(c, doc, nodes, &sp, part_root, L->n, dl, pt))
+		return doc;
 fail:
 	free(L->items);
 	memset(L, 0, sizeof(*L));
