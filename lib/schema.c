@@ -134,6 +134,69 @@ static bool valid_ifname(const char *s)
 	return true;
 }
 
+/* An int or size field's value, checked against its range. */
+static int decode_number(struct dec *d, const struct kf_field *f, const struct kf_node *n, long long *dst)
+{
+	const char *v = n->val;
+	long long x;
+	uint64_t bytes;
+	if (f->type == KF_T_INT ? kf_int_parse(v, &x) < 0
+				: kf_size_parse(v, &bytes) < 0 || bytes > (uint64_t)LLONG_MAX) {
+		bad_value(d, f, n);
+		return -EINVAL;
+	}
+	if (f->type == KF_T_SIZE)
+		x = (long long)bytes;
+	if (f->min < f->max && (x < f->min || x > f->max)) {
+		if (f->type == KF_T_SIZE) {
+			char a[32], b[32];
+			kf_errf(d->e, &n->mark, "%s: %s is out of range (%s to %s)", f->key, v,
+				kf_size_fmt((uint64_t)f->min, a, sizeof(a)),
+				kf_size_fmt((uint64_t)f->max, b, sizeof(b)));
+		} else {
+			kf_errf(d->e, &n->mark, "%s: %s is out of range (%lld to %lld)", f->key, v, f->min,
+				f->max);
+		}
+		return -ERANGE;
+	}
+	*dst = x;
+	return 0;
+}
+
+/* The normal form of a value of a textual type into buf: 0, 1 when v is
+ * kept as it is (an interface name), -EINVAL when it is not of the type. */
+static int norm_text(const struct kf_field *f, const char *v, char *buf, size_t len)
+{
+	uint32_t a;
+	int p;
+	char ip[16];
+	switch (f->type) {
+	case KF_T_CPULIST:
+	case KF_T_NODELIST:
+		return kf_cpulist_norm(v, buf, len) < 0 || !buf[0] ? -EINVAL : 0;
+	case KF_T_MAC:
+		return kf_mac_norm(v, buf) < 0 ? -EINVAL : 0;
+	case KF_T_IPV4:
+		if (kf_ipv4_parse(v, &a) < 0)
+			return -EINVAL;
+		kf_ipv4_fmt(a, buf);
+		return 0;
+	case KF_T_CIDR:
+		if (kf_cidr_parse(v, &a, &p) < 0)
+			return -EINVAL;
+		snprintf(buf, len, "%s/%d", kf_ipv4_fmt(a, ip), p);
+		return 0;
+	case KF_T_IFACE:
+		if (kf_mac_norm(v, buf) == 0)
+			return 0;
+		return valid_ifname(v) ? 1 : -EINVAL;
+	case KF_T_PCI:
+		return kf_pci_norm(v, buf, len) < 0 ? -EINVAL : 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 static int decode_scalar(struct dec *d, const struct kf_field *f, const struct kf_node *n, void *dst)
 {
 	if (n->kind != KF_NODE_SCALAR || kf_node_is_null(n)) {
@@ -145,80 +208,20 @@ static int decode_scalar(struct dec *d, const struct kf_field *f, const struct k
 	}
 	const char *v = n->val;
 	char buf[4096];
+	bool b;
+	int r;
 	switch (f->type) {
 	case KF_T_STR:
 		*(const char **)dst = v;
 		return 0;
-	case KF_T_BOOL: {
-		bool b;
+	case KF_T_BOOL:
 		if (kf_bool_parse(v, &b) < 0)
-			goto bad;
+			break;
 		*(int *)dst = b;
 		return 0;
-	}
 	case KF_T_INT:
-	case KF_T_SIZE: {
-		long long x;
-		if (f->type == KF_T_INT) {
-			if (kf_int_parse(v, &x) < 0)
-				goto bad;
-		} else {
-			uint64_t bytes;
-			if (kf_size_parse(v, &bytes) < 0 || bytes > (uint64_t)LLONG_MAX)
-				goto bad;
-			x = (long long)bytes;
-		}
-		if (f->min < f->max && (x < f->min || x > f->max)) {
-			if (f->type == KF_T_SIZE) {
-				char a[32], b[32];
-				kf_errf(d->e, &n->mark, "%s: %s is out of range (%s to %s)", f->key, v,
-					kf_size_fmt((uint64_t)f->min, a, sizeof(a)),
-					kf_size_fmt((uint64_t)f->max, b, sizeof(b)));
-			} else {
-				kf_errf(d->e, &n->mark, "%s: %s is out of range (%lld to %lld)", f->key, v,
-					f->min, f->max);
-			}
-			return -ERANGE;
-		}
-		*(long long *)dst = x;
-		return 0;
-	}
-	case KF_T_CPULIST:
-	case KF_T_NODELIST:
-		if (kf_cpulist_norm(v, buf, sizeof(buf)) < 0 || !buf[0])
-			goto bad;
-		break;
-	case KF_T_MAC:
-		if (kf_mac_norm(v, buf) < 0)
-			goto bad;
-		break;
-	case KF_T_IPV4: {
-		uint32_t a;
-		if (kf_ipv4_parse(v, &a) < 0)
-			goto bad;
-		kf_ipv4_fmt(a, buf);
-		break;
-	}
-	case KF_T_CIDR: {
-		uint32_t a;
-		int p;
-		if (kf_cidr_parse(v, &a, &p) < 0)
-			goto bad;
-		char ip[16];
-		snprintf(buf, sizeof(buf), "%s/%d", kf_ipv4_fmt(a, ip), p);
-		break;
-	}
-	case KF_T_IFACE:
-		if (kf_mac_norm(v, buf) == 0)
-			break;
-		if (!valid_ifname(v))
-			goto bad;
-		*(const char **)dst = v;
-		return 0;
-	case KF_T_PCI:
-		if (kf_pci_norm(v, buf, sizeof(buf)) < 0)
-			goto bad;
-		break;
+	case KF_T_SIZE:
+		return decode_number(d, f, n, dst);
 	case KF_T_ENUM:
 		for (int i = 0; f->enumv[i]; i++)
 			if (!strcmp(f->enumv[i], v)) {
@@ -228,12 +231,12 @@ static int decode_scalar(struct dec *d, const struct kf_field *f, const struct k
 		bad_enum(d, f, n);
 		return -EINVAL;
 	default:
-		goto bad;
+		if ((r = norm_text(f, v, buf, sizeof(buf))) < 0)
+			break;
+		/* already normalised: the node's text (it lives as long as the struct) */
+		*(const char **)dst = r || !strcmp(buf, v) ? v : kf_arena_strdup(d->a, buf);
+		return 0;
 	}
-	/* already normalised: the node's text (it lives as long as the struct) */
-	*(const char **)dst = strcmp(buf, v) ? kf_arena_strdup(d->a, buf) : v;
-	return 0;
-bad:
 	bad_value(d, f, n);
 	return -EINVAL;
 }
