@@ -348,6 +348,72 @@ static int lock_distro(const char *root, const char *name, struct kf_err *e)
 	return fd;
 }
 
+/* Makes HTTP_ROOT/distros (root), takes NAME's lock (*lock, an fd) and
+ * makes an empty staging directory beside the staged distro (*new_dir). */
+static int open_stage(const char *root, const char *name, int *lock, char **new_dir, struct kf_err *e)
+{
+	int r = kf_mkdir_p(root, 0755);
+	if (r < 0)
+		return kf_errc(e, r, NULL, "%s: %s", root, strerror(-r));
+	r = *lock = lock_distro(root, name, e);
+	if (r < 0)
+		return r;
+	*new_dir = kf_xasprintf("%s/.%s.new-%d", root, name, (int)getpid());
+	kf_rm_rf(*new_dir);
+	if (mkdir(*new_dir, 0755) < 0)
+		return kf_errc(e, -errno, NULL, "%s: %s", *new_dir, strerror(errno));
+	return 0;
+}
+
+/* Where the import puts the distro, in res. */
+static void result_paths(struct kf_distro_result *res, const struct target *t, const char *root,
+			 const char *name)
+{
+	res->stage_dir = kf_xasprintf("%s/%s", root, name);
+	res->entry_path = kf_xasprintf("%s/%s.yaml", t->distros_dir, name);
+	res->kernel = kf_xasprintf("%s/vmlinuz", res->stage_dir);
+	res->initrd = kf_xasprintf("%s/initrd.img", res->stage_dir);
+	if (res->info.tree)
+		res->tree_url = kf_xasprintf("%s/distros/%s/tree", t->base_url, name);
+}
+
+/* True when the entry text, the staged kernel and initrd and the staged
+ * tree are already what this import would make (and it is not forced). */
+static bool import_current(const struct kf_distro_opts *o, const struct target *t,
+			   const struct kf_media *m, const struct kf_distro_result *res, const char *text)
+{
+	char hk[65] = "", hi[65] = "";
+	return !o->force && t->prev_text && !strcmp(t->prev_text, text) &&
+	       kf_hash_file(res->kernel, hk) == 0 && kf_hash_file(res->initrd, hi) == 0 &&
+	       !strcmp(hk, res->kernel_sha256) && !strcmp(hi, res->initrd_sha256) &&
+	       tree_current(m, res->stage_dir, &res->info);
+}
+
+/* Stages the tree into new_dir (holding the new kernel and initrd), swaps
+ * it in for the staged distro and writes the entry, last. */
+static int publish(const struct kf_distro_opts *o, const struct kf_media *m, const struct target *t,
+		   const char *new_dir, const char *text, struct kf_distro_result *res, struct kf_err *e)
+{
+	int r;
+	if (res->info.tree) {
+		r = stage_tree(o, m, res->stage_dir, new_dir, res, e);
+		if (r < 0)
+			return r;
+		char *final = kf_xasprintf("%s%s", res->stage_dir, res->media + strlen(new_dir));
+		free(res->media);
+		res->media = final;
+	}
+	r = swap_in(new_dir, res->stage_dir, e);
+	if (r < 0)
+		return r;
+	r = kf_mkdir_p(t->distros_dir, 0755);
+	if (r == 0)
+		r = kf_write_atomic(res->entry_path, text, strlen(text), 0644);
+	if (r < 0)
+		return kf_errc(e, r, NULL, "%s: %s", res->entry_path, strerror(-r));
+	return 0;
+}
+
 int kf_distro_import(const struct kf_distro_opts *o, struct kf_distro_result *res, struct kf_err *e)
 {
 	struct target t = { 0 };
@@ -360,78 +426,26 @@ int kf_distro_import(const struct kf_distro_opts *o, struct kf_distro_result *re
 		return kf_errf(e, NULL,
 			       "bad distro name \"%s\" (letters, digits, \".\", \"_\", \"-\"; at most 64)",
 			       o->name);
-	r = load_target(o, &t, e);
-	if (r < 0)
+	if ((r = load_target(o, &t, e)) < 0 || (r = kf_media_open(&m, o->source, e)) < 0 ||
+	    (r = kf_media_detect(&m, &res->info, e)) < 0)
 		goto out;
-	r = kf_media_open(&m, o->source, e);
-	if (r < 0)
-		goto out;
-	r = kf_media_detect(&m, &res->info, e);
-	if (r < 0)
-		goto out;
-
 	root = kf_xasprintf("%s/distros", t.http_root);
-	r = kf_mkdir_p(root, 0755);
-	if (r < 0) {
-		kf_errc(e, r, NULL, "%s: %s", root, strerror(-r));
+	result_paths(res, &t, root, o->name);
+	if ((r = open_stage(root, o->name, &lock, &new_dir, e)) < 0 ||
+	    (r = stage_boot(o, &m, new_dir, res, e)) < 0)
 		goto out;
-	}
-	r = lock = lock_distro(root, o->name, e);
-	if (r < 0)
-		goto out;
-	res->stage_dir = kf_xasprintf("%s/%s", root, o->name);
-	res->entry_path = kf_xasprintf("%s/%s.yaml", t.distros_dir, o->name);
-	res->kernel = kf_xasprintf("%s/vmlinuz", res->stage_dir);
-	res->initrd = kf_xasprintf("%s/initrd.img", res->stage_dir);
-	if (res->info.tree)
-		res->tree_url = kf_xasprintf("%s/distros/%s/tree", t.base_url, o->name);
-	new_dir = kf_xasprintf("%s/.%s.new-%d", root, o->name, (int)getpid());
-	kf_rm_rf(new_dir);
-	if (mkdir(new_dir, 0755) < 0) {
-		r = kf_errc(e, -errno, NULL, "%s: %s", new_dir, strerror(errno));
-		goto out;
-	}
-	r = stage_boot(o, &m, new_dir, res, e);
-	if (r < 0)
-		goto out;
-
 	src = realpath(o->source, NULL);
 	kargs = prev_kernel_args(res->entry_path);
 	text = entry_text(o, res, src ? src : o->source, kargs);
 	res->created = !t.prev_text;
-	/* the staged kernel and initrd are what the entry says */
-	char hk[65] = "", hi[65] = "";
-	bool boot_same = kf_hash_file(res->kernel, hk) == 0 && kf_hash_file(res->initrd, hi) == 0 &&
-			 !strcmp(hk, res->kernel_sha256) && !strcmp(hi, res->initrd_sha256);
-	if (!o->force && t.prev_text && !strcmp(t.prev_text, text) && boot_same &&
-	    tree_current(&m, res->stage_dir, &res->info)) {
-		res->changed = false;
-		if (res->info.tree)
-			res->media = m.iso ? kf_xasprintf("%s/media.iso", res->stage_dir)
-					   : kf_xasprintf("%s/tree", res->stage_dir);
-		goto done;
-	}
-	res->changed = true;
-	if (res->info.tree) {
-		r = stage_tree(o, &m, res->stage_dir, new_dir, res, e);
-		if (r < 0)
-			goto out;
-		char *final = kf_xasprintf("%s%s", res->stage_dir, res->media + strlen(new_dir));
-		free(res->media);
-		res->media = final;
-	}
-	r = swap_in(new_dir, res->stage_dir, e);
-	if (r < 0)
-		goto out;
-	r = kf_mkdir_p(t.distros_dir, 0755);
+	res->changed = !import_current(o, &t, &m, res, text);
+	if (res->changed)
+		r = publish(o, &m, &t, new_dir, text, res, e);
+	else if (res->info.tree)
+		res->media = m.iso ? kf_xasprintf("%s/media.iso", res->stage_dir)
+				   : kf_xasprintf("%s/tree", res->stage_dir);
 	if (r == 0)
-		r = kf_write_atomic(res->entry_path, text, strlen(text), 0644);
-	if (r < 0) {
-		kf_errc(e, r, NULL, "%s: %s", res->entry_path, strerror(-r));
-		goto out;
-	}
-done:
-	res->seconds = now() - t0;
+		res->seconds = now() - t0;
 out:
 	if (new_dir)
 		kf_rm_rf(new_dir);
