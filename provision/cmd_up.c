@@ -356,14 +356,9 @@ static int run(struct up *u)
 	}
 }
 
-int cmd_up(int argc, char **argv)
+/* Blocks the signals the main loop reads and returns a signalfd for them. */
+static int signal_fd(void)
 {
-	struct up u = { .logsock = -1, .sigfd = -1,
-			.kids = { { .name = "dnsmasq", .out = -1 }, { .name = "tftpd", .out = -1 } } };
-	int rc = kf_serve_cli(argc, argv, &u.cli, usage);
-	if (rc >= 0)
-		return rc;
-	rc = 1;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -372,7 +367,51 @@ int cmd_up(int argc, char **argv)
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	u.sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+/* in.tftpd on the provisioner's address, serving the TFTP root. */
+static int start_tftpd(struct up *u, const char *address, struct kf_err *e)
+{
+	const char *tftpd = getenv("KF_TFTPD") ? getenv("KF_TFTPD") : "in.tftpd";
+	char *taddr = kf_xasprintf("%s:69", address);
+	char *argv[] = { (char *)tftpd, "-L", "-v", "-s", "-B", TFTP_BLKSIZE, "-a", taddr, u->tftp_root, NULL };
+	int r = spawn(u, &u->kids[1], argv, true);
+	free(taddr);
+	return r < 0 ? kf_errf(e, NULL, "up: cannot start %s: %s", tftpd, strerror(-r)) : 0;
+}
+
+/* dnsmasq on the rendered configuration, in the foreground. */
+static int start_dnsmasq(struct up *u, struct kf_err *e)
+{
+	const char *dnsmasq = getenv("KF_DNSMASQ") ? getenv("KF_DNSMASQ") : "dnsmasq";
+	char *conf = kf_xasprintf("--conf-file=%s/dnsmasq.conf", u->dnsmasq_dir);
+	/* dnsmasq drops to an unprivileged user; a private state directory
+	 * (mode 0700, as mktemp makes) keeps it out of its own files */
+	struct stat sb;
+	bool as_root = stat(u->state_dir, &sb) == 0 && !(sb.st_mode & S_IXOTH);
+	if (as_root)
+		kf_log(KF_LOG_INFO, "up: %s is private (mode %03o): dnsmasq keeps running as root",
+		       u->state_dir, (unsigned)(sb.st_mode & 0777));
+	char *argv[] = { (char *)dnsmasq, "--keep-in-foreground", conf, "--log-facility=-",
+			 as_root ? "--user=root" : NULL, "--group=root", NULL };
+	int r = spawn(u, &u->kids[0], argv, false);
+	free(conf);
+	if (r < 0)
+		return kf_errf(e, NULL, "up: cannot start %s: %s", dnsmasq, strerror(-r));
+	kf_serve_set_dnsmasq(u->srv, u->kids[0].pid);
+	return 0;
+}
+
+int cmd_up(int argc, char **argv)
+{
+	struct up u = { .logsock = -1, .sigfd = -1,
+			.kids = { { .name = "dnsmasq", .out = -1 }, { .name = "tftpd", .out = -1 } } };
+	int rc = kf_serve_cli(argc, argv, &u.cli, usage);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	u.sigfd = signal_fd();
 
 	struct kf_err e = KF_ERR_INIT;
 	if (kf_serve_load(u.cli.fleet, &u.inv) < 0)
@@ -394,35 +433,8 @@ int cmd_up(int argc, char **argv)
 	if (kf_serve_start(&u.srv, u.inv, &u.cli.o, &e) < 0)
 		goto out;
 	kf_log(KF_LOG_INFO, "up: HTTP on http://%s:%u", kf_serve_addr(u.srv), kf_serve_port(u.srv));
-
-	const char *tftpd = getenv("KF_TFTPD") ? getenv("KF_TFTPD") : "in.tftpd";
-	char *taddr = kf_xasprintf("%s:69", pv->address);
-	char *targv[] = { (char *)tftpd, "-L", "-v", "-s", "-B", TFTP_BLKSIZE,
-			  "-a", taddr, u.tftp_root, NULL };
-	int r = spawn(&u, &u.kids[1], targv, true);
-	free(taddr);
-	if (r < 0) {
-		kf_errf(&e, NULL, "up: cannot start %s: %s", tftpd, strerror(-r));
+	if (start_tftpd(&u, pv->address, &e) < 0 || start_dnsmasq(&u, &e) < 0)
 		goto out;
-	}
-	const char *dnsmasq = getenv("KF_DNSMASQ") ? getenv("KF_DNSMASQ") : "dnsmasq";
-	char *conf = kf_xasprintf("--conf-file=%s/dnsmasq.conf", u.dnsmasq_dir);
-	/* dnsmasq drops to an unprivileged user; a private state directory
-	 * (mode 0700, as mktemp makes) keeps it out of its own files */
-	struct stat sb;
-	bool as_root = stat(u.state_dir, &sb) == 0 && !(sb.st_mode & S_IXOTH);
-	if (as_root)
-		kf_log(KF_LOG_INFO, "up: %s is private (mode %03o): dnsmasq keeps running as root",
-		       u.state_dir, (unsigned)(sb.st_mode & 0777));
-	char *dargv[] = { (char *)dnsmasq, "--keep-in-foreground", conf, "--log-facility=-",
-			  as_root ? "--user=root" : NULL, "--group=root", NULL };
-	r = spawn(&u, &u.kids[0], dargv, false);
-	free(conf);
-	if (r < 0) {
-		kf_errf(&e, NULL, "up: cannot start %s: %s", dnsmasq, strerror(-r));
-		goto out;
-	}
-	kf_serve_set_dnsmasq(u.srv, u.kids[0].pid);
 	rc = run(&u);
 out:
 	if (e.n)
