@@ -970,10 +970,9 @@ static char *xdup(const char *s)
 	return s ? kf_xstrdup(s) : NULL;
 }
 
-void kf_domcfg_from_guest(struct kf_domcfg *c, const struct kf_p_guest *g)
+/* vCPUs, CPU model and topology, pinning, I/O threads. */
+static void cpus_from_guest(struct kf_domcfg *c, const struct kf_p_guest *g)
 {
-	kf_domcfg_init(c);
-	c->name = xdup(g->name);
 	if (g->vcpus) {
 		c->vcpu_max = g->vcpus->max;
 		c->vcpu_current = g->vcpus->current != KF_UNSET ? g->vcpus->current : g->vcpus->max;
@@ -999,6 +998,11 @@ void kf_domcfg_from_guest(struct kf_domcfg *c, const struct kf_p_guest *g)
 		c->emulatorpin = cpulist(p->emulator);
 	}
 	c->iothreads = g->iothreads;
+}
+
+/* NUMA placement, memory size and balloon, limits, backing. */
+static void memory_from_guest(struct kf_domcfg *c, const struct kf_p_guest *g)
+{
 	if (g->numatune) {
 		c->numa_mode = g->numatune->mode < 0 ? KF_NUMA_STRICT : g->numatune->mode;
 		c->numa_nodes = cpulist(g->numatune->nodes);
@@ -1030,6 +1034,12 @@ void kf_domcfg_from_guest(struct kf_domcfg *c, const struct kf_p_guest *g)
 		c->nosharepages = g->memory_backing->nosharepages;
 		c->locked = g->memory_backing->locked;
 	}
+}
+
+/* Interfaces (the first takes the guest's MAC when it names none) and PCI
+ * devices. */
+static void devices_from_guest(struct kf_domcfg *c, const struct kf_p_guest *g)
+{
 	c->nnics = g->interfaces.n;
 	c->nics = kf_xcalloc(c->nnics ? c->nnics : 1, sizeof(*c->nics));
 	for (size_t i = 0; i < c->nnics; i++) {
@@ -1054,6 +1064,15 @@ void kf_domcfg_from_guest(struct kf_domcfg *c, const struct kf_p_guest *g)
 		c->hostdevs[i].pci = xdup(h->pci);
 		c->hostdevs[i].managed = h->managed != 0;
 	}
+}
+
+void kf_domcfg_from_guest(struct kf_domcfg *c, const struct kf_p_guest *g)
+{
+	kf_domcfg_init(c);
+	c->name = xdup(g->name);
+	cpus_from_guest(c, g);
+	memory_from_guest(c, g);
+	devices_from_guest(c, g);
 }
 
 void kf_domcfg_copy(struct kf_domcfg *d, const struct kf_domcfg *s)
