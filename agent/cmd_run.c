@@ -5,6 +5,7 @@
 
 #include "agent/cmd.h"
 #include "agent/engine.h"
+#include "agent/report.h"
 #include "util.h"
 
 static void usage(FILE *f, const char *cmd)
@@ -39,6 +40,25 @@ static void usage(FILE *f, const char *cmd)
 		KF_SECTION_NAMES, !strcmp(cmd, "apply") ? "made" : "pending");
 }
 
+/* One run: its result on stdout (text or JSON) and to the report URL;
+ * the exit code. */
+static int run_engine(const struct kf_engine_opts *o, bool json)
+{
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_run run;
+	int rc = 1;
+	if (kf_engine_run(o, kf_resources, kf_nresources, &run, &e) < 0) {
+		kf_err_print(&e, stderr);
+	} else {
+		kf_run_print(&run, json, stdout);
+		kf_run_post(&run, o->cacert);
+		rc = run.exit_code;
+	}
+	kf_run_release(&run);
+	kf_err_release(&e);
+	return rc;
+}
+
 static int run_cmd(enum kf_run_mode mode, int argc, char **argv)
 {
 	enum { O_ONLY = 256, O_SKIP, O_JSON, O_REPORT, O_STATE, O_CACERT };
@@ -56,7 +76,8 @@ static int run_cmd(enum kf_run_mode mode, int argc, char **argv)
 		{ 0 },
 	};
 	const char *cmd = kf_run_mode_name(mode);
-	struct kf_engine_opts o = { .mode = mode, .out = stdout };
+	struct kf_engine_opts o = { .mode = mode };
+	bool json = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "p:r:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -64,7 +85,7 @@ static int run_cmd(enum kf_run_mode mode, int argc, char **argv)
 		case 'r': o.root = optarg; break;
 		case O_ONLY: o.only = optarg; break;
 		case O_SKIP: o.skip = optarg; break;
-		case O_JSON: o.json = true; break;
+		case O_JSON: json = true; break;
 		case O_REPORT: o.report = optarg; break;
 		case O_STATE: o.state_dir = optarg; break;
 		case O_CACERT: o.cacert = optarg; break;
@@ -85,7 +106,7 @@ static int run_cmd(enum kf_run_mode mode, int argc, char **argv)
 		fprintf(stderr, "kickfleet-agent %s: give --only or --skip, not both\n", cmd);
 		return 1;
 	}
-	return kf_engine_run(&o, kf_resources, kf_nresources);
+	return run_engine(&o, json);
 }
 
 int agent_cmd_plan(int argc, char **argv)

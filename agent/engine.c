@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/facts_probe.h"
 #include "agent/host.h"
-#include "agent/http.h"
+#include "agent/http.h" /* the profile by URL */
 #include "profile.h"
 #include "util.h"
 
@@ -107,8 +106,11 @@ void kf_run_release(struct kf_run *r)
 	for (size_t i = 0; i < r->nfails; i++)
 		free(r->fails[i].text);
 	free(r->fails);
+	free(r->role);
+	free(r->root);
 	free(r->profile_source);
 	free(r->profile_note);
+	free(r->report_url);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -241,97 +243,112 @@ static int load_profile(const struct kf_engine_opts *o, struct kf_run *run, stru
 	return r;
 }
 
-static void send_report(const struct kf_engine_opts *o, const struct kf_profile *p, struct kf_run *run)
+/* Checks the options and loads the profile into the run's header. */
+static int start(const struct kf_engine_opts *o, struct kf_run *run, struct kf_profile **p, struct kf_err *e)
 {
-	const char *url = o->report ? o->report : p->agent ? p->agent->report : NULL;
-	if (!url || !*url)
-		return;
-	struct kf_err e = KF_ERR_INIT;
-	char *json = kf_run_json(run);
-	/* a failed report is logged and never changes the exit code */
-	if (kf_http_post_json(url, json, o->cacert, &e) < 0 || kf_facts_post(url, o->cacert, &e) < 0)
-		kf_log(KF_LOG_WARN, "%s", e.n ? e.v[0].text : "report failed");
-	free(json);
-	kf_err_release(&e);
+	int r;
+	if ((r = kf_sections_check(o->only, "--only", e)) < 0 || (r = kf_sections_check(o->skip, "--skip", e)) < 0)
+		return r;
+	kf_sysroot_set(o->root);
+	run->mode = o->mode;
+	run->root = kf_xstrdup(kf_sysroot());
+	if ((r = load_profile(o, run, p, e)) < 0)
+		return r;
+	const struct kf_profile *pr = *p;
+	run->role = pr->role ? kf_xstrdup(pr->role) : NULL;
+	const char *url = o->report ? o->report : pr->agent ? pr->agent->report : NULL;
+	run->report_url = url ? kf_xstrdup(url) : NULL;
+	if (run->mode == KF_RUN_AUTO)
+		run->mode = pr->agent && pr->agent->mode == KF_AGENT_CHECK ? KF_RUN_CHECK : KF_RUN_APPLY;
+	return 0;
 }
 
-int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *const *table, size_t n)
+static size_t nmsgs(const struct kf_err *e)
 {
-	struct kf_err perr = KF_ERR_INIT, fail = KF_ERR_INIT;
-	struct kf_hostinfo host;
-	struct kf_profile *p = NULL;
-	struct kf_run run = { 0 };
-	struct rstate *rs = kf_xcalloc(n ? n : 1, sizeof(*rs));
-	size_t nrs = 0;
-	int rc = 1;
-	bool have_host = false;
+	return e->n + e->dropped;
+}
 
-	if (kf_sections_check(o->only, "--only", &perr) < 0 || kf_sections_check(o->skip, "--skip", &perr) < 0)
-		goto out;
-	kf_sysroot_set(o->root);
-	run.mode = o->mode;
-	run.root = kf_sysroot();
-	if (load_profile(o, &run, &p, &perr) < 0)
-		goto out;
-	run.role = p->role;
-	if (run.mode == KF_RUN_AUTO)
-		run.mode = p->agent && p->agent->mode == KF_AGENT_CHECK ? KF_RUN_CHECK : KF_RUN_APPLY;
-	if (kf_host_probe(&host, &fail) < 0) {
-		take_failures(&run, &fail, 0, NULL);
-		kf_run_finish(&run);
-		goto print;
-	}
-	have_host = true;
-
-	struct kf_ctx ctx = { .profile = p, .err = &perr, .host = &host, .verbose = o->verbose,
-			      .fail = &fail };
-	ctx.state_dir = o->state_dir                       ? o->state_dir
-			: p->agent && p->agent->state_dir ? p->agent->state_dir
-							  : KF_STATE_DIR_DEFAULT;
-	ctx.profile_url = kf_is_url(o->profile) ? o->profile : NULL;
-	ctx.report_url = o->report ? o->report : p->agent ? p->agent->report : NULL;
+/* Parses every selected resource into rs[*nrs...].  0, or a negative errno
+ * when one failed or added a profile error (all of them in ctx->err). */
+static int parse_all(struct kf_ctx *ctx, const struct kf_engine_opts *o, const struct kf_resource *const *table,
+		     size_t n, struct rstate *rs, size_t *nrs)
+{
+	size_t first = nmsgs(ctx->err);
+	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!kf_section_selected(table[i]->section, o->only, o->skip))
 			continue;
-		rs[nrs].res = table[i];
-		table[i]->parse(&ctx, &rs[nrs].desired);
-		nrs++;
+		struct rstate *st = &rs[(*nrs)++];
+		st->res = table[i];
+		size_t before = nmsgs(ctx->err);
+		int r = st->res->parse(ctx, &st->desired);
+		if (r < 0 && nmsgs(ctx->err) == before)
+			kf_errc(ctx->err, r, NULL, "%s: cannot read the profile: %s", st->res->name, strerror(-r));
+		if (r < 0 && !rc)
+			rc = r;
 	}
-	if (perr.n)
-		goto out; /* profile errors against this host: nothing touched */
+	return rc ? rc : nmsgs(ctx->err) > first ? -EINVAL : 0;
+}
 
-	probe_all(&ctx, rs, nrs, &run, &run.plan);
-	if (run.mode == KF_RUN_APPLY) {
-		apply_all(&ctx, rs, nrs, &run);
-		verify(&ctx, rs, nrs, &run);
+static void release_states(struct rstate *rs, size_t n, struct kf_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) { /* resource data, for apply only */
+		struct kf_change *ch = &plan->v[i];
+		if (ch->free_data)
+			ch->free_data(ch->data);
+		ch->data = NULL;
+		ch->free_data = NULL;
 	}
-	kf_run_finish(&run);
-print:
-	if (o->json) {
-		char *json = kf_run_json(&run);
-		fprintf(o->out, "%s\n", json);
-		free(json);
-	} else {
-		kf_run_print_text(&run, o->out);
-	}
-	fflush(o->out);
-	send_report(o, p, &run);
-	rc = run.exit_code;
-out:
-	if (perr.n)
-		kf_err_print(&perr, stderr);
-	for (size_t i = 0; i < nrs; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (rs[i].desired && rs[i].res->free_desired)
 			rs[i].res->free_desired(rs[i].desired);
 		if (rs[i].actual && rs[i].res->free_actual)
 			rs[i].res->free_actual(rs[i].actual);
 	}
 	free(rs);
+}
+
+int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *const *table, size_t n,
+		  struct kf_run *run, struct kf_err *e)
+{
+	struct kf_err fail = KF_ERR_INIT;
+	struct kf_hostinfo host;
+	struct kf_profile *p = NULL;
+	struct rstate *rs = kf_xcalloc(n ? n : 1, sizeof(*rs));
+	size_t nrs = 0;
+	bool have_host = false;
+	int r;
+
+	memset(run, 0, sizeof(*run));
+	if ((r = start(o, run, &p, e)) < 0)
+		goto out;
+	if (kf_host_probe(&host, &fail) < 0) {
+		take_failures(run, &fail, 0, NULL);
+		goto done;
+	}
+	have_host = true;
+
+	struct kf_ctx ctx = { .profile = p, .err = e, .host = &host, .verbose = o->verbose, .fail = &fail,
+			      .report_url = run->report_url };
+	ctx.state_dir = o->state_dir                       ? o->state_dir
+			: p->agent && p->agent->state_dir ? p->agent->state_dir
+							  : KF_STATE_DIR_DEFAULT;
+	ctx.profile_url = kf_is_url(o->profile) ? o->profile : NULL;
+	if ((r = parse_all(&ctx, o, table, n, rs, &nrs)) < 0)
+		goto out; /* profile errors against this host: nothing touched */
+
+	probe_all(&ctx, rs, nrs, run, &run->plan);
+	if (run->mode == KF_RUN_APPLY) {
+		apply_all(&ctx, rs, nrs, run);
+		verify(&ctx, rs, nrs, run);
+	}
+done:
+	kf_run_finish(run);
+out:
+	release_states(rs, nrs, &run->plan);
 	if (have_host)
 		kf_host_release(&host);
-	kf_run_release(&run);
 	kf_profile_free(p);
-	kf_err_release(&perr);
 	kf_err_release(&fail);
-	return rc;
+	return r;
 }

@@ -1,9 +1,11 @@
 /* The engine: runs the resource table (agent/resources.c) over a profile.
  *
- *   parse → probe → diff → print the plan → (apply → probe → diff → verify)
+ *   parse → probe → diff → the plan → (apply → probe → diff → verify)
  *
- * A profile error (bad file, or a value this host cannot take) stops the
- * run before anything is probed or touched: exit 1.  A resource that fails
+ * and returns what it found and did as a struct kf_run; the commands print
+ * and post it (agent/report.h).  A profile error (bad file, or a value
+ * this host cannot take) stops the run before anything is probed or
+ * touched: exit 1.  A resource that fails
  * to probe or apply is reported and the others go on.  Exit codes follow
  * Puppet's detailed codes: 0 nothing to do, 2 changes (made by apply, or
  * pending for plan/check), 4 failures, 6 changes and failures.  Changes
@@ -13,7 +15,6 @@
 #define KF_AGENT_ENGINE_H
 
 #include <stdbool.h>
-#include <stdio.h>
 
 #include "agent/resource.h"
 
@@ -28,12 +29,10 @@ struct kf_engine_opts {
 	const char *root;      /* sysroot, NULL or "/" for the host */
 	const char *only;      /* comma separated sections, or NULL */
 	const char *skip;
-	const char *report;    /* URL to POST the JSON result to (NULL: the profile's) */
+	const char *report;    /* URL to POST the result to (NULL: the profile's) */
 	const char *state_dir; /* host path of the agent's state (last good profile) */
 	const char *cacert;    /* CA bundle for https, NULL: the system's */
-	bool json;
 	bool verbose;
-	FILE *out;             /* the plan / result (stdout) */
 };
 
 #define KF_STATE_DIR_DEFAULT "/var/lib/kickfleet-agent"
@@ -44,14 +43,16 @@ struct kf_failure {
 	char *text;
 };
 
-/* Everything one run found and did, for printing and for the report. */
+/* Everything one run found and did, for printing and for the report.
+ * Zero-initialised; kf_run_release frees it. */
 struct kf_run {
 	enum kf_run_mode mode;
-	const char *role;
-	const char *root;
+	char *role;
+	char *root;            /* the sysroot, "/" for the host */
 	char *profile_source;
 	char *profile_note;    /* e.g. "server unreachable, using the last good copy" */
 	bool profile_fallback;
+	char *report_url;      /* --report, else the profile's agent.report, else NULL */
 	struct kf_plan plan;
 	struct kf_failure *fails;
 	size_t nfails, capfails;
@@ -61,9 +62,15 @@ struct kf_run {
 
 const char *kf_run_mode_name(enum kf_run_mode m);
 
-/* Runs the table over the options' profile; returns the exit code.  The
- * table is a parameter so that unit tests can run fake resources. */
-int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *const *table, size_t n);
+/* Runs the table over the options' profile into *run (zeroed first;
+ * release it in every case).  0 when the run went through: run->exit_code
+ * is set, host failures are among run->fails.  A negative errno when it
+ * stopped before touching anything (bad --only/--skip, a profile that does
+ * not load, a resource's parse that fails): the messages are in e, the
+ * exit code is 1.  The table is a parameter so that unit tests can run
+ * fake resources. */
+int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *const *table, size_t n,
+		  struct kf_run *run, struct kf_err *e);
 
 /* Checks a --only/--skip list against the section names; 0 or -EINVAL
  * with a message in e. */
@@ -76,12 +83,6 @@ void kf_run_finish(struct kf_run *r);
 void kf_run_add_failure(struct kf_run *r, const char *resource, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void kf_run_release(struct kf_run *r);
-
-/* The result for people: one line per change (resource, what, from → to,
- * status), then notes, failures and a summary line. */
-void kf_run_print_text(const struct kf_run *r, FILE *f);
-/* The same as one JSON document (agent/report_json.c, lib/json.h); malloc'd. */
-char *kf_run_json(const struct kf_run *r);
 
 /* The static resource table, in apply order (agent/resources.c). */
 extern const struct kf_resource *const kf_resources[];

@@ -17,7 +17,7 @@
  *           file:line:col and make the run exit 1 before anything is touched)
  *   probe  (host → actual state; reads only, never writes)
  *   diff   (desired, actual → changes appended to the plan; pure, no I/O)
- * then prints the plan, and for apply: apply each change, probe and diff
+ * then makes the plan, and for apply: apply each change, probe and diff
  * again, and verify the plan is now empty.
  *
  * A resource whose part of the profile is absent returns desired == NULL

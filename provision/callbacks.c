@@ -30,7 +30,7 @@ int kf_report_parse(const char *json, size_t len, int *drifted, int *failed, lon
 	*drifted = *failed = 0;
 	*changes = 0;
 	if (sum) {
-		/* kickfleet-agent's report (agent/report_json.c) */
+		/* kickfleet-agent's report (agent/report.c) */
 		long to_change = kf_json_get_int(sum, "to_change", 0), nfailed = kf_json_get_int(sum, "failed", 0);
 		long nerr = kf_json_get_int(sum, "errors", 0), pending = kf_json_get_int(sum, "pending", 0);
 		long applied = kf_json_get_int(sum, "applied", 0);

@@ -1,7 +1,9 @@
 /* Unit tests of the agent's engine with fake resources: exit codes,
  * pending changes, a failing change that does not stop the others, the
  * verify pass after apply, --only/--skip, profile errors (exit 1, nothing
- * applied), and the text and JSON output. */
+ * applied; a resource's parse that fails, too), and the text and JSON
+ * output (agent/report.c). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 
 #include "agent/engine.h"
+#include "agent/report.h"
 #include "util.h"
 
 static char root[64];
@@ -24,6 +27,8 @@ static char profile[128];
 static int state_a, state_b;
 static int applied;
 static bool sticky; /* apply of "a" reports success but changes nothing */
+static int parse_fails;       /* fb's parse returns this */
+static const char *parse_msg; /* and adds this profile error first */
 
 static void put(const char *rel, const char *text)
 {
@@ -97,7 +102,9 @@ static int fa_apply(struct kf_ctx *ctx, struct kf_change *ch)
 static int fb_parse(struct kf_ctx *ctx, void **d)
 {
 	*d = ctx->profile->cpu ? (void *)1 : NULL;
-	return 0;
+	if (parse_msg)
+		kf_errf(ctx->err, NULL, "%s", parse_msg);
+	return parse_fails;
 }
 static int fb_diff(struct kf_ctx *ctx, const void *d, const void *a, struct kf_plan *plan)
 {
@@ -122,8 +129,19 @@ static int run(enum kf_run_mode mode, const char *only, const char *skip, bool j
 	size_t len;
 	FILE *f = open_memstream(out, &len);
 	struct kf_engine_opts o = { .mode = mode, .profile = profile, .root = root, .only = only,
-				    .skip = skip, .json = json, .out = f };
-	int rc = kf_engine_run(&o, table, 2);
+				    .skip = skip };
+	struct kf_run r;
+	struct kf_err e = KF_ERR_INIT;
+	int rc = 1;
+	if (kf_engine_run(&o, table, 2, &r, &e) < 0) {
+		assert_true(e.n > 0); /* stopped: always says why */
+		kf_err_print(&e, stderr);
+	} else {
+		kf_run_print(&r, json, f);
+		rc = r.exit_code;
+	}
+	kf_run_release(&r);
+	kf_err_release(&e);
 	fclose(f);
 	return rc;
 }
@@ -133,6 +151,8 @@ static void reset(void)
 	state_a = state_b = 0;
 	applied = 0;
 	sticky = false;
+	parse_fails = 0;
+	parse_msg = NULL;
 }
 
 static void test_plan_touches_nothing(void **st)
@@ -212,14 +232,46 @@ static void test_profile_error_exits_1(void **st)
 	put("/bad.yaml", "memory:\n  numa_balancing: perhaps\n");
 	char bad[128];
 	snprintf(bad, sizeof(bad), "%s/bad.yaml", root);
-	size_t len;
-	char *out = NULL;
-	FILE *f = open_memstream(&out, &len);
-	struct kf_engine_opts o = { .mode = KF_RUN_APPLY, .profile = bad, .root = root, .out = f };
-	assert_int_equal(kf_engine_run(&o, table, 2), 1);
-	fclose(f);
+	struct kf_engine_opts o = { .mode = KF_RUN_APPLY, .profile = bad, .root = root };
+	struct kf_run r;
+	struct kf_err e = KF_ERR_INIT;
+	assert_int_equal(kf_engine_run(&o, table, 2, &r, &e), -EINVAL);
 	assert_int_equal(applied, 0);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0].text, "numa_balancing"));
+	assert_int_equal(r.plan.n, 0);
+	kf_run_release(&r);
+	kf_err_release(&e);
+}
+
+/* A parse that fails stops the run before anything is probed or applied,
+ * with its own message or, when it left none, one naming the resource. */
+static void test_parse_failure_exits_1(void **st)
+{
+	(void)st;
+	struct kf_engine_opts o = { .mode = KF_RUN_APPLY, .profile = profile, .root = root };
+	for (int quiet = 0; quiet < 2; quiet++) {
+		reset();
+		parse_fails = quiet ? -ENOMEM : -EINVAL;
+		parse_msg = quiet ? NULL : "cpu: bad online list";
+		struct kf_run r;
+		struct kf_err e = KF_ERR_INIT;
+		assert_int_equal(kf_engine_run(&o, table, 2, &r, &e), parse_fails);
+		assert_int_equal(applied, 0);
+		assert_int_equal(r.plan.n, 0);
+		assert_int_equal(e.n, 1);
+		assert_string_equal(e.v[0].text, quiet ? "fb: cannot read the profile: Cannot allocate memory"
+						       : "cpu: bad online list");
+		kf_run_release(&r);
+		kf_err_release(&e);
+	}
+	reset();
+	char *out = NULL;
+	parse_fails = -EIO;
+	assert_int_equal(run(KF_RUN_PLAN, NULL, NULL, false, &out), 1);
 	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(run(KF_RUN_PLAN, "memory", NULL, false, &out), 2); /* fb not selected */
 	free(out);
 }
 
@@ -253,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_verify_after_apply),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_profile_error_exits_1),
+		cmocka_unit_test(test_parse_failure_exits_1),
 		cmocka_unit_test(test_exit_codes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
