@@ -147,7 +147,14 @@ static void on_int(int sig)
 	stop = 1;
 }
 
-int cmd_status(int argc, char **argv)
+struct status_opts {
+	const char *fleet, *outdir;
+	bool json, watch;
+	double interval; /* seconds between redraws */
+};
+
+/* -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct status_opts *o)
 {
 	static const struct option opts[] = {
 		{ "fleet", required_argument, NULL, 'f' },
@@ -157,17 +164,15 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *fleet = KF_DEFAULT_FLEET, *outdir = NULL;
-	int json = 0, watch = 0, c;
-	double interval = 2;
+	int c;
 	while ((c = getopt_long(argc, argv, "f:o:jwh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': fleet = optarg; break;
-		case 'o': outdir = optarg; break;
-		case 'j': json = 1; break;
+		case 'f': o->fleet = optarg; break;
+		case 'o': o->outdir = optarg; break;
+		case 'j': o->json = true; break;
 		case 'w':
-			watch = 1;
-			if (optarg && (interval = atof(optarg)) <= 0) {
+			o->watch = true;
+			if (optarg && (o->interval = atof(optarg)) <= 0) {
 				fprintf(stderr, "kickfleet: bad --watch interval \"%s\"\n", optarg);
 				return 1;
 			}
@@ -176,71 +181,102 @@ int cmd_status(int argc, char **argv)
 		default: usage(stderr); return 1;
 		}
 	}
-	if (optind != argc || (json && watch)) {
+	if (optind != argc || (o->json && o->watch)) {
 		usage(stderr);
 		return 1;
 	}
-	struct kf_err e = KF_ERR_INIT;
+	return -1;
+}
+
+/* Opens the state store of the fleet's render tree. */
+static int open_state(const struct status_opts *o, struct kf_state **st, struct kf_err *e)
+{
 	struct kf_inventory *inv = NULL;
-	struct kf_state *st = NULL;
 	char *db = NULL;
-	int rc = 1;
-	if (kf_inventory_load_shallow(&inv, fleet, &e) < 0)
+	int r = kf_inventory_load_shallow(&inv, o->fleet, e);
+	if (r < 0)
 		goto out;
-	db = kf_render_state_path(inv, outdir);
-	if (access(db, R_OK) < 0) {
-		kf_errf(&e, NULL, "status: no state at %s (run kickfleet render or serve first)", db);
+	db = kf_render_state_path(inv, o->outdir);
+	if (access(db, R_OK) < 0)
+		r = kf_errf(e, NULL, "status: no state at %s (run kickfleet render or serve first)", db);
+	else
+		r = kf_state_open(st, db, e);
+out:
+	free(db);
+	kf_inventory_free(inv);
+	return r;
+}
+
+/* Prints every host once (table or JSON); *done of *n are installed. */
+static int show(struct kf_state *st, const struct status_opts *o, bool clear, size_t *done, size_t *n,
+		struct kf_err *e)
+{
+	struct kf_host_rec *v = NULL;
+	struct kf_facts_row *fr = NULL;
+	size_t nf = 0;
+	*n = 0;
+	int r = kf_state_list_hosts(st, &v, n, e);
+	if (r == 0)
+		r = kf_state_list_facts(st, &fr, &nf, e);
+	if (r < 0)
 		goto out;
+	if (o->json) {
+		print_json(v, *n, fr, nf, stdout);
+	} else {
+		if (clear)
+			fputs("\033[H\033[2J", stdout);
+		print_table(v, *n, fr, nf, stdout);
 	}
-	if (kf_state_open(&st, db, &e) < 0)
-		goto out;
+	*done = count_installed(v, *n);
+out:
+	kf_host_recs_free(v, *n);
+	kf_facts_rows_free(fr, nf);
+	return r;
+}
+
+/* Redraws with a progress bar until every host is installed or a signal. */
+static int watch(struct kf_state *st, const struct status_opts *o, struct kf_err *e)
+{
 	signal(SIGINT, on_int);
 	signal(SIGTERM, on_int);
 	time_t start = time(NULL);
-	size_t done0 = (size_t)-1;
+	size_t done0 = (size_t)-1, done = 0, n = 0;
 	bool tty = isatty(1);
 	for (;;) {
-		struct kf_host_rec *v = NULL;
-		size_t n = 0;
-		struct kf_facts_row *fr = NULL;
-		size_t nf = 0;
-		if (kf_state_list_hosts(st, &v, &n, &e) < 0 || kf_state_list_facts(st, &fr, &nf, &e) < 0) {
-			kf_host_recs_free(v, n);
-			goto out;
-		}
-		if (json) {
-			print_json(v, n, fr, nf, stdout);
-		} else {
-			if (watch && tty)
-				fputs("\033[H\033[2J", stdout);
-			print_table(v, n, fr, nf, stdout);
-		}
-		size_t done = count_installed(v, n);
-		kf_host_recs_free(v, n);
-		kf_facts_rows_free(fr, nf);
-		if (!watch)
-			break;
+		int r = show(st, o, tty, &done, &n, e);
+		if (r < 0)
+			return r;
 		if (done0 == (size_t)-1)
 			done0 = done;
 		putchar('\n');
 		print_progress(stdout, done, n, done0, (long long)(time(NULL) - start));
 		fflush(stdout);
 		if (done >= n || stop)
-			break;
-		for (double t = 0; t < interval && !stop; t += 0.1)
+			return 0;
+		for (double t = 0; t < o->interval && !stop; t += 0.1)
 			usleep(100000);
 		if (stop)
-			break;
+			return 0;
 		if (!tty)
 			putchar('\n');
 	}
-	rc = 0;
-out:
-	if (rc)
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct status_opts o = { .fleet = KF_DEFAULT_FLEET, .interval = 2 };
+	int rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_state *st = NULL;
+	size_t done, n;
+	int r = open_state(&o, &st, &e);
+	if (r == 0)
+		r = o.watch ? watch(st, &o, &e) : show(st, &o, false, &done, &n, &e);
+	if (r < 0)
 		kf_err_print(&e, stderr);
 	kf_err_release(&e);
 	kf_state_close(st);
-	free(db);
-	kf_inventory_free(inv);
-	return rc;
+	return r < 0 ? 1 : 0;
 }
