@@ -176,6 +176,7 @@ struct kf_power_cfg {
 	int cipher_suite;
 	const char *uri;      /* libvirt URI; NULL: qemu+ssh://root@KVMHOST/system */
 	const char *kvm_host; /* guests: the host they run on (its ip, else name) */
+	int firmware;         /* enum kf_firmware: the boot type a one-time PXE boot asks for */
 };
 /* Fills *out for the host or guest named name.  -ENOENT when there is no
  * such machine, -ENODEV when a host has no power section (a message in

@@ -174,6 +174,7 @@ int kf_power_resolve(const struct kf_inventory *inv, const char *name, struct kf
 				       "%s: no power control (give the host a power: section with its BMC)",
 				       name);
 		resolve_ipmi(inv, h->power, out);
+		out->firmware = h->firmware;
 		return 0;
 	}
 	const struct kf_i_guest *g = find_guest(inv, name);
@@ -184,6 +185,7 @@ int kf_power_resolve(const struct kf_inventory *inv, const char *name, struct kf
 	out->type = KF_POWER_LIBVIRT;
 	out->uri = g->power ? g->power->uri : NULL;
 	out->kvm_host = kh && kh->ip ? kh->ip : g->host;
+	out->firmware = g->firmware;
 	return 0;
 }
 

@@ -28,8 +28,9 @@
 	F(virDomainGetNumaParameters) F(virDomainGetVcpuPinInfo) F(virDomainGetVcpus)   \
 	F(virDomainGetVcpusFlags) F(virDomainGetXMLDesc) F(virDomainIOThreadInfoFree)   \
 	F(virDomainIsActive) F(virDomainLookupByName) F(virDomainPinEmulator)           \
-	F(virDomainPinIOThread) F(virDomainPinVcpu) F(virDomainSetAutostart)            \
-	F(virDomainSetMemoryFlags) F(virDomainSetMemoryParameters)                      \
+	F(virDomainPinIOThread) F(virDomainPinVcpu) F(virDomainReset)                   \
+	F(virDomainSetAutostart) F(virDomainSetMemoryFlags)                             \
+	F(virDomainSetMemoryParameters)                                                 \
 	F(virDomainSetMemoryStatsPeriod) F(virDomainSetNumaParameters)                  \
 	F(virDomainSetVcpusFlags) F(virDomainShutdown) F(virGetLastError)               \
 	F(virNodeGetCPUMap) F(virNodeGetInfo) F(virResetLastError) F(virSetErrorFunc)   \
@@ -253,6 +254,20 @@ int kf_vdom_start(struct kf_vdom *d, struct kf_err *e)
 {
 	if (lib.virDomainCreate(d->dom) < 0)
 		return verr(e, "start \"%s\"", d->name);
+	return 0;
+}
+
+int kf_vdom_destroy(struct kf_vdom *d, struct kf_err *e)
+{
+	if (lib.virDomainDestroy(d->dom) < 0)
+		return verr(e, "power off \"%s\"", d->name);
+	return 0;
+}
+
+int kf_vdom_reset(struct kf_vdom *d, struct kf_err *e)
+{
+	if (lib.virDomainReset(d->dom, 0) < 0)
+		return verr(e, "reset \"%s\"", d->name);
 	return 0;
 }
 

@@ -39,6 +39,10 @@ int kf_vdom_is_running(struct kf_vdom *d, bool *running, struct kf_err *e);
 int kf_vdom_get_autostart(struct kf_vdom *d, int *on, struct kf_err *e);
 int kf_vdom_set_autostart(struct kf_vdom *d, int on, struct kf_err *e);
 int kf_vdom_start(struct kf_vdom *d, struct kf_err *e);
+/* Power off at once (virDomainDestroy), and a hard reset of a running
+ * domain (virDomainReset), for `kickfleet power`. */
+int kf_vdom_destroy(struct kf_vdom *d, struct kf_err *e);
+int kf_vdom_reset(struct kf_vdom *d, struct kf_err *e);
 /* Shuts down (ACPI), waits up to timeout_s for it to stop, then destroys
  * it; starts it again.  Only for guests whose profile allows it. */
 int kf_vdom_restart(struct kf_vdom *d, int timeout_s, struct kf_err *e);

@@ -18,5 +18,7 @@ int cmd_guest(int argc, char **argv);
 /* provision/cmd_facts.c */
 int cmd_facts(int argc, char **argv);
 int cmd_discovered(int argc, char **argv);
+/* provision/cmd_power.c */
+int cmd_power(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const struct kf_subcmd cmds[] = {
 	{ "status", cmd_status, "hosts' install states, last reports, drift (--watch, --json)" },
 	{ "facts", cmd_facts, "HOST: the latest facts its agent posted (CPU, NUMA, memory, NICs, disks)" },
 	{ "discovered", cmd_discovered, "machines the discovery endpoint found (unknown_hosts: discovery)" },
+	{ "power", cmd_power, "status|on|off|cycle|reset of hosts (IPMI) and guests (libvirt), many at once" },
 	{ "guest", cmd_guest, "install NAME: define and start a guest on its KVM host (libvirt)" },
 };
 

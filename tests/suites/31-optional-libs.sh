@@ -3,8 +3,8 @@
 # linked: kickfleet-agent does not list them, runs the same without them
 # (in a mount namespace where their files are hidden), and says which one
 # is missing when a run needs it.  Guests use libvirt's test driver.  The
-# same for kickfleet with libarchive (only ISO images need it) and
-# libmicrohttpd (only serve and up).
+# same for kickfleet with libarchive (only ISO images need it),
+# libmicrohttpd (only serve and up) and libfreeipmi (only power).
 . "$(dirname "$0")/../lib.sh"
 t_need_root
 cd "$TOP" || exit 1
@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 # at exit, depending only on heap layout (google/sanitizers#1322)
 export ASAN_OPTIONS=detect_leaks=1:intercept_tls_get_addr=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1 libarchive.so.13 libmicrohttpd.so.12"
+lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1 libarchive.so.13 libmicrohttpd.so.12 libfreeipmi.so.17"
 profile=tests/data/agent/full-two-node-amd/profile.yaml
 tests/sysroot/mktree.sh two-node-amd "$work/root" >/dev/null
 cat >"$work/guests.yaml" <<'EOF'
@@ -120,12 +120,22 @@ distros:
   handmade: {kernel: /k, initrd: /i}
 roles:
   r: {distro: handmade, kickstart: t.ks}
+hosts:
+  - {name: h1, mac: "52:54:00:00:00:01", role: r,
+     power: {address: 127.0.0.1, port: 9, user: u, password_file: pw}}
 EOF
 printf 'text\n' >"$work/fleet/t.ks"
+printf 'pw\n' >"$work/fleet/pw"
+chmod 600 "$work/fleet/pw"
 for b in build/kickfleet build/asan/kickfleet; do
 	[ -x "$b" ] || { t_fail "$b not built (make all asan)"; continue; }
 	case $b in */asan/*) tag=asan ;; *) tag=plain ;; esac
-	not_linked "$tag" "$b" libvirt.so.0 libxml2.so.2 libarchive.so.13 libmicrohttpd.so.12 libgnutls.so.30
+	not_linked "$tag" "$b" libvirt.so.0 libxml2.so.2 libarchive.so.13 libmicrohttpd.so.12 libgnutls.so.30 libfreeipmi.so.17
+	hidden "$b" power -f "$work/fleet/fleet.yaml" status h1 >"$work/out.txt" 2>&1
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "^h1: libfreeipmi is not installed: cannot drive BMCs over IPMI (" "$work/out.txt"; then
+		t_ok "$tag: power without libfreeipmi: the host fails naming it, exit 1"
+	else t_fail "$tag: power without libfreeipmi exit $rc"; head -5 "$work/out.txt"; fi
 	t_check "$tag: kickfleet check without the libraries" hidden env KICKFLEET_DATADIR="$TOP" "$b" check -f examples/fleet.yaml
 	hidden "$b" distro import rocky "$work/media/disc.iso" -f "$work/fleet/fleet.yaml" >"$work/out.txt" 2>&1
 	rc=$?

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "inventory.h"
@@ -161,6 +163,61 @@ static void test_hugepages_vs_memory(void **state)
 	       "fleet.yaml:8:58: host a: role kvm reserves 8G of hugepages but the host has 4G\n");
 }
 
+/* Power settings: a host's own keys, then defaults: power:, then the
+ * built-in defaults; guests go through libvirt on their host. */
+static void test_power_resolve(void **state)
+{
+	(void)state;
+	put("pw", "x\n");
+	char *pw = kf_xasprintf("%s/pw", dir);
+	assert_int_equal(chmod(pw, 0600), 0);
+	free(pw);
+	char *text = kf_xasprintf(
+		"%sdefaults: {power: {user: admin, password_file: pw, cipher_suite: 17}}\n"
+		"hosts:\n"
+		"  - {name: a, mac: 52:54:00:00:00:01, ip: 10.0.0.11, role: kvm, firmware: uefi,\n"
+		"     power: {address: 10.9.0.1}}\n"
+		"  - {name: b, mac: 52:54:00:00:00:02, role: kvm,\n"
+		"     power: {address: bmc-b, port: 16230, user: root, interface: lan, cipher_suite: 3}}\n"
+		"  - {name: c, mac: 52:54:00:00:00:03, role: kvm}\n"
+		"guests:\n"
+		"  - {name: g, host: a, mac: 52:54:00:00:01:01, role: plain}\n", head);
+	put("fleet.yaml", text);
+	free(text);
+	char *path = kf_xasprintf("%s/fleet.yaml", dir);
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_inventory *inv = NULL;
+	assert_int_equal(kf_inventory_load(&inv, path, &e), 0);
+	struct kf_power_cfg c;
+	assert_int_equal(kf_power_resolve(inv, "a", &c, &e), 0);
+	assert_int_equal(c.type, KF_POWER_IPMI);
+	assert_string_equal(c.address, "10.9.0.1");
+	assert_int_equal(c.port, 623);
+	assert_string_equal(c.user, "admin");
+	char *want = kf_xasprintf("%s/pw", dir);
+	assert_string_equal(c.password_file, want);
+	free(want);
+	assert_int_equal(c.interface, KF_IPMI_LANPLUS);
+	assert_int_equal(c.cipher_suite, 17);
+	assert_int_equal(c.firmware, KF_FW_UEFI);
+	kf_power_cfg_release(&c);
+	assert_int_equal(kf_power_resolve(inv, "b", &c, &e), 0);
+	assert_int_equal(c.port, 16230);
+	assert_string_equal(c.user, "root");
+	assert_int_equal(c.interface, KF_IPMI_LAN);
+	assert_int_equal(c.cipher_suite, 3);
+	kf_power_cfg_release(&c);
+	assert_int_equal(kf_power_resolve(inv, "c", &c, &e), -ENODEV);
+	assert_int_equal(kf_power_resolve(inv, "g", &c, &e), 0);
+	assert_int_equal(c.type, KF_POWER_LIBVIRT);
+	assert_string_equal(c.kvm_host, "10.0.0.11");
+	assert_null(c.uri);
+	assert_int_equal(kf_power_resolve(inv, "nope", &c, &e), -ENOENT);
+	kf_err_release(&e);
+	kf_inventory_free(inv);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_among_many),
 		cmocka_unit_test(test_subnet_and_refs),
 		cmocka_unit_test(test_hugepages_vs_memory),
+		cmocka_unit_test(test_power_resolve),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
