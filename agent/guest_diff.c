@@ -392,6 +392,8 @@ static bool nic_differs(const struct kf_domnic *h, const struct kf_domnic *w)
 		return true;
 	if (w->type == KF_NIC_DIRECT && h->mode != w->mode)
 		return true;
+	if (w->type == KF_NIC_BRIDGE && h->ovs != w->ovs)
+		return true;
 	if (w->mac && !streq(h->mac, w->mac))
 		return true;
 	if (w->type == KF_NIC_HOSTDEV)

@@ -131,6 +131,17 @@ static void free_desired(void *p)
 	free(d);
 }
 
+/* A bridge NIC on an Open vSwitch bridge of the profile gets its
+ * virtualport. */
+static void ovs_nics(const struct kf_p_network *n, struct kf_domcfg *c)
+{
+	for (size_t i = 0; n && i < c->nnics; i++)
+		for (size_t j = 0; c->nics[i].type == KF_NIC_BRIDGE && c->nics[i].source && j < n->bridges.n; j++) {
+			const struct kf_p_bridge *b = KF_LIST_AT(n->bridges, struct kf_p_bridge, j);
+			c->nics[i].ovs |= kf_bridge_ovs(n, b) && !strcmp(b->name, c->nics[i].source);
+		}
+}
+
 static int parse(struct kf_ctx *ctx, void **out)
 {
 	const struct kf_profile *p = ctx->profile;
@@ -150,6 +161,7 @@ static int parse(struct kf_ctx *ctx, void **out)
 		d->v[i].g = g;
 		d->v[i].auto_place = g->pinning && g->pinning->placement == KF_PLACE_AUTO;
 		kf_domcfg_from_guest(&d->v[i].cfg, g);
+		ovs_nics(p->network, &d->v[i].cfg);
 	}
 	if (ctx->err->n > before) {
 		free_desired(d);

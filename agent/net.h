@@ -79,6 +79,8 @@ struct kf_net_have {
 	size_t nfiles;
 	char *persist_dir;           /* net-persist: resolved kind's directory, or NULL */
 	int persist;                 /* net-persist: resolved enum kf_persist */
+	void *own;                   /* a kind's own view (kf_net_kind.probe), freed by its free_own */
+	const struct kf_net_kind *own_kind;
 };
 void kf_net_have_free(void *have);
 void kf_net_want_free(void *want);
@@ -120,8 +122,7 @@ void kf_net_check_refs(struct kf_ctx *ctx, const struct kf_net_want *w, const st
 /* Common probe: snapshot (when live), state, aliases of every reference in
  * the network section, route to the rollback target. */
 int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have **out);
-/* kf_net_probe with the resource interface's signature: the probe of every
- * link resource (bonds, bridges, VLANs, macvtaps). */
+/* kf_net_probe with the resource interface's signature (net-persist's). */
 int kf_net_probe_links(struct kf_ctx *ctx, const void *desired, void **actual);
 /* Drops the run's cached link snapshot (after any change). */
 void kf_net_cache_drop(void);
@@ -162,6 +163,7 @@ struct kf_net_op {
 	bool owned;        /* dev was created by the agent */
 	const struct kf_net_want *w; /* outlives the op (the engine frees it after apply) */
 	const struct kf_net_kind *lk; /* the link kind whose diff made the op, or NULL */
+	void *priv;        /* the kind's own data for the op, freed with it */
 };
 void kf_net_op_free(void *op);
 /* Adds a change carrying a new op; returns the op to fill. */
@@ -199,9 +201,9 @@ struct kf_net_kind {
 	size_t list_off;          /* its list in struct kf_p_network (KF_NET_KIND_LIST) */
 	size_t size, name_off;    /* one entry's size, its name's offset */
 	/* Parse: profile errors of one device (optional). */
-	void (*check)(struct kf_ctx *ctx, const void *dev);
+	void (*check)(struct kf_ctx *ctx, const struct kf_net_want *w, const void *dev);
 	/* The links one device names (members, ports, lower link). */
-	void (*refs)(const void *dev, struct kf_net_refs *out);
+	void (*refs)(const struct kf_p_network *n, const void *dev, struct kf_net_refs *out);
 	/* Its ports (a bond's members, a bridge's ports), or NULL (optional). */
 	const struct kf_list *(*ports)(const void *dev);
 	/* Diff one device against its link l (NULL: absent). */
@@ -219,6 +221,26 @@ struct kf_net_kind {
 	 * files (kf_nd_* / kf_nm_* below); NULL: nothing to write. */
 	void (*persist_nd)(struct kf_net_pw *pw, const void *dev);
 	void (*persist_nm)(struct kf_net_pw *pw, const void *dev);
+	/* Devices of other kinds' lists it takes over (off: that list's
+	 * list_off); a kind with takes has only the devices of its own list
+	 * it takes.  Optional. */
+	bool (*takes)(const struct kf_p_network *n, size_t off, const void *dev);
+	/* Kinds not made through rtnetlink (Open vSwitch); NULL for the
+	 * kernel's.  probe reads the kind's own view into h->own after the
+	 * common probe; exists says whether a device it created is still
+	 * there (diff deletes those the profile dropped); create, destroy and
+	 * port do what rtnetlink does for the other kinds (fill and the link
+	 * create, the link delete, a port joining or leaving its master: the
+	 * shared code still records ownership and moves addresses), setting
+	 * ch->reason on failure; restore undoes the run's changes on a
+	 * rollback (and their records in st), before the links are put back. */
+	int (*probe)(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_have *h);
+	void (*free_own)(void *own);
+	bool (*exists)(const struct kf_net_have *h, const char *name);
+	int (*create)(struct kf_nl *nl, struct kf_change *ch);
+	int (*destroy)(struct kf_change *ch);
+	int (*port)(struct kf_nl *nl, struct kf_change *ch, bool join);
+	void (*restore)(struct kf_net_state *st);
 };
 #define KF_NET_KIND_LIST(type, field)                                             \
 	.list_off = offsetof(struct kf_p_network, field), .size = sizeof(type), \
@@ -230,6 +252,8 @@ extern const struct kf_net_kind *const kf_net_kinds[];
 size_t kf_net_kind_n(const struct kf_net_kind *k, const struct kf_p_network *n);
 const void *kf_net_kind_dev(const struct kf_net_kind *k, const struct kf_p_network *n, size_t i);
 const char *kf_net_kind_name(const struct kf_net_kind *k, const void *dev);
+/* True when dev of k's list is k's (no other kind takes it). */
+bool kf_net_kind_has(const struct kf_net_kind *k, const struct kf_p_network *n, const void *dev);
 /* The kind that creates kernel kind k ("macvlan"), or NULL. */
 const struct kf_net_kind *kf_net_kind_of(const char *k);
 /* Ports of the profile's device called name (NULL when none). */
@@ -237,6 +261,7 @@ const struct kf_list *kf_net_ports_of(const struct kf_p_network *n, const char *
 
 /* The skeleton: parse, diff and apply of a link kind's resource. */
 int kf_net_link_parse(struct kf_ctx *ctx, const struct kf_net_kind *k, void **desired);
+int kf_net_link_probe(struct kf_ctx *ctx, const struct kf_net_kind *k, const void *desired, void **actual);
 int kf_net_link_diff(const struct kf_net_kind *k, const void *desired, const void *actual,
 		     struct kf_plan *plan);
 int kf_net_link_apply(struct kf_ctx *ctx, struct kf_change *ch);
@@ -246,6 +271,10 @@ int kf_net_link_apply(struct kf_ctx *ctx, struct kf_change *ch);
 	static int NAME##_parse(struct kf_ctx *ctx, void **desired)                           \
 	{                                                                                     \
 		return kf_net_link_parse(ctx, &(lk), desired);                                \
+	}                                                                                     \
+	static int NAME##_probe(struct kf_ctx *ctx, const void *desired, void **actual)       \
+	{                                                                                     \
+		return kf_net_link_probe(ctx, &(lk), desired, actual);                        \
 	}                                                                                     \
 	static int NAME##_diff(struct kf_ctx *ctx, const void *desired, const void *actual,   \
 			       struct kf_plan *plan)                                          \
@@ -257,7 +286,7 @@ int kf_net_link_apply(struct kf_ctx *ctx, struct kf_change *ch);
 		.name = #NAME,                                                                \
 		.section = "network",                                                         \
 		.parse = NAME##_parse,                                                        \
-		.probe = kf_net_probe_links,                                                  \
+		.probe = NAME##_probe,                                                        \
 		.diff = NAME##_diff,                                                          \
 		.apply = kf_net_link_apply,                                                   \
 		.free_desired = kf_net_want_free,                                             \
@@ -284,6 +313,14 @@ void kf_net_diff_link(const struct kf_net_dx *d, const struct kf_nl_link *l, lon
 /* Ports/members of master: enslave the missing, release those the agent
  * enslaved and the profile no longer lists. */
 void kf_net_diff_ports(const struct kf_net_dx *d, const char *master, const struct kf_list *ports);
+
+/* A bridge's IPv4 addresses and default route (network.bridges: the
+ * Linux and the Open vSwitch kinds share them, agent/net_bridge.c): the
+ * diff (KF_NOP_OPT "addresses" / "gateway", op->want the bridge) and
+ * carrying those out on the bridge's link l. */
+void kf_net_bridge_l3(const struct kf_net_dx *d, const struct kf_p_bridge *b, const struct kf_nl_link *l);
+int kf_net_bridge_set_l3(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
+			 const struct kf_nl_link *l);
 
 /* --- persistence (agent/net_persist.c) ---
  * What a kind's persist_nd / persist_nm write a device with.  The shared

@@ -54,11 +54,15 @@ static bool has_route(const struct kf_nl_snap *s, int ifindex, uint32_t gw, int 
 	return false;
 }
 
-/* Deletes the devices the agent created since the snapshot. */
+/* Deletes the devices the agent created since the snapshot (the kinds
+ * not made through rtnetlink undo their own changes first). */
 static void restore_created(struct kf_nl *nl, const struct kf_net_want *w, const struct kf_nl_snap *cur)
 {
 	struct kf_net_state st = { 0 };
 	kf_net_state_load(w->state_path, &st);
+	for (size_t i = 0; kf_net_kinds[i]; i++)
+		if (kf_net_kinds[i]->restore)
+			kf_net_kinds[i]->restore(&st);
 	for (size_t i = 0; i < cur->nlinks; i++) {
 		const struct kf_nl_link *l = &cur->links[i];
 		if (!kf_nl_by_index(&run_snap, l->ifindex) && kf_net_kind_of(l->kind) && kf_net_owned(&st, l->name)) {
@@ -165,18 +169,29 @@ static int op_delete(struct kf_nl *nl, const struct kf_nl_link *l, struct kf_cha
 		ch->reason = kf_xasprintf("%s was not created by the agent; not deleting it", op->dev);
 		return -EPERM;
 	}
-	if (l && (r = kf_nl_link_delete(nl, l->ifindex)) < 0)
+	const char *was = kf_net_owned(st, op->dev);
+	if (op->lk->destroy && !strcmp(was, op->lk->kinds[0]))
+		r = op->lk->destroy(ch);
+	else
+		r = l ? kf_nl_link_delete(nl, l->ifindex) : 0;
+	if (r < 0)
 		return r;
 	kf_net_state_del(st, 'd', op->dev, NULL);
 	kf_net_state_del(st, 'p', op->dev, NULL);
 	return 0;
 }
 
-static int op_create(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
-		     struct kf_net_state *st)
+static int op_create(struct kf_nl *nl, const struct kf_nl_snap *s, struct kf_change *ch, struct kf_net_state *st)
 {
+	const struct kf_net_op *op = ch->data;
 	struct kf_nl_req q;
 	int r;
+	if (op->lk->create) {
+		if ((r = op->lk->create(nl, ch)) < 0)
+			return r;
+		kf_net_state_set(st, 'd', op->dev, op->kind, NULL);
+		return 0;
+	}
 	kf_nl_req_init(&q);
 	q.name = op->dev;
 	q.kind = op->kind;
@@ -187,23 +202,29 @@ static int op_create(struct kf_nl *nl, const struct kf_nl_snap *s, const struct 
 	return 0;
 }
 
-/* MASTER and RELEASE: arg joins or leaves dev (l). */
+/* MASTER and RELEASE: arg joins or leaves dev (l), through the kind's
+ * port when it has one. */
 static int op_master(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_nl_link *l,
-		     const struct kf_net_op *op, struct kf_net_state *st)
+		     struct kf_change *ch, struct kf_net_state *st)
 {
+	const struct kf_net_op *op = ch->data;
 	const struct kf_nl_link *p = kf_nl_by_name(s, op->arg);
+	bool join = op->op == KF_NOP_MASTER;
 	int r;
-	if (!p || !l)
+	if (!op->lk->port && (!p || !l))
 		return -ENODEV;
-	if (op->op == KF_NOP_RELEASE) {
-		if ((r = kf_net_set_master(nl, p, NULL)) < 0)
-			return r;
+	if (op->lk->port)
+		r = op->lk->port(nl, ch, join);
+	else
+		r = kf_net_set_master(nl, p, join ? l : NULL);
+	if (r < 0)
+		return r;
+	if (!join) {
 		kf_net_state_del(st, 'p', op->dev, op->arg);
 		return 0;
 	}
-	if ((r = kf_net_set_master(nl, p, l)) < 0)
-		return r;
-	move_l3(nl, s, p->ifindex, l->ifindex);
+	if (p && l)
+		move_l3(nl, s, p->ifindex, l->ifindex);
 	kf_net_state_set(st, 'p', op->dev, op->arg, NULL);
 	char mac[18];
 	if (op->ref && strcmp(op->ref, op->arg) && kf_mac_norm(op->ref, mac) == 0)
@@ -245,14 +266,14 @@ static int do_op(struct kf_nl *nl, const struct kf_nl_snap *s, struct kf_change 
 			return r;
 		/* fall through */
 	case KF_NOP_CREATE:
-		return op_create(nl, s, op, st);
+		return op_create(nl, s, ch, st);
 	case KF_NOP_MTU:
 	case KF_NOP_MAC:
 	case KF_NOP_UP:
 		return op_link(nl, l, op);
 	case KF_NOP_MASTER:
 	case KF_NOP_RELEASE:
-		return op_master(nl, s, l, op, st);
+		return op_master(nl, s, l, ch, st);
 	case KF_NOP_OPT:
 		if (!op->lk->set)
 			return -ENOSYS;

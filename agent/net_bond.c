@@ -46,16 +46,18 @@ static bool has_primary(int mode)
 
 /* ---- parse ---- */
 
-static void bond_check(struct kf_ctx *ctx, const void *dev)
+static void bond_check(struct kf_ctx *ctx, const struct kf_net_want *w, const void *dev)
 {
+	(void)w;
 	const struct kf_p_bond *b = dev;
 	if ((b->updelay != KF_UNSET || b->downdelay != KF_UNSET) && b->miimon == 0)
 		kf_errf(ctx->err, kf_mark_of(b, b->updelay != KF_UNSET ? "updelay" : "downdelay"),
 			"bond %s: updelay and downdelay need miimon", b->name);
 }
 
-static void bond_refs(const void *dev, struct kf_net_refs *out)
+static void bond_refs(const struct kf_p_network *n, const void *dev, struct kf_net_refs *out)
 {
+	(void)n;
 	const struct kf_p_bond *b = dev;
 	for (size_t j = 0; j < b->members.n; j++)
 		kf_net_ref_add(out, b, "members", KF_LIST_STR(b->members, j), "bond %s: member", b->name);

@@ -16,15 +16,17 @@
 
 /* ---- parse ---- */
 
-static void bridge_check(struct kf_ctx *ctx, const void *dev)
+static void bridge_check(struct kf_ctx *ctx, const struct kf_net_want *w, const void *dev)
 {
+	(void)w;
 	const struct kf_p_bridge *b = dev;
 	if (b->gateway && !b->addresses.n)
 		kf_errf(ctx->err, kf_mark_of(b, "gateway"), "bridge %s: gateway needs addresses", b->name);
 }
 
-static void bridge_refs(const void *dev, struct kf_net_refs *out)
+static void bridge_refs(const struct kf_p_network *n, const void *dev, struct kf_net_refs *out)
 {
+	(void)n;
 	const struct kf_p_bridge *b = dev;
 	for (size_t j = 0; j < b->ports.n; j++)
 		kf_net_ref_add(out, b, "ports", KF_LIST_STR(b->ports, j), "bridge %s: port", b->name);
@@ -131,7 +133,7 @@ static void diff_gateway(const struct kf_net_dx *d, const struct kf_p_bridge *b,
 	op->want = b;
 }
 
-static void diff_l3(const struct kf_net_dx *d, const struct kf_p_bridge *b, const struct kf_nl_link *l)
+void kf_net_bridge_l3(const struct kf_net_dx *d, const struct kf_p_bridge *b, const struct kf_nl_link *l)
 {
 	int mv[64], nmv = 0;
 	movers(d, b, l, mv, &nmv);
@@ -174,7 +176,7 @@ static void bridge_diff(const struct kf_net_dx *d, const void *dev, const struct
 		kf_net_change(d->plan, d->k->res, KF_NOP_MTU, b->name, "ports' MTU", to, "%s mtu", b->name)->val =
 			b->mtu;
 	}
-	diff_l3(d, b, l);
+	kf_net_bridge_l3(d, b, l);
 }
 
 /* ---- apply ---- */
@@ -248,15 +250,23 @@ static int set_gateway(struct kf_nl *nl, const struct kf_nl_snap *s, const struc
 	return kf_nl_route_add(nl, l->ifindex, g, 0);
 }
 
-static int bridge_set(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
-		      const struct kf_nl_link *l)
+int kf_net_bridge_set_l3(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
+			 const struct kf_nl_link *l)
 {
 	const struct kf_p_bridge *b = op->want;
-	struct kf_nl_req q;
 	if (!strcmp(op->opt, "addresses"))
 		return set_addrs(nl, s, l, &b->addresses);
 	if (!strcmp(op->opt, "gateway"))
 		return set_gateway(nl, s, l, b->gateway);
+	return -EINVAL;
+}
+
+static int bridge_set(struct kf_nl *nl, const struct kf_nl_snap *s, const struct kf_net_op *op,
+		      const struct kf_nl_link *l)
+{
+	struct kf_nl_req q;
+	if (!strcmp(op->opt, "addresses") || !strcmp(op->opt, "gateway"))
+		return kf_net_bridge_set_l3(nl, s, op, l);
 	kf_nl_req_init(&q);
 	q.ifindex = l->ifindex;
 	q.kind = "bridge";

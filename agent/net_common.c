@@ -16,12 +16,14 @@
 
 /* ---- link kinds ---- */
 
-extern const struct kf_net_kind kf_net_kind_bond, kf_net_kind_bridge, kf_net_kind_vlan, kf_net_kind_macvtap;
+extern const struct kf_net_kind kf_net_kind_bond, kf_net_kind_bridge, kf_net_kind_vlan, kf_net_kind_macvtap,
+	kf_net_kind_ovs;
 const struct kf_net_kind *const kf_net_kinds[] = {
 	&kf_net_kind_bond,
 	&kf_net_kind_bridge,
 	&kf_net_kind_vlan,
 	&kf_net_kind_macvtap,
+	&kf_net_kind_ovs,
 	NULL,
 };
 
@@ -52,6 +54,14 @@ const void *kf_net_kind_dev(const struct kf_net_kind *k, const struct kf_p_netwo
 const char *kf_net_kind_name(const struct kf_net_kind *k, const void *dev)
 {
 	return *(const char *const *)((const char *)dev + k->name_off);
+}
+
+bool kf_net_kind_has(const struct kf_net_kind *k, const struct kf_p_network *n, const void *dev)
+{
+	for (size_t i = 0; kf_net_kinds[i]; i++)
+		if (kf_net_kinds[i]->takes && kf_net_kinds[i]->takes(n, k->list_off, dev))
+			return kf_net_kinds[i] == k;
+	return !k->takes;
 }
 
 /* ---- the record of what the agent created ---- */
@@ -438,7 +448,7 @@ int kf_net_probe(struct kf_ctx *ctx, const struct kf_net_want *w, struct kf_net_
 	struct kf_net_refs refs = { 0 };
 	for (size_t k = 0; kf_net_kinds[k]; k++)
 		for (size_t i = 0; i < kf_net_kind_n(kf_net_kinds[k], n); i++)
-			kf_net_kinds[k]->refs(kf_net_kind_dev(kf_net_kinds[k], n, i), &refs);
+			kf_net_kinds[k]->refs(n, kf_net_kind_dev(kf_net_kinds[k], n, i), &refs);
 	for (size_t i = 0; i < refs.n; i++)
 		add_alias(h, refs.v[i].value);
 	kf_net_refs_release(&refs);
@@ -469,6 +479,8 @@ void kf_net_have_free(void *have)
 	}
 	free(h->files);
 	free(h->persist_dir);
+	if (h->own_kind && h->own_kind->free_own)
+		h->own_kind->free_own(h->own);
 	free(h);
 }
 
@@ -481,6 +493,7 @@ void kf_net_op_free(void *op)
 		return;
 	free(o->path);
 	free(o->text);
+	free(o->priv);
 	free(o);
 }
 
@@ -585,14 +598,35 @@ int kf_net_link_parse(struct kf_ctx *ctx, const struct kf_net_kind *k, void **de
 	*desired = w;
 	if (r < 0 || !w)
 		return r;
-	size_t n = kf_net_kind_n(k, w->net);
-	for (size_t i = 0; i < n && k->check; i++)
-		k->check(ctx, kf_net_kind_dev(k, w->net, i));
-	for (size_t i = 0; i < n; i++)
-		k->refs(kf_net_kind_dev(k, w->net, i), &refs);
+	for (size_t i = 0; i < kf_net_kind_n(k, w->net); i++) {
+		const void *dev = kf_net_kind_dev(k, w->net, i);
+		if (!kf_net_kind_has(k, w->net, dev))
+			continue;
+		if (k->check)
+			k->check(ctx, w, dev);
+		k->refs(w->net, dev, &refs);
+	}
 	kf_net_check_refs(ctx, w, &refs);
 	kf_net_refs_release(&refs);
 	return 0;
+}
+
+int kf_net_link_probe(struct kf_ctx *ctx, const struct kf_net_kind *k, const void *desired, void **actual)
+{
+	struct kf_net_have *h = NULL;
+	const struct kf_net_want *w = desired;
+	int r = kf_net_probe(ctx, w, &h);
+	*actual = h;
+	bool any = false;
+	for (size_t i = 0; k->probe && i < kf_net_kind_n(k, w->net); i++)
+		any |= kf_net_kind_has(k, w->net, kf_net_kind_dev(k, w->net, i));
+	for (size_t i = 0; k->probe && h && i < h->st.n; i++) /* devices it made that may have to go */
+		any |= h->st.v[i].kind == 'd' && !strcmp(h->st.v[i].b, k->kinds[0]);
+	if (r == 0 && any && w->live) {
+		h->own_kind = k;
+		r = k->probe(ctx, w, h);
+	}
+	return r;
 }
 
 /* Deletes devices of k's kernel kinds the agent created and the profile
@@ -603,10 +637,11 @@ static void diff_gone(const struct kf_net_dx *d)
 	for (const char *const *kind = d->k->kinds; *kind; kind++)
 		for (size_t i = 0; i < h->st.n; i++) {
 			const struct kf_net_rec *r = &h->st.v[i];
-			if (r->kind != 'd' || strcmp(r->b, *kind) || kind_find(d->k, d->w->net, r->a))
+			const void *dev = r->kind == 'd' ? kind_find(d->k, d->w->net, r->a) : NULL;
+			if (r->kind != 'd' || strcmp(r->b, *kind) || (dev && kf_net_kind_has(d->k, d->w->net, dev)))
 				continue;
 			const struct kf_nl_link *l = kf_nl_by_name(&h->snap, r->a);
-			if (!l || strcmp(l->kind, *kind))
+			if (d->k->exists ? !d->k->exists(h, r->a) : !l || strcmp(l->kind, *kind))
 				continue;
 			struct kf_net_op *op = kf_net_change(d->plan, d->k->res, KF_NOP_DELETE, r->a, *kind, NULL, "%s",
 							     r->a);
@@ -628,7 +663,8 @@ int kf_net_link_diff(const struct kf_net_kind *k, const void *desired, const voi
 	}
 	for (size_t i = 0; i < n; i++) {
 		const void *dev = kf_net_kind_dev(k, w->net, i);
-		k->diff(&d, dev, kf_nl_by_name(&h->snap, kf_net_kind_name(k, dev)));
+		if (kf_net_kind_has(k, w->net, dev))
+			k->diff(&d, dev, kf_nl_by_name(&h->snap, kf_net_kind_name(k, dev)));
 	}
 	diff_gone(&d);
 	for (size_t i = first; i < plan->n; i++) {

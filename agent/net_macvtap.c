@@ -34,8 +34,9 @@ static const char *mv_kind(const struct kf_p_macvtap *m)
 	return m->kind == KF_MV_MACVLAN ? "macvlan" : "macvtap";
 }
 
-static void mv_refs(const void *dev, struct kf_net_refs *out)
+static void mv_refs(const struct kf_p_network *n, const void *dev, struct kf_net_refs *out)
 {
+	(void)n;
 	const struct kf_p_macvtap *m = dev;
 	kf_net_ref_add(out, m, "link", m->link, "macvtap %s: link", m->name);
 }

@@ -94,8 +94,10 @@ static void roles(struct kf_net_pw *pw)
 			const void *dev = kf_net_kind_dev(lk, pw->n, i);
 			const char *name = kf_net_kind_name(lk, dev);
 			struct kf_net_refs refs = { 0 };
+			if (!kf_net_kind_has(lk, pw->n, dev))
+				continue;
 			dev_of(pw, name);
-			lk->refs(dev, &refs);
+			lk->refs(pw->n, dev, &refs);
 			for (size_t j = 0; j < refs.n; j++)
 				if (!refs.v[j].alias_only)
 					dev_of(pw, refs.v[j].value);
@@ -275,6 +277,8 @@ int kf_net_render(const struct kf_p_network *n, int kind, struct kf_net_file **f
 								  : kind == KF_PERSIST_NM	 ? lk->persist_nm
 											 : NULL;
 		for (size_t i = 0; render && i < kf_net_kind_n(lk, n); i++) {
+			if (!kf_net_kind_has(lk, n, kf_net_kind_dev(lk, n, i)))
+				continue;
 			render(&pw, kf_net_kind_dev(lk, n, i));
 			if (kind == KF_PERSIST_NETWORKD)
 				kf_nd_end(&pw);

@@ -9,8 +9,9 @@
 #include "types.h"
 #include "util.h"
 
-static void vlan_refs(const void *dev, struct kf_net_refs *out)
+static void vlan_refs(const struct kf_p_network *n, const void *dev, struct kf_net_refs *out)
 {
+	(void)n;
 	const struct kf_p_vlan *v = dev;
 	kf_net_ref_add(out, v, "link", v->link, "vlan %s: link", v->name);
 }

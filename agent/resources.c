@@ -18,7 +18,7 @@ extern const struct kf_resource kf_res_cpu_online;  /* agent/cpu_online.c */
 extern const struct kf_resource kf_res_irqbalance;  /* agent/irqbalance.c */
 extern const struct kf_resource kf_res_irq_affinity; /* agent/irq_affinity.c */
 /* network (agent/net*.c): declare its resources here */
-extern const struct kf_resource kf_res_net_bonds, kf_res_net_vlans, kf_res_net_bridges,
+extern const struct kf_resource kf_res_net_bonds, kf_res_net_vlans, kf_res_net_bridges, kf_res_net_ovs,
 	kf_res_net_macvtaps, kf_res_net_queues, kf_res_net_sriov, kf_res_net_persist;
 /* guests */
 extern const struct kf_resource kf_res_guests;      /* agent/guests.c */
@@ -37,6 +37,7 @@ const struct kf_resource *const kf_resources[] = {
 	&kf_res_net_bonds,
 	&kf_res_net_vlans,
 	&kf_res_net_bridges,
+	&kf_res_net_ovs,      /* Open vSwitch bridges, their bonds and VLAN ports */
 	&kf_res_net_macvtaps,
 	&kf_res_net_queues,   /* channels → IRQ affinity → RPS/XPS */
 	&kf_res_net_persist,

@@ -485,7 +485,13 @@ static void read_nic(xmlNodePtr n, struct kf_domnic *nic)
 	nic->mode = -1;
 	nic->queues = KF_UNSET;
 	switch (nic->type) {
-	case KF_NIC_BRIDGE: nic->source = prop(src, "bridge"); break;
+	case KF_NIC_BRIDGE: {
+		nic->source = prop(src, "bridge");
+		char *vp = prop(child(n, "virtualport"), "type");
+		nic->ovs = vp && !strcmp(vp, "openvswitch");
+		free(vp);
+		break;
+	}
 	case KF_NIC_DIRECT: {
 		nic->source = prop(src, "dev");
 		char *m = prop(src, "mode");
@@ -800,7 +806,12 @@ static void set_nic(xmlNodePtr root, const struct kf_domnic *w, size_t idx)
 		setp(ensure(n, "mac"), "address", w->mac);
 	xmlNodePtr src = ensure(n, "source");
 	switch (w->type) {
-	case KF_NIC_BRIDGE: setp(src, "bridge", w->source); break;
+	case KF_NIC_BRIDGE:
+		setp(src, "bridge", w->source);
+		drop_all(n, "virtualport");
+		if (w->ovs)
+			setp(ensure(n, "virtualport"), "type", "openvswitch");
+		break;
 	case KF_NIC_DIRECT:
 		setp(src, "dev", w->source);
 		setp(src, "mode", nic_modes[w->mode < 0 ? KF_NICM_VEPA : w->mode]);
@@ -949,6 +960,8 @@ const char *kf_domnic_str(const struct kf_domnic *n, char *buf, size_t len)
 	kf_buf_printf(&b, "%s %s", n->type >= 0 ? nic_types[n->type] : "other", n->source ? n->source : "-");
 	if (n->type == KF_NIC_DIRECT && n->mode >= 0)
 		kf_buf_printf(&b, " mode %s", nic_modes[n->mode]);
+	if (n->type == KF_NIC_BRIDGE && n->ovs)
+		kf_buf_puts(&b, " openvswitch");
 	if (n->type != KF_NIC_HOSTDEV) {
 		kf_buf_printf(&b, " model %s", n->model >= 0 ? nic_models[n->model] : "default");
 		if (n->driver >= 0)

@@ -37,6 +37,7 @@ struct kf_domnic {
 	long long queues;
 	char *mac;       /* NULL: absent (wanted: keep whatever libvirt chose) */
 	int boot;        /* boot order, 0 none (only written for new guests) */
+	bool ovs;        /* type bridge: <virtualport type='openvswitch'/> (an Open vSwitch bridge) */
 };
 
 struct kf_domhostdev {

@@ -108,6 +108,11 @@ int kf_json_parse_object(const char *text, size_t len, struct kf_json **out, str
 	return parse_object(text, len, JSON_DEPTH, false, out, e);
 }
 
+int kf_json_parse_part(const char *text, size_t len, struct kf_json **out, struct kf_err *e)
+{
+	return parse_object(text, len, JSON_DEPTH, true, out, e);
+}
+
 int kf_json_parse_object_bounded(const char *text, size_t len, int depth, struct kf_json **out,
 				 struct kf_err *e)
 {
@@ -135,6 +140,8 @@ static int parse_object(const char *text, size_t len, int depth, bool bounded, s
 	int r = 0;
 	if (bounded && je == json_tokener_error_depth)
 		r = kf_errc(e, -E2BIG, NULL, "bad JSON: nested deeper than %d levels", depth);
+	else if (bounded && je == json_tokener_continue)
+		r = -EAGAIN; /* kf_json_parse_part: the rest is still to come */
 	else if (!o || je != json_tokener_success)
 		r = kf_errf(e, NULL, "bad JSON: %s", json_tokener_error_desc(je));
 	for (; !r && used < len; used++)

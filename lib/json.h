@@ -46,6 +46,10 @@ int kf_json_parse_object(const char *text, size_t len, struct kf_json **out, str
  * deeper than N levels"), for documents from untrusted senders. */
 int kf_json_parse_object_bounded(const char *text, size_t len, int depth, struct kf_json **out,
 				 struct kf_err *e);
+/* kf_json_parse_object for a message read in parts (a socket): -EAGAIN,
+ * with nothing in e, while text is the start of an object not yet
+ * complete. */
+int kf_json_parse_part(const char *text, size_t len, struct kf_json **out, struct kf_err *e);
 bool kf_json_has(const struct kf_json *o, const char *key);
 /* Member key when it is an object, else NULL. */
 const struct kf_json *kf_json_get_object(const struct kf_json *o, const char *key);

@@ -24,8 +24,8 @@ static const char *const thp_enabled[] = { "always", "madvise", "never", NULL };
 static const char *const thp_defrag[] = { "always", "defer", "defer+madvise", "madvise", "never", NULL };
 static const char *const irqb_modes[] = { "performance", "powersave", "off", NULL };
 static const char *const persist_kinds[] = { "auto", "networkd", "networkmanager", "none", NULL };
-/* Open vSwitch is not implemented yet: only "linux" is accepted. */
-static const char *const backends[] = { "linux", NULL };
+static const char *const backends[] = { "linux", "ovs", NULL };
+static const char *const ovs_datapaths[] = { "system", "netdev", NULL };
 static const char *const bond_modes[] = { "balance-rr", "active-backup", "balance-xor", "broadcast",
 					   "802.3ad", "balance-tlb", "balance-alb", NULL };
 static const char *const lacp_rates[] = { "slow", "fast", NULL };
@@ -294,6 +294,10 @@ static const struct kf_field bridge_fields[] = {
 	    .doc = "host addresses moved onto the bridge"),
 	FLD(S, "gateway", KF_T_IPV4, gateway, .doc = "default route via the bridge"),
 	FLD(S, "mac", KF_T_MAC, mac, .doc = "MAC address of the bridge"),
+	FLD(S, "backend", KF_T_ENUM, backend, .enumv = backends,
+	    .doc = "linux bridge or Open vSwitch bridge (default: network.backend)"),
+	FLD(S, "datapath", KF_T_ENUM, datapath, .enumv = ovs_datapaths,
+	    .doc = "Open vSwitch datapath: the kernel's (system, the default) or userspace (netdev)"),
 	END
 };
 #undef S
@@ -475,7 +479,7 @@ static const struct kf_field network_fields[] = {
 	FLD(S, "persist", KF_T_ENUM, persist, .enumv = persist_kinds, .def = "auto",
 	    .doc = "how the configuration survives reboots: the host's networkd or NetworkManager files"),
 	FLD(S, "backend", KF_T_ENUM, backend, .enumv = backends, .def = "linux",
-	    .doc = "linux bridges and bonds (the only backend so far)"),
+	    .doc = "bridges' default backend: linux bridges, or Open vSwitch (ovs) bridges with their bonds and VLANs"),
 	FLD(S, "bonds", KF_T_LIST, bonds, .sub = &bond_schema, .doc = "bonded NICs"),
 	FLD(S, "bridges", KF_T_LIST, bridges, .sub = &bridge_schema, .doc = "Linux bridges"),
 	FLD(S, "vlans", KF_T_LIST, vlans, .sub = &vlan_schema, .doc = "802.1Q VLAN devices"),

@@ -102,6 +102,7 @@ struct kf_p_cpu {
 /* --- network --- */
 enum kf_persist { KF_PERSIST_AUTO, KF_PERSIST_NETWORKD, KF_PERSIST_NM, KF_PERSIST_NONE };
 enum kf_netbackend { KF_NETBE_LINUX, KF_NETBE_OVS };
+enum kf_ovs_datapath { KF_OVS_SYSTEM, KF_OVS_NETDEV };
 enum kf_bond_mode { KF_BOND_RR, KF_BOND_AB, KF_BOND_XOR, KF_BOND_BCAST, KF_BOND_8023AD,
 		    KF_BOND_TLB, KF_BOND_ALB };
 enum kf_lacp_rate { KF_LACP_SLOW, KF_LACP_FAST };
@@ -130,6 +131,8 @@ struct kf_p_bridge {
 	struct kf_list addresses; /* of const char * CIDR */
 	const char *gateway;
 	const char *mac;
+	int backend;  /* enum kf_netbackend, -1: network.backend (kf_bridge_ovs) */
+	int datapath; /* enum kf_ovs_datapath, -1: system */
 };
 
 struct kf_p_vlan {
@@ -196,6 +199,12 @@ struct kf_p_network {
 	struct kf_list sriov;    /* of struct kf_p_sriov */
 	struct kf_p_rollback *rollback;
 };
+
+/* True when bridge b of network n is an Open vSwitch bridge. */
+static inline bool kf_bridge_ovs(const struct kf_p_network *n, const struct kf_p_bridge *b)
+{
+	return (b->backend >= 0 ? b->backend : n->backend) == KF_NETBE_OVS;
+}
 
 /* --- guests --- */
 struct kf_p_vcpus {

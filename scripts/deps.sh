@@ -15,7 +15,7 @@ CHECK="libcmocka-dev clang libclang-rt-14-dev dnsmasq-base tftpd-hpa tftp-hpa
  iproute2 curl jq busybox-static libvirt-daemon libvirt-daemon-driver-qemu
  libvirt-clients qemu-system-x86 qemu-utils ipxe-qemu pxelinux syslinux-common
  ovmf grub-efi-amd64-bin grub-efi-amd64-signed ipxe grub-common mtools xorriso kmod
- openipmi numactl"
+ openipmi numactl openvswitch-switch"
 # `make packages`: the agent's RPM (rpmbuild, createrepo_c) and .deb
 # (dpkg-buildpackage, debhelper); the package suite checks them with
 # rpmlint, lintian and a dnf install into an empty root
@@ -69,7 +69,7 @@ fi
 rm -f "$log"
 
 # Never leave host-wide services of these packages running.
-for svc in tftpd-hpa dnsmasq libvirtd nginx; do
+for svc in tftpd-hpa dnsmasq libvirtd nginx openvswitch-switch ovsdb-server ovs-vswitchd; do
 	if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$svc" 2>/dev/null; then
 		systemctl stop "$svc" 2>/dev/null || true
 		systemctl disable "$svc" 2>/dev/null || true

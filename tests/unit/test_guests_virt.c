@@ -490,6 +490,42 @@ static void test_pick_node(void **state)
 }
 
 /* Every XML the agent would define validates against libvirt's schema. */
+/* A NIC on an Open vSwitch bridge: its virtualport read, written and
+ * compared. */
+static void test_nic_openvswitch(void **state)
+{
+	(void)state;
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_domcfg c, w;
+	const char *xml = "<domain type='kvm'><name>o</name><devices><interface type='bridge'>"
+			  "<source bridge='ovsbr0'/><virtualport type='openvswitch'/></interface>"
+			  "<interface type='bridge'><source bridge='br0'/></interface></devices></domain>";
+	assert_int_equal(kf_domxml_parse(xml, &c, &e), 0);
+	assert_true(c.nics[0].ovs);
+	assert_false(c.nics[1].ovs);
+	char buf[128];
+	assert_non_null(strstr(kf_domnic_str(&c.nics[0], buf, sizeof(buf)), "bridge ovsbr0 openvswitch"));
+	struct kf_domxml *x = NULL;
+	assert_int_equal(kf_domxml_load(&x, xml, &e), 0);
+	kf_domcfg_copy(&w, &c);
+	w.nics[0].ovs = false;
+	w.nics[1].ovs = true;
+	assert_int_equal(kf_domxml_set(x, &w, KF_DF_NIC, 0, &e), 0);
+	assert_int_equal(kf_domxml_set(x, &w, KF_DF_NIC, 1, &e), 0);
+	char *out = kf_domxml_dump(x);
+	struct kf_domcfg back;
+	assert_int_equal(kf_domxml_parse(out, &back, &e), 0);
+	assert_false(back.nics[0].ovs);
+	assert_true(back.nics[1].ovs);
+	assert_non_null(strstr(out, "<virtualport type=\"openvswitch\"/>"));
+	free(out);
+	kf_domxml_free(x);
+	kf_domcfg_release(&back);
+	kf_domcfg_release(&w);
+	kf_domcfg_release(&c);
+	kf_err_release(&e);
+}
+
 static void test_xml_validates(void **state)
 {
 	(void)state;
@@ -559,6 +595,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_domxml_read),
 		cmocka_unit_test(test_pick_node),
+		cmocka_unit_test(test_nic_openvswitch),
 		cmocka_unit_test(test_xml_validates),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_cycle_converges),

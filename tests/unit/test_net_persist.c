@@ -121,6 +121,38 @@ static void test_networkmanager(void **state)
 	kf_profile_free(p);
 }
 
+/* An Open vSwitch bridge: ovsdb keeps the switch, networkd the address;
+ * its bond and VLAN are not Linux devices. */
+static void test_ovs(void **state)
+{
+	(void)state;
+	static const char y[] = "role: t\n"
+				"network:\n"
+				"  bonds: [{name: ob0, mode: active-backup, members: [eth0, eth1]}]\n"
+				"  bridges: [{name: ovs0, backend: ovs, ports: [ob0, eth2], addresses: [10.0.0.5/24]}]\n"
+				"  vlans: [{name: v7, link: ovs0, id: 7}]\n";
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_profile *p = NULL;
+	assert_int_equal(kf_profile_load_buf(&p, "o.yaml", y, strlen(y), &e), 0);
+	struct files f;
+	assert_int_equal(kf_net_render(p->network, KF_PERSIST_NETWORKD, &f.v, &f.n), 0);
+	/* .network for ovs0, the members, eth2 and v7; no .netdev */
+	assert_int_equal(f.n, 5);
+	for (size_t i = 0; i < f.n; i++) {
+		assert_null(strstr(f.v[i].path, ".netdev"));
+		assert_null(strstr(f.v[i].text, "Bond="));
+		assert_null(strstr(f.v[i].text, "Bridge="));
+	}
+	assert_non_null(strstr(text_of(&f, "/etc/systemd/network/50-kickfleet-ovs0.network"), "Address=10.0.0.5/24\n"));
+	assert_non_null(text_of(&f, "/etc/systemd/network/50-kickfleet-v7.network"));
+	release(&f);
+	assert_int_equal(kf_net_render(p->network, KF_PERSIST_NM, &f.v, &f.n), 0);
+	assert_int_equal(f.n, 0);
+	release(&f);
+	kf_profile_free(p);
+	kf_err_release(&e);
+}
+
 static void test_none(void **state)
 {
 	(void)state;
@@ -137,6 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_networkd),
 		cmocka_unit_test(test_networkmanager),
+		cmocka_unit_test(test_ovs),
 		cmocka_unit_test(test_none),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
