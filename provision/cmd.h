@@ -20,5 +20,7 @@ int cmd_facts(int argc, char **argv);
 int cmd_discovered(int argc, char **argv);
 /* provision/cmd_power.c */
 int cmd_power(int argc, char **argv);
+/* provision/cmd_enlist.c */
+int cmd_enlist(int argc, char **argv);
 
 #endif

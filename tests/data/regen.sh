@@ -15,3 +15,12 @@ done
 for d in "$D"/inventory/good/*/; do
 	(cd "$d" && "$B/kickfleet" check -v -f fleet.yaml >expected.out)
 done
+# enlist: the edited fleet.yaml (a dry run prints it) or the refusal
+for d in "$D"/enlist/*/; do
+	[ -f "$d/args" ] || continue
+	rm -f "$d/expected.yaml" "$d/expected.err"
+	# shellcheck disable=SC2046 # args holds the words of the command line
+	(cd "$d" && "$B/kickfleet" enlist -n -f fleet.yaml -o out $(cat args) >expected.yaml 2>expected.err) &&
+		rm "$d/expected.err" || rm "$d/expected.yaml"
+	rm -rf "$d/out"
+done

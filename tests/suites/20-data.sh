@@ -60,6 +60,35 @@ for B in "$TOP/build" "$TOP/build/asan"; do
 		if ! diff -u expected.out "$tmp/out"; then t_fail "$tag inventory/good/$n: output differs"; continue; fi
 		t_ok "$tag inventory/good/$n"
 	done
+
+	# kickfleet enlist edits fleet.yaml in place, byte for byte as
+	# expected.yaml, and renders that host alone; a refusal prints
+	# expected.err and leaves the file as it was
+	rm -rf "$tmp/enlist"
+	cp -r "$D/enlist" "$tmp/enlist"
+	for d in "$tmp"/enlist/*/; do
+		n=$(basename "$d")
+		[ -f "$d/args" ] || continue
+		cd "$d" || exit 1
+		cp fleet.yaml orig.yaml
+		# shellcheck disable=SC2046 # args holds the words of the command line
+		"$kf" enlist -f fleet.yaml -o out $(cat args) >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ -f expected.err ]; then
+			if [ $rc -ne 1 ]; then t_fail "$tag enlist/$n: exit $rc, want 1"; continue; fi
+			if ! diff -u expected.err "$tmp/err"; then t_fail "$tag enlist/$n: errors differ"; continue; fi
+			cmp -s orig.yaml fleet.yaml || { t_fail "$tag enlist/$n: fleet.yaml changed"; continue; }
+			[ ! -d out/dnsmasq ] || { t_fail "$tag enlist/$n: rendered"; continue; }
+		else
+			if [ $rc -ne 0 ]; then cat "$tmp/err"; t_fail "$tag enlist/$n: exit $rc"; continue; fi
+			if ! cmp -s expected.yaml fleet.yaml; then
+				diff -u expected.yaml fleet.yaml; t_fail "$tag enlist/$n: fleet.yaml differs"; continue
+			fi
+			name=$(sed 's/.*--name \([^ ]*\).*/\1/' args)
+			[ "$(ls out/dnsmasq/hosts)" = "$name" ] || { t_fail "$tag enlist/$n: not $name alone rendered"; continue; }
+		fi
+		t_ok "$tag enlist/$n"
+	done
 done
 
 # The examples shipped with the project validate too.

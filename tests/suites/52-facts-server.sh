@@ -89,6 +89,27 @@ t_check "flood: refused with 429" test $n429 -gt 0
 t_check "flood: logged" grep -q "http: 429 POST /discover from 127.0.0.1: too many discovery posts" "$D/serve.log"
 t_check "flood: nothing stored" test "$(sqlite3 "$D/out/state.db" "SELECT count(*) FROM discovered")" = 1
 
+# --- enlist: the discovered machine becomes a host, rendered, served ---
+cp "$FLEET" "$D/fleet.before"
+t_check "enlist a MAC not discovered: exit 1" sh -c "! '$KF' enlist -f '$FLEET' -o '$D/out' 52:54:00:dd:00:09 --name kvm09 --role plain 2>'$D/err'"
+t_check "... saying so" grep -q 'was not discovered' "$D/err"
+t_check "enlist the discovered machine" sh -c "'$KF' enlist -f '$FLEET' -o '$D/out' 52:54:00:DD:00:01 --name kvm09 --role plain --ip 10.250.0.19 >'$D/enlist.out' 2>&1"
+cat "$D/enlist.out"
+t_check "... fleet.yaml: the old file plus four lines at the end of hosts:" python3 -c '
+import sys
+a = open(sys.argv[1]).read().split("\n"); b = open(sys.argv[2]).read().split("\n")
+i = a.index("guests:") - 1
+sys.exit(0 if b[:i] + b[i + 4:] == a and b[i:i + 4] == ["  - name: kvm09", "    mac: 52:54:00:dd:00:01", "    ip: 10.250.0.19", "    role: plain"] else 1)' "$D/fleet.before" "$FLEET"
+t_check "... rendered" test -f "$D/out/dnsmasq/hosts/kvm09"
+t_check "... check passes" sh -c "'$KF' check -f '$FLEET' >/dev/null"
+"$KF" discovered -f "$FLEET" -o "$D/out" --json >"$D/disc.json"
+t_check "... no longer discovered" python3 -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1])) == [] else 1)' "$D/disc.json"
+t_check "enlist it again: refused at its line" sh -c "! '$KF' enlist -f '$FLEET' -o '$D/out' --force 52:54:00:dd:00:01 --name kvm10 --role plain 2>'$D/err'"
+t_check "... naming it" grep -q 'fleet.yaml:[0-9]*:[0-9]*: enlist: MAC 52:54:00:dd:00:01 is host kvm09' "$D/err"
+kill -HUP "$PID"
+i=0; while ! grep -q "serve: reloaded" "$D/serve.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+t_check "after SIGHUP the server serves its preseed" test "$(code "$URL/ks/kvm09?token=$(tok kvm09)")" = 200
+
 # discovery off: 404
 kill "$PID"; wait "$PID" 2>/dev/null; PID=
 sed -i '/^  unknown_hosts: discovery$/d' "$FLEET"
