@@ -2,6 +2,7 @@
  * hosts (their BMCs, over IPMI) and guests (libvirt), many at once. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "provision/cmd.h"
 #include "provision/power.h"
 #include "provision/power_cli.h"
+#include "provision/render.h"
+#include "provision/state.h"
 #include "types.h"
 #include "util.h"
 
@@ -26,6 +29,8 @@ static void usage(FILE *f)
 	      "from the password_file when a BMC is contacted and never printed.\n"
 	      "\n"
 	      "  -f, --fleet FILE     inventory (default " KF_DEFAULT_FLEET ")\n"
+	      "  -o, --dir DIR        the tree of `kickfleet render -o DIR` (its state records\n"
+	      "                       each machine's power and last action)\n"
 	      "  -r, --role ROLE      every host and guest of ROLE\n"
 	      "  -a, --all            every host with a power: section and every guest\n"
 	      "      --pxe            set a one-time network boot (PXE) before the action\n"
@@ -79,6 +84,7 @@ int kf_power_cli_opt(struct kf_power_cli *p, int c, const char *arg)
 {
 	long long x;
 	switch (c) {
+	case 'o': p->outdir = arg; return 0;
 	case 'r': p->role = arg; return 0;
 	case 'a': p->all = true; return 0;
 	case 'J': p->json = true; return 0;
@@ -104,15 +110,40 @@ int kf_power_cli_opt(struct kf_power_cli *p, int c, const char *arg)
 	return -1;
 }
 
-/* Runs the jobs with the command line's settings and prints them. */
-size_t kf_power_cli_run(const struct kf_power_cli *p, struct kf_power_job *v, size_t n)
+/* The results into the state store, when the fleet's state directory
+ * exists. */
+static int record(const struct kf_power_cli *p, const struct kf_inventory *inv,
+		  const struct kf_power_job *v, size_t n, struct kf_err *e)
+{
+	char *db = kf_render_state_path(inv, p->outdir), *dir = kf_xstrdup(db);
+	struct kf_state *st = NULL;
+	int r = 0;
+	if (access(dirname(dir), W_OK) == 0 && (r = kf_state_open(&st, db, e)) == 0)
+		for (size_t i = 0; i < n && r == 0; i++)
+			r = kf_state_set_power(st, v[i].cfg.name, v[i].power,
+					       kf_power_action_name(v[i].action), v[i].error, e);
+	kf_state_close(st);
+	free(dir);
+	free(db);
+	return r;
+}
+
+long kf_power_cli_run(const struct kf_power_cli *p, const struct kf_inventory *inv,
+		      struct kf_power_job *v, size_t n)
 {
 	FILE *progress = isatty(2) ? stderr : NULL;
+	struct kf_err e = KF_ERR_INIT;
 	size_t failed = kf_power_run(v, n, p->jobs, &p->o, progress,
 				     p->json ? NULL : kf_power_print_line, NULL);
 	if (p->json)
 		kf_power_print_json(v, n, stdout);
-	return failed;
+	long r = (long)failed;
+	if (record(p, inv, v, n, &e) < 0) {
+		kf_err_print(&e, stderr);
+		r = -1;
+	}
+	kf_err_release(&e);
+	return r;
 }
 
 int cmd_power(int argc, char **argv)
@@ -128,7 +159,7 @@ int cmd_power(int argc, char **argv)
 	struct kf_power_cli p = KF_POWER_CLI_INIT;
 	bool pxe = false;
 	int c, r;
-	while ((c = getopt_long(argc, argv, "f:r:aj:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:r:aj:t:h", opts, NULL)) != -1) {
 		if (c == 'f')
 			fleet = optarg;
 		else if (c == 'P')
@@ -157,7 +188,7 @@ int cmd_power(int argc, char **argv)
 		v[i].action = action;
 		v[i].pxe = pxe;
 	}
-	rc = kf_power_cli_run(&p, v, n) ? 1 : 0;
+	rc = kf_power_cli_run(&p, inv, v, n) ? 1 : 0;
 out:
 	kf_err_print(&e, stderr);
 	kf_err_release(&e);

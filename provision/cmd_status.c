@@ -20,8 +20,9 @@ static void usage(FILE *f)
 {
 	fputs("usage: kickfleet status [-f FLEET] [-o DIR] [--json] [--watch[=SEC]]\n"
 	      "\n"
-	      "Prints every host and guest: install state, since when, last agent report,\n"
-	      "drift count.  --watch redraws every SEC seconds (default 2) with a progress\n"
+	      "Prints every host and guest: install state, power as the last kickfleet power\n"
+	      "or reinstall saw it (on, off, - unknown; ! when that action failed), since\n"
+	      "when, last agent report, drift count, facts.  --watch redraws every SEC seconds (default 2) with a progress\n"
 	      "bar (installed / total, elapsed, estimated time left) until every host is\n"
 	      "installed or Ctrl-C.\n"
 	      "\n"
@@ -62,9 +63,41 @@ static const char *facts_of(const struct kf_facts_row *fr, size_t nf, const char
 	return "-";
 }
 
-static void print_json(const struct kf_host_rec *v, size_t n, const struct kf_facts_row *fr, size_t nf,
-		       FILE *f)
+/* What status shows beside the host rows. */
+struct extra {
+	struct kf_facts_row *facts;
+	size_t nfacts;
+	struct kf_power_row *power;
+	size_t npower;
+};
+
+/* "on", "off", "-"; with "!" when the last power action failed. */
+static const char *power_of(const struct extra *x, const char *name, char *buf, size_t len)
 {
+	const struct kf_power_row *p = kf_power_row_of(x->power, x->npower, name);
+	const char *w = !p || p->power < 0 ? "-" : p->power ? "on" : "off";
+	snprintf(buf, len, "%s%s", w, p && strcmp(p->result, "ok") ? "!" : "");
+	return buf;
+}
+
+static struct kf_json *power_json(const struct extra *x, const char *name)
+{
+	const struct kf_power_row *p = kf_power_row_of(x->power, x->npower, name);
+	if (!p)
+		return NULL;
+	struct kf_json *o = kf_json_object();
+	kf_json_set(o, "state", p->power < 0 ? NULL : kf_json_str(p->power ? "on" : "off"));
+	kf_json_set(o, "last_action", kf_json_str(p->action));
+	kf_json_set(o, "time", kf_json_int(p->time));
+	kf_json_set(o, "result", kf_json_str(p->result));
+	kf_json_set(o, "errors", kf_json_int(p->errors));
+	return o;
+}
+
+static void print_json(const struct kf_host_rec *v, size_t n, const struct extra *x, FILE *f)
+{
+	const struct kf_facts_row *fr = x->facts;
+	size_t nf = x->nfacts;
 	struct kf_json *a = kf_json_array();
 	for (size_t i = 0; i < n; i++) {
 		struct kf_json *o = kf_json_object();
@@ -78,6 +111,7 @@ static void print_json(const struct kf_host_rec *v, size_t n, const struct kf_fa
 		kf_json_set(o, "drift_count", kf_json_int(v[i].drift_count));
 		const char *fs = facts_of(fr, nf, v[i].name);
 		kf_json_set(o, "facts", strcmp(fs, "-") ? kf_json_str(fs) : NULL);
+		kf_json_set(o, "power", power_json(x, v[i].name));
 		kf_json_push(a, o);
 	}
 	char *text = kf_json_dump(a, KF_JSON_ROWS);
@@ -86,22 +120,24 @@ static void print_json(const struct kf_host_rec *v, size_t n, const struct kf_fa
 	kf_json_free(a);
 }
 
-static void print_table(const struct kf_host_rec *v, size_t n, const struct kf_facts_row *fr, size_t nf,
-			FILE *f)
+static void print_table(const struct kf_host_rec *v, size_t n, const struct extra *x, FILE *f)
 {
+	const struct kf_facts_row *fr = x->facts;
+	size_t nf = x->nfacts;
 	int64_t now = (int64_t)time(NULL);
 	size_t w = 4;
 	for (size_t i = 0; i < n; i++)
 		if (strlen(v[i].name) > w)
 			w = strlen(v[i].name);
-	fprintf(f, "%-*s  %-5s  %-10s  %-9s  %-12s  %-5s  %s\n", (int)w, "HOST", "KIND", "STATE", "SINCE",
-		"LAST REPORT", "DRIFT", "FACTS");
+	fprintf(f, "%-*s  %-5s  %-10s  %-5s  %-9s  %-12s  %-5s  %s\n", (int)w, "HOST", "KIND", "STATE",
+		"POWER", "SINCE", "LAST REPORT", "DRIFT", "FACTS");
 	for (size_t i = 0; i < n; i++) {
-		char a[32], b[32];
-		fprintf(f, "%-*s  %-5s  %-10s  %-9s  %-12s  %-5lld  %s%s\n", (int)w, v[i].name,
+		char a[32], b[32], pw[8];
+		fprintf(f, "%-*s  %-5s  %-10s  %-5s  %-9s  %-12s  %-5lld  %s%s\n", (int)w, v[i].name,
 			kf_host_kind_name(v[i].kind), kf_install_state_name(v[i].state),
-			age(v[i].state_since, now, a, sizeof(a)), age(v[i].report_time, now, b, sizeof(b)),
-			(long long)v[i].drift_count, facts_of(fr, nf, v[i].name), v[i].netboot && v[i].state >= KF_ST_INSTALLED ? "  (reinstall pending)" : "");
+			power_of(x, v[i].name, pw, sizeof(pw)), age(v[i].state_since, now, a, sizeof(a)),
+			age(v[i].report_time, now, b, sizeof(b)), (long long)v[i].drift_count,
+			facts_of(fr, nf, v[i].name), v[i].netboot && v[i].state >= KF_ST_INSTALLED ? "  (reinstall pending)" : "");
 	}
 }
 
@@ -212,25 +248,27 @@ static int show(struct kf_state *st, const struct status_opts *o, bool clear, si
 		struct kf_err *e)
 {
 	struct kf_host_rec *v = NULL;
-	struct kf_facts_row *fr = NULL;
-	size_t nf = 0;
+	struct extra x = { 0 };
 	*n = 0;
 	int r = kf_state_list_hosts(st, &v, n, e);
 	if (r == 0)
-		r = kf_state_list_facts(st, &fr, &nf, e);
+		r = kf_state_list_facts(st, &x.facts, &x.nfacts, e);
+	if (r == 0)
+		r = kf_state_list_power(st, &x.power, &x.npower, e);
 	if (r < 0)
 		goto out;
 	if (o->json) {
-		print_json(v, *n, fr, nf, stdout);
+		print_json(v, *n, &x, stdout);
 	} else {
 		if (clear)
 			fputs("\033[H\033[2J", stdout);
-		print_table(v, *n, fr, nf, stdout);
+		print_table(v, *n, &x, stdout);
 	}
 	*done = count_installed(v, *n);
 out:
 	kf_host_recs_free(v, *n);
-	kf_facts_rows_free(fr, nf);
+	kf_facts_rows_free(x.facts, x.nfacts);
+	kf_power_rows_free(x.power, x.npower);
 	return r;
 }
 

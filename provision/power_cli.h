@@ -7,6 +7,7 @@
 #include "provision/power.h"
 
 struct kf_power_cli {
+	const char *outdir; /* the tree of `kickfleet render -o DIR`, NULL: state_dir */
 	const char *role;
 	bool all;
 	bool json;
@@ -14,8 +15,9 @@ struct kf_power_cli {
 	struct kf_power_opts o;
 };
 #define KF_POWER_CLI_INIT { .jobs = 32, .o = { .timeout_ms = 5000, .retries = 2 } }
-/* Their long options (getopt letters r a J j t R). */
+/* Their long options (getopt letters o r a J j t R). */
 #define KF_POWER_CLI_OPTIONS                                   \
+	{ "dir", required_argument, NULL, 'o' },               \
 	{ "role", required_argument, NULL, 'r' },              \
 	{ "all", no_argument, NULL, 'a' },                     \
 	{ "json", no_argument, NULL, 'J' },                    \
@@ -27,9 +29,12 @@ struct kf_power_cli {
  * value (printed). */
 int kf_power_cli_opt(struct kf_power_cli *p, int c, const char *arg);
 /* Runs the jobs: a line per machine as each finishes (a live progress
- * line on a terminal), or one JSON array at the end.  Returns how many
- * failed. */
-size_t kf_power_cli_run(const struct kf_power_cli *p, struct kf_power_job *v, size_t n);
+ * line on a terminal), or one JSON array at the end; records each result
+ * in the state store when the fleet has one (render or serve made it).
+ * Returns how many failed, or -1 when the results could not be recorded
+ * (the message printed). */
+long kf_power_cli_run(const struct kf_power_cli *p, const struct kf_inventory *inv,
+		      struct kf_power_job *v, size_t n);
 /* "kvm01: powered on" / "kvm01: REASON" on stdout. */
 void kf_power_print_line(const struct kf_power_job *j, void *arg);
 void kf_power_print_json(const struct kf_power_job *v, size_t n, FILE *f);

@@ -375,6 +375,29 @@ static void h_healthz(struct kf_httpd_req *rq, void *ctx)
 	kf_httpd_reply_text(rq, 200, "ok");
 }
 
+/* kickfleet_power_on per machine whose power state is known, and the
+ * failed power actions so far. */
+static void power_metrics(struct kf_state *st, struct kf_buf *b)
+{
+	struct kf_power_row *v = NULL;
+	size_t n = 0;
+	if (kf_state_list_power(st, &v, &n, NULL) < 0)
+		return;
+	long long errors = 0;
+	kf_buf_puts(b, "# HELP kickfleet_power_on machines powered on (1) or off (0), as last seen\n"
+		       "# TYPE kickfleet_power_on gauge\n");
+	for (size_t i = 0; i < n; i++) {
+		errors += v[i].errors;
+		if (v[i].power >= 0 && kf_serve_name_ok(v[i].name))
+			kf_buf_printf(b, "kickfleet_power_on{host=\"%s\"} %d\n", v[i].name, v[i].power);
+	}
+	kf_buf_printf(b, "# HELP kickfleet_power_errors_total power actions that failed\n"
+			 "# TYPE kickfleet_power_errors_total counter\n"
+			 "kickfleet_power_errors_total %lld\n",
+		      errors);
+	kf_power_rows_free(v, n);
+}
+
 static void h_metrics(struct kf_httpd_req *rq, void *ctx)
 {
 	struct kf_serve *s = ctx;
@@ -392,6 +415,7 @@ static void h_metrics(struct kf_httpd_req *rq, void *ctx)
 				  "# TYPE kickfleet_drift_reports_total counter\n"
 				  "kickfleet_drift_reports_total %lld\n",
 			      drift);
+		power_metrics(st, &b);
 	}
 	kf_buf_printf(&b, "# HELP kickfleet_uptime_seconds seconds since serve started\n"
 			  "# TYPE kickfleet_uptime_seconds gauge\n"

@@ -166,6 +166,29 @@ int kf_state_list_events(struct kf_state *st, const char *name, size_t limit,
 			 struct kf_event **out, size_t *n, struct kf_err *e);
 void kf_events_free(struct kf_event *v, size_t n);
 
+/* ---- power (provision/state_power.c) ---- */
+
+/* A machine's power as the last `kickfleet power` or `reinstall` saw it. */
+struct kf_power_row {
+	char *name;
+	int power;      /* 1 on, 0 off, -1 never known */
+	char *action;   /* the last action: "status", "on", "off", "cycle", "reset" */
+	int64_t time;   /* when it finished */
+	char *result;   /* "ok" or why it failed ("IPMI authentication failed (...)") */
+	int64_t errors; /* failed actions so far */
+};
+/* Records the end of a power action on name (the machine need not have a
+ * row): power 1/0 when it succeeded, error NULL; else the reason, and the
+ * power state stays as it was.  Actions other than status are also logged
+ * as "power" events. */
+int kf_state_set_power(struct kf_state *st, const char *name, int power, const char *action,
+		       const char *error, struct kf_err *e);
+/* Every machine's row, by name; free with kf_power_rows_free. */
+int kf_state_list_power(struct kf_state *st, struct kf_power_row **out, size_t *n, struct kf_err *e);
+void kf_power_rows_free(struct kf_power_row *v, size_t n);
+/* The row of name in v (sorted by name), or NULL. */
+const struct kf_power_row *kf_power_row_of(const struct kf_power_row *v, size_t n, const char *name);
+
 /* ---- host facts and discovered machines (provision/state_facts.c) ---- */
 
 /* Keeps json (a facts document the caller validated, lib/facts.h) as the

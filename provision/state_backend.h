@@ -103,6 +103,13 @@ struct kf_state_ops {
 			       struct kf_err *e);
 	int (*delete_discovered)(struct kf_state *st, const char *mac, struct kf_err *e);
 
+	/* A machine's power (1 on, 0 off) after action at time, or the error
+	 * of a failed one (power then stays as it was, errors + 1); inside
+	 * begin/end.  list_power returns every row by name. */
+	int (*set_power)(struct kf_state *st, const char *name, int power, const char *action,
+			 int64_t time, const char *error, struct kf_err *e);
+	int (*list_power)(struct kf_state *st, struct kf_power_row **out, size_t *n, struct kf_err *e);
+
 	/* Inside begin/end. */
 	int (*log_event)(struct kf_state *st, const char *name, const char *what,
 			 const char *detail, struct kf_err *e);

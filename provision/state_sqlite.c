@@ -61,6 +61,14 @@ static const char *const migrations[] = {
 	" first_seen INTEGER NOT NULL DEFAULT 0,"
 	" last_seen INTEGER NOT NULL DEFAULT 0,"
 	" count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+	/* 3: each machine's power state and its last power action */
+	"CREATE TABLE power ("
+	" name TEXT PRIMARY KEY,"
+	" power INTEGER NOT NULL DEFAULT -1,"
+	" action TEXT NOT NULL DEFAULT '',"
+	" time INTEGER NOT NULL DEFAULT 0,"
+	" result TEXT NOT NULL DEFAULT '',"
+	" errors INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)KF_ARRAY_SIZE(migrations))
 
@@ -88,6 +96,8 @@ enum stmt_id {
 	S_PUT_DISC,
 	S_LIST_DISC,
 	S_DEL_DISC,
+	S_SET_POWER,
+	S_LIST_POWER,
 	S_COUNT
 };
 
@@ -138,6 +148,12 @@ static const char *const stmt_sql[S_COUNT] = {
 		       "count = count + 1",
 	[S_LIST_DISC] = "SELECT mac, json, peer, first_seen, last_seen, count FROM discovered ORDER BY mac",
 	[S_DEL_DISC] = "DELETE FROM discovered WHERE mac = lower(?1)",
+	/* a failure keeps the last known power state (?2 is -1 then) */
+	[S_SET_POWER] = "INSERT INTO power (name, power, action, time, result, errors) "
+			"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO UPDATE SET "
+			"power = CASE WHEN ?2 < 0 THEN power ELSE ?2 END, action = ?3, time = ?4, "
+			"result = ?5, errors = errors + ?6",
+	[S_LIST_POWER] = "SELECT name, power, action, time, result, errors FROM power ORDER BY name",
 };
 
 struct sq {
@@ -811,6 +827,43 @@ static int sq_delete_discovered(struct kf_state *base, const char *mac, struct k
 	return step_changed(st, s, e, "forget a discovered machine");
 }
 
+/* ---- power ---- */
+
+static int sq_set_power(struct kf_state *base, const char *name, int power, const char *action,
+			int64_t time, const char *error, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_SET_POWER);
+	bind_text(s, 1, name);
+	sqlite3_bind_int(s, 2, error ? -1 : power);
+	bind_text(s, 3, action);
+	sqlite3_bind_int64(s, 4, time);
+	bind_text(s, 5, error ? error : "ok");
+	sqlite3_bind_int(s, 6, error != NULL);
+	return step_done(st, s, e, "record power");
+}
+
+static void power_row(sqlite3_stmt *s, void *p)
+{
+	struct kf_power_row *w = p;
+	w->name = col_dup(s, 0);
+	w->power = sqlite3_column_int(s, 1);
+	w->action = col_dup(s, 2);
+	w->time = sqlite3_column_int64(s, 3);
+	w->result = col_dup(s, 4);
+	w->errors = sqlite3_column_int64(s, 5);
+}
+
+static void power_drop(void *v, size_t n)
+{
+	kf_power_rows_free(v, n);
+}
+
+static int sq_list_power(struct kf_state *base, struct kf_power_row **out, size_t *n, struct kf_err *e)
+{
+	return list_rows(sq_of(base), S_LIST_POWER, sizeof(**out), power_row, power_drop, (void **)out, n, e);
+}
+
 const struct kf_state_ops kf_state_sqlite = {
 	.name = "sqlite",
 	.accepts = sq_accepts,
@@ -836,4 +889,6 @@ const struct kf_state_ops kf_state_sqlite = {
 	.put_discovered = sq_put_discovered,
 	.list_discovered = sq_list_discovered,
 	.delete_discovered = sq_delete_discovered,
+	.set_power = sq_set_power,
+	.list_power = sq_list_power,
 };

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/ipmi/bmc.sh"
 KF=${KF:-$TOP/build/kickfleet}
-for tool in ipmi_sim ss jq; do
+for tool in ipmi_sim ss jq curl; do
 	if ! command -v $tool >/dev/null 2>&1; then
 		t_skip "$tool not installed (scripts/deps.sh check)"
 		t_summary
@@ -127,6 +127,37 @@ ps -eo args >"$W/ps"
 wait $bg
 t_check "no password in output" sh -c "! grep -q s3cr3t '$W/out' '$W/err'"
 t_check "no password in any command line" sh -c "! grep -q s3cr3t '$W/ps'"
+
+# Power state and the last action in the state store, shown by status.
+"$KF" render --no-stage -f "$F/fleet.yaml" -o "$W/tree" >"$W/out" 2>&1 || { t_fail "render"; cat "$W/out"; }
+pw off kvm02
+pw -o "$W/tree" on kvm01
+pw -o "$W/tree" status kvm01 kvm02 kvm03
+"$KF" status -f "$F/fleet.yaml" -o "$W/tree" >"$W/status"
+t_check "status: a POWER column" sh -c "head -1 '$W/status' | grep -q 'STATE  *POWER'"
+t_check "status: kvm01 on" grep -Eq '^kvm01 +host +new +on ' "$W/status"
+t_check "status: kvm02 off" grep -Eq '^kvm02 +host +new +off ' "$W/status"
+t_check "status: kvm03 unknown, its last action failed" grep -Eq '^kvm03 +host +new +-! ' "$W/status"
+"$KF" status -f "$F/fleet.yaml" -o "$W/tree" --json >"$W/status.json"
+t_check "status --json: power of kvm01" test "$(jq -r '.[] | select(.name == "kvm01") | .power.state' "$W/status.json")" = on
+t_check "status --json: kvm03's last result names the failure" \
+	test "$(jq -r '.[] | select(.name == "kvm03") | .power.result' "$W/status.json")" = "IPMI authentication failed (admin@127.0.0.1:$P3)"
+t_check "status --json: kvm04 was never seen" test "$(jq -r '.[] | select(.name == "kvm04") | .power' "$W/status.json")" = null
+t_check "no password in the state store" test "$(cat "$W"/tree/state.db* | grep -ac s3cr3t)" = 0
+# ... and in /metrics of kickfleet serve
+SPORT=$((BASE + 8))
+"$KF" serve -f "$F/fleet.yaml" -o "$W/tree" --listen 127.0.0.1:$SPORT >"$W/serve.log" 2>&1 &
+SPID=$!
+i=0
+while ! curl -sf "http://127.0.0.1:$SPORT/metrics" >"$W/metrics" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.05; i=$((i + 1))
+done
+kill $SPID; wait $SPID 2>/dev/null
+t_check "metrics: kickfleet_power_on of kvm01" grep -qx 'kickfleet_power_on{host="kvm01"} 1' "$W/metrics"
+t_check "metrics: kickfleet_power_on of kvm02" grep -qx 'kickfleet_power_on{host="kvm02"} 0' "$W/metrics"
+t_check "metrics: none for kvm03 (never known)" sh -c "! grep -q 'host=\"kvm03\"' '$W/metrics'"
+t_check "metrics: kickfleet_power_errors_total" grep -qx 'kickfleet_power_errors_total 1' "$W/metrics"
+pw -o "$W/tree" off kvm01
 
 pw -j 0 status kvm01
 t_check "-j 0 is refused" test $? -eq 1
