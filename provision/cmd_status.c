@@ -187,7 +187,41 @@ struct status_opts {
 	const char *fleet, *outdir;
 	bool json, watch;
 	double interval; /* seconds between redraws */
+	char *const *only; /* reinstall --wait: these machines only, */
+	size_t nonly;
+	int timeout_s;     /* until they are installed or failed, at most this long */
 };
+
+static bool wanted(const struct status_opts *o, const char *name)
+{
+	if (!o->only)
+		return true;
+	for (size_t i = 0; i < o->nonly; i++)
+		if (!strcmp(o->only[i], name))
+			return true;
+	return false;
+}
+
+/* Keeps the rows o wants, in place. */
+static void filter(struct kf_host_rec *v, size_t *n, const struct status_opts *o)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (wanted(o, v[i].name))
+			v[k++] = v[i];
+		else
+			kf_host_rec_release(&v[i]);
+	}
+	*n = k;
+}
+
+static size_t count_failed(const struct kf_host_rec *v, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += v[i].state == KF_ST_FAILED;
+	return k;
+}
 
 /* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct status_opts *o)
@@ -243,14 +277,17 @@ out:
 	return r;
 }
 
-/* Prints every host once (table or JSON); *done of *n are installed. */
-static int show(struct kf_state *st, const struct status_opts *o, bool clear, size_t *done, size_t *n,
-		struct kf_err *e)
+/* Prints every host once (table or JSON); *done of *n are installed,
+ * *failed failed. */
+static int show(struct kf_state *st, const struct status_opts *o, bool clear, size_t *done,
+		size_t *failed, size_t *n, struct kf_err *e)
 {
 	struct kf_host_rec *v = NULL;
 	struct extra x = { 0 };
 	*n = 0;
 	int r = kf_state_list_hosts(st, &v, n, e);
+	if (r == 0)
+		filter(v, n, o);
 	if (r == 0)
 		r = kf_state_list_facts(st, &x.facts, &x.nfacts, e);
 	if (r == 0)
@@ -265,6 +302,7 @@ static int show(struct kf_state *st, const struct status_opts *o, bool clear, si
 		print_table(v, *n, &x, stdout);
 	}
 	*done = count_installed(v, *n);
+	*failed = count_failed(v, *n);
 out:
 	kf_host_recs_free(v, *n);
 	kf_facts_rows_free(x.facts, x.nfacts);
@@ -272,16 +310,17 @@ out:
 	return r;
 }
 
-/* Redraws with a progress bar until every host is installed or a signal. */
+/* Redraws with a progress bar until every host is installed (or, with
+ * o->only, installed or failed), the timeout or a signal. */
 static int watch(struct kf_state *st, const struct status_opts *o, struct kf_err *e)
 {
 	signal(SIGINT, on_int);
 	signal(SIGTERM, on_int);
 	time_t start = time(NULL);
-	size_t done0 = (size_t)-1, done = 0, n = 0;
+	size_t done0 = (size_t)-1, done = 0, failed = 0, n = 0;
 	bool tty = isatty(1);
 	for (;;) {
-		int r = show(st, o, tty, &done, &n, e);
+		int r = show(st, o, tty, &done, &failed, &n, e);
 		if (r < 0)
 			return r;
 		if (done0 == (size_t)-1)
@@ -289,7 +328,8 @@ static int watch(struct kf_state *st, const struct status_opts *o, struct kf_err
 		putchar('\n');
 		print_progress(stdout, done, n, done0, (long long)(time(NULL) - start));
 		fflush(stdout);
-		if (done >= n || stop)
+		if (done + (o->only ? failed : 0) >= n || stop ||
+		    (o->timeout_s > 0 && time(NULL) - start >= o->timeout_s))
 			return 0;
 		for (double t = 0; t < o->interval && !stop; t += 0.1)
 			usleep(100000);
@@ -308,13 +348,21 @@ int cmd_status(int argc, char **argv)
 		return rc;
 	struct kf_err e = KF_ERR_INIT;
 	struct kf_state *st = NULL;
-	size_t done, n;
+	size_t done, failed, n;
 	int r = open_state(&o, &st, &e);
 	if (r == 0)
-		r = o.watch ? watch(st, &o, &e) : show(st, &o, false, &done, &n, &e);
+		r = o.watch ? watch(st, &o, &e) : show(st, &o, false, &done, &failed, &n, &e);
 	if (r < 0)
 		kf_err_print(&e, stderr);
 	kf_err_release(&e);
 	kf_state_close(st);
 	return r < 0 ? 1 : 0;
+}
+
+int kf_status_follow(struct kf_state *st, char *const *names, size_t n, double interval,
+		     int timeout_s, struct kf_err *e)
+{
+	struct status_opts o = { .watch = true, .interval = interval, .only = names, .nonly = n,
+				 .timeout_s = timeout_s };
+	return watch(st, &o, e);
 }

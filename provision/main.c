@@ -14,6 +14,7 @@ static const struct kf_subcmd cmds[] = {
 	{ "status", cmd_status, "hosts' install states, last reports, drift (--watch, --json)" },
 	{ "facts", cmd_facts, "HOST: the latest facts its agent posted (CPU, NUMA, memory, NICs, disks)" },
 	{ "discovered", cmd_discovered, "machines the discovery endpoint found (unknown_hosts: discovery)" },
+	{ "reinstall", cmd_reinstall, "HOST...: netboot on, one-time PXE boot, power cycle (--wait follows it)" },
 	{ "power", cmd_power, "status|on|off|cycle|reset of hosts (IPMI) and guests (libvirt), many at once" },
 	{ "enlist", cmd_enlist, "MAC --name N --role R [--ip A]: add a discovered machine to the inventory" },
 	{ "guest", cmd_guest, "install NAME: define and start a guest on its KVM host (libvirt)" },

@@ -4,11 +4,13 @@
 # (tests/ipmi/bmc.sh), stopped by PID.  Power on really starts the BMC's
 # "machine" (a process), off stops it, --pxe makes its next start a network
 # boot; a wrong password, an unreachable BMC and a host without power are
-# failures that name the host and leave the others handled.
+# failures that name the host and leave the others handled.  reinstall
+# sets netboot on, a one-time PXE boot and a cycle; --wait follows the
+# installs with the display of status --watch.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/ipmi/bmc.sh"
 KF=${KF:-$TOP/build/kickfleet}
-for tool in ipmi_sim ss jq curl; do
+for tool in ipmi_sim ss jq curl sqlite3; do
 	if ! command -v $tool >/dev/null 2>&1; then
 		t_skip "$tool not installed (scripts/deps.sh check)"
 		t_summary
@@ -158,6 +160,35 @@ t_check "metrics: kickfleet_power_on of kvm02" grep -qx 'kickfleet_power_on{host
 t_check "metrics: none for kvm03 (never known)" sh -c "! grep -q 'host=\"kvm03\"' '$W/metrics'"
 t_check "metrics: kickfleet_power_errors_total" grep -qx 'kickfleet_power_errors_total 1' "$W/metrics"
 pw -o "$W/tree" off kvm01
+
+# reinstall: netboot on, a one-time PXE boot, a cycle (on when off).
+sql() { sqlite3 "$W/tree/state.db" "$@"; }
+sql "UPDATE hosts SET state = 'installed', netboot = 0 WHERE name IN ('kvm01', 'kvm02')"
+sql "UPDATE hosts SET state = 'installing' WHERE name = 'kvm03'"
+pw -o "$W/tree" on kvm02
+n1=$(wc -l <"$W/bmc1/boots") n2=$(wc -l <"$W/bmc2/boots")
+kf reinstall -f "$F/fleet.yaml" -o "$W/tree" -t 1 kvm01 kvm02 kvm03
+t_check "reinstall exits 0" test $? -eq 0
+expect "reinstall powers an off host on, booting from the network" "kvm01: next boot from the network, powered on (was off)"
+expect "reinstall cycles a host that is on" "kvm02: next boot from the network, power cycled"
+expect "reinstall leaves a host that is installing alone" "kvm03: already installing, not cycled again (--force cycles it)"
+t_check "reinstall put kvm01 and kvm02 back to new, netboot on" \
+	test "$(sql "SELECT group_concat(state || netboot) FROM hosts WHERE name IN ('kvm01','kvm02') ORDER BY name")" = "new1,new1"
+t_check "kvm03 stays installing" test "$(sql "SELECT state FROM hosts WHERE name = 'kvm03'")" = installing
+i=0; while [ "$(wc -l <"$W/bmc2/boots")" -le "$n2" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+t_check "kvm01 started from the network" test "$(sed -n "$((n1 + 1))p" "$W/bmc1/boots")" = n
+t_check "kvm02 restarted from the network" test "$(sed -n "$((n2 + 1))p" "$W/bmc2/boots")" = n
+kf reinstall -f "$F/fleet.yaml" -o "$W/tree" -t 1 --force kvm03
+t_check "--force: a wrong password fails the reinstall" test $? -eq 1
+expect "... naming the host and why" "kvm03: IPMI authentication failed (admin@127.0.0.1:$P3)"
+# --wait follows the installs: kvm01 gets installed, kvm02 never does
+(sleep 2; sql "UPDATE hosts SET state = 'installed' WHERE name = 'kvm01'") &
+kf reinstall -f "$F/fleet.yaml" -o "$W/tree" -t 1 --wait=5 kvm01 kvm02
+t_check "reinstall --wait exits 1 when one is not installed" test $? -eq 1
+t_check "... with the display of status --watch" grep -q "1/2 installed" "$W/out"
+t_check "... naming the one that is not" grep -qx "kvm02: not installed after 5 s (still new)" "$W/err"
+t_check "... and not the other" sh -c "! grep -q kvm01 '$W/err'"
+pw off kvm01 kvm02
 
 pw -j 0 status kvm01
 t_check "-j 0 is refused" test $? -eq 1
