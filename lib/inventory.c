@@ -177,7 +177,7 @@ static const struct kf_field host_fields[] = {
 	    .doc = "install from the network on its next boot (false: boot locally)"),
 	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables"),
 	FLD(S, "power", KF_T_STRUCT, power, .sub = &kf_power_schema,
-	    .doc = "its BMC, for kickfleet power and reinstall"),
+	    .doc = "its BMC, for kickfleet power and reinstall (docs/power.md)"),
 	END
 };
 #undef S
