@@ -51,6 +51,8 @@ struct ghave {
 	struct kf_domcfg cfg; /* inactive XML */
 	bool have_live;
 	struct kf_vlive live;
+	bool have_live_cfg;
+	struct kf_domcfg live_cfg;   /* a running guest's live XML: what it runs with now */
 	long long live_stats_period; /* from the live XML, KF_UNSET unknown */
 	int autostart;               /* -1 not read */
 };

@@ -95,6 +95,7 @@ struct gdiff {
 	struct gres *res;
 	const struct ghave *have;
 	bool restart; /* some change waits for a restart */
+	bool pending; /* the pass against the live XML: what the config has and the guest does not yet */
 };
 
 static struct kf_change *add(struct gdiff *d, enum gkind kind, enum kf_domfield f, size_t idx, bool config,
@@ -122,10 +123,33 @@ static struct kf_change *add(struct gdiff *d, enum gkind kind, enum kf_domfield 
 	return ch;
 }
 
-/* A config-only change: on a running guest it waits for a restart. */
+static bool planned(const struct gdiff *d, const char *what)
+{
+	size_t n = strlen(d->res->g->name);
+	for (size_t i = 0; i < d->plan->n; i++) {
+		const char *w = d->plan->v[i].what;
+		if (d->plan->v[i].resource == kf_guests_name && !strncmp(w, d->res->g->name, n) && w[n] == ' ' &&
+		    !strcmp(w + n + 1, what))
+			return true;
+	}
+	return false;
+}
+
+/* A config-only change: on a running guest it waits for a restart.  In
+ * the pending pass (from is the running guest's value), a field the
+ * config already has but the guest does not is pending restart: shown
+ * on every run until the guest restarts, never applied. */
 static void add_cfg(struct gdiff *d, enum kf_domfield f, size_t idx, const char *from, const char *to,
 		    const char *what)
 {
+	if (d->pending) {
+		if (planned(d, what))
+			return;
+		struct kf_change *ch = add(d, GK_FIELD, f, idx, false, false, from, to, "%s", what);
+		ch->flags |= KF_CH_PENDING | KF_CH_RESTART;
+		d->restart = true;
+		return;
+	}
 	struct kf_change *ch = add(d, GK_FIELD, f, idx, true, false, from, to, "%s", what);
 	if (d->have->running) {
 		ch->flags |= KF_CH_RESTART;
@@ -139,8 +163,8 @@ static void add_both(struct gdiff *d, enum kf_domfield f, size_t idx, bool cfg_d
 		     const char *cfg_v, const char *live_v, const char *to, const char *what)
 {
 	char from[256];
-	if (!cfg_d && !live_d)
-		return;
+	if (d->pending || (!cfg_d && !live_d))
+		return; /* the live values come from the API, not the live XML */
 	if (live_d && !streq(cfg_v, live_v))
 		snprintf(from, sizeof(from), "%s (live %s)", str(cfg_v), str(live_v));
 	else
@@ -160,6 +184,8 @@ static void diff_vcpus(struct gdiff *d)
 		snprintf(b, sizeof(b), "%lld", w->vcpu_max);
 		add_cfg(d, KF_DF_VCPUS, 0, c->vcpu_max == KF_UNSET ? NULL : a, b, "vcpus.max");
 	}
+	if (d->pending)
+		return; /* vcpus.current: live through the API */
 	bool cfg_d = c->vcpu_current != w->vcpu_current;
 	bool live_d = l && l->vcpus != w->vcpu_current && w->vcpu_current <= l->vcpus_max;
 	snprintf(a, sizeof(a), "%lld", c->vcpu_current);
@@ -177,7 +203,9 @@ static void diff_cpu(struct gdiff *d)
 {
 	const struct kf_domcfg *w = &d->res->want, *c = &d->have->cfg;
 	char a[128], b[128];
-	if (w->cpu_mode >= 0 &&
+	/* libvirt runs host-model as the custom model it expanded to */
+	bool expanded = d->pending && w->cpu_mode == KF_CPU_HOSTMODEL && c->cpu_mode == KF_CPU_CUSTOM;
+	if (w->cpu_mode >= 0 && !expanded &&
 	    (c->cpu_mode != w->cpu_mode || (w->cpu_mode == KF_CPU_CUSTOM && !streq(c->cpu_model, w->cpu_model)))) {
 		snprintf(a, sizeof(a), "%s%s%s", c->cpu_mode >= 0 ? cpu_modes[c->cpu_mode] : "-",
 			 c->cpu_mode == KF_CPU_CUSTOM ? " " : "", c->cpu_mode == KF_CPU_CUSTOM ? c->cpu_model : "");
@@ -469,6 +497,21 @@ static void diff_guest(struct kf_ctx *ctx, const struct gdesired *ds, const stru
 	if (g->autostart >= 0 && h->autostart != g->autostart)
 		add(&d, GK_AUTOSTART, 0, 0, false, false, h->autostart ? "true" : "false",
 		    g->autostart ? "true" : "false", "autostart");
+	if (h->have_live_cfg) {
+		/* the same fields against what the guest runs with */
+		struct ghave live = *h;
+		live.cfg = h->live_cfg;
+		d.have = &live;
+		d.pending = true;
+		diff_vcpus(&d);
+		diff_cpu(&d);
+		diff_pins(&d);
+		diff_numa(&d);
+		diff_memory(&d);
+		diff_backing(&d);
+		diff_devices(&d);
+		d.have = h;
+	}
 	if (d.restart && g->allow_restart == 1)
 		add(&d, GK_RESTART, 0, 0, false, false, "running", "restarted (allow_restart)", "restart");
 out:

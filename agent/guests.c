@@ -238,6 +238,7 @@ static void free_actual(void *p)
 		return;
 	for (size_t i = 0; i < a->n; i++) {
 		kf_domcfg_release(&a->v[i].cfg);
+		kf_domcfg_release(&a->v[i].live_cfg);
 		kf_vlive_release(&a->v[i].live);
 	}
 	free(a->v);
@@ -247,27 +248,13 @@ static void free_actual(void *p)
 	free(a);
 }
 
-/* The balloon stats period is in the live XML only. */
-static long long live_stats_period(struct kf_vdom *dom, struct kf_err *e)
-{
-	char *xml = NULL;
-	struct kf_domcfg c;
-	long long v = KF_UNSET;
-	if (kf_vdom_xml(dom, false, &xml, e) < 0)
-		return KF_UNSET;
-	if (kf_domxml_parse(xml, &c, e) == 0)
-		v = c.stats_period;
-	kf_domcfg_release(&c);
-	free(xml);
-	return v;
-}
-
 static int probe_one(struct kf_ctx *ctx, const struct gwant *w, struct ghave *h)
 {
 	struct kf_vdom *dom = NULL;
 	char *xml = NULL;
 	int r = kf_virt_lookup(ctx->virt, w->g->name, &dom, ctx->fail);
 	kf_domcfg_init(&h->cfg);
+	kf_domcfg_init(&h->live_cfg);
 	h->autostart = -1;
 	h->live_stats_period = KF_UNSET;
 	if (r == -ENOENT)
@@ -299,8 +286,15 @@ static int probe_one(struct kf_ctx *ctx, const struct gwant *w, struct ghave *h)
 		if ((r = kf_vdom_live(dom, what, &h->live, ctx->fail)) < 0)
 			goto out;
 		h->have_live = true;
-		if (w->cfg.stats_period != KF_UNSET)
-			h->live_stats_period = live_stats_period(dom, ctx->fail);
+		/* the live XML: the balloon stats period is only there, and a
+		 * config-only change waits for a restart while it differs */
+		free(xml);
+		xml = NULL;
+		if ((r = kf_vdom_xml(dom, false, &xml, ctx->fail)) < 0 ||
+		    (r = kf_domxml_parse(xml, &h->live_cfg, ctx->fail)) < 0)
+			goto out;
+		h->have_live_cfg = true;
+		h->live_stats_period = h->live_cfg.stats_period;
 	}
 out:
 	free(xml);
@@ -320,6 +314,7 @@ static int probe(struct kf_ctx *ctx, const void *desired, void **out)
 	a->v = kf_xcalloc(d->n, sizeof(*a->v));
 	for (size_t i = 0; i < d->n; i++) {
 		kf_domcfg_init(&a->v[i].cfg);
+		kf_domcfg_init(&a->v[i].live_cfg);
 		a->v[i].autostart = -1;
 	}
 	for (size_t i = 0; i < d->n; i++) {

@@ -2,13 +2,18 @@
  * (/proc/irq/N/smp_affinity_list), by IRQ number or for every IRQ of a NIC
  * (by name or MAC: /sys/class/net/DEV/device/msi_irqs/, else the NIC's
  * lines in /proc/interrupts).  IRQs the kernel refuses to move (managed
- * IRQs, per-CPU timers) are reported as skipped, not as failures. */
+ * IRQs, per-CPU timers) are reported as skipped, not as failures, and
+ * remembered in STATE_DIR/irq-refused ("IRQ WANTED STAYED" lines): while
+ * an IRQ still has the affinity it kept then and the profile still wants
+ * the same, later runs note "refused by the kernel" instead of planning
+ * the same write again.  A new wanted list or a moved IRQ is tried anew. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/engine.h"
 #include "agent/host.h"
 #include "agent/hostio.h"
 #include "agent/resource.h"
@@ -30,6 +35,7 @@ struct aff_irq {
 struct aff_have {
 	struct aff_irq *v;
 	size_t n, cap;
+	char *refused; /* STATE_DIR/irq-refused as read, NULL absent */
 };
 
 static void want_free(void *p)
@@ -50,6 +56,7 @@ static void have_free(void *p)
 		free(h->v[i].cur);
 	}
 	free(h->v);
+	free(h->refused);
 	free(h);
 }
 
@@ -103,6 +110,11 @@ static char *resolve_dev(const char *dev)
 	}
 	closedir(d);
 	return found;
+}
+
+static char *refused_path(const struct kf_ctx *ctx)
+{
+	return kf_xasprintf("%s/irq-refused", ctx->state_dir ? ctx->state_dir : KF_STATE_DIR_DEFAULT);
 }
 
 static void add_irq(struct aff_have *h, int irq, const char *label, const char *want)
@@ -188,7 +200,26 @@ static int aff_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 			h->v[i].cur = kf_xstrdup(kf_cpulist_norm(s, norm, sizeof(norm)) == 0 ? norm : s);
 		free(s);
 	}
+	char *rel = refused_path(ctx);
+	kf_host_read(rel, &h->refused);
+	free(rel);
 	return 0;
+}
+
+/* True when text (the irq-refused file) says the kernel refused to move
+ * irq from cur to want. */
+static bool was_refused(const char *text, int irq, const char *want, const char *cur)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%d %s %s", irq, want, cur);
+	for (const char *p = text; p && *p && n > 0 && (size_t)n < sizeof(line);) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len == (size_t)n && !strncmp(p, line, len))
+			return true;
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
 }
 
 static int aff_diff(struct kf_ctx *ctx, const void *desired, const void *actual, struct kf_plan *plan)
@@ -200,6 +231,12 @@ static int aff_diff(struct kf_ctx *ctx, const void *desired, const void *actual,
 		const struct aff_irq *q = &h->v[i];
 		if (!q->cur || !strcmp(q->cur, q->want))
 			continue;
+		if (was_refused(h->refused, q->irq, q->want, q->cur)) {
+			kf_plan_note(plan, "irq_affinity", "irq %d%s%s%s: refused by the kernel (stays %s, wanted %s)",
+				     q->irq, q->label ? " (" : "", q->label ? q->label : "", q->label ? ")" : "", q->cur,
+				     q->want);
+			continue;
+		}
 		struct kf_change *ch;
 		if (q->label)
 			ch = kf_plan_add(plan, "irq_affinity", q->cur, q->want, "irq %d (%s)", q->irq, q->label);
@@ -217,16 +254,44 @@ static const char *norm_list(const char *s, char *buf, size_t len)
 	return kf_cpulist_norm(s, buf, len) == 0 ? buf : NULL;
 }
 
+/* Adds "IRQ WANT CUR" to the irq-refused file, dropping older lines of
+ * the same IRQ. */
+static int remember_refused(struct kf_ctx *ctx, const struct kf_change *ch)
+{
+	int irq;
+	if (sscanf(ch->what, "irq %d", &irq) != 1 || !ch->from)
+		return -EINVAL;
+	char *rel = refused_path(ctx), *old = NULL, prefix[16];
+	struct kf_buf b = { 0 };
+	kf_host_read(rel, &old);
+	int n = snprintf(prefix, sizeof(prefix), "%d ", irq);
+	for (char *p = old, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len && strncmp(p, prefix, (size_t)n))
+			kf_buf_printf(&b, "%.*s\n", (int)len, p);
+	}
+	kf_buf_printf(&b, "%d %s %s\n", irq, ch->to, ch->from);
+	char *text = kf_buf_detach(&b);
+	int r = kf_etc_write(rel, text);
+	free(text);
+	free(old);
+	free(rel);
+	return r;
+}
+
 static int aff_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
-	(void)ctx;
 	int r = kf_apply_syswrite(ch, norm_list);
 	if (r < 0) {
 		/* not fatal: the kernel decides which IRQs may move */
 		ch->status = KF_ST_SKIPPED;
-		char *why = kf_xasprintf("kernel refused: %s", ch->reason ? ch->reason : strerror(-r));
+		char *why = kf_xasprintf("refused by the kernel: %s", ch->reason ? ch->reason : strerror(-r));
+		int e = remember_refused(ctx, ch);
 		free(ch->reason);
-		ch->reason = why;
+		ch->reason = e < 0 ? kf_xasprintf("%s (not remembered: %s)", why, strerror(-e)) : why;
+		if (e < 0)
+			free(why);
 	}
 	return 0;
 }

@@ -71,13 +71,16 @@ bool kf_change_actionable(const struct kf_change *ch)
 const char *kf_change_status_name(const struct kf_change *ch)
 {
 	switch (ch->status) {
-	case KF_ST_PLANNED: return (ch->flags & KF_CH_PENDING) ? "pending" : "planned";
+	case KF_ST_PLANNED:
+		if (!(ch->flags & KF_CH_PENDING))
+			return "planned";
+		/* fall through */
+	case KF_ST_PENDING: return (ch->flags & KF_CH_RESTART) ? "pending restart" : "pending";
 	case KF_ST_APPLIED:
 		return (ch->flags & KF_CH_REBOOT) ? "applied, needs reboot"
 		       : (ch->flags & KF_CH_RESTART) ? "applied, at guest restart" : "applied";
 	case KF_ST_FAILED: return "failed";
 	case KF_ST_SKIPPED: return "skipped";
-	case KF_ST_PENDING: return "pending";
 	}
 	return "?";
 }

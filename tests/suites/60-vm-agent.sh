@@ -103,6 +103,28 @@ kickfleet-agent apply --profile /huge.yaml >/tmp/out 2>&1; rc=$?
 sed 's/^/  | /' /tmp/out
 [ $rc = 1 ] && grep -q 'node 1 has' /tmp/out && [ "$(cat $N/node1/$H)" = "$before" ] \
 	&& ok "request larger than node 1 refused (exit 1, untouched)" || no "request larger than node 1: exit $rc"
+# an IRQ the kernel will not move (the timer, IRQF_NOBALANCING): apply
+# skips it once as refused by the kernel, later runs note it, no drift
+tirq=$(sed -n 's/^ *\([0-9][0-9]*\):.* timer$/\1/p' /proc/interrupts | head -1)
+if [ -n "$tirq" ]; then
+	cur=$(cat /proc/irq/$tirq/smp_affinity_list)
+	[ "$cur" = 1 ] && to=0 || to=1
+	printf 'cpu:\n  irq_affinity:\n    - {irq: %s, cpus: "%s"}\n' "$tirq" "$to" >/irq.yaml
+	kickfleet-agent check --profile /irq.yaml >/tmp/out 2>&1; rc=$?
+	[ $rc = 2 ] && ok "timer irq $tirq: check plans the move ($cur -> $to)" || no "timer irq $tirq: check exit $rc"
+	kickfleet-agent apply --profile /irq.yaml >/tmp/out 2>&1; rc=$?
+	sed 's/^/  | /' /tmp/out
+	[ $rc = 0 ] && grep -q "skipped" /tmp/out && grep -q "refused by the kernel" /tmp/out \
+		&& ok "timer irq $tirq: apply skips it, refused by the kernel (exit 0)" || no "timer irq $tirq: apply exit $rc"
+	kickfleet-agent check --profile /irq.yaml >/tmp/out 2>&1; rc=$?
+	sed 's/^/  | /' /tmp/out
+	[ $rc = 0 ] && grep -q "note: irq_affinity: irq $tirq: refused by the kernel" /tmp/out \
+		&& ok "timer irq $tirq: next check notes the refusal, no drift (exit 0)" || no "timer irq $tirq: next check exit $rc"
+	[ "$(cat /proc/irq/$tirq/smp_affinity_list)" = "$cur" ] && ok "timer irq $tirq: affinity untouched" ||
+		no "timer irq $tirq: affinity changed"
+else
+	no "no timer IRQ in /proc/interrupts"
+fi
 echo "KF-CHECK done"
 EOF
 
