@@ -204,7 +204,8 @@ void kf_serve_cb(struct kf_httpd_req *rq, void *ctx)
 	struct kf_host_rec rec;
 	if (kf_serve_auth(s, rq, host, a->installer, &rec) < 0)
 		return;
-	if (a->installer && installer_body_ok(rq) < 0) {
+	if (!kf_serve_rate_ok(s, rq, KF_LIMIT_CALLBACK, host) ||
+	    (a->installer && installer_body_ok(rq) < 0)) {
 		kf_host_rec_release(&rec);
 		return;
 	}

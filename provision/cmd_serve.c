@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	      "      --agent FILE      the agent binary served at /agent/kickfleet-agent\n"
 	      "      --threads N       worker threads (default: two per CPU it may run on)\n"
 	      "      --timeout SEC     close connections idle this long (default 30)\n"
+	      KF_SERVE_LIMITS_HELP
 	      "  -v, --verbose         log every refusal and debug lines\n"
 	      "  -h, --help            this help\n",
 	      f);
@@ -65,6 +66,34 @@ static long count_arg(const char *s, long max)
 	return errno || end == s || *end || v < 1 || v > max ? -1 : v;
 }
 
+/* --client-conns, --request-timeout, --callback-rate, --auth-rate: a
+ * count, 0 meaning no limit (no deadline for --request-timeout). */
+static int limit_opt(struct kf_serve_cli *c, int ch, const char *arg)
+{
+	static const struct {
+		int ch;
+		const char *name;
+		long max;
+	} opts[] = { { 'C', "client-conns", 65535 }, { 'R', "request-timeout", 86400 },
+		     { 'B', "callback-rate", 1000000 }, { 'U', "auth-rate", 1000000 } };
+	size_t i = 0;
+	while (opts[i].ch != ch)
+		i++;
+	long v = !strcmp(arg, "0") ? 0 : count_arg(arg, opts[i].max);
+	if (v < 0) {
+		fprintf(stderr, "kickfleet: bad --%s \"%s\" (0 to %ld)\n", opts[i].name, arg, opts[i].max);
+		return -EINVAL;
+	}
+	unsigned u = v ? (unsigned)v : KF_HTTPD_UNLIMITED;
+	switch (ch) {
+	case 'C': c->o.client_conns = u; break;
+	case 'R': c->o.request_timeout = u; break;
+	case 'B': c->o.rate[KF_LIMIT_CALLBACK] = u; break;
+	default: c->o.rate[KF_LIMIT_AUTH] = u; break;
+	}
+	return 0;
+}
+
 int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)(FILE *))
 {
 	static const struct option opts[] = {
@@ -74,6 +103,10 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 		{ "agent", required_argument, NULL, 'A' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "client-conns", required_argument, NULL, 'C' },
+		{ "request-timeout", required_argument, NULL, 'R' },
+		{ "callback-rate", required_argument, NULL, 'B' },
+		{ "auth-rate", required_argument, NULL, 'U' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -102,6 +135,13 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 			break;
 		}
 		case 't': c->o.timeout = (unsigned)atoi(optarg); break;
+		case 'C':
+		case 'R':
+		case 'B':
+		case 'U':
+			if (limit_opt(c, ch, optarg) < 0)
+				return 1;
+			break;
 		case 'v': kf_log_level = KF_LOG_DEBUG; break;
 		case 'h': usage_fn(stdout); return 0;
 		default: usage_fn(stderr); return 1;

@@ -46,6 +46,7 @@ static void usage(FILE *f)
 	      "      --agent FILE      the agent binary served at /agent/kickfleet-agent\n"
 	      "      --threads N       HTTP worker threads\n"
 	      "      --timeout SEC     close idle HTTP connections after SEC\n"
+	      KF_SERVE_LIMITS_HELP
 	      "  -v, --verbose         debug lines\n"
 	      "  -h, --help            this help\n"
 	      "\n"

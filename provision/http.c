@@ -10,6 +10,7 @@
 #include <linux/openat2.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "dl.h"
+#include "provision/http_guard.h"
 
 /* Every libmicrohttpd function this file calls. */
 #define MHD_FNS(F)                                                                       \
@@ -39,12 +41,31 @@ static struct kf_dl libmhd = KF_DL("libmicrohttpd.so.12", "libmicrohttpd", "cann
 
 /* Status codes counted one by one in /metrics; others go to "other". */
 static const int counted_status[] = { 200, 204, 206, 304, 400, 403, 404, 405, 409,
-				      410, 413, 416, 500, 503 };
+				      410, 413, 416, 429, 431, 500, 501, 503 };
 #define NSTATUS (KF_ARRAY_SIZE(counted_status) + 1)
 
 struct route_stats {
 	uint64_t by_status[NSTATUS];
 };
+
+/* Refusals before any handler, counted by reason in /metrics. */
+enum refusal {
+	REF_CLIENT_CONNS, /* one address holds too many connections */
+	REF_SLOW,         /* a request not complete within its deadline */
+	REF_HEADERS,      /* more header lines than allowed */
+	REF_BODY,         /* a body over the route's limit */
+	REF_PATH,         /* a path with "..", control characters, ... */
+	REF_HEAD,         /* the request line or headers refused by the parser */
+	REF_COUNT,
+};
+static const char *const refusal_name[REF_COUNT] = {
+	"client_connections", "slow_request", "too_many_headers", "body_too_large", "bad_path",
+	"bad_head",
+};
+
+/* Refusal log lines: at most LOG_BURST a second, the others counted and
+ * said in the next line logged (a flood must not fill the disk). */
+#define LOG_BURST 20
 
 /* One worker thread: an MHD daemon with its own epoll loop and no
  * listening socket of its own; the acceptor hands it connections. */
@@ -69,6 +90,12 @@ struct kf_httpd {
 	struct route_stats *stats; /* nroutes + 1: the last is "unrouted" */
 	uint64_t bytes_sent;
 	uint64_t conns_open, conns_total, req_errors, req_timeouts;
+	uint64_t refused[REF_COUNT];
+	struct kf_guard *guard;
+	unsigned max_headers;
+	pthread_mutex_t log_lock;
+	time_t log_sec;
+	unsigned log_n, log_dropped;
 };
 
 struct kf_httpd_req {
@@ -82,6 +109,9 @@ struct kf_httpd_req {
 	size_t body_len;
 	int refused;   /* a 4xx was queued while the body was arriving */
 	int answered;
+	int started;   /* on_request saw it (else MHD's parser refused it) */
+	int fd;        /* the connection's socket */
+	int busy;      /* told the guard: no deadline until the answer is sent */
 	struct kf_buf headers; /* added before the reply: "name\0value\0"... */
 	char peer[INET6_ADDRSTRLEN];
 };
@@ -102,6 +132,40 @@ static void count(struct kf_httpd *h, const struct kf_httpd_route *route, int st
 			si = i;
 	__atomic_fetch_add(&h->stats[ri].by_status[si], 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->bytes_sent, bytes, __ATOMIC_RELAXED);
+}
+
+/* Counts one refusal and logs its line (WARN), within the log budget. */
+static void refusal(struct kf_httpd *h, enum refusal why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void refusal(struct kf_httpd *h, enum refusal why, const char *fmt, ...)
+{
+	__atomic_fetch_add(&h->refused[why], 1, __ATOMIC_RELAXED);
+	time_t now = time(NULL);
+	unsigned dropped = 0;
+	pthread_mutex_lock(&h->log_lock);
+	if (now != h->log_sec) {
+		h->log_sec = now;
+		h->log_n = 0;
+	}
+	bool say = ++h->log_n <= LOG_BURST;
+	if (say) {
+		dropped = h->log_dropped;
+		h->log_dropped = 0;
+	} else {
+		h->log_dropped++;
+	}
+	pthread_mutex_unlock(&h->log_lock);
+	if (!say)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (dropped)
+		kf_log(KF_LOG_WARN, "http: %s (and %u refusals not logged before it)", msg, dropped);
+	else
+		kf_log(KF_LOG_WARN, "http: %s", msg);
 }
 
 void kf_httpd_metrics(struct kf_httpd *h, struct kf_buf *b)
@@ -144,6 +208,11 @@ void kf_httpd_metrics(struct kf_httpd *h, struct kf_buf *b)
 		      (unsigned long long)__atomic_load_n(&h->conns_total, __ATOMIC_RELAXED),
 		      (unsigned long long)__atomic_load_n(&h->req_errors, __ATOMIC_RELAXED),
 		      (unsigned long long)__atomic_load_n(&h->req_timeouts, __ATOMIC_RELAXED));
+	kf_buf_puts(b, "# HELP kickfleet_http_refused_total requests and connections refused before any handler, by reason\n"
+		       "# TYPE kickfleet_http_refused_total counter\n");
+	for (int i = 0; i < REF_COUNT; i++)
+		kf_buf_printf(b, "kickfleet_http_refused_total{reason=\"%s\"} %llu\n", refusal_name[i],
+			      (unsigned long long)__atomic_load_n(&h->refused[i], __ATOMIC_RELAXED));
 }
 
 /* ---- answers ---- */
@@ -155,6 +224,10 @@ static int queue(struct kf_httpd_req *rq, int status, struct MHD_Response *resp,
 	enum MHD_Result ok = lib.MHD_queue_response(rq->c, (unsigned)status, resp);
 	lib.MHD_destroy_response(resp);
 	rq->answered = 1;
+	if (!rq->busy) {
+		rq->busy = 1;
+		kf_guard_busy(rq->h->guard, rq->fd);
+	}
 	count(rq->h, rq->route, status, bytes);
 	/* with -v, an access log: every answer (the path carries no query, so
 	 * no token is logged) */
@@ -530,6 +603,22 @@ static const struct kf_httpd_route *match(struct kf_httpd *h, const char *path, 
 	return NULL;
 }
 
+const char *kf_httpd_shown(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (; *s && o + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	if (*s && o + 4 <= len)
+		memcpy(buf + o, "...", 3), o += 3;
+	buf[o < len ? o : len - 1] = 0;
+	return buf;
+}
+
 /* Paths reach handlers only when absolute, free of control characters and
  * of "." / ".." segments. */
 static int url_ok(const char *path)
@@ -563,6 +652,11 @@ static struct kf_httpd_req *req_new(struct kf_httpd *h, struct MHD_Connection *c
 	rq->c = c;
 	rq->method = method;
 	rq->path = url;
+	rq->fd = -1;
+	const union MHD_ConnectionInfo *fi =
+		lib.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (fi)
+		rq->fd = fi->connect_fd;
 	strcpy(rq->peer, "?");
 	const union MHD_ConnectionInfo *ci =
 		lib.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -583,16 +677,26 @@ static struct kf_httpd_req *req_new(struct kf_httpd *h, struct MHD_Connection *c
 /* 413 for a body over the route's limit, with a log line. */
 static void too_large(struct kf_httpd_req *rq)
 {
-	kf_log(KF_LOG_WARN, "http: 413 %s %s from %s: body too large (at most %zu bytes)", kf_httpd_method(rq),
-	       kf_httpd_path(rq), kf_httpd_peer(rq), rq->route->max_body);
+	refusal(rq->h, REF_BODY, "413 %s %s from %s: body too large (at most %zu bytes)",
+		kf_httpd_method(rq), kf_httpd_path(rq), kf_httpd_peer(rq), rq->route->max_body);
 	kf_httpd_reply_text(rq, 413, "body too large (at most %zu bytes)", rq->route->max_body);
 }
 
 static int screen(struct kf_httpd_req *rq)
 {
 	struct kf_httpd *h = rq->h;
-	if (!url_ok(rq->path))
+	if (!url_ok(rq->path)) {
+		char shown[96];
+		refusal(h, REF_PATH, "400 %s %s from %s: bad path (\"..\", \".\", control characters or backslashes)",
+			rq->method, kf_httpd_shown(rq->path, shown, sizeof(shown)), rq->peer);
 		return kf_httpd_reply_text(rq, 400, "bad path"), 1;
+	}
+	int nh = lib.MHD_get_connection_values(rq->c, MHD_HEADER_KIND, NULL, NULL);
+	if (h->max_headers && nh > (int)h->max_headers) {
+		refusal(h, REF_HEADERS, "431 %s %s from %s: %d header lines (at most %u)", rq->method,
+			rq->path, rq->peer, nh, h->max_headers);
+		return kf_httpd_reply_text(rq, 431, "too many header lines (at most %u)", h->max_headers), 1;
+	}
 	rq->route = match(h, rq->path, &rq->rest);
 	if (!rq->route)
 		return kf_httpd_reply_text(rq, 404, "not found"), 1;
@@ -604,6 +708,16 @@ static int screen(struct kf_httpd_req *rq)
 					    : "GET, HEAD");
 		return kf_httpd_reply_text(rq, 405, "method not allowed"), 1;
 	}
+	const char *te = kf_httpd_header(rq, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (te && strcasecmp(te, "chunked")) {
+		/* else MHD waits for a body it cannot delimit until the timeout */
+		char shown[64];
+		refusal(h, REF_HEAD, "501 %s %s from %s: transfer coding \"%s\" (only chunked)",
+			rq->method, rq->path, rq->peer, kf_httpd_shown(te, shown, sizeof(shown)));
+		return kf_httpd_reply_text(rq, 501, "unsupported transfer coding"), 1;
+	}
+	if (te && !rq->route->max_body)
+		return too_large(rq), 1;
 	const char *cl = kf_httpd_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		char *end;
@@ -624,9 +738,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	struct kf_httpd *h = cls;
 	struct kf_httpd_req *rq = *con_cls;
-	if (!rq) {
-		rq = req_new(h, c, url, method);
-		*con_cls = rq;
+	if (!rq)
+		*con_cls = rq = req_new(h, c, url, method);
+	if (!rq->started) {
+		/* the head is in: from the URI callback on, rq had the raw URI */
+		rq->started = 1;
+		rq->method = method;
+		rq->path = url;
 		if (screen(rq))
 			rq->refused = 1;
 		return MHD_YES;
@@ -652,6 +770,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (rq->refused || rq->answered)
 		return MHD_YES;
+	rq->busy = 1;
+	kf_guard_busy(h->guard, rq->fd);
 	rq->route->fn(rq, h->ctx);
 	if (!rq->answered) {
 		kf_log(KF_LOG_ERR, "http: route %s did not answer %s %s", rq->route->name, method, url);
@@ -665,28 +785,47 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	(void)c;
 	struct kf_httpd *h = cls;
+	struct kf_httpd_req *rq = *con_cls;
 	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
 		__atomic_fetch_add(&h->req_timeouts, 1, __ATOMIC_RELAXED);
 	else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
 		 toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
 		__atomic_fetch_add(&h->req_errors, 1, __ATOMIC_RELAXED);
-	req_free(*con_cls);
+	if (rq && !rq->started && toe == MHD_REQUEST_TERMINATED_WITH_ERROR)
+		refusal(h, REF_HEAD, "refused a request from %s: its headers are malformed or over the limits",
+			rq->peer);
+	if (rq && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		kf_guard_idle(h->guard, rq->fd);
+	req_free(rq);
 	*con_cls = NULL;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	(void)c;
 	(void)socket_ctx;
 	struct worker *w = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		__atomic_fetch_add(&w->h->conns_open, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&w->h->conns_total, 1, __ATOMIC_RELAXED);
 	} else {
+		/* before MHD closes the descriptor: the guard lets go of it */
+		const union MHD_ConnectionInfo *fi =
+			lib.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (fi)
+			kf_guard_drop(w->h->guard, fi->connect_fd);
 		__atomic_fetch_sub(&w->h->conns_open, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_sub(&w->load, 1, __ATOMIC_RELAXED);
 	}
+}
+
+/* Called by MHD once the request line is in, before the headers: the
+ * request exists from here, so that one whose headers MHD refuses (431,
+ * 400) reaches on_completed and is counted and logged. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	(void)uri; /* raw, with the query: it may hold a token */
+	return req_new(cls, c, "", "");
 }
 
 /* Decodes %XX in place; a decoded NUL becomes 0x01 so that the path check
@@ -751,10 +890,45 @@ static struct worker *least_loaded(struct kf_httpd *h)
  * split 700 / 300 over two workers, and those of the busier one wait
  * twice as long.)  A connection MHD drops before it starts (out of
  * memory) stays counted: only the balance suffers. */
+static void reaped(void *arg, const char *peer)
+{
+	refusal(arg, REF_SLOW, "closed a connection from %s: request not complete in time (slow client)",
+		peer);
+}
+
+/* The answer to a client over its connection limit, written straight
+ * to the new socket (MHD never sees it). */
+static void refuse_client(struct kf_httpd *h, int fd, const struct sockaddr *sa)
+{
+	static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				  "Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
+				  "Content-Length: 40\r\nRetry-After: 5\r\n\r\n"
+				  "too many connections from this address\n";
+	char peer[INET6_ADDRSTRLEN];
+	kf_guard_peer(sa, peer, sizeof(peer));
+	refusal(h, REF_CLIENT_CONNS, "503 to %s: too many connections from this address", peer);
+	ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	close(fd);
+}
+
+/* Every REAP_MS the acceptor shuts down connections past their deadline. */
+#define REAP_MS 200
+
 static void *acceptor(void *arg)
 {
 	struct kf_httpd *h = arg;
+	struct timespec last = { 0 };
 	while (!__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE)) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >= REAP_MS) {
+			kf_guard_reap(h->guard, reaped, h);
+			last = now;
+		}
+		struct pollfd pfd = { .fd = h->lfd, .events = POLLIN };
+		if (poll(&pfd, 1, REAP_MS) <= 0)
+			continue;
 		struct worker *w = least_loaded(h);
 		if (__atomic_load_n(&w->load, __ATOMIC_RELAXED) >= h->per_worker) {
 			/* every worker is full: new clients wait in the backlog */
@@ -775,10 +949,16 @@ static void *acceptor(void *arg)
 			}
 			continue;
 		}
+		if (kf_guard_accept(h->guard, fd, (struct sockaddr *)&ss, len) < 0) {
+			refuse_client(h, fd, (struct sockaddr *)&ss);
+			continue;
+		}
 		/* counted first: the worker may close it before MHD_add_connection returns */
 		__atomic_fetch_add(&w->load, 1, __ATOMIC_RELAXED);
-		if (lib.MHD_add_connection(w->d, fd, (struct sockaddr *)&ss, len) != MHD_YES)
+		if (lib.MHD_add_connection(w->d, fd, (struct sockaddr *)&ss, len) != MHD_YES) {
 			__atomic_fetch_sub(&w->load, 1, __ATOMIC_RELAXED); /* MHD closed fd */
+			kf_guard_drop(h->guard, fd);
+		}
 	}
 	return NULL;
 }
@@ -830,6 +1010,14 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 	h->w = kf_xcalloc(h->nw, sizeof(*h->w));
 	unsigned max = o->max_conns ? o->max_conns : 4096u;
 	h->per_worker = (max + h->nw - 1) / h->nw;
+	h->max_headers = o->max_headers ? o->max_headers : 64;
+	pthread_mutex_init(&h->log_lock, NULL);
+	h->guard = kf_guard_new(o->per_client == KF_HTTPD_UNLIMITED ? 0 : o->per_client ? o->per_client : 128,
+				o->request_timeout == KF_HTTPD_UNLIMITED ? 0
+				: o->request_timeout			 ? o->request_timeout
+									 : 20);
+	if (!h->guard)
+		kf_die_oom();
 	h->lfd = listen_on(&sa, 1024);
 	if (h->lfd < 0) {
 		r = kf_errc(e, h->lfd, NULL, "http: cannot listen on %s:%u: %s", addr, o->port,
@@ -852,6 +1040,7 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 			MHD_OPTION_CONNECTION_TIMEOUT, o->timeout ? o->timeout : 30u,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 			MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
+			MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			MHD_OPTION_END);
@@ -891,6 +1080,8 @@ void kf_httpd_stop(struct kf_httpd *h)
 			lib.MHD_stop_daemon(h->w[i].d);
 	free(h->w);
 	free(h->stats);
+	kf_guard_free(h->guard);
+	pthread_mutex_destroy(&h->log_lock);
 	free(h);
 }
 

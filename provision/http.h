@@ -13,8 +13,13 @@
  *   - paths that are not absolute, hold control characters (also %00) or
  *     a ".." segment (400),
  *   - methods a route does not take (405), unknown paths (404),
- *   - bodies larger than the route allows (413), and closes connections
- *     idle for longer than the timeout (slow clients).
+ *   - bodies larger than the route allows (413), more header lines than
+ *     max_headers (431), a connection over the per-client limit (503,
+ *     written by the acceptor), and closes connections idle for longer
+ *     than the timeout or whose request has not arrived within
+ *     request_timeout (slow clients, http_guard.h).
+ * Each refusal is counted in /metrics (kickfleet_http_refused_total) and
+ * logged, at most 20 lines a second.
  * Handlers answer exactly once with one of the kf_httpd_reply* functions;
  * a handler that does not answer gets a 500. */
 #ifndef KF_PROVISION_HTTP_H
@@ -51,7 +56,15 @@ struct kf_httpd_opts {
 	unsigned timeout;    /* seconds a connection may stay idle; 0: 30 */
 	size_t conn_memory;  /* bytes for request line + headers; 0: 8 KiB */
 	unsigned max_conns;  /* 0: 4096 */
+	unsigned per_client; /* connections one address may hold; 0: 128,
+			      * KF_HTTPD_UNLIMITED: no limit (over it: 503) */
+	unsigned request_timeout; /* seconds a request (line, headers, body) may
+				   * take to arrive, from the connection's start
+				   * or the previous answer; 0: 20,
+				   * KF_HTTPD_UNLIMITED: no deadline */
+	unsigned max_headers; /* header lines per request; 0: 64 (over: 431) */
 };
+#define KF_HTTPD_UNLIMITED (~0u)
 
 /* Binds and starts serving; routes (n of them) and ctx stay borrowed until
  * kf_httpd_stop.  Returns 0 with *out set, or a negative errno. */
@@ -121,6 +134,10 @@ const char *kf_httpd_ctype(const char *name);
 /* Appends the server's own metrics (Prometheus text format): requests by
  * route and status, bytes sent, connections, refusals. */
 void kf_httpd_metrics(struct kf_httpd *h, struct kf_buf *out);
+
+/* s made fit for a log line into buf: control characters, bytes past
+ * ASCII and backslashes as \xNN, cut at len with "...".  Returns buf. */
+const char *kf_httpd_shown(const char *s, char *buf, size_t len);
 
 /* Called by the handler-facing code to count; exposed for the log line. */
 const char *kf_httpd_route_name(const struct kf_httpd_req *rq);

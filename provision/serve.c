@@ -17,6 +17,7 @@
 
 #include "facts.h"
 #include "provision/distro.h"
+#include "provision/ratelimit.h"
 #include "provision/state_extra.h"
 #include "sha256.h"
 #include "types.h"
@@ -75,6 +76,17 @@ struct kf_serve {
 	uint64_t writes;      /* bumped by every state change this server makes */
 	pthread_key_t cache_key;
 	time_t started;
+	struct kf_rate *rate[3];    /* enum kf_serve_limit */
+	uint64_t rate_refused[3];
+};
+
+static const struct {
+	const char *name, *what;
+	unsigned def;
+} limits[3] = {
+	[KF_LIMIT_DISCOVERY] = { "discovery", "discovery posts from this address", 30 },
+	[KF_LIMIT_CALLBACK] = { "callback", "callbacks of this host", 60 },
+	[KF_LIMIT_AUTH] = { "auth", "failed token checks from this address", 30 },
 };
 
 static void h_healthz(struct kf_httpd_req *rq, void *ctx);
@@ -183,6 +195,23 @@ bool kf_serve_name_ok(const char *name)
 		      *p == '-' || *p == '.' || *p == '_'))
 			return false;
 	return !strstr(name, "..");
+}
+
+bool kf_serve_rate_ok(struct kf_serve *s, struct kf_httpd_req *rq, enum kf_serve_limit which,
+		      const char *key)
+{
+	int v = kf_rate_take(s->rate[which], key);
+	if (!v)
+		return true;
+	__atomic_fetch_add(&s->rate_refused[which], 1, __ATOMIC_RELAXED);
+	if (v == 1)
+		kf_log(KF_LOG_WARN, "http: 429 %s %s from %s: more than %u %s a minute (%s; refused "
+				    "until the minute ends, not logged again)",
+		       kf_httpd_method(rq), kf_httpd_path(rq), kf_httpd_peer(rq),
+		       kf_rate_limit(s->rate[which]), limits[which].what, key);
+	kf_httpd_add_header(rq, "Retry-After", "60");
+	kf_httpd_reply_text(rq, 429, "too many %s", limits[which].what);
+	return false;
 }
 
 /* ---- token cache ---- */
@@ -296,15 +325,23 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 		  bool install_phase, struct kf_host_rec *rec)
 {
 	memset(rec, 0, sizeof(*rec));
+	const char *peer = kf_httpd_peer(rq);
+	/* token guessing: an address that failed too often this minute is
+	 * not even checked */
+	if (kf_rate_over(s->rate[KF_LIMIT_AUTH], peer) &&
+	    !kf_serve_rate_ok(s, rq, KF_LIMIT_AUTH, peer))
+		return -EACCES;
 	const char *token = kf_httpd_arg(rq, "token");
 	if (!token || !*token) {
 		refuse(rq, host, "no token");
+		kf_rate_take(s->rate[KF_LIMIT_AUTH], peer);
 		return -EACCES;
 	}
 	struct kf_err e = KF_ERR_INIT;
 	int r = lookup_host(s, host, rec, &e);
 	if (r == -ENOENT) {
 		refuse(rq, host, "unknown host");
+		kf_rate_take(s->rate[KF_LIMIT_AUTH], peer);
 		kf_err_release(&e);
 		return -EACCES;
 	}
@@ -333,6 +370,7 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 	}
 	if (why) {
 		refuse(rq, host, why);
+		kf_rate_take(s->rate[KF_LIMIT_AUTH], peer);
 		kf_host_rec_release(rec);
 		return -EACCES;
 	}
@@ -417,6 +455,11 @@ static void h_metrics(struct kf_httpd_req *rq, void *ctx)
 			      drift);
 		power_metrics(st, &b);
 	}
+	kf_buf_puts(&b, "# HELP kickfleet_rate_limited_total requests refused with 429 by a rate limit\n"
+			"# TYPE kickfleet_rate_limited_total counter\n");
+	for (int i = 0; i < 3; i++)
+		kf_buf_printf(&b, "kickfleet_rate_limited_total{limit=\"%s\"} %llu\n", limits[i].name,
+			      (unsigned long long)__atomic_load_n(&s->rate_refused[i], __ATOMIC_RELAXED));
 	kf_buf_printf(&b, "# HELP kickfleet_uptime_seconds seconds since serve started\n"
 			  "# TYPE kickfleet_uptime_seconds gauge\n"
 			  "kickfleet_uptime_seconds %lld\n",
@@ -681,6 +724,9 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 	s->started = time(NULL);
 	s->render = o->render;
 	s->dnsmasq_pid = o->dnsmasq_pid;
+	for (int i = 0; i < 3; i++)
+		s->rate[i] = kf_rate_new(o->rate[i] == KF_HTTPD_UNLIMITED ? 0 : o->rate[i] ? o->rate[i] : limits[i].def,
+					 i == KF_LIMIT_CALLBACK ? 4096 : 256);
 	s->outdir = o->outdir ? kf_xstrdup(o->outdir) : NULL;
 	s->state_dir = kf_xstrdup(o->state_dir ? o->state_dir : o->outdir ? o->outdir : pv->state_dir);
 	s->http_root = o->http_root ? kf_xstrdup(o->http_root)
@@ -713,7 +759,8 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 	s->http_fd = open(s->http_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	s->tftp_fd = open(s->tftp_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct kf_httpd_opts ho = { .addr = s->addr, .port = port, .threads = o->threads,
-				    .timeout = o->timeout, .max_conns = 16384 };
+				    .timeout = o->timeout, .max_conns = 16384,
+				    .per_client = o->client_conns, .request_timeout = o->request_timeout };
 	if ((r = kf_httpd_start(&s->http, &ho, routes, KF_ARRAY_SIZE(routes), s, e)) < 0)
 		goto fail;
 	if (pv->url)
@@ -745,6 +792,8 @@ void kf_serve_free(struct kf_serve *s)
 		close(s->http_fd);
 	if (s->tftp_fd >= 0)
 		close(s->tftp_fd);
+	for (int i = 0; i < 3; i++)
+		kf_rate_free(s->rate[i]);
 	pthread_key_delete(s->st_key);
 	pthread_key_delete(s->cache_key);
 	pthread_mutex_destroy(&s->conns_lock);

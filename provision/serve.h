@@ -38,6 +38,11 @@ struct kf_serve_opts {
 	const char *agent_path;   /* NULL: kickfleet-agent beside this program */
 	unsigned threads;         /* 0: kf_httpd_default_threads() */
 	unsigned timeout;         /* idle seconds before a connection is closed; 0: 30 */
+	unsigned client_conns;    /* connections per client address; 0: 128,
+				   * KF_HTTPD_UNLIMITED: no limit */
+	unsigned request_timeout; /* seconds a request may take to arrive; 0: 20 */
+	/* a minute's worth; 0: the default, KF_HTTPD_UNLIMITED: no limit */
+	unsigned rate[3];         /* indexed by enum kf_serve_limit */
 	kf_serve_render_fn render;/* NULL: the built-in renderer hook (see serve.c) */
 	pid_t dnsmasq_pid;        /* > 0: SIGHUP it when a render asks for it */
 };
@@ -95,6 +100,17 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 /* Every state change the server makes calls this first (it invalidates
  * the per-thread token caches). */
 void kf_serve_wrote(struct kf_serve *s);
+/* The server's rate limits (provision/ratelimit.h), per minute. */
+enum kf_serve_limit {
+	KF_LIMIT_DISCOVERY, /* discovery posts per client address (30) */
+	KF_LIMIT_CALLBACK,  /* callbacks and facts per host (60) */
+	KF_LIMIT_AUTH,      /* failed token checks per client address (30) */
+};
+/* Counts one event of key against the limit; over it, answers 429, logs
+ * the first refusal of the minute, counts it in /metrics and returns
+ * false. */
+bool kf_serve_rate_ok(struct kf_serve *s, struct kf_httpd_req *rq, enum kf_serve_limit which,
+		      const char *key);
 /* Valid host names: [A-Za-z0-9._-], 1..253, not starting with '.'. */
 bool kf_serve_name_ok(const char *name);
 /* Re-renders host's boot files (render hook) and signals dnsmasq when

@@ -6,6 +6,14 @@
 
 #include "provision/serve.h"
 
+/* The limits' lines of serve's and up's --help. */
+#define KF_SERVE_LIMITS_HELP                                                                   \
+	"      --client-conns N  connections one client address may hold (default 128, 0: no limit)\n" \
+	"      --request-timeout SEC  a request must arrive within SEC (default 20)\n"          \
+	"      --callback-rate N callbacks and facts per host a minute (default 60, 0: no limit)\n" \
+	"      --auth-rate N     failed token checks per client address a minute before 429\n"  \
+	"                        (default 30, 0: no limit)\n"
+
 struct kf_serve_cli {
 	const char *fleet;
 	struct kf_serve_opts o;

@@ -11,15 +11,13 @@
  * document encoded again, so nothing a sender adds beyond the schema is
  * kept.  Discovery has no token: it answers only 204 or an error, never
  * anything from the store, and refuses a MAC the inventory knows (a known
- * host reports with its token), more than DISC_PER_MIN posts a minute from
- * one address or DISC_MAX_MACS machines in all.  Every refusal is a 4xx
- * and a log line, and stores nothing. */
+ * host reports with its token), more than 30 posts a minute from one
+ * address (KF_LIMIT_DISCOVERY) or DISC_MAX_MACS machines in all.  Every
+ * refusal is a 4xx and a log line, and stores nothing. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "facts.h"
 #include "inventory.h"
@@ -27,9 +25,7 @@
 #include "types.h"
 #include "util.h"
 
-#define DISC_PER_MIN 30
 #define DISC_MAX_MACS 1024
-#define DISC_PEERS 256
 
 /* Decodes a posted document into f, or answers 400/413 (and logs why). */
 static int read_facts(struct kf_httpd_req *rq, const char *who, struct kf_facts *f)
@@ -62,6 +58,8 @@ void kf_serve_facts(struct kf_httpd_req *rq, void *ctx)
 	if (kf_serve_auth(s, rq, host, false, &rec) < 0)
 		return;
 	kf_host_rec_release(&rec);
+	if (!kf_serve_rate_ok(s, rq, KF_LIMIT_CALLBACK, host))
+		return;
 	struct kf_facts f;
 	if (read_facts(rq, host, &f) < 0)
 		return;
@@ -82,41 +80,6 @@ void kf_serve_facts(struct kf_httpd_req *rq, void *ctx)
 }
 
 /* ---- discovery ---- */
-
-/* Posts per peer address in the current minute: a small table, the
- * oldest minute's entries reused. */
-static struct {
-	pthread_mutex_t lock;
-	struct {
-		char peer[64];
-		long minute;
-		int n;
-	} v[DISC_PEERS];
-} rate = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static bool rate_ok(const char *peer)
-{
-	long minute = (long)(time(NULL) / 60);
-	bool ok = false;
-	pthread_mutex_lock(&rate.lock);
-	int slot = -1;
-	for (int i = 0; i < DISC_PEERS; i++) {
-		if (!strcmp(rate.v[i].peer, peer)) {
-			slot = i;
-			break;
-		}
-		if (slot < 0 || rate.v[i].minute < rate.v[slot].minute)
-			slot = i; /* the stalest slot, if the peer has none */
-	}
-	if (strcmp(rate.v[slot].peer, peer) || rate.v[slot].minute != minute) {
-		snprintf(rate.v[slot].peer, sizeof(rate.v[slot].peer), "%s", peer);
-		rate.v[slot].minute = minute;
-		rate.v[slot].n = 0;
-	}
-	ok = ++rate.v[slot].n <= DISC_PER_MIN;
-	pthread_mutex_unlock(&rate.lock);
-	return ok;
-}
 
 static void refuse(struct kf_httpd_req *rq, int status, const char *mac, const char *why)
 {
@@ -188,10 +151,8 @@ void kf_serve_discover(struct kf_httpd_req *rq, void *ctx)
 		refuse(rq, 404, mac, "discovery is off (unknown_hosts is not discovery)");
 		goto out;
 	}
-	if (!rate_ok(kf_httpd_peer(rq))) {
-		refuse(rq, 429, mac, "too many discovery posts from this address");
+	if (!kf_serve_rate_ok(s, rq, KF_LIMIT_DISCOVERY, kf_httpd_peer(rq)))
 		goto out;
-	}
 	if (!mac) {
 		refuse(rq, 400, NULL, "no valid ?mac=");
 		goto out;

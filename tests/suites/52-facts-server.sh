@@ -86,7 +86,7 @@ for i in $(seq 1 40); do
 	[ "$(code -X POST --data-binary @"$TOP/tests/data/discovery/11-not-json.json" "$URL/discover?mac=52:54:00:dd:00:05")" = 429 ] && n429=$((n429 + 1))
 done
 t_check "flood: refused with 429" test $n429 -gt 0
-t_check "flood: logged" grep -q "http: 429 POST /discover from 127.0.0.1: too many discovery posts" "$D/serve.log"
+t_check "flood: logged" grep -q "http: 429 POST /discover from 127.0.0.1: more than 30 discovery posts from this address a minute" "$D/serve.log"
 t_check "flood: nothing stored" test "$(sqlite3 "$D/out/state.db" "SELECT count(*) FROM discovered")" = 1
 
 # --- enlist: the discovered machine becomes a host, rendered, served ---

@@ -33,6 +33,10 @@ struct fx {
 	char logpath[96];
 	int saved_stderr;
 	int renders; /* render hook calls */
+	/* set before fx_start: the limits (client_conns, request_timeout,
+	 * rate[]) given to the server; 0: its defaults */
+	struct kf_serve_opts tune;
+	const char *src; /* clients connect from this address (NULL: any) */
 };
 
 static inline const char *fx_top(void)
@@ -129,7 +133,10 @@ static inline int fx_start(struct fx *f, unsigned timeout)
 	char *agent = kf_xasprintf("%s/agent-bin", f->dir);
 	struct kf_serve_opts o = { .listen_addr = "127.0.0.1", .port_set = true, .listen_port = 0,
 				   .outdir = f->dir, .agent_path = agent, .threads = 2,
-				   .timeout = timeout, .render = kf_serve_render_default };
+				   .timeout = timeout, .render = kf_serve_render_default,
+				   .client_conns = f->tune.client_conns,
+				   .request_timeout = f->tune.request_timeout };
+	memcpy(o.rate, f->tune.rate, sizeof(o.rate));
 	r = kf_serve_start(&f->srv, f->inv, &o, &e);
 	free(agent);
 	if (r < 0) {
@@ -192,6 +199,14 @@ static inline int fx_connect(struct fx *f)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)f->port) };
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (f->src) {
+		struct sockaddr_in me = { .sin_family = AF_INET };
+		inet_pton(AF_INET, f->src, &me.sin_addr);
+		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+			close(fd);
+			return -1;
+		}
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		return -1;

@@ -76,4 +76,64 @@ printf "POST /cb/kvm01/reboot?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 0\
 printf "GET /boot/pxelinux.0 HTTP/1.1\nRange: bytes=999999999-\n$hdr\n" | r range-unsatisfiable
 printf "GET /ipxe/01-zz-zz-zz-zz-zz-zz.ipxe HTTP/1.1\n$hdr\n" | r ipxe-bad-mac
 printf "GET /boot/ HTTP/1.1\n$hdr\n" | r boot-directory
+# ---- traversal in more encodings ----
+printf "GET /boot/%%c0%%ae%%c0%%ae/state.db HTTP/1.1\n$hdr\n" | r traversal-overlong-utf8
+printf "GET /boot/%%u002e%%u002e/state.db HTTP/1.1\n$hdr\n" | r traversal-percent-u
+printf "GET /boot/%%ef%%bc%%8e%%ef%%bc%%8e/state.db HTTP/1.1\n$hdr\n" | r traversal-fullwidth
+printf "GET /boot/..%%5cstate.db HTTP/1.1\n$hdr\n" | r traversal-encoded-backslash
+printf "GET /boot/.%%2e/state.db HTTP/1.1\n$hdr\n" | r traversal-mixed
+printf "GET /boot/..;/state.db HTTP/1.1\n$hdr\n" | r traversal-semicolon
+printf "GET /boot/%%2e/pxelinux.0 HTTP/1.1\n$hdr\n" | r traversal-encoded-dot
+printf "GET /profile/..%%2fks%%2fkvm01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r traversal-profile
+printf "GET /distros/d/tree/../../../state.db HTTP/1.1\n$hdr\n" | r traversal-distros
+printf "GET /repo/%%2e%%2e/%%2e%%2e/state.db HTTP/1.1\n$hdr\n" | r traversal-repo-encoded
+printf "POST /cb/..%%2fkvm01/installed?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 0\n$hdr\n" | r traversal-callback
+printf "GET /ks/kvm01%%2f..%%2fkvm02?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r traversal-ks-other-host
+printf "GET /boot/%%2e%%2e%%2f%%2e%%2e%%2fetc%%2fpasswd HTTP/1.1\n$hdr\n" | r traversal-fully-encoded
+# ---- request lines ----
+{ rep 10000 A; printf " /healthz HTTP/1.1\n$hdr\n"; } | r overlong-method
+printf "GET  /healthz  HTTP/1.1\n$hdr\n" | r line-double-space
+printf "GET\t/healthz\tHTTP/1.1\n$hdr\n" | r line-tabs
+printf "GET /healthz HTTP/1.1 extra\n$hdr\n" | r line-extra-field
+printf "GET /healthz HTTP/1.1\n\n" | r line-no-host
+printf "GET healthz HTTP/1.1\n$hdr\n" | r line-relative-path
+printf "GET http://evil.example/healthz HTTP/1.1\n$hdr\n" | r line-absolute-uri
+printf "GET /healthz HTTP/9.9\n$hdr\n" | r line-version-future
+printf "GET /healthz HTTP/1.x\n$hdr\n" | r line-version-garbage
+printf "get /healthz HTTP/1.1\n$hdr\n" | r line-lowercase-method
+printf "\n\nGET /healthz HTTP/1.1\n$hdr\n" | r line-leading-blank
+printf "GET /healthz HTTP/1.1\nHost: 127.0.0.1\n Folded: continuation\nConnection: close\n\n" | r header-folded
+printf "GET /healthz HTTP/1.1\nHost: 127.0.0.1\nBad Name: x\nConnection: close\n\n" | r header-space-in-name
+# ---- header floods ----
+{ printf "GET /healthz HTTP/1.1\n"; i=0; while [ $i -lt 70 ]; do printf "X%d: 1\n" $i; i=$((i + 1)); done; printf "$hdr\n"; } | r header-count-flood
+{ printf "GET /healthz HTTP/1.1\n"; rep 200 "Cookie: a=1\n"; printf "$hdr\n"; } | r header-cookie-flood
+# ---- chunked-encoding tricks ----
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\nffffffffffffffffff\nabc\n0\n\n" | r chunked-size-overflow
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n-5\nabc\n0\n\n" | r chunked-size-negative
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n2;ext=1\n{}\n0\n\n" | r chunked-extension
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n5\n{}\n0\n\n" | r chunked-short-chunk
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 4\nTransfer-Encoding: chunked\n$hdr\n0\n\nGET /ks/kvm01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r chunked-with-length
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: xchunked\n$hdr\n2\n{}\n0\n\n" | r chunked-obfuscated
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\nTransfer-Encoding: identity\n$hdr\n2\n{}\n0\n\n" | r chunked-twice
+printf "GET /healthz HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n5\nhello\n0\n\n" | r chunked-on-get
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 2\nContent-Length: 200\n$hdr\n{}" | r content-length-twice
+printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 99999999999999999999999\n$hdr\n{}" | r content-length-overflow
+# ---- huge bodies on every route that takes one ----
+printf "POST /facts/kvm01?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 1000000000\n$hdr\n{}" | r huge-body-facts
+printf "POST /discover?mac=52:54:00:99:00:01 HTTP/1.1\nContent-Length: 1000000000\n$hdr\n{}" | r huge-body-discover
+printf "POST /cb/kvm01/installed?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 65537\n$hdr\n{}" | r huge-body-installed
+# ---- token guessing ----
+printf "GET /ks/kvm01?token=abc HTTP/1.1\n$hdr\n" | r token-short
+printf "GET /ks/kvm01?token=@@TOKEN_kvm01@@0 HTTP/1.1\n$hdr\n" | r token-valid-plus-one
+printf "GET /ks/kvm01?TOKEN=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r token-name-case
+printf "GET /ks/kvm01?token[]=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r token-array
+printf "GET /ks/kvm01 HTTP/1.1\nAuthorization: Bearer @@TOKEN_kvm01@@\n$hdr\n" | r token-in-header
+printf "GET /ks/kvm01?token=%%00@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r token-nul-prefix
+# ---- another host's files with a valid token of a different host ----
+printf "GET /ks/web01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r other-host-ks-guest
+printf "GET /profile/kvm02?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r other-host-profile
+printf "POST /cb/kvm02/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 29\n$hdr\n{\"drift\": 0, \"failures\": 0}\n" | r other-host-report
+printf "POST /facts/kvm02?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 2\n$hdr\n{}" | r other-host-facts
+printf "GET /ks/KVM01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r other-host-case
+printf "GET /ks/kvm01.?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r other-host-trailing-dot
 ls | grep -c '\.req$'
