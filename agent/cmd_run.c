@@ -50,6 +50,7 @@ static int run_engine(const struct kf_engine_opts *o, bool json)
 	if (kf_engine_run(o, kf_resources, kf_nresources, &run, &e) < 0) {
 		kf_err_print(&e, stderr);
 	} else {
+		kf_err_print(&run.warnings, stderr);
 		kf_run_print(&run, json, stdout);
 		kf_run_post(&run, o->cacert);
 		rc = run.exit_code;

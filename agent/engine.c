@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/facts_probe.h"
 #include "agent/host.h"
 #include "agent/http.h" /* the profile by URL */
 #include "profile.h"
@@ -103,6 +104,7 @@ void kf_run_release(struct kf_run *r)
 	if (!r)
 		return;
 	kf_plan_release(&r->plan);
+	kf_err_release(&r->warnings);
 	for (size_t i = 0; i < r->nfails; i++)
 		free(r->fails[i].text);
 	free(r->fails);
@@ -308,6 +310,16 @@ static void release_states(struct rstate *rs, size_t n, struct kf_plan *plan)
 	free(rs);
 }
 
+/* The profile against the host's own facts (lib/facts.h): what parse let
+ * through but the host cannot give (passthrough without an IOMMU, say). */
+static void warn_facts(const struct kf_profile *p, struct kf_run *run)
+{
+	struct kf_facts f;
+	kf_facts_probe(&f, 0, NULL);
+	kf_facts_check(p, &f, NULL, &run->warnings);
+	kf_facts_release(&f);
+}
+
 int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *const *table, size_t n,
 		  struct kf_run *run, struct kf_err *e)
 {
@@ -336,6 +348,7 @@ int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *cons
 	ctx.profile_url = kf_is_url(o->profile) ? o->profile : NULL;
 	if ((r = parse_all(&ctx, o, table, n, rs, &nrs)) < 0)
 		goto out; /* profile errors against this host: nothing touched */
+	warn_facts(p, run);
 
 	probe_all(&ctx, rs, nrs, run, &run->plan);
 	if (run->mode == KF_RUN_APPLY) {

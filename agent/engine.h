@@ -54,6 +54,7 @@ struct kf_run {
 	bool profile_fallback;
 	char *report_url;      /* --report, else the profile's agent.report, else NULL */
 	struct kf_plan plan;
+	struct kf_err warnings; /* what the profile asks that the host's facts say it cannot give */
 	struct kf_failure *fails;
 	size_t nfails, capfails;
 	unsigned nchanges, napplied, nfailed, npending, nskipped;

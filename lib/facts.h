@@ -163,4 +163,13 @@ const struct kf_f_node *kf_facts_node(const struct kf_facts *f, int id);
 /* The NIC whose name or MAC (any case) is ref, or NULL. */
 const struct kf_f_nic *kf_facts_nic(const struct kf_facts *f, const char *ref);
 
+struct kf_profile;
+/* What profile p asks that facts f say the host cannot give: more
+ * hugepages (in all, or on a node) than the memory, a node or CPU that
+ * does not exist, a NIC that is not there, SR-IOV VFs over the NIC's
+ * totalvfs, passthrough without an IOMMU.  Each is a "warning: ..."
+ * message at the profile's FILE:LINE:COL in w, after "host NAME: " when
+ * host is given (lib/facts_check.c). */
+void kf_facts_check(const struct kf_profile *p, const struct kf_facts *f, const char *host, struct kf_err *w);
+
 #endif

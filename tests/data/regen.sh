@@ -15,6 +15,9 @@ done
 for d in "$D"/inventory/good/*/; do
 	(cd "$d" && "$B/kickfleet" check -v -f fleet.yaml >expected.out)
 done
+for d in "$D"/factcheck/*/; do
+	(cd "$d" && "$B/kickfleet-agent" validate --facts facts.json profile.yaml 2>expected.err >/dev/null)
+done
 # enlist: the edited fleet.yaml (a dry run prints it) or the refusal
 for d in "$D"/enlist/*/; do
 	[ -f "$d/args" ] || continue

@@ -61,6 +61,17 @@ for B in "$TOP/build" "$TOP/build/asan"; do
 		t_ok "$tag inventory/good/$n"
 	done
 
+	# a profile against a host's facts: the warnings of expected.err, exit 0
+	for d in "$D"/factcheck/*/; do
+		n=$(basename "$d")
+		cd "$d" || exit 1
+		if ! "$agent" validate --facts facts.json profile.yaml >"$tmp/out" 2>"$tmp/err"; then
+			cat "$tmp/err"; t_fail "$tag factcheck/$n: did not validate"; continue
+		fi
+		if ! diff -u expected.err "$tmp/err"; then t_fail "$tag factcheck/$n: warnings differ"; continue; fi
+		t_ok "$tag factcheck/$n"
+	done
+
 	# kickfleet enlist edits fleet.yaml in place, byte for byte as
 	# expected.yaml, and renders that host alone; a refusal prints
 	# expected.err and leaves the file as it was

@@ -57,6 +57,20 @@ t_check "facts of the wrong type: 400" test "$(code -X POST --data-binary @"$TOP
 t_check "... naming the field" grep -q 'cpu.threads: expected an integer' "$D/body"
 t_check "kvm01's facts unchanged" sh -c "'$KF' facts -f '$FLEET' -o '$D/out' --json kvm01 | cmp -s - '$D/want.json'"
 
+# --- check: kvm01's role asks what its stored facts say it cannot give ---
+"$KF" check -f "$FLEET" -o "$D/out" >/dev/null 2>"$D/check.err"
+t_check "check: no warnings while the profile fits the facts" test ! -s "$D/check.err"
+cp "$D/fleet/profiles/kvm.yaml" "$D/kvm.yaml.orig"
+sed -i 's/^  transparent_hugepages: {enabled: never}$/&\n  hugepages:\n    - {size: 1G, per_node: {1: 9}}/' "$D/fleet/profiles/kvm.yaml"
+sed -i 's/^      vcpus: {0: 4, 1: 5, 2: 6, 3: 7}$/      vcpus: {0: 4, 1: 5, 2: 6, 3: 9}/' "$D/fleet/profiles/kvm.yaml"
+"$KF" check -f "$FLEET" -o "$D/out" >/dev/null 2>"$D/check.err"
+t_check "check: still valid (exit 0)" test $? -eq 0
+t_check "check: 9 1G pages on node 1 (8G) warned at the profile line" grep -qx ".*profiles/kvm.yaml:7:32: warning: host kvm01: hugepages: 9 1G pages on node 1 are 9G, the node has 8G" "$D/check.err"
+t_check "check: CPU 9 warned at the pin" grep -q "profiles/kvm.yaml:12:36: warning: host kvm01: guest web02: CPU 9 does not exist (the host has CPUs 0-7)" "$D/check.err"
+t_check "check: kvm02 has no facts: no warning for it" sh -c "! grep -q 'host kvm02' '$D/check.err'"
+cat "$D/check.err"
+cp "$D/kvm.yaml.orig" "$D/fleet/profiles/kvm.yaml"
+
 # --- discovery: each data case gets its status; refusals logged, not stored ---
 for c in "$TOP"/tests/data/discovery/*.case; do
 	name=$(basename "$c" .case)
