@@ -171,13 +171,14 @@ docs: $(B)/kickfleet-agent $(B)/kickfleet
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/profiles \
 		$(DESTDIR)$(DATADIR)/kickstart/snippets $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/kickfleet
+		$(DESTDIR)$(SYSCONFDIR)/kickfleet $(DESTDIR)$(DATADIR)/ui
 	install -m 755 $(B)/kickfleet $(B)/kickfleet-agent $(DESTDIR)$(BINDIR)/
 	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 profiles/*.yaml $(DESTDIR)$(DATADIR)/profiles/
 	install -m 644 kickstart/*.ks kickstart/*.preseed $(DESTDIR)$(DATADIR)/kickstart/
 	install -m 644 kickstart/snippets/* $(DESTDIR)$(DATADIR)/kickstart/snippets/
 	install -m 644 examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
+	install -m 644 provision/ui/* $(DESTDIR)$(DATADIR)/ui/
 	install -m 644 agent/systemd/*.service agent/systemd/*.timer $(DESTDIR)$(UNITDIR)/
 	sed -i 's#/usr/bin/kickfleet-agent#$(BINDIR)/kickfleet-agent#' $(DESTDIR)$(UNITDIR)/kickfleet-agent*.service
 	if [ -f $(B)/packages/rpm/repodata/repomd.xml ]; then \

@@ -237,3 +237,18 @@ const char *kf_json_str_of(const struct kf_json *v, size_t *len)
 		*len = (size_t)json_object_get_string_len(J(v));
 	return json_object_get_string(J(v));
 }
+
+const char *kf_json_unknown_key(const struct kf_json *o, const char *const *known)
+{
+	if (!json_object_is_type(J(o), json_type_object))
+		return NULL;
+	json_object_object_foreach(J(o), key, val) {
+		(void)val;
+		bool ok = false;
+		for (size_t i = 0; known[i] && !ok; i++)
+			ok = !strcmp(key, known[i]);
+		if (!ok)
+			return key;
+	}
+	return NULL;
+}

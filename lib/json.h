@@ -69,5 +69,8 @@ const struct kf_json *kf_json_at(const struct kf_json *a, size_t i);
 int64_t kf_json_int_of(const struct kf_json *v);
 bool kf_json_bool_of(const struct kf_json *v);
 const char *kf_json_str_of(const struct kf_json *v, size_t *len); /* NULL unless a string */
+/* The first member of object o whose key is not in known (NULL-ended),
+ * or NULL when every key is known. */
+const char *kf_json_unknown_key(const struct kf_json *o, const char *const *known);
 
 #endif

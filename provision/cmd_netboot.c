@@ -10,6 +10,7 @@
 #include "provision/cmd.h"
 #include "provision/render.h"
 #include "provision/state.h"
+#include "provision/state_extra.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -63,17 +64,7 @@ int cmd_netboot(int argc, char **argv)
 	db = kf_render_state_path(inv, outdir);
 	if (kf_state_open(&st, db, &e) < 0)
 		goto out;
-	struct kf_host_rec rec;
-	if ((r = kf_state_get_host(st, host, &rec, &e)) < 0) {
-		if (r == -ENOENT)
-			kf_errf(&e, NULL, "netboot: unknown host \"%s\" (not rendered yet? run kickfleet render)",
-				host);
-		goto out;
-	}
-	kf_host_rec_release(&rec);
-	if ((r = kf_state_set_netboot(st, host, on, &e)) < 0)
-		goto out;
-	if (on && r > 0 && kf_state_rotate_token(st, host, NULL, &e) < 0)
+	if ((r = kf_state_netboot(st, host, on, &e)) < 0)
 		goto out;
 	struct kf_render_opts o = { .outdir = outdir };
 	struct timespec t0, t1;

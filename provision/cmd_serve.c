@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "inventory.h"
+#include "provision/api.h"
 #include "provision/cmd.h"
 #include "provision/serve.h"
 #include "provision/serve_cli.h"
@@ -26,6 +27,8 @@ static void usage(FILE *f)
 	      "  -o, --dir DIR         the tree of `kickfleet render -o DIR`\n"
 	      "  -l, --listen A:P      address and port (default provisioner.address:http_port)\n"
 	      "      --agent FILE      the agent binary served at /agent/kickfleet-agent\n"
+	      "      --api-tokens FILE admin tokens of the API and the page, /api/v1/ and /ui/\n"
+	      "                        (default " KF_API_DEFAULT_TOKENS " when it exists; docs/api.md)\n"
 	      "      --threads N       worker threads (default: two per CPU it may run on)\n"
 	      "      --timeout SEC     close connections idle this long (default 30)\n"
 	      KF_SERVE_LIMITS_HELP
@@ -101,6 +104,7 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 		{ "dir", required_argument, NULL, 'o' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "agent", required_argument, NULL, 'A' },
+		{ "api-tokens", required_argument, NULL, 'K' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "client-conns", required_argument, NULL, 'C' },
@@ -125,6 +129,7 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 			}
 			break;
 		case 'A': c->o.agent_path = optarg; break;
+		case 'K': c->o.api_tokens = optarg; break;
 		case 'T': {
 			long n = count_arg(optarg, 1024);
 			if (n < 0) {

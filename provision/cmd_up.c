@@ -44,6 +44,7 @@ static void usage(FILE *f)
 	      "  -o, --dir DIR         render into DIR (as kickfleet render -o DIR)\n"
 	      "  -l, --listen A:P      HTTP address and port (default provisioner.address:http_port)\n"
 	      "      --agent FILE      the agent binary served at /agent/kickfleet-agent\n"
+	      "      --api-tokens FILE admin tokens of /api/v1/ and the page /ui/ (docs/api.md)\n"
 	      "      --threads N       HTTP worker threads\n"
 	      "      --timeout SEC     close idle HTTP connections after SEC\n"
 	      KF_SERVE_LIMITS_HELP

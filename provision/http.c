@@ -25,6 +25,7 @@
 
 #include "dl.h"
 #include "provision/http_guard.h"
+#include "json.h"
 
 /* Every libmicrohttpd function this file calls. */
 #define MHD_FNS(F)                                                                       \
@@ -32,7 +33,8 @@
 	F(MHD_create_response_from_buffer_with_free_callback) F(MHD_destroy_response)    \
 	F(MHD_get_connection_info) F(MHD_get_connection_values)                          \
 	F(MHD_lookup_connection_value) F(MHD_queue_response) F(MHD_start_daemon)         \
-	F(MHD_stop_daemon) F(MHD_create_response_from_fd_at_offset64)
+	F(MHD_stop_daemon) F(MHD_create_response_from_fd_at_offset64)                    \
+	F(MHD_create_response_from_callback) F(MHD_suspend_connection) F(MHD_resume_connection)
 
 KF_DL_TABLE(MHD_FNS)
 
@@ -293,6 +295,154 @@ int kf_httpd_reply_text(struct kf_httpd_req *rq, int status, const char *fmt, ..
 	return kf_httpd_reply_take(rq, status, "text/plain; charset=utf-8", kf_buf_detach(&b), len);
 }
 
+int kf_httpd_reply_error(struct kf_httpd_req *rq, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		kf_die_oom();
+	int r;
+	if (rq->route && (rq->route->flags & KF_HTTPD_JSON)) {
+		struct kf_json *o = kf_json_object();
+		kf_json_set(o, "error", kf_json_str(msg));
+		char *text = kf_json_dump(o, KF_JSON_PLAIN);
+		kf_json_free(o);
+		char *body = kf_xasprintf("%s\n", text);
+		free(text);
+		kf_httpd_add_header(rq, "Cache-Control", "no-store");
+		r = kf_httpd_reply_take(rq, status, "application/json", body, strlen(body));
+	} else {
+		r = kf_httpd_reply_text(rq, status, "%s", msg);
+	}
+	free(msg);
+	return r;
+}
+
+/* ---- streams ---- */
+
+/* Two references: the owner's (kf_httpd_stream_close) and the
+ * connection's (the response's free callback).  mu guards the rest. */
+struct kf_httpd_stream {
+	pthread_mutex_t mu;
+	struct MHD_Connection *c;
+	struct kf_buf q;
+	size_t off;      /* bytes of q already written */
+	int refs;
+	bool gone;       /* the connection is closed */
+	bool ended;      /* the owner closed the stream */
+	bool suspended;  /* waiting for data: MHD_suspend_connection */
+};
+
+static void stream_unref(struct kf_httpd_stream *s)
+{
+	/* called with s->mu held; releases it */
+	bool last = --s->refs == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (last) {
+		pthread_mutex_destroy(&s->mu);
+		kf_buf_release(&s->q);
+		free(s);
+	}
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct kf_httpd_stream *s = cls;
+	pthread_mutex_lock(&s->mu);
+	ssize_t n = 0;
+	if (s->q.len > s->off) {
+		size_t k = s->q.len - s->off < max ? s->q.len - s->off : max;
+		memcpy(buf, s->q.s + s->off, k);
+		s->off += k;
+		if (s->off == s->q.len)
+			s->off = s->q.len = 0;
+		n = (ssize_t)k;
+	} else if (s->ended) {
+		n = MHD_CONTENT_READER_END_OF_STREAM;
+	} else {
+		/* nothing to send: out of the event loop until send or close */
+		s->suspended = true;
+		lib.MHD_suspend_connection(s->c);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static void stream_gone(void *cls)
+{
+	struct kf_httpd_stream *s = cls;
+	pthread_mutex_lock(&s->mu);
+	s->gone = true;
+	s->suspended = false;
+	stream_unref(s);
+}
+
+/* Wakes a suspended connection (with s->mu held). */
+static void stream_wake(struct kf_httpd_stream *s)
+{
+	if (s->suspended && !s->gone) {
+		s->suspended = false;
+		lib.MHD_resume_connection(s->c);
+	}
+}
+
+int kf_httpd_reply_stream(struct kf_httpd_req *rq, const char *ctype, struct kf_httpd_stream **out)
+{
+	struct kf_httpd_stream *s = kf_xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	s->c = rq->c;
+	s->refs = 2;
+	struct MHD_Response *r =
+		lib.MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_gone);
+	if (!r) {
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		*out = NULL;
+		return kf_httpd_reply_text(rq, 500, "internal error");
+	}
+	*out = s;
+	int rc = queue(rq, 200, with_headers(rq, r, ctype), 0);
+	if (rc < 0) {
+		/* MHD keeps no reference: the connection's is dropped here */
+		pthread_mutex_lock(&s->mu);
+		s->gone = true;
+		s->refs--;
+		pthread_mutex_unlock(&s->mu);
+	}
+	return rc;
+}
+
+int kf_httpd_stream_send(struct kf_httpd_stream *s, const char *data, size_t len, size_t max_queued)
+{
+	int r = 0;
+	pthread_mutex_lock(&s->mu);
+	if (s->gone || s->ended)
+		r = -EPIPE;
+	else if (s->q.len - s->off > max_queued) {
+		s->ended = true; /* what is queued goes out, then the connection closes */
+		r = -ENOBUFS;
+	} else
+		kf_buf_add(&s->q, data, len);
+	if (!s->gone)
+		stream_wake(s);
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+void kf_httpd_stream_close(struct kf_httpd_stream *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->ended = true;
+	stream_wake(s);
+	stream_unref(s);
+}
+
 /* Parses one "bytes=A-B" / "bytes=A-" / "bytes=-N" range against size.
  * Returns 1 with [*off, *off + *len) for a satisfiable range, 0 to send the
  * whole file (absent, malformed or several ranges), -1 unsatisfiable. */
@@ -399,111 +549,6 @@ int kf_httpd_reply_fd_span(struct kf_httpd_req *rq, int fd, uint64_t base, uint6
 		lib.MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 	}
 	return queue(rq, rr > 0 ? 206 : 200, with_headers(rq, r, ctype), len);
-}
-
-/* ---- files beneath a root ---- */
-
-/* Without openat2: walk the components, refusing every symlink. */
-static int open_walk(int dirfd, const char *rel)
-{
-	char *copy = kf_xstrdup(rel), *save = NULL;
-	int fd = dup(dirfd), r = 0;
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	char *next = NULL;
-	for (char *c = strtok_r(copy, "/", &save); c; c = next) {
-		next = strtok_r(NULL, "/", &save);
-		int flags = O_NOFOLLOW | O_CLOEXEC | (next ? O_PATH | O_DIRECTORY : O_RDONLY);
-		int nfd = openat(fd, c, flags);
-		if (nfd < 0) {
-			r = errno == ELOOP || errno == ENOTDIR ? -EACCES : -errno;
-			goto out;
-		}
-		close(fd);
-		fd = nfd;
-	}
-	r = fd;
-	fd = -1;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(copy);
-	return r;
-}
-
-static int path_ok(const char *rel)
-{
-	if (!*rel || *rel == '/')
-		return 0;
-	for (const char *p = rel; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\')
-			return 0;
-	for (const char *p = rel; *p;) {
-		size_t n = strcspn(p, "/");
-		if ((n == 2 && p[0] == '.' && p[1] == '.') || (n == 1 && p[0] == '.'))
-			return 0;
-		p += n + (p[n] == '/');
-	}
-	return 1;
-}
-
-int kf_httpd_open_beneath(const char *root, const char *rel)
-{
-	if (!path_ok(rel))
-		return -EACCES;
-	int dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -errno;
-	int fd = kf_httpd_open_at(dirfd, rel, NULL);
-	close(dirfd);
-	return fd;
-}
-
-int kf_httpd_open_at(int dirfd, const char *rel, uint64_t *size)
-{
-	if (!path_ok(rel))
-		return -EACCES;
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
-	int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS)
-		fd = open_walk(dirfd, rel);
-	else if (fd < 0)
-		fd = errno == EXDEV || errno == ELOOP ? -EACCES : -errno;
-	if (fd < 0)
-		return fd == -ENOTDIR ? -ENOENT : fd;
-	/* O_NONBLOCK kept a FIFO from blocking the open; it does not matter
-	 * for the regular files read from here */
-	struct stat sb;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	if (size)
-		*size = (uint64_t)sb.st_size;
-	return fd;
-}
-
-const char *kf_httpd_ctype(const char *name)
-{
-	static const struct {
-		const char *ext, *type;
-	} types[] = {
-		{ ".json", "application/json" },   { ".yaml", "application/yaml" },
-		{ ".yml", "application/yaml" },    { ".ipxe", "text/plain; charset=utf-8" },
-		{ ".cfg", "text/plain; charset=utf-8" }, { ".ks", "text/plain; charset=utf-8" },
-		{ ".txt", "text/plain; charset=utf-8" }, { ".html", "text/html; charset=utf-8" },
-		{ ".xml", "application/xml" },     { ".iso", "application/x-iso9660-image" },
-	};
-	const char *dot = strrchr(name, '.');
-	const char *slash = strrchr(name, '/');
-	if (dot && (!slash || dot > slash))
-		for (size_t i = 0; i < KF_ARRAY_SIZE(types); i++)
-			if (!strcasecmp(dot, types[i].ext))
-				return types[i].type;
-	return "application/octet-stream";
 }
 
 int kf_httpd_reply_file(struct kf_httpd_req *rq, const char *root, const char *rel)
@@ -623,7 +668,7 @@ const char *kf_httpd_shown(const char *s, char *buf, size_t len)
  * of "." / ".." segments. */
 static int url_ok(const char *path)
 {
-	return path[0] == '/' && (!path[1] || path_ok(path + 1));
+	return path[0] == '/' && (!path[1] || kf_httpd_rel_ok(path + 1));
 }
 
 static unsigned method_bit(const char *m)
@@ -679,25 +724,25 @@ static void too_large(struct kf_httpd_req *rq)
 {
 	refusal(rq->h, REF_BODY, "413 %s %s from %s: body too large (at most %zu bytes)",
 		kf_httpd_method(rq), kf_httpd_path(rq), kf_httpd_peer(rq), rq->route->max_body);
-	kf_httpd_reply_text(rq, 413, "body too large (at most %zu bytes)", rq->route->max_body);
+	kf_httpd_reply_error(rq, 413, "body too large (at most %zu bytes)", rq->route->max_body);
 }
 
 static int screen(struct kf_httpd_req *rq)
 {
 	struct kf_httpd *h = rq->h;
+	rq->route = match(h, rq->path, &rq->rest); /* first: its error format */
 	if (!url_ok(rq->path)) {
 		char shown[96];
 		refusal(h, REF_PATH, "400 %s %s from %s: bad path (\"..\", \".\", control characters or backslashes)",
 			rq->method, kf_httpd_shown(rq->path, shown, sizeof(shown)), rq->peer);
-		return kf_httpd_reply_text(rq, 400, "bad path"), 1;
+		return kf_httpd_reply_error(rq, 400, "bad path"), 1;
 	}
 	int nh = lib.MHD_get_connection_values(rq->c, MHD_HEADER_KIND, NULL, NULL);
 	if (h->max_headers && nh > (int)h->max_headers) {
 		refusal(h, REF_HEADERS, "431 %s %s from %s: %d header lines (at most %u)", rq->method,
 			rq->path, rq->peer, nh, h->max_headers);
-		return kf_httpd_reply_text(rq, 431, "too many header lines (at most %u)", h->max_headers), 1;
+		return kf_httpd_reply_error(rq, 431, "too many header lines (at most %u)", h->max_headers), 1;
 	}
-	rq->route = match(h, rq->path, &rq->rest);
 	if (!rq->route)
 		return kf_httpd_reply_text(rq, 404, "not found"), 1;
 	unsigned mb = method_bit(rq->method);
@@ -706,7 +751,7 @@ static int screen(struct kf_httpd_req *rq)
 				    rq->route->methods & KF_HTTPD_POST
 					    ? (rq->route->methods & KF_HTTPD_GET ? "GET, HEAD, POST" : "POST")
 					    : "GET, HEAD");
-		return kf_httpd_reply_text(rq, 405, "method not allowed"), 1;
+		return kf_httpd_reply_error(rq, 405, "method not allowed"), 1;
 	}
 	const char *te = kf_httpd_header(rq, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	if (te && strcasecmp(te, "chunked")) {
@@ -724,7 +769,7 @@ static int screen(struct kf_httpd_req *rq)
 		errno = 0;
 		unsigned long long n = strtoull(cl, &end, 10);
 		if (errno || *end || *cl < '0' || *cl > '9')
-			return kf_httpd_reply_text(rq, 400, "bad content-length"), 1;
+			return kf_httpd_reply_error(rq, 400, "bad content-length"), 1;
 		if (n > rq->route->max_body)
 			return too_large(rq), 1;
 	}
@@ -1029,7 +1074,7 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 	h->port = getsockname(h->lfd, (struct sockaddr *)&bound, &blen) == 0 ? ntohs(bound.sin_port)
 									    : o->port;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_TURBO |
-			 MHD_USE_ERROR_LOG;
+			 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	for (unsigned i = 0; i < h->nw; i++) {
 		struct worker *w = &h->w[i];
 		w->h = h;

@@ -36,6 +36,11 @@ enum {
 	KF_HTTPD_POST = 1 << 1,
 };
 
+/* Route flags. */
+enum {
+	KF_HTTPD_JSON = 1 << 0, /* refusals and kf_httpd_reply_error answer {"error": "..."} */
+};
+
 struct kf_httpd;
 struct kf_httpd_req;
 
@@ -47,6 +52,7 @@ struct kf_httpd_route {
 	const char *path;  /* exact path, or a prefix when it ends with '/' */
 	kf_httpd_fn fn;
 	size_t max_body;   /* bytes; 0: no body accepted */
+	unsigned flags;    /* KF_HTTPD_JSON */
 };
 
 struct kf_httpd_opts {
@@ -103,6 +109,11 @@ int kf_httpd_reply_take(struct kf_httpd_req *rq, int status, const char *ctype, 
 /* text/plain, formatted, a newline added. */
 int kf_httpd_reply_text(struct kf_httpd_req *rq, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* An error: {"error": "MESSAGE"} on KF_HTTPD_JSON routes, else the
+ * message as text/plain.  The adapter's own refusals (404, 405, 413, ...)
+ * take the same form. */
+int kf_httpd_reply_error(struct kf_httpd_req *rq, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Adds a header to the answer about to be sent (call before replying). */
 void kf_httpd_add_header(struct kf_httpd_req *rq, const char *name, const char *value);
 /* A regular file, sent with sendfile; honours one "Range: bytes=" range
@@ -122,6 +133,9 @@ int kf_httpd_reply_file(struct kf_httpd_req *rq, const char *root, const char *r
  * Returns an fd of a regular file, or -ENOENT, -EACCES (escape), -EISDIR
  * (not a regular file), or another negative errno. */
 int kf_httpd_open_beneath(const char *root, const char *rel);
+/* Whether rel is relative, free of control characters and backslashes,
+ * and of "." and ".." segments (what every path of a request must be). */
+int kf_httpd_rel_ok(const char *rel);
 
 /* The same under an open directory (O_PATH is enough); dirfd stays the
  * caller's.  With size non-NULL, sets it to the file's size. */
@@ -130,6 +144,23 @@ int kf_httpd_reply_file_at(struct kf_httpd_req *rq, int dirfd, const char *rel);
 
 /* A content type from the name's extension. */
 const char *kf_httpd_ctype(const char *name);
+
+/* ---- streams (server-sent events) ---- */
+struct kf_httpd_stream;
+/* Answers rq with 200 and a body that stays open: what kf_httpd_stream_send
+ * queues is written as soon as the client can take it.  *out holds one
+ * reference for the caller (end it with kf_httpd_stream_close); the
+ * connection holds its own until the client goes away. */
+int kf_httpd_reply_stream(struct kf_httpd_req *rq, const char *ctype,
+			  struct kf_httpd_stream **out);
+/* Queues len bytes.  0, -EPIPE when the client is gone, -ENOBUFS when
+ * more than max_queued bytes wait already (a client that does not read:
+ * its stream is ended).  Any thread. */
+int kf_httpd_stream_send(struct kf_httpd_stream *s, const char *data, size_t len,
+			 size_t max_queued);
+/* Ends the stream after what is queued and drops the caller's reference;
+ * s is gone after it (NULL is fine). */
+void kf_httpd_stream_close(struct kf_httpd_stream *s);
 
 /* Appends the server's own metrics (Prometheus text format): requests by
  * route and status, bytes sent, connections, refusals. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "facts.h"
+#include "provision/api.h"
 #include "provision/distro.h"
 #include "provision/ratelimit.h"
 #include "provision/state_extra.h"
@@ -78,6 +79,7 @@ struct kf_serve {
 	time_t started;
 	struct kf_rate *rate[3];    /* enum kf_serve_limit */
 	uint64_t rate_refused[3];
+	struct kf_api *api;   /* /api/ and /ui/ */
 };
 
 static const struct {
@@ -102,19 +104,21 @@ static void h_distros(struct kf_httpd_req *rq, void *ctx);
 
 /* The routing table: most specific first. */
 static const struct kf_httpd_route routes[] = {
-	{ "healthz", KF_HTTPD_GET, "/healthz", h_healthz, 0 },
-	{ "metrics", KF_HTTPD_GET, "/metrics", h_metrics, 0 },
-	{ "ks", KF_HTTPD_GET, "/ks/", h_ks, 0 },
-	{ "profile", KF_HTTPD_GET, "/profile/", h_profile, 0 },
-	{ "callback", KF_HTTPD_POST, "/cb/", kf_serve_cb, CB_MAX_BODY },
-	{ "facts", KF_HTTPD_POST, "/facts/", kf_serve_facts, KF_FACTS_MAX_BYTES },
-	{ "discover", KF_HTTPD_POST, "/discover", kf_serve_discover, KF_DISCOVER_MAX_BODY },
-	{ "agent", KF_HTTPD_GET, "/agent/kickfleet-agent", h_agent, 0 },
-	{ "ipxe", KF_HTTPD_GET, "/ipxe/", h_ipxe, 0 },
-	{ "boot", KF_HTTPD_GET, "/boot/", h_boot, 0 },
-	{ "trees", KF_HTTPD_GET, "/trees/", h_trees, 0 },
-	{ "repo", KF_HTTPD_GET, "/repo/", h_repo, 0 },
-	{ "distros", KF_HTTPD_GET, "/distros/", h_distros, 0 },
+	{ "healthz", KF_HTTPD_GET, "/healthz", h_healthz, 0, 0 },
+	{ "metrics", KF_HTTPD_GET, "/metrics", h_metrics, 0, 0 },
+	{ "ks", KF_HTTPD_GET, "/ks/", h_ks, 0, 0 },
+	{ "profile", KF_HTTPD_GET, "/profile/", h_profile, 0, 0 },
+	{ "callback", KF_HTTPD_POST, "/cb/", kf_serve_cb, CB_MAX_BODY, 0 },
+	{ "facts", KF_HTTPD_POST, "/facts/", kf_serve_facts, KF_FACTS_MAX_BYTES, 0 },
+	{ "discover", KF_HTTPD_POST, "/discover", kf_serve_discover, KF_DISCOVER_MAX_BODY, 0 },
+	{ "agent", KF_HTTPD_GET, "/agent/kickfleet-agent", h_agent, 0, 0 },
+	{ "ipxe", KF_HTTPD_GET, "/ipxe/", h_ipxe, 0, 0 },
+	{ "boot", KF_HTTPD_GET, "/boot/", h_boot, 0, 0 },
+	{ "trees", KF_HTTPD_GET, "/trees/", h_trees, 0, 0 },
+	{ "repo", KF_HTTPD_GET, "/repo/", h_repo, 0, 0 },
+	{ "distros", KF_HTTPD_GET, "/distros/", h_distros, 0, 0 },
+	{ "api", KF_HTTPD_GET | KF_HTTPD_POST, "/api/", kf_api_handle, KF_API_MAX_BODY, KF_HTTPD_JSON },
+	{ "ui", KF_HTTPD_GET | KF_HTTPD_POST, "/ui/", kf_ui_handle, KF_API_MAX_BODY, 0 },
 };
 
 /* ---- shared context ---- */
@@ -141,6 +145,7 @@ struct kf_inventory *kf_serve_reload(struct kf_serve *s, struct kf_inventory *in
 	if (st && kf_state_sync_inventory(st, inv, &e) < 0)
 		kf_err_print(&e, stderr);
 	kf_err_release(&e);
+	kf_api_poke(s->api);
 	return old;
 }
 
@@ -219,6 +224,12 @@ bool kf_serve_rate_ok(struct kf_serve *s, struct kf_httpd_req *rq, enum kf_serve
 void kf_serve_wrote(struct kf_serve *s)
 {
 	__atomic_fetch_add(&s->writes, 1, __ATOMIC_RELEASE);
+	kf_api_poke(s->api);
+}
+
+struct kf_api *kf_serve_api(struct kf_serve *s)
+{
+	return s->api;
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -755,6 +766,8 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 		goto fail;
 	if (r > 0)
 		kf_log(KF_LOG_INFO, "serve: registered %d new hosts in %s", r, s->state_path);
+	if ((r = kf_api_start(&s->api, s, o->api_tokens, e)) < 0)
+		goto fail;
 	raise_nofile();
 	s->http_fd = open(s->http_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	s->tftp_fd = open(s->tftp_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -781,7 +794,9 @@ void kf_serve_free(struct kf_serve *s)
 {
 	if (!s)
 		return;
+	kf_api_halt(s->api);
 	kf_httpd_stop(s->http);
+	kf_api_stop(s->api);
 	for (struct conn_list *c = s->conns, *next; c; c = next) {
 		next = c->next;
 		kf_state_close(c->st);

@@ -45,6 +45,7 @@ struct kf_serve_opts {
 	unsigned rate[3];         /* indexed by enum kf_serve_limit */
 	kf_serve_render_fn render;/* NULL: the built-in renderer hook (see serve.c) */
 	pid_t dnsmasq_pid;        /* > 0: SIGHUP it when a render asks for it */
+	const char *api_tokens;   /* admin tokens of /api/ and /ui/ (NULL: the default, docs/api.md) */
 };
 
 /* Opens the state store, registers hosts the state does not know yet

@@ -73,3 +73,22 @@ int64_t kf_state_installed_at(struct kf_state *st, const char *host)
 	kf_events_free(ev, n);
 	return t;
 }
+
+int kf_state_netboot(struct kf_state *st, const char *host, int on, struct kf_err *e)
+{
+	struct kf_host_rec rec = { 0 };
+	int r = kf_state_get_host(st, host, &rec, NULL);
+	kf_host_rec_release(&rec);
+	if (r == -ENOENT)
+		return kf_errc(e, r, NULL, "netboot: unknown host \"%s\" (not rendered yet? run kickfleet render)",
+			       host);
+	if (r < 0)
+		return kf_errc(e, r, NULL, "netboot: cannot read host \"%s\": %s", host, strerror(-r));
+	r = kf_state_set_netboot(st, host, on, e);
+	if (r > 0 && on) {
+		int rr = kf_state_rotate_token(st, host, NULL, e);
+		if (rr < 0)
+			return rr;
+	}
+	return r;
+}

@@ -19,4 +19,11 @@ int kf_state_sync_inventory(struct kf_state *st, const struct kf_inventory *inv,
  * 0 when it never did. */
 int64_t kf_state_installed_at(struct kf_state *st, const char *host);
 
+/* `kickfleet netboot HOST on|off` in the store, for the command and the
+ * API: the flag; turned on, the host back to "new" and a fresh token (the
+ * old one, in an installer's memory, no longer works).  The caller then
+ * re-renders the host's boot files.  1 when something changed, 0 when
+ * not, -ENOENT for an unknown host (with a message). */
+int kf_state_netboot(struct kf_state *st, const char *host, int on, struct kf_err *e);
+
 #endif
