@@ -100,27 +100,29 @@ char *kf_json_dump(const struct kf_json *v, enum kf_json_style style)
 	return kf_buf_detach(&b);
 }
 
-static int parse_object(const char *text, size_t len, int depth, bool bounded, struct kf_json **out,
-			struct kf_err *e);
+static int parse_object(const char *text, size_t len, int depth, bool bounded, bool part,
+			struct kf_json **out, struct kf_err *e);
 
 int kf_json_parse_object(const char *text, size_t len, struct kf_json **out, struct kf_err *e)
 {
-	return parse_object(text, len, JSON_DEPTH, false, out, e);
+	return parse_object(text, len, JSON_DEPTH, false, false, out, e);
 }
 
 int kf_json_parse_part(const char *text, size_t len, struct kf_json **out, struct kf_err *e)
 {
-	return parse_object(text, len, JSON_DEPTH, true, out, e);
+	return parse_object(text, len, JSON_DEPTH, true, true, out, e);
 }
 
 int kf_json_parse_object_bounded(const char *text, size_t len, int depth, struct kf_json **out,
 				 struct kf_err *e)
 {
-	return parse_object(text, len, depth, true, out, e);
+	return parse_object(text, len, depth, true, false, out, e);
 }
 
-static int parse_object(const char *text, size_t len, int depth, bool bounded, struct kf_json **out,
-			struct kf_err *e)
+/* part: a truncated document is -EAGAIN (kf_json_parse_part), not an
+ * error. */
+static int parse_object(const char *text, size_t len, int depth, bool bounded, bool part,
+			struct kf_json **out, struct kf_err *e)
 {
 	*out = NULL;
 	size_t i = 0;
@@ -140,7 +142,7 @@ static int parse_object(const char *text, size_t len, int depth, bool bounded, s
 	int r = 0;
 	if (bounded && je == json_tokener_error_depth)
 		r = kf_errc(e, -E2BIG, NULL, "bad JSON: nested deeper than %d levels", depth);
-	else if (bounded && je == json_tokener_continue)
+	else if (part && je == json_tokener_continue)
 		r = -EAGAIN; /* kf_json_parse_part: the rest is still to come */
 	else if (!o || je != json_tokener_success)
 		r = kf_errf(e, NULL, "bad JSON: %s", json_tokener_error_desc(je));

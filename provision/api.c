@@ -78,7 +78,10 @@ struct kf_hub *kf_api_hub(struct kf_api *a) { return a->hub; }
 
 const char *kf_api_errmsg(struct kf_err *e, char *buf, size_t len)
 {
-	kf_err_format(e, 0, buf, len);
+	if (e->n)
+		kf_err_format(e, 0, buf, len);
+	else
+		snprintf(buf, len, "internal error");
 	return buf;
 }
 

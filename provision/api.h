@@ -20,6 +20,7 @@
 #include <pthread.h>
 
 #include "err.h"
+#include "inventory.h"
 #include "json.h"
 #include "provision/http.h"
 #include "provision/state.h"
@@ -90,6 +91,7 @@ struct kf_api_host {
 	char ip[16];
 	uint32_t ip4;         /* 0: none */
 	int kind, state, netboot;
+	int power;            /* 1 on, 0 off, -1 unknown (the last power action's) */
 	int64_t since, report_time, drift_count;
 	int exit_code;        /* of the last agent run, -1: none */
 	long changes;         /* planned or applied in it */
@@ -109,8 +111,10 @@ struct kf_fleet *kf_fleet_new(void);
 void kf_fleet_free(struct kf_fleet *f);
 /* Reads every row, the inventory's addresses and the facts' summaries. */
 int kf_fleet_reload(struct kf_fleet *f, struct kf_serve *s, struct kf_err *e);
-/* Reads one host's row again; 1 when it is new to the snapshot (reload). */
-int kf_fleet_refresh(struct kf_fleet *f, struct kf_serve *s, const char *name, struct kf_err *e);
+/* Reads one host's row again (and its power row when power is set); 1
+ * when it is new to the snapshot (reload). */
+int kf_fleet_refresh(struct kf_fleet *f, struct kf_serve *s, const char *name, bool power,
+		     struct kf_err *e);
 /* Calls fn for every host matching flt, in name order, under the
  * snapshot's read lock; fn returns false to stop. */
 void kf_fleet_each(struct kf_fleet *f, const struct kf_api_filter *flt,
@@ -133,6 +137,7 @@ struct kf_api_act {
 	const struct kf_json *body; /* may be NULL */
 	const struct kf_api_who *who;
 	const char *peer;
+	const struct kf_inventory *inv; /* held for the action's length */
 	struct kf_json *result; /* set by the action: its answer's members */
 };
 struct kf_api_action {
@@ -141,7 +146,8 @@ struct kf_api_action {
 	const char *label;        /* the page's button */
 	const char *confirm;      /* the question asked first ("%s": the host) */
 	/* 0, or a negative errno with a message in e (-ENOENT: unknown host,
-	 * -EINVAL: bad body, -ENOTSUP: not possible for this host) */
+	 * -EINVAL: bad body, -ENOTSUP: not possible for this host, -EBUSY:
+	 * not now, -EREMOTEIO: the machine's power controller failed) */
 	int (*run)(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e);
 };
 /* The host actions, and the one for discovered machines (NULL: none). */

@@ -9,8 +9,12 @@
 #include <string.h>
 
 #include "provision/api.h"
+#include "provision/power.h"
 #include "provision/serve.h"
 #include "provision/state_extra.h"
+
+/* As `kickfleet power` and `reinstall` run them, one machine at a time. */
+static const struct kf_power_opts power_opts = { .timeout_ms = 5000, .retries = 2 };
 
 /* netboot on|off, as `kickfleet netboot HOST on|off`; then the boot files */
 static int set_netboot(struct kf_serve *s, struct kf_api_act *c, int on, struct kf_err *e)
@@ -21,11 +25,52 @@ static int set_netboot(struct kf_serve *s, struct kf_api_act *c, int on, struct 
 	int r = kf_state_netboot(st, c->target, on, e);
 	if (r < 0)
 		return r;
-	const struct kf_inventory *inv = kf_serve_inv_get(s);
-	kf_serve_rerender(s, inv, c->target);
-	kf_serve_inv_put(s);
+	kf_serve_rerender(s, c->inv, c->target);
 	kf_json_set(c->result, "changed", kf_json_bool(r > 0));
 	return 0;
+}
+
+/* The power action on the machine, as `kickfleet power ACTION NAME` (pxe:
+ * a one-time network boot first, as `kickfleet reinstall`), recorded in
+ * the store.  -ENOTSUP when the machine has no power control. */
+static int power(struct kf_serve *s, struct kf_api_act *c, int action, bool pxe, struct kf_err *e)
+{
+	struct kf_power_job *v = NULL;
+	size_t n = 0;
+	char *names[1] = { (char *)c->target };
+	struct kf_err pe = KF_ERR_INIT;
+	int r = kf_power_jobs_for(c->inv, names, 1, NULL, false, &v, &n, &pe);
+	if (r < 0 || n != 1) {
+		char msg[256];
+		r = kf_errc(e, -ENOTSUP, NULL, "%s", kf_api_errmsg(&pe, msg, sizeof(msg)));
+		goto out;
+	}
+	v[0].action = action;
+	v[0].pxe = pxe;
+	kf_power_run(v, 1, 1, &power_opts, NULL, NULL, NULL);
+	struct kf_state *st = kf_serve_state(s, e);
+	if (!st || kf_state_set_power(st, c->target, v[0].power, kf_power_action_name(action), v[0].error, e) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	kf_json_set(c->result, "power", v[0].power < 0 ? NULL : kf_json_str(v[0].power ? "on" : "off"));
+	kf_json_set(c->result, "done", kf_json_str(v[0].rc < 0 ? NULL : v[0].done));
+	if (v[0].rc < 0)
+		r = kf_errc(e, -EREMOTEIO, NULL, "%s: %s", c->target, v[0].error ? v[0].error : "power action failed");
+out:
+	kf_err_release(&pe);
+	kf_power_jobs_free(v, n);
+	return r;
+}
+
+static int act_power(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e)
+{
+	const struct kf_json *a = kf_json_member(c->body, "action");
+	const char *name = kf_json_str_of(a, NULL);
+	int action = name ? kf_power_action_parse(name) : -1;
+	if (action < 0)
+		return kf_errc(e, -EINVAL, NULL, "\"action\" must be one of status, on, off, cycle, reset");
+	return power(s, c, action, false, e);
 }
 
 static int act_netboot(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e)
@@ -36,20 +81,47 @@ static int act_netboot(struct kf_serve *s, struct kf_api_act *c, struct kf_err *
 	return set_netboot(s, c, kf_json_bool_of(on), e);
 }
 
-/* reinstall on the next boot: `kickfleet netboot HOST on` */
+/* As `kickfleet reinstall NAME [--force]`: netboot on, then a one-time
+ * network boot and a power cycle when the machine has power control
+ * (without, it installs when it is next restarted).  A machine already
+ * booting or installing is left alone unless "force". */
 static int act_reinstall(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e)
 {
-	return set_netboot(s, c, 1, e);
+	const struct kf_json *f = kf_json_member(c->body, "force");
+	if (f && kf_json_type(f) != KF_JSON_BOOL)
+		return kf_errc(e, -EINVAL, NULL, "\"force\" must be true or false");
+	struct kf_state *st = kf_serve_state(s, e);
+	struct kf_host_rec h = { 0 };
+	int r = st ? kf_state_get_host(st, c->target, &h, NULL) : -EIO;
+	if (r == 0 && !(f && kf_json_bool_of(f)) && (h.state == KF_ST_BOOTING || h.state == KF_ST_INSTALLING))
+		r = kf_errc(e, -EBUSY, NULL, "%s is already %s (\"force\": true cycles it again)", c->target,
+			    kf_install_state_name(h.state));
+	kf_host_rec_release(&h);
+	if (r == 0 || r == -ENOENT) /* unknown: set_netboot says so */
+		r = set_netboot(s, c, 1, e);
+	if (r < 0)
+		return r;
+	/* hosts have power control with a power: section, guests through libvirt */
+	const struct kf_i_host *ih = kf_inventory_host(c->inv, c->target);
+	if (ih && !ih->power) {
+		kf_json_set(c->result, "power", NULL);
+		kf_json_set(c->result, "note", kf_json_str("no power control: it installs when it is next restarted"));
+		return 0;
+	}
+	return power(s, c, KF_PA_CYCLE, true, e);
 }
 
 static const char *const f_netboot[] = { "on", NULL };
-static const char *const f_none[] = { NULL };
+static const char *const f_reinstall[] = { "force", NULL };
+static const char *const f_power[] = { "action", NULL };
 
 static const struct kf_api_action actions[] = {
 	{ .name = "netboot", .fields = f_netboot, .label = NULL, .run = act_netboot,
 	  .confirm = "Change how %s boots?" },
-	{ .name = "reinstall", .fields = f_none, .label = "Reinstall", .run = act_reinstall,
-	  .confirm = "Reinstall %s from the network on its next boot? Its disk will be wiped." },
+	{ .name = "reinstall", .fields = f_reinstall, .label = "Reinstall", .run = act_reinstall,
+	  .confirm = "Reinstall %s from the network (power cycled when it has power control)? Its disk will be wiped." },
+	{ .name = "power", .fields = f_power, .label = NULL, .run = act_power,
+	  .confirm = "Change the power of %s?" },
 };
 
 const struct kf_api_action *kf_api_action_find(const char *name)
@@ -93,7 +165,7 @@ int kf_api_action_run(struct kf_serve *s, const struct kf_api_action *act, struc
 	kf_json_set(c->result, "host", kf_json_str(c->target));
 	kf_json_set(c->result, "action", kf_json_str(act->name));
 	char *line = who_line(act, c);
-	kf_serve_inv_get(s); /* no full render overlaps (kf_serve_exclusive) */
+	c->inv = kf_serve_inv_get(s); /* no full render overlaps (kf_serve_exclusive) */
 	kf_serve_wrote(s);
 	int r = act->run(s, c, e);
 	struct kf_state *st = kf_serve_state(s, NULL);
@@ -101,7 +173,8 @@ int kf_api_action_run(struct kf_serve *s, const struct kf_api_action *act, struc
 		kf_state_log_event(st, c->target, "api", line, NULL);
 	kf_serve_wrote(s);
 	kf_serve_inv_put(s);
-	int status = r == 0 ? 200 : r == -ENOENT ? 404 : r == -EINVAL ? 400 : r == -ENOTSUP ? 409 : 503;
+	int status = r == 0 ? 200 : r == -ENOENT ? 404 : r == -EINVAL ? 400
+		   : r == -ENOTSUP || r == -EBUSY ? 409 : r == -EREMOTEIO ? 502 : 503;
 	char msg[256];
 	if (r == 0)
 		kf_log(KF_LOG_INFO, "api: %s (%s)", line, c->who->role == KF_ROLE_ADMIN ? "admin" : "read-only");

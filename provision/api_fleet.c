@@ -129,6 +129,7 @@ static void view_of(struct kf_api_host *h, const struct kf_host_rec *r, const st
 	h->netboot = r->netboot;
 	h->report_time = r->report_time;
 	h->drift_count = r->drift_count;
+	h->power = prev ? prev->power : -1;
 	if (prev && prev->report_time == r->report_time) {
 		h->exit_code = prev->exit_code;
 		h->changes = prev->changes;
@@ -187,11 +188,16 @@ int kf_fleet_reload(struct kf_fleet *f, struct kf_serve *s, struct kf_err *e)
 	struct kf_host_rec *rows = NULL;
 	size_t n = 0, nf = 0;
 	struct kf_facts_row *fr = NULL;
+	struct kf_power_row *pr = NULL;
+	size_t np = 0;
 	int r = kf_state_list_hosts(st, &rows, &n, e);
 	if (r == 0)
 		r = kf_state_list_facts(st, &fr, &nf, e);
+	if (r == 0)
+		r = kf_state_list_power(st, &pr, &np, e);
 	if (r < 0) {
 		kf_host_recs_free(rows, n);
+		kf_facts_rows_free(fr, nf);
 		return r;
 	}
 	struct kf_api_host *v = kf_xcalloc(n ? n : 1, sizeof(*v));
@@ -202,12 +208,15 @@ int kf_fleet_reload(struct kf_fleet *f, struct kf_serve *s, struct kf_err *e)
 		long j = find(f, rows[i].name);
 		view_of(&v[i], &rows[i], inv_find(idx, na, rows[i].name), j >= 0 ? &f->v[j] : NULL);
 		v[i].facts = dup0(summary_of(fr, nf, rows[i].name));
+		const struct kf_power_row *p = kf_power_row_of(pr, np, rows[i].name);
+		v[i].power = p ? p->power : -1;
 	}
 	pthread_rwlock_unlock(&f->lock);
 	kf_serve_inv_put(s);
 	free(idx);
 	kf_host_recs_free(rows, n);
 	kf_facts_rows_free(fr, nf);
+	kf_power_rows_free(pr, np);
 	qsort(v, n, sizeof(*v), by_name);
 	pthread_rwlock_wrlock(&f->lock);
 	struct kf_api_host *old = f->v;
@@ -219,7 +228,8 @@ int kf_fleet_reload(struct kf_fleet *f, struct kf_serve *s, struct kf_err *e)
 	return 0;
 }
 
-int kf_fleet_refresh(struct kf_fleet *f, struct kf_serve *s, const char *name, struct kf_err *e)
+int kf_fleet_refresh(struct kf_fleet *f, struct kf_serve *s, const char *name, bool power,
+		     struct kf_err *e)
 {
 	struct kf_state *st = kf_serve_state(s, e);
 	if (!st)
@@ -228,6 +238,14 @@ int kf_fleet_refresh(struct kf_fleet *f, struct kf_serve *s, const char *name, s
 	int r = kf_state_get_host(st, name, &rec, e);
 	if (r < 0)
 		return r;
+	int pw = -2; /* -2: as before */
+	struct kf_power_row *pr = NULL;
+	size_t np = 0;
+	if (power && kf_state_list_power(st, &pr, &np, NULL) == 0) {
+		const struct kf_power_row *p = kf_power_row_of(pr, np, name);
+		pw = p ? p->power : -1;
+	}
+	kf_power_rows_free(pr, np);
 	/* only the hub writes: the view read under the read lock stays */
 	pthread_rwlock_rdlock(&f->lock);
 	long i = find(f, name);
@@ -237,6 +255,8 @@ int kf_fleet_refresh(struct kf_fleet *f, struct kf_serve *s, const char *name, s
 		struct inv_addr a = { old->name, old->ip[0] ? old->ip : NULL, old->parent };
 		view_of(&h, &rec, &a, old);
 		h.facts = dup0(old->facts);
+		if (pw != -2)
+			h.power = pw;
 	}
 	pthread_rwlock_unlock(&f->lock);
 	kf_host_rec_release(&rec);
@@ -336,6 +356,7 @@ struct kf_json *kf_api_host_json(const struct kf_api_host *h)
 	kf_json_set(o, "state", kf_json_str(kf_install_state_name(h->state)));
 	kf_json_set(o, "since", kf_json_int(h->since));
 	kf_json_set(o, "netboot", kf_json_bool(h->netboot));
+	kf_json_set(o, "power", h->power < 0 ? NULL : kf_json_str(h->power ? "on" : "off"));
 	kf_json_set(o, "drift_count", kf_json_int(h->drift_count));
 	struct kf_json *run = NULL;
 	if (h->report_time > 0) {

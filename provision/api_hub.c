@@ -111,7 +111,7 @@ static void host_changed(struct kf_hub *h, const struct kf_event *ev, bool refre
 	struct kf_buf b = KF_BUF_INIT;
 	struct kf_api_host v;
 	struct kf_err e = KF_ERR_INIT;
-	if (refresh && kf_fleet_refresh(h->fleet, h->s, ev->host, &e) == 1)
+	if (refresh && kf_fleet_refresh(h->fleet, h->s, ev->host, !strcmp(ev->what, "power"), &e) == 1)
 		*reload = true;
 	kf_err_release(&e);
 	if (refresh && kf_fleet_get(h->fleet, ev->host, &v) == 0) {

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inventory.h"
 #include "provision/api.h"
 #include "provision/serve.h"
 
-/* A form button posting action (with "on" when on is not NULL). */
-static void button(struct kf_buf *b, const char *host, const struct kf_api_action *a, const char *on,
-		   const char *label, const struct kf_api_who *who)
+/* A form button posting action (with the field key=val when key is not
+ * NULL: "on" of netboot, "action" of power). */
+static void button(struct kf_buf *b, const char *host, const struct kf_api_action *a, const char *key,
+		   const char *val, const char *label, const struct kf_api_who *who)
 {
 	kf_buf_printf(b, "<form method=\"post\" action=\"/ui/host/%s/%s\" class=\"act\" data-confirm=\"", host,
 		      a->name);
@@ -21,23 +23,33 @@ static void button(struct kf_buf *b, const char *host, const struct kf_api_actio
 	kf_ui_esc(b, q);
 	free(q);
 	kf_buf_printf(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">", who->csrf);
-	if (on)
-		kf_buf_printf(b, "<input type=\"hidden\" name=\"on\" value=\"%s\">", on);
-	kf_buf_printf(b, "<button id=\"act-%s%s%s\"%s>%s</button></form>", a->name, on ? "-" : "", on ? on : "",
+	if (key)
+		kf_buf_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"%s\">", key, val);
+	kf_buf_printf(b, "<button id=\"act-%s%s%s\"%s>%s</button></form>", a->name, key ? "-" : "", key ? val : "",
 		      who->role == KF_ROLE_ADMIN ? "" : " disabled title=\"read-only\"", label);
 }
 
-static void actions(struct kf_buf *b, const char *host, const struct kf_api_who *who)
+/* Power buttons for machines with power control: guests (libvirt) and
+ * hosts with a power: section. */
+static void actions(struct kf_serve *s, struct kf_buf *b, const char *host, const struct kf_api_who *who)
 {
 	kf_buf_puts(b, "<section class=\"actions\" id=\"actions\"><h2>Actions</h2>");
 	const struct kf_api_action *nb = kf_api_action_find("netboot");
-	button(b, host, nb, "true", "Netboot on", who);
-	button(b, host, nb, "false", "Netboot off", who);
+	button(b, host, nb, "on", "true", "Netboot on", who);
+	button(b, host, nb, "on", "false", "Netboot off", who);
 	size_t n;
 	const struct kf_api_action *v = kf_api_actions(&n);
 	for (size_t i = 0; i < n; i++)
 		if (v[i].label)
-			button(b, host, &v[i], NULL, v[i].label, who);
+			button(b, host, &v[i], NULL, NULL, v[i].label, who);
+	const struct kf_inventory *inv = kf_serve_inv_get(s);
+	const struct kf_i_host *ih = kf_inventory_host(inv, host);
+	bool power = !ih || ih->power;
+	kf_serve_inv_put(s);
+	const struct kf_api_action *pw = kf_api_action_find("power");
+	static const char *const pa[][2] = { { "on", "Power on" }, { "off", "Power off" }, { "cycle", "Power cycle" } };
+	for (size_t i = 0; power && i < KF_ARRAY_SIZE(pa); i++)
+		button(b, host, pw, "action", pa[i][0], pa[i][1], who);
 	kf_buf_puts(b, "</section>\n");
 }
 
@@ -71,6 +83,7 @@ static void details(struct kf_buf *b, const struct kf_json *d)
 		      jstr(d, "state"));
 	field(b, "Since", "d-since", kf_ui_time(kf_json_get_int(d, "since", 0), t, sizeof(t)));
 	field(b, "Netboot", "d-netboot", kf_json_get_int(d, "netboot", 0) ? "on" : "off");
+	field(b, "Power", "d-power", jstr(d, "power"));
 	const struct kf_json *run = kf_json_get_object(d, "last_run");
 	field(b, "Last agent run", "d-run", kf_ui_time(kf_json_get_int(run, "time", 0), t, sizeof(t)));
 	snprintf(n, sizeof(n), "%s, exit %ld, %ld changes", jstr(run, "command") ? jstr(run, "command") : "?",
@@ -152,7 +165,7 @@ static void host_page(struct kf_serve *s, struct kf_httpd_req *rq, const struct 
 	kf_ui_head(&b, name, "host", name, who);
 	kf_buf_printf(&b, "<p class=\"crumbs\"><a href=\"/ui/\">fleet</a> / %s</p><h1>%s</h1>\n", name, name);
 	details(&b, d);
-	actions(&b, name, who);
+	actions(s, &b, name, who);
 	drift(&b, d);
 	history(&b, d);
 	facts(&b, d);
@@ -163,7 +176,7 @@ static void host_page(struct kf_serve *s, struct kf_httpd_req *rq, const struct 
 
 /* The page that asks before an action runs (the form again, confirm=1). */
 static void confirm_page(struct kf_httpd_req *rq, const struct kf_api_who *who, const char *host,
-			 const struct kf_api_action *a, const char *on)
+			 const struct kf_api_action *a, const char *key, const char *val)
 {
 	struct kf_buf b = KF_BUF_INIT;
 	kf_ui_head(&b, "confirm", "confirm", host, who);
@@ -174,8 +187,11 @@ static void confirm_page(struct kf_httpd_req *rq, const struct kf_api_who *who, 
 	kf_buf_printf(&b, "</h1><form method=\"post\" action=\"/ui/host/%s/%s\"><input type=\"hidden\" name=\"csrf\" "
 			  "value=\"%s\"><input type=\"hidden\" name=\"confirm\" value=\"1\">",
 		      host, a->name, who->csrf);
-	if (on)
-		kf_buf_printf(&b, "<input type=\"hidden\" name=\"on\" value=\"%s\">", on);
+	if (key) {
+		kf_buf_printf(&b, "<input type=\"hidden\" name=\"%s\" value=\"", key);
+		kf_ui_esc(&b, val);
+		kf_buf_puts(&b, "\">");
+	}
 	kf_buf_printf(&b, "<button id=\"confirm\">Yes, %s</button> <a href=\"/ui/host/%s\">No, back</a></form>\n",
 		      a->name, host);
 	kf_ui_foot(&b);
@@ -187,7 +203,7 @@ static void post_action(struct kf_serve *s, struct kf_httpd_req *rq, const struc
 {
 	const struct kf_api_action *a = kf_api_action_find(name);
 	const char *body = kf_httpd_body(rq, NULL);
-	char csrf[KF_TOKEN_HEX + 1], on[8], yes[4];
+	char csrf[KF_TOKEN_HEX + 1], on[8], act[8], yes[4];
 	if (!a || !kf_serve_name_ok(host)) {
 		kf_httpd_reply_text(rq, 404, "not found");
 		return;
@@ -197,17 +213,20 @@ static void post_action(struct kf_serve *s, struct kf_httpd_req *rq, const struc
 	if (kf_api_may_change(rq, who, csrf) < 0)
 		return;
 	bool has_on = kf_ui_form(body, "on", on, sizeof(on));
+	bool has_act = kf_ui_form(body, "action", act, sizeof(act));
 	if (has_on && strcmp(on, "true") && strcmp(on, "false")) {
 		kf_httpd_reply_text(rq, 400, "on must be true or false");
 		return;
 	}
 	if (!kf_ui_form(body, "confirm", yes, sizeof(yes)) || strcmp(yes, "1")) {
-		confirm_page(rq, who, host, a, has_on ? on : NULL);
+		confirm_page(rq, who, host, a, has_on ? "on" : has_act ? "action" : NULL, has_on ? on : act);
 		return;
 	}
 	struct kf_json *o = kf_json_object();
 	if (has_on)
 		kf_json_set(o, "on", kf_json_bool(!strcmp(on, "true")));
+	if (has_act)
+		kf_json_set(o, "action", kf_json_str(act));
 	struct kf_api_act c = { .target = host, .body = o, .who = who, .peer = kf_httpd_peer(rq) };
 	struct kf_err e = KF_ERR_INIT;
 	int status = kf_api_action_run(s, a, &c, &e);

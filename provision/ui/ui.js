@@ -78,6 +78,7 @@
     const set = (id, v) => { const e = document.getElementById(id); if (e) e.textContent = v; };
     set('d-since', fmt(h.since));
     set('d-netboot', h.netboot ? 'on' : 'off');
+    set('d-power', h.power || '-');
     set('d-drift', h.drift_count);
     if (h.last_run) set('d-run', fmt(h.last_run.time));
   }
