@@ -1,7 +1,7 @@
 /* The resource table, in apply order (agent/resource.h).
  *
  * Kernel modules and memory first (hugepages before guests can take the
- * memory), then CPUs (online before affinity), then network, then guests.
+ * memory), then CPUs (online before affinity), then network, then guests, then the agent's own timer.
  * A new resource is one file plus one row here, with its extern. */
 #include "agent/engine.h"
 #include "agent/resource.h"
@@ -22,6 +22,8 @@ extern const struct kf_resource kf_res_net_bonds, kf_res_net_vlans, kf_res_net_b
 	kf_res_net_macvtaps, kf_res_net_queues, kf_res_net_sriov, kf_res_net_persist;
 /* guests */
 extern const struct kf_resource kf_res_guests;      /* agent/guests.c */
+/* agent */
+extern const struct kf_resource kf_res_agent_timer; /* agent/timer.c */
 
 const struct kf_resource *const kf_resources[] = {
 	&kf_res_kvm,
@@ -43,6 +45,8 @@ const struct kf_resource *const kf_resources[] = {
 	&kf_res_net_persist,
 	/* ---- guests row goes last (section "guests") ---- */
 	&kf_res_guests,
+	/* ---- the agent's own timer (section "agent") ---- */
+	&kf_res_agent_timer,
 };
 
 const size_t kf_nresources = sizeof(kf_resources) / sizeof(kf_resources[0]);

@@ -44,18 +44,32 @@ static const char *const cpu_modes[] = { "host-passthrough", "host-model", "cust
 
 /* ---- agent / libvirt / kvm ---- */
 
+static void check_agent(void *obj, struct kf_err *e, void *ctx)
+{
+	(void)ctx;
+	struct kf_p_agent *a = obj;
+	unsigned long long usec;
+	if (!a->interval)
+		return;
+	if (kf_timespan_parse(a->interval, &usec) < 0)
+		kf_errf(e, kf_mark_of(a, "interval"),
+			"interval: \"%s\" is not a time span (e.g. 30min, 1h 30min, 90s)", a->interval);
+	else if (usec < 1000000)
+		kf_errf(e, kf_mark_of(a, "interval"), "interval: %s is shorter than a second", a->interval);
+}
+
 #define S struct kf_p_agent
 static const struct kf_field agent_fields[] = {
 	FLD(S, "mode", KF_T_ENUM, mode, .enumv = agent_modes, .def = "apply",
 	    .doc = "what the periodic timer runs: apply corrects drift, check only reports it"),
 	FLD(S, "interval", KF_T_STR, interval, .def = "30min",
-	    .doc = "how often the timer runs (a systemd time span)"),
+	    .doc = "how often the timer runs (a systemd time span: 30min, 1h 30min, 90s); the agent keeps the timer's drop-in in step"),
 	FLD(S, "report", KF_T_STR, report, .doc = "URL the agent POSTs its JSON report to"),
 	FLD(S, "state_dir", KF_T_STR, state_dir, .doc = "ownership records of the network resources (--state-dir wins; the last good profile is kept in --state-dir or the default)"),
 	END
 };
 #undef S
-static SCHEMA(agent_schema, "agent", struct kf_p_agent, .fields = agent_fields);
+static SCHEMA(agent_schema, "agent", struct kf_p_agent, .fields = agent_fields, .check = check_agent);
 
 #define S struct kf_p_libvirt
 static const struct kf_field libvirt_fields[] = {

@@ -393,3 +393,65 @@ int kf_pci_norm(const char *s, char *buf, size_t len)
 	snprintf(buf, len, "%04x:%02x:%02x.%x", dom, bus, slot, fn);
 	return 0;
 }
+
+/* systemd.time(7) units, longest spelling first within each unit so that
+ * "min" is not read as "m" + "in" */
+static const struct {
+	const char *name;
+	unsigned long long usec;
+} span_units[] = {
+	{ "usec", 1ULL }, { "us", 1ULL }, { "msec", 1000ULL }, { "ms", 1000ULL },
+	{ "seconds", 1000000ULL }, { "second", 1000000ULL }, { "sec", 1000000ULL }, { "s", 1000000ULL },
+	{ "minutes", 60000000ULL }, { "minute", 60000000ULL }, { "min", 60000000ULL },
+	{ "months", 2629800000000ULL }, { "month", 2629800000000ULL }, { "M", 2629800000000ULL },
+	{ "m", 60000000ULL },
+	{ "hours", 3600000000ULL }, { "hour", 3600000000ULL }, { "hr", 3600000000ULL }, { "h", 3600000000ULL },
+	{ "days", 86400000000ULL }, { "day", 86400000000ULL }, { "d", 86400000000ULL },
+	{ "weeks", 604800000000ULL }, { "week", 604800000000ULL }, { "w", 604800000000ULL },
+	{ "years", 31557600000000ULL }, { "year", 31557600000000ULL }, { "y", 31557600000000ULL },
+};
+
+int kf_timespan_parse(const char *s, unsigned long long *usec)
+{
+	unsigned long long total = 0;
+	bool any = false;
+	if (!s)
+		return -EINVAL;
+	for (const char *p = s;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		errno = 0;
+		char *end;
+		unsigned long long n = strtoull(p, &end, 10);
+		if (errno)
+			return -EINVAL;
+		p = end;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		unsigned long long unit = 1000000ULL; /* a bare number is seconds */
+		if (isalpha((unsigned char)*p)) {
+			size_t len = 0;
+			while (isalpha((unsigned char)p[len]))
+				len++;
+			unit = 0;
+			for (size_t i = 0; i < sizeof(span_units) / sizeof(span_units[0]) && !unit; i++)
+				if (strlen(span_units[i].name) == len && !strncmp(p, span_units[i].name, len))
+					unit = span_units[i].usec;
+			if (!unit)
+				return -EINVAL;
+			p += len;
+		}
+		if (n > ULLONG_MAX / unit || total + n * unit < total)
+			return -EINVAL;
+		total += n * unit;
+		any = true;
+	}
+	if (!any)
+		return -EINVAL;
+	*usec = total;
+	return 0;
+}

@@ -61,4 +61,8 @@ int kf_bool_parse(const char *s, bool *out);
 /* Integers with optional sign, decimal or 0x hex; range checked by callers. */
 int kf_int_parse(const char *s, long long *out);
 
+/* Time spans as systemd.time(7) writes them: "30min", "1h 30min", "10s",
+ * "2d"; a bare number is seconds.  Whole numbers only. */
+int kf_timespan_parse(const char *s, unsigned long long *usec);
+
 #endif

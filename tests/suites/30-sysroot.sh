@@ -2,6 +2,7 @@
 # Sysroot tests of the agent: the real code on fake /sys, /proc and /etc
 # trees (tests/sysroot/mktree.sh), for every case in tests/data/agent/:
 #   CASE/tree            which tree to build;  CASE/args  extra arguments
+#   CASE/setup           PATH CONTENT lines written into the tree first
 #   CASE/profile.yaml    the profile
 #   good cases: plan.expected, apply.expected, after.expected (treediff of the
 #     tree after apply), drift (PATH VALUE lines the test writes),
@@ -42,6 +43,7 @@ rc() { if [ "$2" = "$3" ]; then t_ok "$1 exits $2"; else t_fail "$1 exits $3, wa
 drift() {
 	while read -r path value; do
 		[ -n "$path" ] || continue
+		mkdir -p "$(dirname "$1$path")"
 		printf '%s\n' "$value" >"$1$path"
 	done <"$2"
 }
@@ -59,6 +61,7 @@ for bin in $bins; do
 		c=${c%/}; name=$(basename "$c")
 		t=$work/$name.$tag; orig=$work/$name.$tag.orig
 		"$SR/mktree.sh" "$(cat "$c/tree")" "$t"
+		[ -f "$c/setup" ] && drift "$t" "$c/setup"
 		cp -a "$t" "$orig"
 		args=$(cat "$c/args" 2>/dev/null || true)
 		run() { "$bin" "$1" --profile "$c/profile.yaml" --root "$t" $args >"$work/out" 2>"$work/err"; }

@@ -161,13 +161,42 @@ static void test_pci_bool_int(void **state)
 	assert_int_not_equal(kf_int_parse("99999999999999999999", &x), 0);
 }
 
+static void test_timespan(void **state)
+{
+	(void)state;
+	unsigned long long u;
+	assert_int_equal(kf_timespan_parse("30min", &u), 0);
+	assert_true(u == 1800ULL * 1000000);
+	assert_int_equal(kf_timespan_parse("1h 30min", &u), 0);
+	assert_true(u == 5400ULL * 1000000);
+	assert_int_equal(kf_timespan_parse("1h30m", &u), 0);
+	assert_true(u == 5400ULL * 1000000);
+	assert_int_equal(kf_timespan_parse("45", &u), 0);
+	assert_true(u == 45ULL * 1000000);
+	assert_int_equal(kf_timespan_parse("20 s", &u), 0);
+	assert_true(u == 20ULL * 1000000);
+	assert_int_equal(kf_timespan_parse("250ms", &u), 0);
+	assert_true(u == 250000);
+	assert_int_equal(kf_timespan_parse("2d", &u), 0);
+	assert_true(u == 2ULL * 86400 * 1000000);
+	assert_int_equal(kf_timespan_parse("1M", &u), 0); /* a month, not a minute */
+	assert_true(u == 2629800ULL * 1000000);
+	assert_int_not_equal(kf_timespan_parse("", &u), 0);
+	assert_int_not_equal(kf_timespan_parse("min", &u), 0);
+	assert_int_not_equal(kf_timespan_parse("10 parsecs", &u), 0);
+	assert_int_not_equal(kf_timespan_parse("1.5h", &u), 0);
+	assert_int_not_equal(kf_timespan_parse("-5s", &u), 0);
+	assert_int_not_equal(kf_timespan_parse("99999999999999999999y", &u), 0);
+	assert_int_not_equal(kf_timespan_parse(NULL, &u), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_parse), cmocka_unit_test(test_size_fmt),
 		cmocka_unit_test(test_cpulist),    cmocka_unit_test(test_cpumask),
 		cmocka_unit_test(test_mac),        cmocka_unit_test(test_ipv4),
-		cmocka_unit_test(test_pci_bool_int),
+		cmocka_unit_test(test_pci_bool_int), cmocka_unit_test(test_timespan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
