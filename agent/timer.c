@@ -8,9 +8,11 @@
  * and RandomizedDelaySec and AccuracySec to a tenth of the interval (at
  * most a minute), so a short interval is not stretched by the unit's
  * defaults.  Only a host where the timer unit is installed is
- * touched: without it there is nothing to keep in step.  After a change
- * systemd re-reads its units (daemon-reload) when it runs; under --root
- * only the file is written. */
+ * touched: without it there is nothing to keep in step.  After a change,
+ * when systemd runs, it re-reads its units and the timer is restarted
+ * (its first run then comes at once when OnBootSec is past: right after
+ * the boot unit on the first boot); under --root, or in an installer's
+ * chroot, only the file is written. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,11 +164,20 @@ static int tm_apply(struct kf_ctx *ctx, struct kf_change *ch)
 	 * not running (an installer's chroot, --root) reads it when it starts */
 	if (!kf_sysroot_is_host() || access("/run/systemd/system", F_OK) < 0)
 		return 0;
-	const char *argv[] = { "systemctl", "daemon-reload", NULL };
-	r = kf_host_run(argv);
+	/* a reload alone drops a timer's OnBootSec that is already past and
+	 * leaves OnUnitActiveSec without a base until the service has run:
+	 * the timer is restarted (not waited for: this may be its own run) */
+	const char *reload[] = { "systemctl", "daemon-reload", NULL };
+	const char *restart[] = { "systemctl", "--no-block", "try-restart", TIMER, NULL };
+	const char *const *argv = reload;
+	r = kf_host_run(reload);
+	if (r == 0) {
+		argv = restart;
+		r = kf_host_run(restart);
+	}
 	if (r == 0)
 		return 0;
-	ch->reason = kf_xasprintf("%s written; systemctl daemon-reload: %s", DROPIN, r < 0 ? strerror(-r) : "failed");
+	ch->reason = kf_xasprintf("%s written; systemctl %s: %s", DROPIN, argv[1], r < 0 ? strerror(-r) : "failed");
 	return r < 0 ? r : -EIO;
 }
 

@@ -1,7 +1,7 @@
 # tests/e2e/installer.sh — the lab's test installer (run by the initramfs
 # /init of tests/vm/initramfs.sh as /kf/test.sh, with dash as /bin/sh).
 #
-# It does with a kickstart what an installer does, minus the disk:
+# It does with a kickstart what an installer does, minus the packages:
 #   1. DHCP on the boot NIC (BOOTIF= from pxelinux's IPAPPEND 2 names it by
 #      MAC, else the first NIC) with udhcpc;
 #   2. the kickstart URL from the kernel command line (inst.ks= or ks=, as
@@ -10,7 +10,9 @@
 #      with /bin/sh (or its --interpreter), output to the console and to
 #      its --log file; --erroronfail stops the install on a failure.
 #      %post runs with SYSTEMD_OFFLINE=1, as in Anaconda's chroot, so
-#      `systemctl enable` works on the unit files without a systemd.
+#      `systemctl enable` works on the unit files without a systemd; on a
+#      machine with the lab's installed-system disk (see "the target"),
+#      %post runs chrooted into it, and the next boot is that disk's.
 # The kickstart's own %pre/%post report `installing` and `installed` to
 # kickfleet (kickstart/snippets/callback-*.ks); /init powers off after.
 #
@@ -22,7 +24,9 @@
 #   KF-INSTALLER lease ip=IP
 #   KF-INSTALLER steal host=HOST status=CODE
 #   KF-INSTALLER ks url=URL status=CODE bytes=N
+#   KF-INSTALLER target /dev/vda mounted at /mnt/sysimage
 #   KF-INSTALLER section N %pre|%post exit=RC
+#   KF-INSTALLER target unmounted
 #   KF-INSTALLER no kickstart on the command line (not installing)
 #   KF-INSTALLER done | failed: WHY
 say() { echo "KF-INSTALLER $*"; }
@@ -114,48 +118,53 @@ run_sections() { # KIND
 			esac
 		done
 		[ -n "$log" ] && mkdir -p "$(dirname "$log")"
-		if [ "$1" = post ]; then
+		if [ "$1" = post ] && [ -n "$target" ] && ! grep -qw -- --nochroot "$f.opts"; then
+			mkdir -p "$target/tmp/ks.d"
+			cp "$f.sh" "$target/tmp/ks.d/"
+			[ -n "$log" ] && mkdir -p "$target$(dirname "$log")"
+			SYSTEMD_OFFLINE=1 chroot "$target" "$interp" "/tmp/ks.d/$n.sh" >"$f.out" 2>&1
+		elif [ "$1" = post ]; then
 			SYSTEMD_OFFLINE=1 "$interp" "$f.sh" >"$f.out" 2>&1
 		else
 			"$interp" "$f.sh" >"$f.out" 2>&1
 		fi
 		rc=$?
 		sed "s/^/[%$1 $n] /" "$f.out"
-		[ -n "$log" ] && cat "$f.out" >>"$log"
+		[ -n "$log" ] && cat "$f.out" >>"$target$log"
 		say "section $n %$1 exit=$rc"
 		[ "$rc" = 0 ] || [ -z "$erroronfail" ] || die "%$1 section $n exited $rc"
 	done
 }
+# --- the target: a disk with the lab's installed system, else none ---
+# A machine with a virtio disk labelled kflab-root (tests/vm/rootfs.sh: a
+# Debian root with systemd) gets it mounted at /mnt/sysimage, and %post
+# runs chrooted into it, as Anaconda runs %post (--nochroot: in the
+# installer).  Without one, %post runs in the installer's own root.
+target=
+# (the ext4 volume name at byte 1144: superblock at 1024, s_volume_name at 0x78)
+if [ -b /dev/vda ] && [ "$(dd if=/dev/vda bs=1 skip=1144 count=10 2>/dev/null)" = kflab-root ]; then
+	target=/mnt/sysimage
+	mkdir -p $target
+	mount -t ext4 /dev/vda $target || die "cannot mount /dev/vda"
+	for m in proc sys dev dev/pts run; do mkdir -p "$target/$m"; mount --bind "/$m" "$target/$m"; done
+	cp /etc/resolv.conf "$target/etc/resolv.conf" 2>/dev/null
+	# the lab's stand-ins for what the Debian root lacks of an EL one:
+	# dnf (tests/e2e/lab-dnf.sh) and rpm (busybox's), /etc/yum.repos.d
+	mkdir -p "$target/usr/local/bin" "$target/etc/yum.repos.d"
+	cp /usr/bin/dnf "$target/usr/local/bin/dnf"
+	cp "$(command -v busybox)" "$target/usr/local/bin/busybox"
+	ln -sf busybox "$target/usr/local/bin/rpm"
+	say "target /dev/vda mounted at $target"
+fi
 # the directories an EL root has that the shipped %post writes into
 mkdir -p /root /etc/systemd/system /etc/yum.repos.d /var/lib
 run_sections pre
 run_sections post
 
-# --- the first boot, as systemd would run it ---
-# A real install reboots into the installed system, where the unit that
-# %post enabled (kickstart/snippets/agent.ks) applies the profile once.
-# The lab machine has no disk: the next boot ends at kickfleet's local-boot
-# config. So the enabled unit runs here: its ConditionPathExists, its
-# EnvironmentFile, ExecStart (exit 2 is success: SuccessExitStatus) and
-# ExecStartPost. Guests are skipped: a lab machine has no libvirtd.
-unit=/etc/systemd/system/kickfleet-agent.service
-if [ -L /etc/systemd/system/multi-user.target.wants/kickfleet-agent.service ] && [ -f "$unit" ]; then
-	cond=$(sed -n 's/^ConditionPathExists=!//p' "$unit")
-	if [ -n "$cond" ] && [ -e "$cond" ]; then
-		say "first boot: kickfleet-agent.service skipped ($cond exists)"
-	else
-		envf=$(sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$unit")
-		set -a
-		[ -n "$envf" ] && [ -f "$envf" ] && . "$envf"
-		set +a
-		cmd=$(sed -n 's/^ExecStart=//p' "$unit" | sed 's/\${\([A-Za-z_]*\)}/$\1/g')
-		post=$(sed -n 's/^ExecStartPost=//p' "$unit")
-		say "first boot: kickfleet-agent.service: $(echo "$cmd" | sed 's/token=[0-9a-f]*/token=.../g') --skip guests"
-		eval "$cmd --skip guests" >/tmp/first-boot.out 2>&1
-		rc=$?
-		sed 's/^/[first boot] /' /tmp/first-boot.out
-		say "first boot: agent exit=$rc"
-		case $rc in 0|2) [ -n "$post" ] && eval "$post" ;; *) die "first boot: kickfleet-agent exited $rc" ;; esac
-	fi
+# --- unmount the installed system; /init powers off ---
+if [ -n "$target" ]; then
+	sync
+	for m in run dev/pts dev sys proc ""; do umount "$target/$m" 2>/dev/null; done
+	say "target unmounted"
 fi
 say done

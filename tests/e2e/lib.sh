@@ -3,9 +3,11 @@
 # Used by tests/suites/70-e2e.sh, tests/e2e/demo.sh and bench/e2e.sh.
 #
 #   . "$TOP/tests/e2e/lib.sh"
-#   e2e_assets [--debian]          kernel, test installer initramfs (and the
-#                                  Debian installer): E2E_VMLINUZ E2E_INITRD
-#                                  (E2E_DI_KERNEL E2E_DI_INITRD)
+#   e2e_assets [--debian] [--rootfs]  kernel, test installer initramfs (and the
+#                                  Debian installer, the installed-system
+#                                  image): E2E_VMLINUZ E2E_INITRD
+#                                  (E2E_DI_KERNEL E2E_DI_INITRD E2E_ROOTFS)
+#   e2e_disk NAME                  NAME.qcow2, an overlay on E2E_ROOTFS
 #   e2e_lab TAG FLEET_DIR [UP ARGS]  lab_init TAG, the fleet copied to
 #                                  $LAB_DIR/fleet with the installers staged,
 #                                  an RA-only dnsmasq (iPXE's IPv6 wait) and
@@ -64,13 +66,27 @@ e2e_assets() {
 	done
 	# shellcheck disable=SC2086
 	"$TOP/tests/vm/initramfs.sh" -o "$E2E_INITRD" --script "$TOP/tests/e2e/installer.sh" \
-		--module bonding --module bridge --module 8021q \
+		--module bonding --module bridge --module 8021q --module virtio_blk --module crc32c_generic --module ext4 \
 		--file "$TOP/tests/e2e/lab-dnf.sh:/usr/bin/dnf" $_libs --bin /usr/bin/curl \
 		--bin "$(command -v ip)" --bin "$(command -v systemctl)" ||
 		{ _e2e_err "cannot build the installer initramfs"; return 1; }
 	export E2E_VMLINUZ E2E_INITRD
-	[ "${1:-}" = --debian ] || return 0
-	e2e_debian_installer
+	for _a in "$@"; do
+		case $_a in
+		--debian) e2e_debian_installer || return 1 ;;
+		--rootfs)
+			eval "$("$TOP/tests/vm/rootfs.sh")" || { _e2e_err "no installed-system image (tests/vm/rootfs.sh)"; return 1; }
+			E2E_ROOTFS=$KF_ROOTFS; export E2E_ROOTFS ;;
+		esac
+	done
+	return 0
+}
+
+# e2e_disk NAME: a qcow2 overlay on the installed-system image for NAME
+# ($LAB_DIR/NAME.qcow2; the image itself is never written)
+e2e_disk() {
+	qemu-img create -q -f qcow2 -F raw -b "$E2E_ROOTFS" "$LAB_DIR/$1.qcow2" ||
+		{ _e2e_err "qemu-img create $1.qcow2"; return 1; }
 }
 
 # The Debian installer's netboot kernel and initrd: the package

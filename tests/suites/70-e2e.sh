@@ -20,11 +20,17 @@
 #   7 a MAC not in the inventory: the default config (local boot), no
 #             kickstart, in the server's log
 #   8 ipxe1 asks for bios1's kickstart with its own token: 403
+#   9 sys1    a disk with a Debian root with systemd (tests/vm/rootfs.sh):
+#             %post chrooted into it installs and enables the agent's
+#             units; rebooted from the disk, the boot unit brings the
+#             profile's THP, KSM and hugepages back, the timer (20s in the
+#             profile) corrects a drift within one interval, both runs
+#             report, kickfleet status shows the last run
 # Every case is asserted from logs (dnsmasq, tftpd, HTTP access log, serial)
 # and from `kickfleet status`, never from timing. Timings are printed as
 # "# ..." lines. At the end everything is stopped by PID, the namespace
 # deleted, and a check proves nothing is left.
-# Environment: KF_E2E_CASES="1 2 3 4 5 6 7 8" (default all), LAB_KEEP=1.
+# Environment: KF_E2E_CASES="1 2 3 4 5 6 7 8 9" (default all), LAB_KEEP=1.
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 T_SUITE=70-e2e
 . "$TOP/tests/lib.sh"
@@ -36,13 +42,17 @@ done
 	{ t_fail "build/kickfleet and build/kickfleet-agent must be built"; t_summary; exit 1; }
 . "$TOP/tests/e2e/lib.sh"
 . "$TOP/tests/libvirt/libvirtd.sh"
-CASES=${KF_E2E_CASES:-1 2 3 4 5 6 7 8}
+CASES=${KF_E2E_CASES:-1 2 3 4 5 6 7 8 9}
 want() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
 suite_t0=$(date +%s)
 LOGS=${KF_TEST_LOGS:-$TOP/build/test-logs}/e2e
 
 # --- assets: kernel, test installer, Debian installer ---
-if want 4; then e2e_assets --debian; else e2e_assets; fi ||
+_a=
+want 4 && _a="$_a --debian"
+want 9 && _a="$_a --rootfs"
+# shellcheck disable=SC2086
+e2e_assets $_a ||
 	{ t_fail "lab assets (kernel, installer initramfs, Debian installer)"; t_summary; exit 1; }
 echo "# kernel $KF_KPKG, installer initramfs $(stat -c %s "$E2E_INITRD") bytes${E2E_DI_VERSION:+, debian-installer $E2E_DI_VERSION}"
 
@@ -283,7 +293,12 @@ done
 for n in $round2; do localboot_ok "$n" "$n" ipxe; done
 for n in $round2; do timings "$n"; done
 
-# ===== round 3: case 6 — a guest through libvirt =====
+# ===== round 3: cases 9 and 6 — a disk with systemd (installing while the guest runs), a guest =====
+if want 9; then
+	e2e_machine sys1 sys1 52:54:00:e2:00:09 10.250.0.19
+	e2e_disk sys1 && e2e_boot sys1 ipxe 52:54:00:e2:00:09 --mem 768M -- \
+		-drive "file=$LAB_DIR/sys1.qcow2,if=virtio,format=qcow2"
+fi
 if want 6; then
 	t0=$(date +%s)
 	if KF_LV_NETNS=$LAB_NS kf_libvirtd_start; then
@@ -329,6 +344,10 @@ if want 6; then
 	else
 		t_fail "case 6: the lab's libvirtd"
 	fi
+fi
+
+if want 9; then
+	. "$TOP/tests/e2e/case-systemd.sh"
 fi
 
 echo "# e2e suite: $(( $(date +%s) - suite_t0 ))s"

@@ -25,6 +25,9 @@
 #                       (default: from tests/vm/kernel.sh)
 # Environment: KF_CACHE (see kernel.sh).
 #
+# With kfroot=DEV on the kernel command line, /init mounts DEV (ext4) and
+# switch_roots to its /sbin/init after loading the modules: the lab's way
+# to boot an installed disk (tests/vm/rootfs.sh) with this kernel.
 # The image's /init mounts proc, sys, devtmpfs, /tmp, /run, hugetlbfs at
 # /dev/hugepages and (if the VM has a 9p device tagged "kfshare") the share at
 # /mnt/share (exported as KF_SHARE), loads the modules in dependency order,
@@ -225,6 +228,18 @@ while read -r m p; do
 		grep -q "^$(basename "$m" .ko | tr - _) " /proc/modules ||
 			echo "kf-init: insmod $m failed"; }
 done </kf/modules
+# kfroot=DEV: boot the system installed on DEV (its own /sbin/init)
+for w in $(cat /proc/cmdline); do
+	case $w in kfroot=*)
+		mkdir -p /newroot
+		mount -t ext4 "${w#kfroot=}" /newroot || { echo "kf-init: cannot mount ${w#kfroot=}"; poweroff -f; }
+		umount /dev/hugepages /dev/shm /dev/pts 2>/dev/null
+		for m in dev proc sys run; do mount --move /$m /newroot/$m; done
+		echo "kf-init: switching to ${w#kfroot=}"
+		exec switch_root /newroot /sbin/init
+		;;
+	esac
+done
 ip link set lo up
 for t in /sys/bus/virtio/drivers/9pnet_virtio/virtio*/mount_tag; do
 	[ -f "$t" ] || continue
