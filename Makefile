@@ -171,7 +171,6 @@ docs: $(B)/kickfleet-agent $(B)/kickfleet
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/profiles \
 		$(DESTDIR)$(DATADIR)/kickstart/snippets $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(DATADIR)/agent/systemd \
 		$(DESTDIR)$(SYSCONFDIR)/kickfleet $(DESTDIR)$(DATADIR)/ui
 	install -m 755 $(B)/kickfleet $(B)/kickfleet-agent $(DESTDIR)$(BINDIR)/
 	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
@@ -184,7 +183,6 @@ install: all
 	sed -i 's#/usr/bin/kickfleet-agent#$(BINDIR)/kickfleet-agent#' $(DESTDIR)$(UNITDIR)/kickfleet-agent*.service
 	if [ -f $(B)/packages/rpm/repodata/repomd.xml ]; then \
 		rm -rf $(DESTDIR)$(DATADIR)/packages && cp -r $(B)/packages $(DESTDIR)$(DATADIR)/packages; fi
-	install -m 644 agent/systemd/*.service agent/systemd/*.timer $(DESTDIR)$(DATADIR)/agent/systemd/
 
 clean:
 	rm -rf $(B)
