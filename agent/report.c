@@ -6,6 +6,7 @@
 
 #include "agent/facts_probe.h"
 #include "agent/http.h"
+#include "subcmd.h"
 #include "json.h"
 #include "util.h"
 
@@ -144,6 +145,7 @@ char *kf_run_json(const struct kf_run *r)
 	kf_json_set(sum, "errors", kf_json_int(r->nfails));
 	kf_json_set(o, "summary", sum);
 	kf_json_set(o, "exit_code", kf_json_int(r->exit_code));
+	kf_json_set(o, "agent_version", kf_json_str(KF_VERSION));
 
 	char *s = kf_json_dump(o, KF_JSON_PLAIN);
 	kf_json_free(o);

@@ -17,18 +17,17 @@
 #include "provision/serve.h"
 #include "util.h"
 
-int kf_report_parse(const char *json, size_t len, int *drifted, int *failed, long *changes,
-		    struct kf_err *e)
+int kf_report_parse(const char *json, size_t len, struct kf_report_info *ri, struct kf_err *e)
 {
 	struct kf_json *o = NULL;
+	memset(ri, 0, sizeof(*ri));
+	ri->exit_code = -1;
 	int r = kf_json_parse_object(json, len, &o, e);
 	if (r < 0)
 		return r;
 	if (!o)
 		return kf_errf(e, NULL, "empty report");
 	const struct kf_json *sum = kf_json_get_object(o, "summary");
-	*drifted = *failed = 0;
-	*changes = 0;
 	if (sum) {
 		/* kickfleet-agent's report (agent/report.c) */
 		long to_change = kf_json_get_int(sum, "to_change", 0), nfailed = kf_json_get_int(sum, "failed", 0);
@@ -36,19 +35,23 @@ int kf_report_parse(const char *json, size_t len, int *drifted, int *failed, lon
 		long applied = kf_json_get_int(sum, "applied", 0);
 		long code = kf_json_get_int(o, "exit_code", -1);
 		const char *cmd = kf_json_get_str(o, "command");
+		const char *ver = kf_json_get_str(o, "agent_version");
 		bool applying = cmd && !strcmp(cmd, "apply");
-		*failed = nfailed > 0 || nerr > 0 || (code >= 0 && (code & 4)) || code == 1;
+		ri->failed = nfailed > 0 || nerr > 0 || (code >= 0 && (code & 4)) || code == 1;
 		/* drift that is still there: planned (check/plan) or pending after apply */
-		*drifted = applying ? pending > 0 : (to_change > 0 || (code >= 0 && (code & 2)));
-		*changes = applying ? applied : to_change;
+		ri->drifted = applying ? pending > 0 : (to_change > 0 || (code >= 0 && (code & 2)));
+		ri->changes = applying ? applied : to_change;
+		ri->exit_code = code >= 0 && code <= 255 ? (int)code : -1;
+		if (ver)
+			snprintf(ri->agent_version, sizeof(ri->agent_version), "%s", ver);
 	} else if (kf_json_has(o, "drift") || kf_json_has(o, "failures")) {
 		/* the short form: {"drift": N, "failures": N} */
 		long d = kf_json_get_int(o, "drift", -1), f = kf_json_get_int(o, "failures", 0);
 		if (d < 0 || f < 0)
 			r = kf_errf(e, NULL, "report: drift and failures must be counts");
-		*drifted = d > 0;
-		*failed = f > 0;
-		*changes = d;
+		ri->drifted = d > 0;
+		ri->failed = f > 0;
+		ri->changes = d;
 	} else {
 		r = kf_errf(e, NULL, "report: no \"summary\" (or \"drift\"/\"failures\") in the document");
 	}
@@ -130,10 +133,9 @@ static void cb_report(struct kf_serve *s, const struct cb_action *a, const struc
 	(void)a, (void)inv, (void)rec;
 	size_t len = 0;
 	const char *body = kf_httpd_body(rq, &len);
-	int drifted, failed;
-	long changes;
+	struct kf_report_info ri;
 	struct kf_err e = KF_ERR_INIT;
-	if (kf_report_parse(body ? body : "", len, &drifted, &failed, &changes, &e) < 0) {
+	if (kf_report_parse(body ? body : "", len, &ri, &e) < 0) {
 		char msg[256];
 		kf_err_format(&e, 0, msg, sizeof(msg));
 		kf_log(KF_LOG_WARN, "http: 400 POST %s from %s: %s (host %s)", kf_httpd_path(rq),
@@ -143,13 +145,14 @@ static void cb_report(struct kf_serve *s, const struct cb_action *a, const struc
 		return;
 	}
 	struct kf_state *st = kf_serve_state(s, &e);
-	int r = st ? kf_state_record_report(st, host, body, drifted, failed, &e) : -EIO;
+	int r = st ? kf_state_record_report(st, host, body, &ri, &e) : -EIO;
 	if (r < 0) {
 		kf_err_print(&e, stderr);
 		kf_httpd_reply_text(rq, 503, "state store unavailable");
 	} else {
-		kf_log(KF_LOG_INFO, "serve: report from %s: %s (%ld changes)", host,
-		       failed ? "failed" : drifted ? "drifted" : "configured", changes);
+		kf_log(KF_LOG_INFO, "serve: report from %s: %s (%ld changes, exit %d, agent %s)", host,
+		       ri.failed ? "failed" : ri.drifted ? "drifted" : "configured", ri.changes, ri.exit_code,
+		       ri.agent_version[0] ? ri.agent_version : "?");
 		reply_state(rq, st, host, 1);
 	}
 	kf_err_release(&e);

@@ -11,10 +11,77 @@
 
 #include "inventory.h"
 #include "json.h"
+#include "profile.h"
 #include "provision/cmd.h"
 #include "provision/render.h"
 #include "provision/state.h"
+#include "types.h"
 #include "util.h"
+
+/* A host whose agent has not reported for this many intervals is stale. */
+#define STALE_INTERVALS 3
+#define DEFAULT_INTERVAL_S (30 * 60) /* agent.interval's default */
+
+/* The agent's interval of each role, read from the role's profile once. */
+struct intervals {
+	const struct kf_inventory *inv;
+	const char **role;
+	long long *secs;
+	size_t n;
+};
+
+static long long profile_interval(const struct kf_inventory *inv, const char *role)
+{
+	const struct kf_i_role *r = role && *role ? kf_inventory_role(inv, role) : NULL;
+	long long secs = DEFAULT_INTERVAL_S;
+	if (!r || !r->profile)
+		return secs;
+	char *path = kf_inventory_path(inv, r->profile);
+	struct kf_profile *p = NULL;
+	struct kf_err e = KF_ERR_INIT;
+	unsigned long long usec;
+	/* a profile that does not load is check's business: the default here */
+	if (kf_profile_load(&p, path, &e) == 0 && p->agent && p->agent->interval &&
+	    kf_timespan_parse(p->agent->interval, &usec) == 0)
+		secs = usec >= 1000000 ? (long long)(usec / 1000000) : 1;
+	kf_profile_free(p);
+	kf_err_release(&e);
+	free(path);
+	return secs;
+}
+
+static long long interval_of(struct intervals *iv, const char *role)
+{
+	if (!iv || !iv->inv)
+		return DEFAULT_INTERVAL_S;
+	for (size_t i = 0; i < iv->n; i++)
+		if (!strcmp(iv->role[i], role ? role : ""))
+			return iv->secs[i];
+	iv->role = kf_xrealloc(iv->role, (iv->n + 1) * sizeof(*iv->role));
+	iv->secs = kf_xrealloc(iv->secs, (iv->n + 1) * sizeof(*iv->secs));
+	iv->role[iv->n] = kf_xstrdup(role ? role : "");
+	iv->secs[iv->n] = profile_interval(iv->inv, role);
+	return iv->secs[iv->n++];
+}
+
+static void intervals_release(struct intervals *iv)
+{
+	for (size_t i = 0; i < iv->n; i++)
+		free((char *)iv->role[i]);
+	free(iv->role);
+	free(iv->secs);
+}
+
+/* An installed host whose agent has been silent for STALE_INTERVALS of
+ * its role's agent.interval (since its last report, or since it was
+ * installed when it never reported). */
+static bool is_stale(const struct kf_host_rec *h, long long interval, int64_t now)
+{
+	if (h->state < KF_ST_INSTALLED)
+		return false;
+	int64_t since = h->report_time > 0 ? h->report_time : h->state_since;
+	return since > 0 && now - since > STALE_INTERVALS * interval;
+}
 
 static void usage(FILE *f)
 {
@@ -22,9 +89,11 @@ static void usage(FILE *f)
 	      "\n"
 	      "Prints every host and guest: install state, power as the last kickfleet power\n"
 	      "or reinstall saw it (on, off, - unknown; ! when that action failed), since\n"
-	      "when, last agent report, drift count, facts.  --watch redraws every SEC seconds (default 2) with a progress\n"
-	      "bar (installed / total, elapsed, estimated time left) until every host is\n"
-	      "installed or Ctrl-C.\n"
+	      "when, the agent's last run (its last report), that run's exit code, the\n"
+	      "agent's version, drift count, facts; \"stale\" marks an installed host whose\n"
+	      "agent has not reported for 3 intervals of its profile's agent.interval.\n"
+	      "--watch redraws every SEC seconds (default 2) with a progress bar (installed\n"
+	      "/ total, elapsed, estimated time left) until every host is installed or Ctrl-C.\n"
 	      "\n"
 	      "  -f, --fleet FILE   inventory (default " KF_DEFAULT_FLEET ")\n"
 	      "  -o, --dir DIR      the tree of `kickfleet render -o DIR`\n"
@@ -69,6 +138,7 @@ struct extra {
 	size_t nfacts;
 	struct kf_power_row *power;
 	size_t npower;
+	struct intervals *iv;
 };
 
 /* "on", "off", "-"; with "!" when the last power action failed. */
@@ -98,16 +168,25 @@ static void print_json(const struct kf_host_rec *v, size_t n, const struct extra
 {
 	const struct kf_facts_row *fr = x->facts;
 	size_t nf = x->nfacts;
+	int64_t now = (int64_t)time(NULL);
 	struct kf_json *a = kf_json_array();
 	for (size_t i = 0; i < n; i++) {
 		struct kf_json *o = kf_json_object();
+		bool rep = v[i].report_time > 0;
+		long long every = interval_of(x->iv, v[i].role);
 		kf_json_set(o, "name", kf_json_str(v[i].name ? v[i].name : ""));
 		kf_json_set(o, "kind", kf_json_str(kf_host_kind_name(v[i].kind)));
 		kf_json_set(o, "role", kf_json_str(v[i].role ? v[i].role : ""));
 		kf_json_set(o, "state", kf_json_str(kf_install_state_name(v[i].state)));
 		kf_json_set(o, "since", kf_json_int(v[i].state_since));
 		kf_json_set(o, "netboot", kf_json_bool(v[i].netboot));
-		kf_json_set(o, "last_report", v[i].report_time > 0 ? kf_json_int(v[i].report_time) : NULL);
+		kf_json_set(o, "last_report", rep ? kf_json_int(v[i].report_time) : NULL);
+		kf_json_set(o, "last_run", rep ? kf_json_int(v[i].report_time) : NULL);
+		kf_json_set(o, "last_exit_code", rep && v[i].last_exit >= 0 ? kf_json_int(v[i].last_exit) : NULL);
+		kf_json_set(o, "agent_version",
+			    rep && v[i].agent_version && *v[i].agent_version ? kf_json_str(v[i].agent_version) : NULL);
+		kf_json_set(o, "agent_interval", kf_json_int(every));
+		kf_json_set(o, "stale", kf_json_bool(is_stale(&v[i], every, now)));
 		kf_json_set(o, "drift_count", kf_json_int(v[i].drift_count));
 		const char *fs = facts_of(fr, nf, v[i].name);
 		kf_json_set(o, "facts", strcmp(fs, "-") ? kf_json_str(fs) : NULL);
@@ -129,15 +208,21 @@ static void print_table(const struct kf_host_rec *v, size_t n, const struct extr
 	for (size_t i = 0; i < n; i++)
 		if (strlen(v[i].name) > w)
 			w = strlen(v[i].name);
-	fprintf(f, "%-*s  %-5s  %-10s  %-5s  %-9s  %-12s  %-5s  %s\n", (int)w, "HOST", "KIND", "STATE",
-		"POWER", "SINCE", "LAST REPORT", "DRIFT", "FACTS");
+	fprintf(f, "%-*s  %-5s  %-10s  %-5s  %-9s  %-12s  %-4s  %-7s  %-5s  %s\n", (int)w, "HOST", "KIND",
+		"STATE", "POWER", "SINCE", "LAST RUN", "EXIT", "AGENT", "DRIFT", "FACTS");
 	for (size_t i = 0; i < n; i++) {
-		char a[32], b[32], pw[8];
-		fprintf(f, "%-*s  %-5s  %-10s  %-5s  %-9s  %-12s  %-5lld  %s%s\n", (int)w, v[i].name,
+		char a[32], b[32], pw[8], ex[16];
+		bool rep = v[i].report_time > 0;
+		snprintf(ex, sizeof(ex), "%d", v[i].last_exit);
+		const char *ver = rep && v[i].agent_version && *v[i].agent_version ? v[i].agent_version : "-";
+		bool stale = is_stale(&v[i], interval_of(x->iv, v[i].role), now);
+		fprintf(f, "%-*s  %-5s  %-10s  %-5s  %-9s  %-12s  %-4s  %-7s  %-5lld  %s%s%s\n", (int)w, v[i].name,
 			kf_host_kind_name(v[i].kind), kf_install_state_name(v[i].state),
 			power_of(x, v[i].name, pw, sizeof(pw)), age(v[i].state_since, now, a, sizeof(a)),
-			age(v[i].report_time, now, b, sizeof(b)), (long long)v[i].drift_count,
-			facts_of(fr, nf, v[i].name), v[i].netboot && v[i].state >= KF_ST_INSTALLED ? "  (reinstall pending)" : "");
+			age(v[i].report_time, now, b, sizeof(b)), rep && v[i].last_exit >= 0 ? ex : "-", ver,
+			(long long)v[i].drift_count, facts_of(fr, nf, v[i].name),
+			stale ? "  (stale: no report for 3 intervals)" : "",
+			v[i].netboot && v[i].state >= KF_ST_INSTALLED ? "  (reinstall pending)" : "");
 	}
 }
 
@@ -190,6 +275,7 @@ struct status_opts {
 	char *const *only; /* reinstall --wait: these machines only, */
 	size_t nonly;
 	int timeout_s;     /* until they are installed or failed, at most this long */
+	struct intervals *iv; /* the roles' agent.interval (NULL: its default) */
 };
 
 static bool wanted(const struct status_opts *o, const char *name)
@@ -258,22 +344,22 @@ static int parse_args(int argc, char **argv, struct status_opts *o)
 	return -1;
 }
 
-/* Opens the state store of the fleet's render tree. */
-static int open_state(const struct status_opts *o, struct kf_state **st, struct kf_err *e)
+/* Opens the state store of the fleet's render tree; *inv is the fleet
+ * (for the roles' agent.interval), the caller frees it. */
+static int open_state(const struct status_opts *o, struct kf_state **st, struct kf_inventory **inv,
+		      struct kf_err *e)
 {
-	struct kf_inventory *inv = NULL;
 	char *db = NULL;
-	int r = kf_inventory_load_shallow(&inv, o->fleet, e);
+	int r = kf_inventory_load_shallow(inv, o->fleet, e);
 	if (r < 0)
 		goto out;
-	db = kf_render_state_path(inv, o->outdir);
+	db = kf_render_state_path(*inv, o->outdir);
 	if (access(db, R_OK) < 0)
 		r = kf_errf(e, NULL, "status: no state at %s (run kickfleet render or serve first)", db);
 	else
 		r = kf_state_open(st, db, e);
 out:
 	free(db);
-	kf_inventory_free(inv);
 	return r;
 }
 
@@ -283,7 +369,7 @@ static int show(struct kf_state *st, const struct status_opts *o, bool clear, si
 		size_t *failed, size_t *n, struct kf_err *e)
 {
 	struct kf_host_rec *v = NULL;
-	struct extra x = { 0 };
+	struct extra x = { .iv = o->iv };
 	*n = 0;
 	int r = kf_state_list_hosts(st, &v, n, e);
 	if (r == 0)
@@ -348,14 +434,19 @@ int cmd_status(int argc, char **argv)
 		return rc;
 	struct kf_err e = KF_ERR_INIT;
 	struct kf_state *st = NULL;
+	struct kf_inventory *inv = NULL;
 	size_t done, failed, n;
-	int r = open_state(&o, &st, &e);
+	int r = open_state(&o, &st, &inv, &e);
+	struct intervals iv = { .inv = inv };
+	o.iv = &iv;
 	if (r == 0)
 		r = o.watch ? watch(st, &o, &e) : show(st, &o, false, &done, &failed, &n, &e);
 	if (r < 0)
 		kf_err_print(&e, stderr);
 	kf_err_release(&e);
 	kf_state_close(st);
+	intervals_release(&iv);
+	kf_inventory_free(inv);
 	return r < 0 ? 1 : 0;
 }
 

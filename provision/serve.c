@@ -447,6 +447,56 @@ static void power_metrics(struct kf_state *st, struct kf_buf *b)
 	kf_power_rows_free(v, n);
 }
 
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static void label_value(struct kf_buf *b, const char *v)
+{
+	for (; v && *v; v++) {
+		if (*v == '\\' || *v == '"')
+			kf_buf_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			kf_buf_puts(b, "\\n");
+		else
+			kf_buf_printf(b, "%c", *v);
+	}
+}
+
+/* Per host whose agent has reported: its last run, that run's exit code,
+ * and the agent's version (an info gauge, 1). */
+static void metrics_agents(struct kf_state *st, struct kf_buf *b)
+{
+	struct kf_host_rec *v = NULL;
+	size_t n = 0;
+	if (kf_state_list_hosts(st, &v, &n, NULL) < 0)
+		return;
+	static const char *const head[] = {
+		"# HELP kickfleet_agent_last_run_timestamp_seconds when the host's agent last reported a run\n"
+		"# TYPE kickfleet_agent_last_run_timestamp_seconds gauge\n",
+		"# HELP kickfleet_agent_last_exit_code exit code of the host agent's last run (0, 2, 4, 6; 1)\n"
+		"# TYPE kickfleet_agent_last_exit_code gauge\n",
+		"# HELP kickfleet_agent_info the agent version of the host's last report\n"
+		"# TYPE kickfleet_agent_info gauge\n",
+	};
+	for (int m = 0; m < 3; m++) {
+		kf_buf_puts(b, head[m]);
+		for (size_t i = 0; i < n; i++) {
+			const struct kf_host_rec *h = &v[i];
+			if (h->report_time <= 0 || (m == 1 && h->last_exit < 0))
+				continue;
+			if (m == 0)
+				kf_buf_printf(b, "kickfleet_agent_last_run_timestamp_seconds{host=\"%s\"} %lld\n", h->name,
+					      (long long)h->report_time);
+			else if (m == 1)
+				kf_buf_printf(b, "kickfleet_agent_last_exit_code{host=\"%s\"} %d\n", h->name, h->last_exit);
+			else {
+				kf_buf_printf(b, "kickfleet_agent_info{host=\"%s\",version=\"", h->name);
+				label_value(b, h->agent_version && *h->agent_version ? h->agent_version : "unknown");
+				kf_buf_puts(b, "\"} 1\n");
+			}
+		}
+	}
+	kf_host_recs_free(v, n);
+}
+
 static void h_metrics(struct kf_httpd_req *rq, void *ctx)
 {
 	struct kf_serve *s = ctx;
@@ -465,6 +515,7 @@ static void h_metrics(struct kf_httpd_req *rq, void *ctx)
 				  "kickfleet_drift_reports_total %lld\n",
 			      drift);
 		power_metrics(st, &b);
+		metrics_agents(st, &b);
 	}
 	kf_buf_puts(&b, "# HELP kickfleet_rate_limited_total requests refused with 429 by a rate limit\n"
 			"# TYPE kickfleet_rate_limited_total counter\n");

@@ -133,10 +133,10 @@ void kf_serve_facts(struct kf_httpd_req *rq, void *ctx);
 void kf_serve_discover(struct kf_httpd_req *rq, void *ctx);
 #define KF_DISCOVER_MAX_BODY (64 * 1024)
 
-/* Applies an agent report (JSON text) to the state: drift and failures
- * decide configured / drifted / failed (callbacks.c).  Returns 0, or
- * -EINVAL with a message (bad JSON, no summary). */
-int kf_report_parse(const char *json, size_t len, int *drifted, int *failed, long *changes,
-		    struct kf_err *e);
+/* Reads an agent report (JSON text) into ri: drift and failures decide
+ * configured / drifted / failed; the agent's version and exit code when it
+ * says them (callbacks.c).  Returns 0, or -EINVAL with a message (bad
+ * JSON, no summary). */
+int kf_report_parse(const char *json, size_t len, struct kf_report_info *ri, struct kf_err *e);
 
 #endif

@@ -102,6 +102,7 @@ void kf_host_rec_release(struct kf_host_rec *h)
 	free((void *)h->macs);
 	free(h->role);
 	free(h->report);
+	free(h->agent_version);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -277,14 +278,14 @@ int kf_state_rotate_token(struct kf_state *st, const char *name, char *token_out
 }
 
 int kf_state_record_report(struct kf_state *st, const char *name, const char *json,
-			   int drifted, int failed, struct kf_err *e)
+			   const struct kf_report_info *ri, struct kf_err *e)
 {
 	struct kf_host_rec h = { 0 };
 	int r = wbegin_read(st, name, &h, e);
 	if (r < 0)
 		return r;
-	int want = failed ? KF_ST_FAILED : drifted ? KF_ST_DRIFTED : KF_ST_CONFIGURED;
-	r = st->ops->set_report(st, name, json, now(), drifted != 0, e);
+	int want = ri->failed ? KF_ST_FAILED : ri->drifted ? KF_ST_DRIFTED : KF_ST_CONFIGURED;
+	r = st->ops->set_report(st, name, json, now(), ri, e);
 	if (r == 0 && want != h.state)
 		r = move(st, &h, want, now(), "agent report", e);
 	kf_host_rec_release(&h);

@@ -67,8 +67,10 @@ struct kf_host_rec {
 	int64_t token_issued; /* unix time */
 	char digest[KF_DIGEST_HEX + 1]; /* inputs of the last render of its files */
 	char *report;         /* last agent report (JSON), NULL if none */
-	int64_t report_time;
+	int64_t report_time;  /* when it came: the agent's last run */
 	int64_t drift_count;  /* reports that found drift */
+	char *agent_version;  /* of the last report's agent, "" when unknown */
+	int last_exit;        /* the last report's exit code, -1 when unknown */
 };
 
 void kf_host_rec_release(struct kf_host_rec *h);
@@ -144,10 +146,20 @@ int kf_state_set_netboot(struct kf_state *st, const char *name, int on, struct k
  * (KF_TOKEN_HEX + 1 bytes) when not NULL. */
 int kf_state_rotate_token(struct kf_state *st, const char *name, char *token_out,
 			  struct kf_err *e);
-/* Stores an agent report (JSON text) with the time; moves the host to
- * configured, drifted (drift_count + 1) or failed per the flags. */
+/* What the store keeps of an agent report besides its text
+ * (provision/callbacks.c's kf_report_parse fills it). */
+struct kf_report_info {
+	int drifted, failed;    /* the host moves to drifted, failed, else configured */
+	long changes;           /* made (apply) or to make (check, plan): for the log */
+	int exit_code;          /* the agent's, -1 when the report has none */
+	char agent_version[32]; /* "" when the report has none */
+};
+
+/* Stores an agent report (JSON text) with the time, the agent's version
+ * and exit code; moves the host to configured, drifted (drift_count + 1)
+ * or failed per ri. */
 int kf_state_record_report(struct kf_state *st, const char *name, const char *json,
-			   int drifted, int failed, struct kf_err *e);
+			   const struct kf_report_info *ri, struct kf_err *e);
 
 /* Appends to the events log (what: a short word like "callback"). */
 int kf_state_log_event(struct kf_state *st, const char *name, const char *what,

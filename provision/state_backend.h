@@ -86,9 +86,10 @@ struct kf_state_ops {
 	/* token, token_gen + 1, token_issued = issued. */
 	int (*set_token)(struct kf_state *st, const char *name, const char *token, int64_t issued,
 			 struct kf_err *e);
-	/* report, report_time = time, drift_count + 1 when drifted. */
+	/* report, report_time = time, drift_count + 1 when ri->drifted,
+	 * agent_version and last_exit from ri. */
 	int (*set_report)(struct kf_state *st, const char *name, const char *json, int64_t time,
-			  bool drifted, struct kf_err *e);
+			  const struct kf_report_info *ri, struct kf_err *e);
 
 	/* Facts per host and discovered machines (state.h), writes inside
 	 * begin/end; list_* return every row in key order. */

@@ -69,6 +69,9 @@ static const char *const migrations[] = {
 	" time INTEGER NOT NULL DEFAULT 0,"
 	" result TEXT NOT NULL DEFAULT '',"
 	" errors INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+	/* 4: the last report's agent version and exit code */
+	"ALTER TABLE hosts ADD COLUMN agent_version TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN last_exit INTEGER NOT NULL DEFAULT -1;",
 };
 #define SCHEMA_VERSION ((int)KF_ARRAY_SIZE(migrations))
 
@@ -103,23 +106,23 @@ enum stmt_id {
 
 #define HOST_COLS                                                                        \
 	"name, kind, macs, role, state, state_since, created, netboot, token, token_gen, " \
-	"token_issued, digest, report, report_time, drift_count"
+	"token_issued, digest, report, report_time, drift_count, agent_version, last_exit"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_GET] = "SELECT " HOST_COLS " FROM hosts WHERE name = ?1",
 	[S_FIND_MAC] = "SELECT " HOST_COLS " FROM hosts WHERE name = "
 		       "(SELECT name FROM host_macs WHERE mac = lower(?1))",
 	[S_PUT] = "INSERT OR REPLACE INTO hosts (" HOST_COLS ") VALUES "
-		  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+		  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 	/* render's columns only: never the install state, netboot or reports of
-	 * an existing row, its token only when render issued one (?16) */
+	 * an existing row, its token only when render issued one (?18) */
 	[S_PUT_RENDER] = "INSERT INTO hosts (" HOST_COLS ") VALUES "
-			 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+			 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
 			 "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, "
 			 "macs = excluded.macs, role = excluded.role, digest = excluded.digest, "
-			 "token = CASE WHEN ?16 THEN excluded.token ELSE token END, "
-			 "token_gen = CASE WHEN ?16 THEN excluded.token_gen ELSE token_gen END, "
-			 "token_issued = CASE WHEN ?16 THEN excluded.token_issued ELSE token_issued END",
+			 "token = CASE WHEN ?18 THEN excluded.token ELSE token END, "
+			 "token_gen = CASE WHEN ?18 THEN excluded.token_gen ELSE token_gen END, "
+			 "token_issued = CASE WHEN ?18 THEN excluded.token_issued ELSE token_issued END",
 	[S_DEL_MACS] = "DELETE FROM host_macs WHERE name = ?1",
 	[S_PUT_MAC] = "INSERT OR REPLACE INTO host_macs (mac, name) VALUES (lower(?1), ?2)",
 	[S_DELETE] = "DELETE FROM hosts WHERE name = ?1",
@@ -133,7 +136,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SET_TOKEN] = "UPDATE hosts SET token = ?2, token_gen = token_gen + 1, token_issued = ?3 "
 			"WHERE name = ?1",
 	[S_REPORT] = "UPDATE hosts SET report = ?2, report_time = ?3, "
-		     "drift_count = drift_count + ?4 WHERE name = ?1",
+		     "drift_count = drift_count + ?4, agent_version = ?5, last_exit = ?6 WHERE name = ?1",
 	[S_EVENT] = "INSERT INTO events (time, host, what, detail) VALUES (?1, ?2, ?3, ?4)",
 	[S_EVENTS_ALL] = "SELECT id, time, host, what, detail FROM "
 			 "(SELECT * FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
@@ -417,8 +420,12 @@ static void read_row(sqlite3_stmt *s, struct kf_host_rec *h)
 	h->report = col_dup(s, 12);
 	h->report_time = sqlite3_column_int64(s, 13);
 	h->drift_count = sqlite3_column_int64(s, 14);
+	h->agent_version = col_dup(s, 15);
+	h->last_exit = sqlite3_column_int(s, 16);
 	if (!h->role)
 		h->role = kf_xstrdup("");
+	if (!h->agent_version)
+		h->agent_version = kf_xstrdup("");
 }
 
 static int sq_get_host(struct kf_state *base, const char *name, const char *mac,
@@ -478,6 +485,9 @@ static void bind_row(sqlite3_stmt *s, const struct kf_host_rec *h, struct kf_buf
 	bind_text(s, 13, h->report);
 	sqlite3_bind_int64(s, 14, h->report_time);
 	sqlite3_bind_int64(s, 15, h->drift_count);
+	bind_text(s, 16, h->agent_version ? h->agent_version : "");
+	/* a row written whole keeps "no report" unless it has one */
+	sqlite3_bind_int(s, 17, h->report_time > 0 ? h->last_exit : -1);
 }
 
 static int sq_put_host(struct kf_state *base, const struct kf_host_rec *h, enum kf_put_mode mode,
@@ -488,7 +498,7 @@ static int sq_put_host(struct kf_state *base, const struct kf_host_rec *h, enum 
 	struct kf_buf macs = KF_BUF_INIT;
 	bind_row(s, h, &macs);
 	if (mode != KF_PUT_ALL)
-		sqlite3_bind_int(s, 16, mode == KF_PUT_RENDER_TOKEN);
+		sqlite3_bind_int(s, 18, mode == KF_PUT_RENDER_TOKEN);
 	int r = step_done(st, s, e, "write host");
 	kf_buf_release(&macs);
 	return r < 0 ? r : put_macs(st, h, e);
@@ -642,14 +652,16 @@ static int sq_set_token(struct kf_state *base, const char *name, const char *tok
 }
 
 static int sq_set_report(struct kf_state *base, const char *name, const char *json, int64_t time,
-			 bool drifted, struct kf_err *e)
+			 const struct kf_report_info *ri, struct kf_err *e)
 {
 	struct sq *st = sq_of(base);
 	sqlite3_stmt *s = stmt(st, S_REPORT);
 	bind_text(s, 1, name);
 	bind_text(s, 2, json);
 	sqlite3_bind_int64(s, 3, time);
-	sqlite3_bind_int(s, 4, drifted);
+	sqlite3_bind_int(s, 4, ri->drifted != 0);
+	bind_text(s, 5, ri->agent_version);
+	sqlite3_bind_int(s, 6, ri->exit_code);
 	return step_changed(st, s, e, "record report");
 }
 

@@ -66,6 +66,18 @@ t_check "installed: local boot config" sh -c "! grep -q token= '$CFG' && grep -q
 t_check "installed twice: unchanged" sh -c "curl -s -X POST '$URL/cb/kvm01/installed?token=$T1' | grep -q '\"changed\":false'"
 t_check "report configured" sh -c "curl -s -X POST -d '{\"drift\":0,\"failures\":0}' '$URL/cb/kvm01/report?token=$T1' | grep -q configured"
 t_check "bad JSON: 400" test "$(code -X POST -d '{' "$URL/cb/kvm01/report?token=$T1")" = 400
+# the agent's own report: its exit code and version are kept beside it
+REP='{"command":"apply","summary":{"to_change":0,"applied":3,"failed":0,"skipped":0,"pending":0,"errors":0},"exit_code":2,"agent_version":"9.8.7"}'
+t_check "agent report: 200" test "$(code -X POST -d "$REP" "$URL/cb/kvm01/report?token=$T1")" = 200
+t_check "agent report: exit code and version stored" \
+	test "$(sqlite3 "$D/state.db" "SELECT last_exit || ',' || agent_version FROM hosts WHERE name='kvm01'")" = "2,9.8.7"
+t_check "agent report: logged with exit and version" grep -q 'serve: report from kvm01: configured (3 changes, exit 2, agent 9.8.7)' "$D/serve.log"
+curl -s "$URL/metrics" >"$D/metrics"
+t_check "metrics: the agent's last run, exit code and version per host" sh -c \
+	"grep -q '^kickfleet_agent_last_run_timestamp_seconds{host=\"kvm01\"} [0-9]' '$D/metrics' &&
+	 grep -q '^kickfleet_agent_last_exit_code{host=\"kvm01\"} 2\$' '$D/metrics' &&
+	 grep -q '^kickfleet_agent_info{host=\"kvm01\",version=\"9.8.7\"} 1\$' '$D/metrics'"
+t_check "metrics: no agent lines for a host that never reported" sh -c "! grep -q 'kickfleet_agent_last_run_timestamp_seconds{host=\"web01\"}' '$D/metrics'"
 
 # reinstall: netboot on gives a fresh token and the install config back
 "$KF" netboot -f "$FLEET" -o "$D" kvm01 on >/dev/null
@@ -103,7 +115,8 @@ t_check "web01 boots locally after restart" sh -c "! grep -q token= '$D/tftp/pxe
 
 # status
 "$KF" status -f "$FLEET" -o "$D" > "$D/status.txt"
-t_check "status table" sh -c "head -1 '$D/status.txt' | grep -q '^HOST.*STATE.*SINCE.*LAST REPORT.*DRIFT'"
+t_check "status table" sh -c "head -1 '$D/status.txt' | grep -q '^HOST.*STATE.*SINCE.*LAST RUN.*EXIT.*AGENT.*DRIFT'"
+t_check "status: kvm01's last run, exit 2, agent 9.8.7" sh -c "grep -Eq '^kvm01 .* [0-9]+s ago +2 +9\.8\.7 ' '$D/status.txt'"
 t_check "status lists every host" test "$(grep -c '^[a-z]' "$D/status.txt")" -eq 6
 "$KF" status -f "$FLEET" -o "$D" --json > "$D/status.json"
 if command -v jq >/dev/null; then
@@ -114,6 +127,25 @@ fi
 sqlite3 "$D/state.db" "UPDATE hosts SET state='installed', netboot=0 WHERE name='kvm01'"
 timeout 10 "$KF" status -f "$FLEET" -o "$D" --watch=0.2 > "$D/watch.txt"
 t_check "status --watch ends when all are installed" grep -q '6/6 installed' "$D/watch.txt"
+# stale: installed, and no report for 3 intervals (the profile's default 30min)
+sqlite3 "$D/state.db" "UPDATE hosts SET report_time = strftime('%s','now') - 5500 WHERE name='kvm01'"
+"$KF" status -f "$FLEET" -o "$D" --json > "$D/status.json"
+"$KF" status -f "$FLEET" -o "$D" > "$D/status.txt"
+if command -v jq >/dev/null; then
+	t_check "status --json: stale after 3 intervals without a report, with its interval" \
+		test "$(jq -c '.[] | select(.name=="kvm01") | [.stale, .agent_interval, .last_exit_code, .agent_version]' "$D/status.json")" = '[true,1800,2,"9.8.7"]'
+	t_check "status --json: a host with a report 1 interval old is not stale" sh -c \
+		"sqlite3 '$D/state.db' \"UPDATE hosts SET report_time = strftime('%s','now') - 1800 WHERE name='kvm01'\" &&
+		 '$KF' status -f '$FLEET' -o '$D' --json | jq -e '.[] | select(.name==\"kvm01\") | .stale == false' >/dev/null"
+fi
+t_check "status marks the stale host" grep -q '^kvm01 .*(stale: no report for 3 intervals)' "$D/status.txt"
+# a store of schema version 3 (no agent columns) is brought up to date
+mkdir -p "$D/v1"
+cp "$D/state.db" "$D/v1/state.db"
+sqlite3 "$D/v1/state.db" "ALTER TABLE hosts DROP COLUMN agent_version; ALTER TABLE hosts DROP COLUMN last_exit; PRAGMA user_version = 3"
+t_check "state of version 3 migrated on open (status reads it)" sh -c \
+	"'$KF' status -f '$FLEET' -o '$D/v1' >/dev/null && test \"\$(sqlite3 '$D/v1/state.db' 'PRAGMA user_version')\" = 4 &&
+	 test \"\$(sqlite3 '$D/v1/state.db' \"SELECT last_exit FROM hosts WHERE name='kvm01'\")\" = -1"
 
 # guest install through libvirt's test driver (no daemon)
 t_check "guest install (test:///default)" sh -c "'$KF' guest install -f '$FLEET' --uri test:///default web01 | grep -q 'network boot first'"

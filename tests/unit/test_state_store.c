@@ -21,6 +21,9 @@ struct fx {
 	struct kf_state *st;
 };
 
+/* a report's flags, without version or exit code */
+#define RI(d, f) (&(struct kf_report_info){ .drifted = (d), .failed = (f), .exit_code = -1 })
+
 static int setup(void **state)
 {
 	struct fx *f = kf_xcalloc(1, sizeof(*f));
@@ -181,19 +184,24 @@ static void test_reports(void **state)
 {
 	struct fx *f = *state;
 	put(f->st, "kvm01", "52:54:00:aa:00:01");
-	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":0}", 0, 0, NULL), 0);
-	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":3}", 1, 0, NULL), 0);
-	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":3}", 1, 0, NULL), 0);
+	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":0}", RI(0, 0), NULL), 0);
+	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":3}", RI(1, 0), NULL), 0);
+	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{\"changes\":3}", RI(1, 0), NULL), 0);
 	struct kf_host_rec g;
 	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
 	assert_int_equal(g.state, KF_ST_DRIFTED);
 	assert_int_equal(g.drift_count, 2);
 	assert_string_equal(g.report, "{\"changes\":3}");
 	assert_true(g.report_time > 0);
+	assert_string_equal(g.agent_version, ""); /* those reports named none */
+	assert_int_equal(g.last_exit, -1);
 	kf_host_rec_release(&g);
-	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{}", 0, 1, NULL), 0);
+	struct kf_report_info ri = { .failed = 1, .exit_code = 4, .agent_version = "0.1.0" };
+	assert_int_equal(kf_state_record_report(f->st, "kvm01", "{}", &ri, NULL), 0);
 	assert_int_equal(kf_state_get_host(f->st, "kvm01", &g, NULL), 0);
 	assert_int_equal(g.state, KF_ST_FAILED);
+	assert_string_equal(g.agent_version, "0.1.0");
+	assert_int_equal(g.last_exit, 4);
 	kf_host_rec_release(&g);
 }
 
@@ -255,7 +263,7 @@ static void test_put_render_keeps_callbacks(void **state)
 	struct kf_state *other = NULL; /* kickfleet serve */
 	assert_int_equal(kf_state_open(&other, f->path, NULL), 0);
 	assert_int_equal(kf_state_set_state(other, "kvm01", KF_ST_INSTALLED, "callback", NULL), 1);
-	assert_int_equal(kf_state_record_report(other, "kvm01", "{\"drift\":1}", 1, 0, NULL), 0);
+	assert_int_equal(kf_state_record_report(other, "kvm01", "{\"drift\":1}", RI(1, 0), NULL), 0);
 	kf_state_close(other);
 
 	/* render writes back what it read, with a new digest and MAC */
