@@ -2,17 +2,20 @@
  * step with the profile's agent.interval through a drop-in
  * (/etc/systemd/system/kickfleet-agent.timer.d/interval.conf).
  *
- * The drop-in resets and sets the timer's OnUnitActiveSec to the interval,
- * OnBootSec to the interval or 2 minutes, whichever is shorter (the boot
- * unit skips guests: the timer's first run tunes them soon after boot),
+ * The drop-in resets the timer's own times (one empty assignment clears
+ * all of them: a second empty line would clear the first value too) and
+ * sets OnUnitActiveSec to the interval, and OnActiveSec (from the timer's
+ * start, which is at boot or when the agent restarts it) to the interval
+ * or 2 minutes, whichever is shorter: the boot unit skips guests, the
+ * timer's first run tunes them soon after boot.  (Not OnBootSec: systemd
+ * 252 drops an OnBootSec that is already past when the timer starts.)
  * and RandomizedDelaySec and AccuracySec to a tenth of the interval (at
  * most a minute), so a short interval is not stretched by the unit's
  * defaults.  Only a host where the timer unit is installed is
  * touched: without it there is nothing to keep in step.  After a change,
  * when systemd runs, it re-reads its units and the timer is restarted
- * (its first run then comes at once when OnBootSec is past: right after
- * the boot unit on the first boot); under --root, or in an installer's
- * chroot, only the file is written. */
+ * (its next run then comes OnActiveSec later); under --root, or in an
+ * installer's chroot, only the file is written. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,9 +71,9 @@ static char *dropin_text(const char *interval, unsigned long long usec)
 		snprintf(slack, sizeof(slack), "%llus", slack_ms / 1000);
 	return kf_xasprintf("# written by kickfleet-agent from the profile's agent.interval\n"
 			    "[Timer]\n"
-			    "OnBootSec=\n"
-			    "OnBootSec=%s\n"
-			    "OnUnitActiveSec=\n"
+			    "# an empty value resets every timer the unit sets\n"
+			    "OnActiveSec=\n"
+			    "OnActiveSec=%s\n"
 			    "OnUnitActiveSec=%s\n"
 			    "RandomizedDelaySec=%s\n"
 			    "AccuracySec=%s\n",
@@ -164,9 +167,9 @@ static int tm_apply(struct kf_ctx *ctx, struct kf_change *ch)
 	 * not running (an installer's chroot, --root) reads it when it starts */
 	if (!kf_sysroot_is_host() || access("/run/systemd/system", F_OK) < 0)
 		return 0;
-	/* a reload alone drops a timer's OnBootSec that is already past and
-	 * leaves OnUnitActiveSec without a base until the service has run:
-	 * the timer is restarted (not waited for: this may be its own run) */
+	/* a reload alone drops an OnActiveSec that is already past and leaves
+	 * OnUnitActiveSec without a base until the service has run: the
+	 * timer is restarted (not waited for: this may be its own run) */
 	const char *reload[] = { "systemctl", "daemon-reload", NULL };
 	const char *restart[] = { "systemctl", "--no-block", "try-restart", TIMER, NULL };
 	const char *const *argv = reload;

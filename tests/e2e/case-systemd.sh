@@ -7,8 +7,8 @@
 e2e_watch 300 sys1
 installed_disk_ok() {
 	check "sys1: installed system mounted from its disk for %post" serial_has sys1 "^KF-INSTALLER target /dev/vda mounted at /mnt/sysimage"
-	check "sys1: kickstart fetched with its token, agent fetched" sh -c \
-		"grep -q 'http: 200 GET /ks/sys1 from 10.250.0.19 ' '$UP' && grep -q 'http: 200 GET /agent/kickfleet-agent from 10.250.0.19 ' '$UP'"
+	check "sys1: kickstart fetched with its token, the agent package from kickfleet's repository" sh -c \
+		"grep -q 'http: 200 GET /ks/sys1 from 10.250.0.19 ' '$UP' && grep -q 'http: 200 GET /repo/rpm/kickfleet-agent-[0-9.]*-1.el9.x86_64.rpm from 10.250.0.19 ' '$UP'"
 	check "sys1: every %post section ran (chrooted) and the disk was unmounted" sh -c \
 		"tr -d '\\r' <'$LAB_DIR/sys1.serial' | grep -q '^KF-INSTALLER target unmounted' && tr -d '\\r' <'$LAB_DIR/sys1.serial' | grep -q '^KF-INSTALLER done$'"
 	check "sys1: installed callback, host flipped to local boot" up_has "serve: sys1 is installed \\(callback from 10\\.250\\.0\\.19\\)"
@@ -30,7 +30,7 @@ if lab_wait_qemu sys1-2 300; then
 else
 	t_fail "sys1: reboot from its disk did not finish in 300 s"; show_serial sys1-2 60
 fi
-kl() { clean "$LAB_DIR/sys1-2.serial" | sed -n "s/^KF-LAB $1//p" | head -n 1; }
+kl() { clean "$LAB_DIR/sys1-2.serial" | sed -n "s/^.*KF-LAB $1//p" | head -n 1; }
 check "sys1: systemd ran the boot from the disk" serial_has sys1-2 "kf-init: switching to /dev/vda"
 check "sys1: the boot unit fetched the profile with its token" sh -c \
 	"tail -n +$((m + 1)) '$UP' | grep -q 'http: 200 GET /profile/sys1 from 10.250.0.19 '"
@@ -53,6 +53,10 @@ check "sys1: the periodic run succeeded (exit 2: it made the repair)" test "$(kl
 check "sys1: state after the repair is the profile's" test "$(kl "state repaired ")" = "$want_sys"
 nrep=$(tail -n +$((m + 1)) "$UP" | grep -c 'serve: report from sys1: ')
 check "sys1: both runs (boot unit, timer) reported to the provisioner ($nrep reports)" test "$nrep" -ge 2
-sj=$(e2e_status_json | jq -c '.[] | select(.name == "sys1") | {state, last_report}')
+sj=$(e2e_status_json | jq -c '.[] | select(.name == "sys1") | {state, last_run, last_exit_code, agent_version, agent_interval, stale}')
 echo "# sys1 in kickfleet status --json: $sj"
-check "sys1: kickfleet status --json has its last report" sh -c "echo '$sj' | jq -e '.last_report != null' >/dev/null"
+check "sys1: kickfleet status --json: last run after the reboot, exit 2, the agent's version, interval 20, not stale" sh -c \
+	"echo '$sj' | jq -e '.last_run >= $t0 and .last_exit_code == 2 and .agent_version == \"$("$E2E_AGENT" --version | awk '{ print $NF }')\" and .agent_interval == 20 and .stale == false' >/dev/null"
+row=$("$E2E_KF" status -f "$E2E_FLEET" -o "$E2E_OUT" | awk '$1 == "sys1"')
+echo "# sys1 in kickfleet status: $row"
+check "sys1: kickfleet status shows its last run, exit code and agent version" sh -c "echo '$row' | grep -Eq ' [0-9]+s ago +2 +[0-9]'"

@@ -151,9 +151,9 @@ if [ -b /dev/vda ] && [ "$(dd if=/dev/vda bs=1 skip=1144 count=10 2>/dev/null)" 
 	# the lab's stand-ins for what the Debian root lacks of an EL one:
 	# dnf (tests/e2e/lab-dnf.sh) and rpm (busybox's), /etc/yum.repos.d
 	mkdir -p "$target/usr/local/bin" "$target/etc/yum.repos.d"
-	cp /usr/bin/dnf "$target/usr/local/bin/dnf"
+	cp /usr/bin/dnf "$target/usr/bin/dnf"
 	cp "$(command -v busybox)" "$target/usr/local/bin/busybox"
-	ln -sf busybox "$target/usr/local/bin/rpm"
+	ln -sf /usr/local/bin/busybox "$target/usr/bin/rpm"
 	say "target /dev/vda mounted at $target"
 fi
 # the directories an EL root has that the shipped %post writes into
