@@ -13,7 +13,10 @@
 #   kvm01 (BIOS, plain PXE ROM: pxelinux), kvm02 (UEFI: GRUB), kvm03 (iPXE)
 #   deb01 (the Debian installer), web01 and web02 (guests, defined by the
 #   lab's libvirtd with `kickfleet guest install`, network boot)
-#   each installs, reports, boots again and gets local boot from kickfleet
+#   each installs, reports, boots again and gets local boot from kickfleet;
+#   kvm03 installs onto a disk with systemd (tests/vm/rootfs.sh) and its
+#   second boot is from that disk: the agent's boot unit applies the
+#   profile and reports, nobody runs it by hand
 # In the foreground: `kickfleet status --watch` until every machine is
 # installed (bounded), then a summary: per-machine times and what the agent
 # applied. Everything is stopped by PID and the namespace deleted; the logs
@@ -33,7 +36,7 @@ say() { printf 'demo: %s\n' "$*"; }
 if [ -t 1 ]; then B=$(printf '\033[1m') N=$(printf '\033[0m'); WATCH=2; else B= N= WATCH=10; fi
 
 say "preparing the Debian kernel, the test installer and the Debian installer (cached in $E2E_CACHE)"
-e2e_assets --debian || exit 1
+e2e_assets --debian --rootfs || exit 1
 
 # --- the lab variant of examples/fleet.yaml ---
 FLEETSRC=$(mktemp -d /tmp/kf-demo-fleet.XXXXXX)
@@ -121,10 +124,22 @@ conduct() {
 	e2e_boot kvm01 pxe 52:54:00:aa:00:01 --mem 512M
 	e2e_boot kvm02 uefi 52:54:00:aa:00:02 --mem 512M -- \
 		-netdev hubport,id=x1,hubid=5 -device virtio-net-pci,netdev=x1,mac=52:54:00:aa:01:02,romfile=
-	e2e_boot kvm03 ipxe 52:54:00:aa:00:03 --mem 512M
+	e2e_disk kvm03 && e2e_boot kvm03 ipxe 52:54:00:aa:00:03 --mem 512M -- \
+		-drive "file=$LAB_DIR/kvm03.qcow2,if=virtio,format=qcow2"
 	e2e_watch 300 kvm01 kvm02 kvm03
-	for n in kvm01 kvm02 kvm03; do e2e_boot2 "$n" "$(cat "$LAB_DIR/$n.kind")" "$(cat "$LAB_DIR/$n.mac")" --mem 256M; done
-	for n in kvm01 kvm02 kvm03; do e2e_boot2_wait "$n" 60 && echo "$n: second boot got its per-MAC config (local boot)"; done
+	for n in kvm01 kvm02; do e2e_boot2 "$n" "$(cat "$LAB_DIR/$n.kind")" "$(cat "$LAB_DIR/$n.mac")" --mem 256M; done
+	# kvm03 boots its disk (the lab's kernel, the disk's systemd); stopped
+	# once the boot unit's report reached kickfleet
+	m=$(wc -l <"$LAB_DIR/up.out")
+	e2e_machine kvm03-2 kvm03 52:54:00:aa:00:03 10.250.0.13
+	e2e_boot kvm03-2 ipxe 52:54:00:aa:00:03 --mem 512M -- -drive "file=$LAB_DIR/kvm03.qcow2,if=virtio,format=qcow2" \
+		-kernel "$E2E_VMLINUZ" -initrd "$E2E_INITRD" -append "console=ttyS0,115200 kfroot=/dev/vda panic=-1 loglevel=4"
+	for n in kvm01 kvm02; do e2e_boot2_wait "$n" 60 && echo "$n: second boot got its per-MAC config (local boot)"; done
+	i=0
+	while [ $i -lt 900 ] && ! tail -n +"$((m + 1))" "$LAB_DIR/up.out" | grep -q 'serve: report from kvm03: '; do sleep 0.2; i=$((i + 1)); done
+	[ $i -lt 900 ] && echo "kvm03: second boot from its disk, the agent's boot unit applied the profile and reported"
+	sleep 2
+	lab_wait_qemu kvm03-2 0
 	echo "wave 2: deb01 (Debian installer, iPXE), web01 and web02 (guests through libvirt)"
 	: >"$LAB_DIR/deb01.stop-when-installed"
 	e2e_boot deb01 ipxe 52:54:00:aa:00:04 --mem 1G
@@ -153,7 +168,7 @@ timeout "$left" "$E2E_KF" status -f "$E2E_FLEET" -o "$E2E_OUT" --watch="$WATCH"
 wrc=$?
 echo
 [ $wrc = 124 ] && say "status --watch stopped at the time limit"
-say "waiting for the machines to finish (first-boot agent runs, second boots)"
+say "waiting for the machines to finish (second boots, kvm03's boot from its disk)"
 left=$(( LIMIT - ($(date +%s) - t0) ))
 i=0
 while kill -0 "$conductor" 2>/dev/null && [ $i -lt $(( left * 5 )) ]; do sleep 0.2; i=$((i + 1)); done
@@ -182,11 +197,10 @@ for n in kvm01 kvm02 kvm03 deb01 web01 web02; do
 	case $st in installed|configured) ok=$((ok + 1)) ;; esac
 done
 echo
-say "what the agent applied on its first boot (from the machines' consoles):"
-for n in kvm01 kvm02 kvm03; do
-	tr -d '\r' <"$LAB_DIR/$n.serial" 2>/dev/null | sed -n 's/^\[first boot\] //p' |
-		grep -E ' applied$|^apply: ' | sed "s/^/  $n  /"
-done
+say "what the agent's boot unit applied when kvm03 booted its disk (systemd's journal on its console):"
+tr -d '\r' <"$LAB_DIR/kvm03-2.serial" 2>/dev/null | sed -n 's/^\[ *[0-9.]*\] kickfleet-agent\[[0-9]*\]: //p' |
+	grep -E ' applied$|^apply: ' | sed "s/^/  kvm03  /"
+echo "  kvm01, kvm02: installed without a disk (their next boot is kickfleet's local-boot config)"
 tr -d '\r' <"$LAB_DIR/deb01.serial" 2>/dev/null | grep -q . &&
 	echo "  deb01  (the Debian installer's late command fetched the agent and profile; no system to apply them to in the lab)"
 echo "  web01, web02: guests of the lab's libvirtd (no serial log kept); their reports are in the table above"
