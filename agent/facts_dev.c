@@ -83,52 +83,12 @@ static const struct irqline *irq_of(const struct irqtab *t, int irq)
 
 /* ---- NICs ---- */
 
-static bool is_pci_addr(const char *s)
-{
-	char buf[32];
-	return strlen(s) == 12 && kf_pci_norm(s, buf, sizeof(buf)) == 0;
-}
-
-/* The PCI address of a NIC's device and its sysfs path relative to the
- * root (both malloc'd), following virtio and other buses up to the PCI
- * function. */
-static char *nic_pci(const char *name, char **reldir)
-{
-	char *link = kf_path("/sys/class/net/%s/device", name), *root = kf_path("/");
-	char real[PATH_MAX], rroot[PATH_MAX];
-	char *pci = NULL;
-	*reldir = NULL;
-	if (realpath(link, real) && realpath(root, rroot)) {
-		size_t rl = strcmp(rroot, "/") ? strlen(rroot) : 0;
-		for (char *slash = strrchr(real, '/'); slash && slash > real; slash = strrchr(real, '/')) {
-			if (is_pci_addr(slash + 1)) {
-				pci = kf_xstrdup(slash + 1);
-				*reldir = kf_xstrdup(strncmp(real, rroot, rl) ? real : real + rl);
-				break;
-			}
-			*slash = 0;
-		}
-	}
-	free(link);
-	free(root);
-	return pci;
-}
-
-static void nic_irqs(struct kf_f_nic *n, const char *pcidir, const struct irqtab *t)
+static void nic_irqs(struct kf_f_nic *n, const struct irqtab *t)
 {
 	int irqs[256];
 	size_t ni = 0;
-	char **names = NULL;
-	size_t nn = pcidir ? fx_list(&names, "%s/msi_irqs", pcidir) : 0;
-	for (size_t i = 0; i < nn && ni < KF_ARRAY_SIZE(irqs); i++)
-		irqs[ni++] = atoi(names[i]);
-	fx_list_free(names, nn);
-	if (!ni) {
-		char *text = NULL;
-		if (kf_host_read("/proc/interrupts", &text) == 0)
-			ni = kf_interrupts_for(text, n->name, irqs, KF_ARRAY_SIZE(irqs));
-		free(text);
-	}
+	if (kf_nic_irqs(n->name, irqs, KF_ARRAY_SIZE(irqs), &ni) < 0)
+		ni = 0;
 	n->irqs = ni ? kf_xcalloc(ni, sizeof(*n->irqs)) : NULL;
 	for (size_t i = 0; i < ni; i++) {
 		struct kf_f_irq *q = &n->irqs[n->nirqs++];
@@ -154,11 +114,10 @@ static int count_prefix(char **names, size_t n, const char *prefix)
 
 static void probe_nic(struct kf_f_nic *n, const char *name, const struct irqtab *t)
 {
-	char *pcidir = NULL;
 	n->name = kf_xstrdup(name);
 	n->mac = fx_str("/sys/class/net/%s/address", name);
 	n->driver = fx_link_base("/sys/class/net/%s/device/driver", name);
-	n->pci = nic_pci(name, &pcidir);
+	n->pci = kf_nic_pci(name, NULL);
 	n->operstate = fx_str("/sys/class/net/%s/operstate", name);
 	n->speed = fx_ll("/sys/class/net/%s/speed", name);
 	long long carrier = fx_ll("/sys/class/net/%s/carrier", name);
@@ -176,8 +135,7 @@ static void probe_nic(struct kf_f_nic *n, const char *name, const struct irqtab 
 	}
 	n->sriov_total = (int)fx_ll("/sys/class/net/%s/device/sriov_totalvfs", name);
 	n->sriov_num = n->sriov_total < 0 ? -1 : (int)fx_ll("/sys/class/net/%s/device/sriov_numvfs", name);
-	nic_irqs(n, pcidir, t);
-	free(pcidir);
+	nic_irqs(n, t);
 }
 
 static void probe_nics(struct kf_facts *f)

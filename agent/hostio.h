@@ -26,6 +26,17 @@ int kf_sys_write(const char *path, const char *val, char **back);
  * the parent directory; mode 0644. */
 int kf_etc_write(const char *path, const char *data);
 
+/* agent/host_nic.c: the PCI address of NIC name's device (malloc'd, NULL
+ * when none), following its device link up through virtio and other buses
+ * to the PCI function; *reldir (may be NULL) gets that function's
+ * host-relative sysfs directory. */
+char *kf_nic_pci(const char *name, char **reldir);
+/* The IRQs of NIC name, sorted, at most max: the PCI function's msi_irqs
+ * (a virtio NIC's are its virtio-pci device's), else the /proc/interrupts
+ * lines named after the interface or after its device (virtio0-input.0).
+ * 0, or a negative errno when /proc/interrupts cannot be read. */
+int kf_nic_irqs(const char *name, int *irqs, size_t max, size_t *n);
+
 /* True when a process whose comm is `comm` runs on the (sys)root's /proc. */
 bool kf_proc_running(const char *comm);
 

@@ -1,7 +1,7 @@
 /* Resource "irq_affinity": manual IRQ affinity
  * (/proc/irq/N/smp_affinity_list), by IRQ number or for every IRQ of a NIC
- * (by name or MAC: /sys/class/net/DEV/device/msi_irqs/, else the NIC's
- * lines in /proc/interrupts).  IRQs the kernel refuses to move (managed
+ * (by name or MAC: the msi_irqs of its PCI function, else its lines in
+ * /proc/interrupts; kf_nic_irqs).  IRQs the kernel refuses to move (managed
  * IRQs, per-CPU timers) are reported as skipped, not as failures, and
  * remembered in STATE_DIR/irq-refused ("IRQ WANTED STAYED" lines): while
  * an IRQ still has the affinity it kept then and the profile still wants
@@ -129,39 +129,6 @@ static void add_irq(struct aff_have *h, int irq, const char *label, const char *
 	h->v[h->n++] = (struct aff_irq){ irq, label ? kf_xstrdup(label) : NULL, NULL, want };
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-static int dev_irqs(const char *name, int *irqs, size_t max, size_t *n)
-{
-	*n = 0;
-	char *dir = kf_path("/sys/class/net/%s/device/msi_irqs", name);
-	DIR *d = opendir(dir);
-	free(dir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)) && *n < max) {
-			char *end;
-			long v = strtol(de->d_name, &end, 10);
-			if (de->d_name[0] != '.' && !*end)
-				irqs[(*n)++] = (int)v;
-		}
-		closedir(d);
-	}
-	if (!*n) {
-		char *text = NULL;
-		int r = kf_host_read("/proc/interrupts", &text);
-		if (r < 0)
-			return r;
-		*n = kf_interrupts_for(text, name, irqs, max);
-		free(text);
-	}
-	qsort(irqs, *n, sizeof(*irqs), cmp_int);
-	return 0;
-}
-
 static int aff_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 {
 	const struct aff_want *w = desired;
@@ -180,7 +147,7 @@ static int aff_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 		}
 		int irqs[256];
 		size_t n = 0;
-		int r = dev_irqs(name, irqs, KF_ARRAY_SIZE(irqs), &n);
+		int r = kf_nic_irqs(name, irqs, KF_ARRAY_SIZE(irqs), &n);
 		if (r < 0)
 			kf_errf(ctx->fail, NULL, "/proc/interrupts: %s", strerror(-r));
 		else if (!n)

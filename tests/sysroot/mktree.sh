@@ -17,6 +17,9 @@
 #                   kvm_amd loaded nested=1 and in use (a guest runs), RHEL:
 #                   /etc/sysconfig/irqbalance, irqbalance disabled, ksmtuned
 #                   running, cpu6-7 offline, eth0 + eth1 (virtio-like)
+#   two-node-amd-virtio  two-node-amd with the NICs laid out as real virtio
+#                   NICs: the net device under virtioN below the PCI
+#                   function, which holds the msi_irqs
 set -eu
 kind=${1:?usage: mktree.sh KIND DEST}
 d=${2:?usage: mktree.sh KIND DEST}
@@ -25,7 +28,7 @@ case $kind in
 one-node-intel)
 	ncpu=4 nodes="0" vendor=intel distro=debian mem_kb=8388608 offline="" nested=N refcnt=0
 	;;
-two-node-amd)
+two-node-amd|two-node-amd-virtio)
 	ncpu=8 nodes="0 1" vendor=amd distro=rhel mem_kb=8388608 offline="6 7" nested=1 refcnt=2
 	;;
 *) echo "mktree.sh: unknown kind $kind" >&2; exit 2 ;;
@@ -188,12 +191,21 @@ mkdir -p "$d/etc/modprobe.d"
 
 # --- NICs, IRQs ---
 # each NIC: name, PCI address, MAC, first IRQ, vectors, driver, queues,
-# speed, carrier (device is the PCI function itself, as with ixgbe; the
-# virtioN level of a real virtio NIC is left out)
+# speed, carrier, and for the virtio layout the virtioN device (device is
+# the PCI function itself, as with ixgbe, unless the kind is
+# two-node-amd-virtio: then it is virtioN below the function)
 nic() {
-	name=$1 pci=$2 mac=$3 first=$4 nvec=$5 drv=$6 nq=$7 speed=$8 carrier=$9
-	dev=/sys/devices/pci0000:00/$pci
-	mkdir -p "$d$dev/net/$name" "$d$dev/msi_irqs" "$d/sys/class/net" "$d/sys/bus/pci/drivers/$drv"
+	name=$1 pci=$2 mac=$3 first=$4 nvec=$5 drv=$6 nq=$7 speed=$8 carrier=$9 vdev=${10:-}
+	dev=/sys/devices/pci0000:00/$pci fn=/sys/devices/pci0000:00/$pci
+	mkdir -p "$d$fn/msi_irqs"
+	if [ $kind = two-node-amd-virtio ]; then
+		dev=$dev/$vdev up=../../../.. bus=virtio
+		mkdir -p "$d/sys/bus/pci/drivers/virtio-pci"
+		ln -s "../../../bus/pci/drivers/virtio-pci" "$d$fn/driver"
+	else
+		up=../../.. bus=pci
+	fi
+	mkdir -p "$d$dev/net/$name" "$d/sys/class/net" "$d/sys/bus/$bus/drivers/$drv"
 	w $dev/net/$name/address "$mac"
 	w $dev/net/$name/mtu 1500
 	w $dev/net/$name/operstate up
@@ -205,12 +217,12 @@ nic() {
 		w $dev/net/$name/queues/tx-$q/xps_cpus 0
 		q=$((q + 1))
 	done
-	ln -s "../../../$pci" "$d$dev/net/$name/device"
-	ln -s "../../../bus/pci/drivers/$drv" "$d$dev/driver"
-	ln -s "../../devices/pci0000:00/$pci/net/$name" "$d/sys/class/net/$name"
+	ln -s "../../../$(basename "$dev")" "$d$dev/net/$name/device"
+	ln -s "$up/bus/$bus/drivers/$drv" "$d$dev/driver"
+	ln -s "../..${dev#/sys}/net/$name" "$d/sys/class/net/$name"
 	v=0
 	while [ $v -lt $nvec ]; do
-		w $dev/msi_irqs/$((first + v)) msix
+		w $fn/msi_irqs/$((first + v)) msix
 		v=$((v + 1))
 	done
 }
@@ -222,8 +234,8 @@ if [ $kind = one-node-intel ]; then
 	names="eth0-TxRx-0 eth0-TxRx-1 eth0-TxRx-2 eth0-TxRx-3 eth0"
 	irqs="40 41 42 43 44"
 else
-	nic eth0 0000:00:03.0 52:54:00:12:34:56 24 3 virtio_net 1 -1 1
-	nic eth1 0000:00:04.0 52:54:00:12:34:57 27 3 virtio_net 1 -1 0
+	nic eth0 0000:00:03.0 52:54:00:12:34:56 24 3 virtio_net 1 -1 1 virtio0
+	nic eth1 0000:00:04.0 52:54:00:12:34:57 27 3 virtio_net 1 -1 0 virtio1
 	names="virtio0-config virtio0-input.0 virtio0-output.0 virtio1-config virtio1-input.0 virtio1-output.0"
 	irqs="24 25 26 27 28 29"
 fi
