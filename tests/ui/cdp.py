@@ -154,10 +154,10 @@ class Browser:
             raise IOError(f"evaluate {expr!r}: {r['exceptionDetails']}")
         return r["result"].get("value")
 
-    def navigate(self, url):
+    def navigate(self, url, timeout=10):
         self.events.clear()
         self.call("Page.navigate", url=url)
-        self.wait_event("Page.loadEventFired")
+        self.wait_event("Page.loadEventFired", timeout)
 
     def wait_for(self, expr, timeout=10):
         """Polls a condition in the page (the test's, not the page's loop)."""
@@ -168,10 +168,10 @@ class Browser:
             time.sleep(0.05)
         return False
 
-    def click_and_load(self, expr):
+    def click_and_load(self, expr, timeout=10):
         self.events.clear()
         self.eval(f"({expr}).click()")
-        self.wait_event("Page.loadEventFired")
+        self.wait_event("Page.loadEventFired", timeout)
 
     def screenshot(self, path):
         data = self.call("Page.captureScreenshot", format="png")["data"]
