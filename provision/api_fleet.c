@@ -74,10 +74,9 @@ static void last_run(struct kf_api_host *h, const char *report)
 	h->exit_code = (int)kf_json_get_int(o, "exit_code", -1);
 	const char *cmd = kf_json_get_str(o, "command");
 	h->command = dup0(cmd);
-	int drifted, failed;
-	long changes = 0;
-	if (kf_report_parse(report, strlen(report), &drifted, &failed, &changes, NULL) == 0)
-		h->changes = changes;
+	struct kf_report_info ri;
+	if (kf_report_parse(report, strlen(report), &ri, NULL) == 0)
+		h->changes = ri.changes;
 	kf_json_free(o);
 }
 
