@@ -3,7 +3,7 @@
 #   make check      install test dependencies, build with -Werror, run every suite
 #   make bench      benchmarks (ratios against baselines run side by side)
 #   make demo       the lab: a provisioner and PXE-booting QEMU machines
-#   make fuzz       run the YAML loaders' fuzz targets for longer
+#   make fuzz       run the fuzz targets for longer (YAML loaders, HTTP requests)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make packages   the agent's RPM (EL9) and .deb, and their repositories
 
@@ -125,6 +125,15 @@ FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_NODIGEST_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(CLANG) $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(call pc_cflags,$(LIB_PKGS)) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lm
+# the HTTP request path: the whole provisioner, its objects built once
+# with coverage (-fsanitize=fuzzer-no-link) and linked like the unit tests
+FUZZ_OBJ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -g -O1
+$(B)/fuzzobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC-FUZZ,$<)$(CLANG) $(CPPFLAGS) $(CSTD) $(FUZZ_OBJ_FLAGS) $(call pc_cflags,$(ALL_PKGS)) -MMD -MP -c $< -o $@
+$(B)/fuzz/fuzz_http: $(patsubst %.c,$(B)/fuzzobj/%.o,tests/fuzz/fuzz_http.c $(LIB_SRC) $(PROV_SRC))
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_FLAGS) -o $@ $^ $(TEST_LIBS)
 
 tests: $(PROGS) $(UNITS)
 asan: $(ASAN_PROGS) $(ASAN_UNITS)
@@ -139,12 +148,20 @@ check: deps-check
 check-fast: all tests asan
 	@KF_SUITES="unit data sysroot" tests/run.sh
 
+# the YAML loaders for FUZZ_SECONDS each; the HTTP request path
+# (fuzz_http, seeded with the hostile corpus) for FUZZ_HTTP_RUNS inputs
 FUZZ_SECONDS ?= 300
+FUZZ_HTTP_RUNS ?= 1000000
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do \
 		n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus-$$n; \
-		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$n tests/fuzz/seed 2>&1 | \
+		if [ $$n = fuzz_http ]; then \
+			echo "fuzz: $$n for $(FUZZ_HTTP_RUNS) inputs"; \
+			set -- -runs=$(FUZZ_HTTP_RUNS) tests/data/http/corpus tests/fuzz/http; \
+		else \
+			echo "fuzz: $$n for $(FUZZ_SECONDS)s"; set -- -max_total_time=$(FUZZ_SECONDS) tests/fuzz/seed; \
+		fi; \
+		TOP=$(CURDIR) $$f -print_final_stats=1 -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus-$$n "$$@" 2>&1 | \
 			grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
 	done
 

@@ -87,6 +87,10 @@ void kf_err_move(struct kf_err *dst, struct kf_err *src)
 
 const char *kf_err_format(const struct kf_err *e, size_t i, char *buf, size_t len)
 {
+	if (i >= e->n) {
+		snprintf(buf, len, "unknown error");
+		return buf;
+	}
 	const struct kf_errmsg *m = &e->v[i];
 	if (m->file && m->line > 0)
 		snprintf(buf, len, "%s:%d:%d: %s", m->file, m->line, m->col, m->text);

@@ -34,7 +34,7 @@
 	F(MHD_get_connection_info) F(MHD_get_connection_values)                          \
 	F(MHD_lookup_connection_value) F(MHD_queue_response) F(MHD_start_daemon)         \
 	F(MHD_stop_daemon) F(MHD_create_response_from_fd_at_offset64)                    \
-	F(MHD_create_response_from_callback) F(MHD_suspend_connection) F(MHD_resume_connection)
+	F(MHD_create_response_from_callback) F(MHD_suspend_connection) F(MHD_resume_connection) F(MHD_run)
 
 KF_DL_TABLE(MHD_FNS)
 
@@ -110,6 +110,7 @@ struct kf_httpd_req {
 	char *body;
 	size_t body_len;
 	int refused;   /* a 4xx was queued while the body was arriving */
+	int too_large; /* the body grew past the limit: 413 once it is read */
 	int answered;
 	int started;   /* on_request saw it (else MHD's parser refused it) */
 	int fd;        /* the connection's socket */
@@ -724,6 +725,8 @@ static void too_large(struct kf_httpd_req *rq)
 {
 	refusal(rq->h, REF_BODY, "413 %s %s from %s: body too large (at most %zu bytes)",
 		kf_httpd_method(rq), kf_httpd_path(rq), kf_httpd_peer(rq), rq->route->max_body);
+	/* the rest of the body is not read: the connection ends with the answer */
+	kf_httpd_add_header(rq, MHD_HTTP_HEADER_CONNECTION, "close");
 	kf_httpd_reply_error(rq, 413, "body too large (at most %zu bytes)", rq->route->max_body);
 }
 
@@ -759,6 +762,7 @@ static int screen(struct kf_httpd_req *rq)
 		char shown[64];
 		refusal(h, REF_HEAD, "501 %s %s from %s: transfer coding \"%s\" (only chunked)",
 			rq->method, rq->path, rq->peer, kf_httpd_shown(te, shown, sizeof(shown)));
+		kf_httpd_add_header(rq, MHD_HTTP_HEADER_CONNECTION, "close");
 		return kf_httpd_reply_text(rq, 501, "unsupported transfer coding"), 1;
 	}
 	if (te && !rq->route->max_body)
@@ -800,11 +804,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (rq->refused)
 			return MHD_YES;
 		if (rq->body_len + n > rq->route->max_body) {
+			/* MHD takes an answer only before the body or after it:
+			 * the rest is read and dropped (within the request
+			 * deadline), then the 413 goes out */
 			free(rq->body);
 			rq->body = NULL;
 			rq->body_len = 0;
-			rq->refused = 1;
-			too_large(rq);
+			rq->refused = rq->too_large = 1;
 			return MHD_YES;
 		}
 		rq->body = kf_xrealloc(rq->body, rq->body_len + n + 1);
@@ -813,6 +819,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		rq->body[rq->body_len] = 0;
 		return MHD_YES;
 	}
+	if (rq->too_large && !rq->answered)
+		too_large(rq);
 	if (rq->refused || rq->answered)
 		return MHD_YES;
 	rq->busy = 1;
@@ -825,10 +833,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return MHD_YES;
 }
 
+/* A connection's own context (MHD's socket context): the request made
+ * at its URI callback, which MHD does not always end with on_completed
+ * (a head it refuses); freed with the connection then. */
+struct conn {
+	struct kf_httpd_req *rq;
+};
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)c;
 	struct kf_httpd *h = cls;
 	struct kf_httpd_req *rq = *con_cls;
 	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
@@ -841,6 +855,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			rq->peer);
 	if (rq && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		kf_guard_idle(h->guard, rq->fd);
+	const union MHD_ConnectionInfo *ci =
+		lib.MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *cn = ci ? ci->socket_context : NULL;
+	if (cn && cn->rq == rq)
+		cn->rq = NULL;
 	req_free(rq);
 	*con_cls = NULL;
 }
@@ -848,12 +867,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	(void)socket_ctx;
 	struct worker *w = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_ctx = kf_xcalloc(1, sizeof(struct conn));
 		__atomic_fetch_add(&w->h->conns_open, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&w->h->conns_total, 1, __ATOMIC_RELAXED);
 	} else {
+		struct conn *cn = *socket_ctx;
+		if (cn)
+			req_free(cn->rq);
+		free(cn);
+		*socket_ctx = NULL;
 		/* before MHD closes the descriptor: the guard lets go of it */
 		const union MHD_ConnectionInfo *fi =
 			lib.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -870,7 +894,15 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	(void)uri; /* raw, with the query: it may hold a token */
-	return req_new(cls, c, "", "");
+	struct kf_httpd_req *rq = req_new(cls, c, "", "");
+	const union MHD_ConnectionInfo *ci =
+		lib.MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *cn = ci ? ci->socket_context : NULL;
+	if (cn) {
+		req_free(cn->rq); /* the previous request's, if MHD dropped it */
+		cn->rq = rq;
+	}
+	return rq;
 }
 
 /* Decodes %XX in place; a decoded NUL becomes 0x01 so that the path check
@@ -1035,6 +1067,43 @@ unsigned kf_httpd_default_threads(void)
 	return c > 0 ? 2 * (unsigned)c : 2;
 }
 
+/* The listening socket and the port it got. */
+static int bind_port(struct kf_httpd *h, const struct sockaddr_in *sa, const char *addr,
+		     unsigned port, struct kf_err *e)
+{
+	h->lfd = listen_on(sa, 1024);
+	if (h->lfd < 0)
+		return kf_errc(e, h->lfd, NULL, "http: cannot listen on %s:%u: %s", addr, port,
+			       strerror(-h->lfd));
+	struct sockaddr_in bound;
+	socklen_t blen = sizeof(bound);
+	h->port = getsockname(h->lfd, (struct sockaddr *)&bound, &blen) == 0 ? ntohs(bound.sin_port)
+									    : port;
+	return 0;
+}
+
+int kf_httpd_add(struct kf_httpd *h, int fd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (kf_guard_accept(h->guard, fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -EMFILE;
+	}
+	__atomic_fetch_add(&h->w[0].load, 1, __ATOMIC_RELAXED);
+	if (lib.MHD_add_connection(h->w[0].d, fd, (struct sockaddr *)&sa, sizeof(sa)) != MHD_YES) {
+		__atomic_fetch_sub(&h->w[0].load, 1, __ATOMIC_RELAXED);
+		kf_guard_drop(h->guard, fd);
+		return -EIO;
+	}
+	return 0;
+}
+
+unsigned kf_httpd_run(struct kf_httpd *h)
+{
+	lib.MHD_run(h->w[0].d);
+	return __atomic_load_n(&h->w[0].load, __ATOMIC_RELAXED);
+}
+
 int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 		   const struct kf_httpd_route *routes, size_t n, void *ctx, struct kf_err *e)
 {
@@ -1063,18 +1132,15 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 									 : 20);
 	if (!h->guard)
 		kf_die_oom();
-	h->lfd = listen_on(&sa, 1024);
-	if (h->lfd < 0) {
-		r = kf_errc(e, h->lfd, NULL, "http: cannot listen on %s:%u: %s", addr, o->port,
-			    strerror(-h->lfd));
+	h->lfd = -1;
+	if (o->external) {
+		h->nw = 1;
+	} else if ((r = bind_port(h, &sa, addr, o->port, e)) < 0) {
 		goto fail;
 	}
-	struct sockaddr_in bound;
-	socklen_t blen = sizeof(bound);
-	h->port = getsockname(h->lfd, (struct sockaddr *)&bound, &blen) == 0 ? ntohs(bound.sin_port)
-									    : o->port;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_TURBO |
-			 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	unsigned flags = o->external ? MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME
+				     : MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET |
+					       MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	for (unsigned i = 0; i < h->nw; i++) {
 		struct worker *w = &h->w[i];
 		w->h = h;
@@ -1095,6 +1161,10 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 				    strerror(err));
 			goto fail;
 		}
+	}
+	if (o->external) {
+		*out = h;
+		return 0;
 	}
 	int pe = pthread_create(&h->acceptor, NULL, acceptor, h);
 	if (pe) {

@@ -25,6 +25,7 @@
 #ifndef KF_PROVISION_HTTP_H
 #define KF_PROVISION_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,9 @@ struct kf_httpd_opts {
 				   * or the previous answer; 0: 20,
 				   * KF_HTTPD_UNLIMITED: no deadline */
 	unsigned max_headers; /* header lines per request; 0: 64 (over: 431) */
+	bool external;       /* no socket, no threads: the caller hands over
+			      * connections (kf_httpd_add) and runs the server
+			      * (kf_httpd_run) in its own thread (fuzzing) */
 };
 #define KF_HTTPD_UNLIMITED (~0u)
 
@@ -76,6 +80,13 @@ struct kf_httpd_opts {
  * kf_httpd_stop.  Returns 0 with *out set, or a negative errno. */
 int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 		   const struct kf_httpd_route *routes, size_t n, void *ctx, struct kf_err *e);
+/* An external server (opts.external): takes the connected socket fd
+ * (a peer of 127.0.0.1; closed when the connection ends); 0 or a
+ * negative errno (fd closed). */
+int kf_httpd_add(struct kf_httpd *h, int fd);
+/* Runs an external server once without blocking (reads, handlers,
+ * writes); returns how many connections it still holds. */
+unsigned kf_httpd_run(struct kf_httpd *h);
 /* Stops accepting, waits for the workers, frees h (NULL is fine). */
 void kf_httpd_stop(struct kf_httpd *h);
 /* The port actually bound. */

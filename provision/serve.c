@@ -189,6 +189,7 @@ const char *kf_serve_outdir(const struct kf_serve *s) { return s->outdir; }
 unsigned kf_serve_port(const struct kf_serve *s) { return kf_httpd_port(s->http); }
 const char *kf_serve_addr(const struct kf_serve *s) { return s->addr; }
 void kf_serve_set_dnsmasq(struct kf_serve *s, pid_t pid) { s->dnsmasq_pid = pid; }
+struct kf_httpd *kf_serve_http(struct kf_serve *s) { return s->http; }
 
 bool kf_serve_name_ok(const char *name)
 {
@@ -824,7 +825,8 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 	s->tftp_fd = open(s->tftp_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct kf_httpd_opts ho = { .addr = s->addr, .port = port, .threads = o->threads,
 				    .timeout = o->timeout, .max_conns = 16384,
-				    .per_client = o->client_conns, .request_timeout = o->request_timeout };
+				    .per_client = o->client_conns, .request_timeout = o->request_timeout,
+				    .external = o->external };
 	if ((r = kf_httpd_start(&s->http, &ho, routes, KF_ARRAY_SIZE(routes), s, e)) < 0)
 		goto fail;
 	if (pv->url)

@@ -46,6 +46,8 @@ struct kf_serve_opts {
 	kf_serve_render_fn render;/* NULL: the built-in renderer hook (see serve.c) */
 	pid_t dnsmasq_pid;        /* > 0: SIGHUP it when a render asks for it */
 	const char *api_tokens;   /* admin tokens of /api/ and /ui/ (NULL: the default, docs/api.md) */
+	bool external;            /* no socket: kf_serve_http's kf_httpd_add and
+				   * kf_httpd_run drive it (fuzzing) */
 };
 
 /* Opens the state store, registers hosts the state does not know yet
@@ -67,6 +69,8 @@ struct kf_inventory *kf_serve_swap_locked(struct kf_serve *s, struct kf_inventor
 /* The port and address actually bound. */
 unsigned kf_serve_port(const struct kf_serve *s);
 const char *kf_serve_addr(const struct kf_serve *s);
+/* The HTTP server underneath (for an external one's kf_httpd_add/run). */
+struct kf_httpd *kf_serve_http(struct kf_serve *s);
 /* dnsmasq's pid for SIGHUP after renders (0: none). */
 void kf_serve_set_dnsmasq(struct kf_serve *s, pid_t pid);
 

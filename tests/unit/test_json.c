@@ -88,11 +88,31 @@ static void test_parse(void **st)
 	kf_err_release(&e);
 }
 
+/* A whole document that stops early (a body cut short) is an error with a
+ * message, never the "still to come" of kf_json_parse_part (fuzz_http:
+ * a facts post of "{" reached kf_err_format with no message); that
+ * function says so for a message that is not there. */
+static void test_bounded_truncated(void **st)
+{
+	(void)st;
+	struct kf_json *o = NULL;
+	struct kf_err e = KF_ERR_INIT;
+	assert_true(kf_json_parse_object_bounded("{", 1, 8, &o, &e) < 0);
+	assert_null(o);
+	char buf[128];
+	assert_int_equal(strncmp(kf_err_format(&e, 0, buf, sizeof(buf)), "bad JSON: ", 10), 0);
+	kf_err_release(&e);
+	assert_int_equal(kf_json_parse_part("{", 1, &o, &e), -EAGAIN);
+	assert_int_equal(e.n, 0);
+	assert_string_equal(kf_err_format(&e, 0, buf, sizeof(buf)), "unknown error");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_styles),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_bounded_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
