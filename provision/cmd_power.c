@@ -31,6 +31,8 @@ static void usage(FILE *f)
 	      "  -f, --fleet FILE     inventory (default " KF_DEFAULT_FLEET ")\n"
 	      "  -o, --dir DIR        the tree of `kickfleet render -o DIR` (its state records\n"
 	      "                       each machine's power and last action)\n"
+	      "  -c, --uri URI        libvirt URI for the guests (default: their power: uri,\n"
+	      "                       else qemu+ssh://root@KVMHOST/system)\n"
 	      "  -r, --role ROLE      every host and guest of ROLE\n"
 	      "  -a, --all            every host with a power: section and every guest\n"
 	      "      --pxe            set a one-time network boot (PXE) before the action\n"
@@ -85,6 +87,7 @@ int kf_power_cli_opt(struct kf_power_cli *p, int c, const char *arg)
 	long long x;
 	switch (c) {
 	case 'o': p->outdir = arg; return 0;
+	case 'c': p->uri = arg; return 0;
 	case 'r': p->role = arg; return 0;
 	case 'a': p->all = true; return 0;
 	case 'J': p->json = true; return 0;
@@ -133,6 +136,9 @@ long kf_power_cli_run(const struct kf_power_cli *p, const struct kf_inventory *i
 {
 	FILE *progress = isatty(2) ? stderr : NULL;
 	struct kf_err e = KF_ERR_INIT;
+	for (size_t i = 0; p->uri && i < n; i++)
+		if (v[i].cfg.type == KF_POWER_LIBVIRT)
+			v[i].cfg.uri = p->uri;
 	size_t failed = kf_power_run(v, n, p->jobs, &p->o, progress,
 				     p->json ? NULL : kf_power_print_line, NULL);
 	if (p->json)
@@ -159,7 +165,7 @@ int cmd_power(int argc, char **argv)
 	struct kf_power_cli p = KF_POWER_CLI_INIT;
 	bool pxe = false;
 	int c, r;
-	while ((c = getopt_long(argc, argv, "f:o:r:aj:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:c:r:aj:t:h", opts, NULL)) != -1) {
 		if (c == 'f')
 			fleet = optarg;
 		else if (c == 'P')

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "  -f, --fleet FILE     inventory (default " KF_DEFAULT_FLEET ")\n"
 	      "  -o, --dir DIR        the tree of `kickfleet render -o DIR`\n"
+	      "  -c, --uri URI        libvirt URI for the guests\n"
 	      "  -r, --role ROLE      every host and guest of ROLE\n"
 	      "  -a, --all            every host with a power: section and every guest\n"
 	      "  -w, --wait[=SEC]     follow the installs (the display of status --watch) until\n"
@@ -64,7 +65,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	long long x;
 	int c, r;
-	while ((c = getopt_long(argc, argv, "f:o:r:aj:t:wh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:c:r:aj:t:wh", opts, NULL)) != -1) {
 		if (c == 'f') {
 			o->fleet = optarg;
 		} else if (c == 'F') {
@@ -159,9 +160,10 @@ static size_t report_installs(struct kf_state *st, char **names, size_t n, int w
 		if (h.state == KF_ST_FAILED) {
 			fprintf(stderr, "%s: install failed\n", names[i]);
 			bad++;
-		} else if (h.state < KF_ST_INSTALLED) {
-			fprintf(stderr, "%s: not installed after %d s (still %s)\n", names[i], wait_s,
-				kf_install_state_name(h.state));
+		} else if (h.state < KF_ST_INSTALLED || h.netboot) {
+			fprintf(stderr, "%s: not installed after %d s (still %s%s)\n", names[i], wait_s,
+				kf_install_state_name(h.state),
+				h.state >= KF_ST_INSTALLED ? ", no installed callback yet" : "");
 			bad++;
 		}
 		kf_host_rec_release(&h);

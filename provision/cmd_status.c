@@ -301,6 +301,17 @@ static void filter(struct kf_host_rec *v, size_t *n, const struct status_opts *o
 	*n = k;
 }
 
+/* For reinstall --wait: installed means the install's last callback came
+ * (it clears netboot); an agent report during %post moves the state on
+ * before that. */
+static size_t count_finished(const struct kf_host_rec *v, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += v[i].state >= KF_ST_INSTALLED && v[i].state != KF_ST_FAILED && !v[i].netboot;
+	return k;
+}
+
 static size_t count_failed(const struct kf_host_rec *v, size_t n)
 {
 	size_t k = 0;
@@ -387,7 +398,7 @@ static int show(struct kf_state *st, const struct status_opts *o, bool clear, si
 			fputs("\033[H\033[2J", stdout);
 		print_table(v, *n, &x, stdout);
 	}
-	*done = count_installed(v, *n);
+	*done = o->only ? count_finished(v, *n) : count_installed(v, *n);
 	*failed = count_failed(v, *n);
 out:
 	kf_host_recs_free(v, *n);

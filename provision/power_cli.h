@@ -9,14 +9,16 @@
 struct kf_power_cli {
 	const char *outdir; /* the tree of `kickfleet render -o DIR`, NULL: state_dir */
 	const char *role;
+	const char *uri;    /* guests' libvirt URI, overriding the inventory's */
 	bool all;
 	bool json;
 	int jobs;
 	struct kf_power_opts o;
 };
 #define KF_POWER_CLI_INIT { .jobs = 32, .o = { .timeout_ms = 5000, .retries = 2 } }
-/* Their long options (getopt letters o r a J j t R). */
+/* Their long options (getopt letters o c r a J j t R). */
 #define KF_POWER_CLI_OPTIONS                                   \
+	{ "uri", required_argument, NULL, 'c' },               \
 	{ "dir", required_argument, NULL, 'o' },               \
 	{ "role", required_argument, NULL, 'r' },              \
 	{ "all", no_argument, NULL, 'a' },                     \

@@ -10,7 +10,9 @@
 # and deb01's preseed is the lab variant (no Debian mirror in the lab).
 # Then, inside a network namespace (tests/lab/lab.sh):
 #   kickfleet up                      dnsmasq + in.tftpd + HTTP
-#   kvm01 (BIOS, plain PXE ROM: pxelinux), kvm02 (UEFI: GRUB), kvm03 (iPXE)
+#   kvm01 (BIOS, plain PXE ROM: pxelinux), kvm02 (UEFI: GRUB), kvm03 (iPXE);
+#   kvm01 and kvm02 start powered off behind BMCs (ipmi_sim) and are
+#   started by `kickfleet reinstall --wait` over IPMI
 #   deb01 (the Debian installer), web01 and web02 (guests, defined by the
 #   lab's libvirtd with `kickfleet guest install`, network boot)
 #   each installs, reports, boots again and gets local boot from kickfleet;
@@ -56,7 +58,13 @@ sed -e 's/^\(  interface:\) br0\b.*/\1 kfbr0/' \
     -e 's/^\(    vcpus:\) [0-9]*/\1 1/' \
     -e 's/^\(    memory:\) [0-9]*G/\1 384M/' \
     -e 's/^\(    disk:\) [0-9]*G/\1 1G/' \
+    -e 's|^  - name: \(kvm0[12]\)$|&\n    power: {address: 127.0.0.1, port: @\1@, user: admin, password_file: bmc/lab}|' \
+    -e 's|@kvm01@|16241|; s|@kvm02@|16242|' \
     "$TOP/examples/fleet.yaml" >"$FLEETSRC/fleet.yaml"
+# kvm01 and kvm02 have BMCs in the lab (ipmi_sim in its namespace)
+mkdir -p "$FLEETSRC/bmc"
+printf 'demo-bmc-pw\n' >"$FLEETSRC/bmc/lab"
+chmod 600 "$FLEETSRC/bmc/lab"
 "$E2E_KF" check -f "$FLEETSRC/fleet.yaml" >/dev/null || { rm -rf "$FLEETSRC"; exit 1; }
 
 conductor=
@@ -121,11 +129,19 @@ conduct() {
 	e2e_machine web01 web01 52:54:00:bb:00:01 10.250.0.51
 	e2e_machine web02 web02 52:54:00:bb:00:02 10.250.0.52
 	echo "wave 1: kvm01 (BIOS PXE, pxelinux), kvm02 (UEFI, GRUB), kvm03 (iPXE)"
-	e2e_boot kvm01 pxe 52:54:00:aa:00:01 --mem 512M
-	e2e_boot kvm02 uefi 52:54:00:aa:00:02 --mem 512M -- \
+	# kvm01 and kvm02 are powered off behind their BMCs: kickfleet reinstall starts them
+	e2e_bmc kvm01 pxe 52:54:00:aa:00:01 16241 --mem 512M
+	e2e_bmc kvm02 uefi 52:54:00:aa:00:02 16242 --mem 512M -- \
 		-netdev hubport,id=x1,hubid=5 -device virtio-net-pci,netdev=x1,mac=52:54:00:aa:01:02,romfile=
 	e2e_disk kvm03 && e2e_boot kvm03 ipxe 52:54:00:aa:00:03 --mem 512M -- \
 		-drive "file=$LAB_DIR/kvm03.qcow2,if=virtio,format=qcow2"
+	lab_ns "$E2E_KF" reinstall -f "$E2E_FLEET" -o "$E2E_OUT" --wait=300 kvm01 kvm02 >"$LAB_DIR/reinstall.log" 2>&1 &
+	echo "$! reinstall" >>"$LAB_DIR/pids"
+	i=0
+	while { [ ! -s "$LAB_DIR/kvm01.start" ] || [ ! -s "$LAB_DIR/kvm02.start" ]; } && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	grep -h 'next boot from the network' "$LAB_DIR/reinstall.log"
 	e2e_watch 300 kvm01 kvm02 kvm03
 	for n in kvm01 kvm02; do e2e_boot2 "$n" "$(cat "$LAB_DIR/$n.kind")" "$(cat "$LAB_DIR/$n.mac")" --mem 256M; done
 	# kvm03 boots its disk (the lab's kernel, the disk's systemd); stopped

@@ -39,6 +39,7 @@
 # Everything is asserted from logs: up.out (dnsmasq, tftpd and HTTP lines
 # that kickfleet up relays), NAME.serial, and kickfleet status.
 . "$TOP/tests/lab/lab.sh"
+. "$TOP/tests/ipmi/bmc.sh"
 
 E2E_KF=$TOP/build/kickfleet
 E2E_AGENT=$TOP/build/kickfleet-agent
@@ -136,6 +137,8 @@ e2e_lab() {
 	E2E_FLEET=$LAB_DIR/fleet/fleet.yaml
 	E2E_OUT=$LAB_DIR/out
 	cp -R "$_src" "$LAB_DIR/fleet" || return 1
+	# BMC password files are the owner's only (git keeps no modes)
+	[ -d "$LAB_DIR/fleet/bmc" ] && chmod 600 "$LAB_DIR"/fleet/bmc/*
 	lab_stage "$E2E_VMLINUZ" "$LAB_DIR/fleet/installer/vmlinuz"
 	lab_stage "$E2E_INITRD" "$LAB_DIR/fleet/installer/initrd.img"
 	if [ -n "${E2E_DI_KERNEL:-}" ]; then
@@ -176,17 +179,35 @@ e2e_boot() {
 		esac
 	done
 	echo "$_k" >"$LAB_DIR/$_n.kind"
+	_scr=
+	[ -n "${E2E_SCRIPT:-}" ] && _scr="--script $E2E_SCRIPT"
 	case $_k in
 	pxe)
 		# iPXE as a Linux kernel with a one-line script: a PXE client that
 		# asks with the PXE vendor class only, as a NIC's own PXE ROM does
 		# (QEMU's NIC ROMs are all iPXE, which dnsmasq tells apart)
-		lab_qemu "$_n" --firmware bios --mac "$_m" --mem "$_mem" --smp "$_smp" --rom '' -- \
+		lab_qemu "$_n" $_scr --firmware bios --mac "$_m" --mem "$_mem" --smp "$_smp" --rom '' -- \
 			-kernel /usr/lib/ipxe/ipxe.lkrn -append "set user-class PXE-ROM && autoboot" "$@" ;;
-	ipxe) lab_qemu "$_n" --firmware bios --mac "$_m" --mem "$_mem" --smp "$_smp" -- "$@" ;;
-	uefi) lab_qemu "$_n" --firmware uefi --mac "$_m" --mem "$_mem" --smp "$_smp" -- "$@" ;;
+	ipxe) lab_qemu "$_n" $_scr --firmware bios --mac "$_m" --mem "$_mem" --smp "$_smp" -- "$@" ;;
+	uefi) lab_qemu "$_n" $_scr --firmware uefi --mac "$_m" --mem "$_mem" --smp "$_smp" -- "$@" ;;
 	*) _e2e_err "e2e_boot: kind pxe|ipxe|uefi"; return 1 ;;
 	esac
+}
+
+# e2e_bmc NAME KIND MAC PORT [BOOT ARGS]: the machine of e2e_boot, powered
+# off, behind a BMC (ipmi_sim in the lab namespace on 127.0.0.1:PORT, user
+# admin, the password of fleet/bmc/lab; tests/ipmi/bmc.sh).  Power on
+# starts its QEMU (booting from the network after a one-time PXE request),
+# power off stops it; NAME.pid is the QEMU's.
+e2e_bmc() {
+	_n=$1 _k=$2 _m=$3 _port=$4
+	shift 4
+	E2E_SCRIPT=$LAB_DIR/$_n.machine e2e_boot "$_n" "$_k" "$_m" "$@" || return 1
+	BMC_RUN=$LAB_NSENTER bmc_start "$LAB_DIR/bmc-$_n" 127.0.0.1 "$_port" admin \
+		"$(cat "$LAB_DIR/fleet/bmc/lab")" "$LAB_DIR/$_n.machine"
+	ln -sf "$LAB_DIR/$_n.pid" "$LAB_DIR/bmc-$_n/machine.pid"
+	echo "$(cat "$LAB_DIR/bmc-$_n/sim.pid") bmc-$_n" >>"$LAB_DIR/pids"
+	BMC_RUN=$LAB_NSENTER bmc_wait "$LAB_DIR/bmc-$_n"
 }
 
 e2e_status_json() { "$E2E_KF" status -f "$E2E_FLEET" -o "$E2E_OUT" --json; }
@@ -306,8 +327,10 @@ e2e_boot2_wait() {
 e2e_leftovers() { # PIDS_COPY NS DIR
 	_pids=$1 _ns=$2 _dir=$3
 	if [ -f "$_pids" ]; then
+		# a zombie has ended (an orphan waits for init to reap it)
 		while read -r _p _n; do
-			kill -0 "$_p" 2>/dev/null && echo "process $_p ($_n) still running"
+			kill -0 "$_p" 2>/dev/null && ! grep -q '^[0-9]* (.*) Z' "/proc/$_p/stat" 2>/dev/null &&
+				echo "process $_p ($_n) still running"
 		done <"$_pids"
 	fi
 	ip netns list 2>/dev/null | grep -qw "$_ns" && echo "namespace $_ns still there"

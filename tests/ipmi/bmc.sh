@@ -3,6 +3,8 @@
 # started with bmc_stop (by PID) in its EXIT trap.
 #   bmc_start DIR ADDR PORT USER PASSWORD MACHINE
 # MACHINE is a program run as `MACHINE n|c` on power on (n: network boot).
+# BMC_RUN, when set, is put before ipmi_sim (the lab: nsenter into its
+# network namespace).
 BMC_CHASSIS=$(cd "$(dirname "${BMC_LIB:-$0}")" && pwd)/chassis.sh
 [ -x "$BMC_CHASSIS" ] || BMC_CHASSIS=${TOP:?}/tests/ipmi/chassis.sh
 
@@ -31,7 +33,7 @@ set_working_mc 0x20
 user 2 true "$_user" "$_pw" admin 10 none md2 md5 straight
 EOT
 	chmod 600 "$_d/lan.conf"
-	ipmi_sim -c "$_d/lan.conf" -f "$_d/sim.emu" -s "$_d/state" -n >"$_d/sim.log" 2>&1 &
+	${BMC_RUN:-} ipmi_sim -c "$_d/lan.conf" -f "$_d/sim.emu" -s "$_d/state" -n >"$_d/sim.log" 2>&1 &
 	echo $! >"$_d/sim.pid"
 }
 
@@ -40,7 +42,7 @@ bmc_wait() {
 	for _d; do
 		_port=$(awk '/addr/ { print $3; exit }' "$_d/lan.conf")
 		_i=0
-		while ! ss -Huln "sport = :$_port" | grep -q .; do
+		while ! ${BMC_RUN:-} ss -Huln "sport = :$_port" | grep -q .; do
 			_i=$((_i + 1))
 			[ $_i -gt 50 ] && { echo "bmc: no ipmi_sim on port $_port" >&2; return 1; }
 			sleep 0.1

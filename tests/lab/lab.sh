@@ -206,9 +206,10 @@ lab_mac() {
 
 lab_qemu() {
 	_name=$1; shift
-	_fw= _mac= _mem=1G _smp=1 _rom=unset
+	_fw= _mac= _mem=1G _smp=1 _rom=unset _script=
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--script) _script=$2; shift 2 ;;
 		--firmware) _fw=$2; shift 2 ;;
 		--mac) _mac=$2; shift 2 ;;
 		--mem) _mem=$2; shift 2 ;;
@@ -247,14 +248,38 @@ lab_qemu() {
 	_dev=virtio-net-pci,netdev=n0,mac=$_mac,bootindex=1
 	[ "$_rom" = unset ] || _dev="$_dev,romfile=$_rom"
 	echo "$_mac" >"$LAB_DIR/$_name.mac"
-	date +%s.%N >"$LAB_DIR/$_name.start"
-	lab_bg "$_name" qemu-system-x86_64 -accel tcg -machine pc -cpu max \
+	set -- qemu-system-x86_64 -accel tcg -machine pc -cpu max \
 		-m "$_mem" -smp "$_smp" -nodefaults -no-user-config -display none \
 		-monitor none -no-reboot -serial "file:$LAB_DIR/$_name.serial" \
 		-netdev "tap,id=n0,ifname=$_tap,script=no,downscript=no" \
 		-device "$_dev" -global isa-debugcon.iobase=0x402 -debugcon "file:$LAB_DIR/$_name.firmware" \
-		-boot n "$@"
+		"$@"
+	if [ -n "$_script" ]; then
+		_lab_machine "$_name" "$_script" "$@"
+		return
+	fi
+	date +%s.%N >"$LAB_DIR/$_name.start"
+	lab_bg "$_name" "$@" -boot n
 	ln -sf "$_name.out" "$LAB_DIR/$_name.qemu.log"
+}
+
+# lab_qemu --script FILE: the machine is not started but written to FILE,
+# a program a BMC runs on power on (tests/ipmi/chassis.sh) as `FILE n|c`
+# (n: network boot); it stamps NAME.start and records its PID (the QEMU's,
+# after exec) in the lab's list, so that cleanup stops it.
+_lab_machine() {
+	_n=$1 _f=$2
+	shift 2
+	{
+		echo '#!/bin/sh'
+		echo "date +%s.%N >'$LAB_DIR/$_n.start'"
+		echo "echo \"\$\$ $_n\" >>'$LAB_DIR/pids'"
+		printf 'exec'
+		for _a; do printf " '%s'" "$(printf '%s' "$_a" | sed "s/'/'\\\\''/g")"; done
+		echo ' -boot "$1" >>'"'$LAB_DIR/$_n.out'"' 2>&1'
+	} >"$_f"
+	chmod +x "$_f"
+	ln -sf "$_n.out" "$LAB_DIR/$_n.qemu.log"
 }
 
 lab_elapsed() {

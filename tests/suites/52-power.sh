@@ -182,7 +182,7 @@ kf reinstall -f "$F/fleet.yaml" -o "$W/tree" -t 1 --force kvm03
 t_check "--force: a wrong password fails the reinstall" test $? -eq 1
 expect "... naming the host and why" "kvm03: IPMI authentication failed (admin@127.0.0.1:$P3)"
 # --wait follows the installs: kvm01 gets installed, kvm02 never does
-(sleep 2; sql "UPDATE hosts SET state = 'installed' WHERE name = 'kvm01'") &
+(sleep 2; sql "UPDATE hosts SET state = 'installed', netboot = 0 WHERE name = 'kvm01'") &
 kf reinstall -f "$F/fleet.yaml" -o "$W/tree" -t 1 --wait=5 kvm01 kvm02
 t_check "reinstall --wait exits 1 when one is not installed" test $? -eq 1
 t_check "... with the display of status --watch" grep -q "1/2 installed" "$W/out"

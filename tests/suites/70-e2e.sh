@@ -26,6 +26,10 @@
 #             profile's THP, KSM and hugepages back, the timer (20s in the
 #             profile) corrects a drift within one interval, both runs
 #             report, kickfleet status shows the last run
+# bios1 and uefi1 start powered off behind BMCs (ipmi_sim in the lab
+# namespace, tests/ipmi/bmc.sh) and `kickfleet reinstall --wait` starts
+# them; a second reinstall takes the installed bios1 through PXE again,
+# power on/off start and stop it; guest1 is power-cycled through libvirt.
 # Every case is asserted from logs (dnsmasq, tftpd, HTTP access log, serial)
 # and from `kickfleet status`, never from timing. Timings are printed as
 # "# ..." lines. At the end everything is stopped by PID, the namespace
@@ -156,10 +160,32 @@ localboot_ok() { # NAME HOST KIND
 }
 
 # ===== round 1: cases 1, 2, 3 (+8) — three machines at once =====
-round1=
-want 1 && { e2e_machine bios1 bios1 52:54:00:e2:00:01 10.250.0.11; e2e_boot bios1 pxe 52:54:00:e2:00:01; round1="$round1 bios1"; }
-want 2 && { e2e_machine uefi1 uefi1 52:54:00:e2:00:02 10.250.0.12; e2e_boot uefi1 uefi 52:54:00:e2:00:02; round1="$round1 uefi1"; }
+round1= bmcs=
+want 1 && { e2e_machine bios1 bios1 52:54:00:e2:00:01 10.250.0.11; e2e_bmc bios1 pxe 52:54:00:e2:00:01 16231; round1="$round1 bios1"; bmcs="$bmcs bios1"; }
+want 2 && { e2e_machine uefi1 uefi1 52:54:00:e2:00:02 10.250.0.12; e2e_bmc uefi1 uefi 52:54:00:e2:00:02 16232; round1="$round1 uefi1"; bmcs="$bmcs uefi1"; }
 if want 3 || want 8; then e2e_machine ipxe1 ipxe1 52:54:00:e2:00:03 10.250.0.13; e2e_boot ipxe1 ipxe 52:54:00:e2:00:03; round1="$round1 ipxe1"; fi
+# bios1 and uefi1 start powered off behind their BMCs: `kickfleet reinstall
+# --wait` starts them (netboot on, one-time PXE, power on), in the lab
+# namespace where the BMCs listen
+kfns() { lab_ns "$E2E_KF" "$@" -f "$E2E_FLEET" -o "$E2E_OUT"; }
+if [ -n "$bmcs" ]; then
+	# shellcheck disable=SC2086
+	kfns power status $bmcs >"$LAB_DIR/power0.out" 2>&1
+	for n in $bmcs; do
+		check "power: $n's BMC says it is off before anything started it" grep -qx "$n: off" "$LAB_DIR/power0.out"
+	done
+	# shellcheck disable=SC2086
+	( kfns reinstall --wait=400 $bmcs >"$LAB_DIR/reinstall1.out" 2>&1 &
+	  echo "$! reinstall1" >>"$LAB_DIR/pids"
+	  wait $!
+	  echo $? >"$LAB_DIR/reinstall1.rc" ) &
+	RPID=$!
+	for n in $bmcs; do
+		i=0; while [ ! -s "$LAB_DIR/$n.start" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		check "power: reinstall powered $n on through its BMC, from the network (-boot n)" \
+			sh -c "[ -s '$LAB_DIR/$n.start' ] && [ \"\$(cat '$LAB_DIR/bmc-$n/boots')\" = n ]"
+	done
+fi
 if [ -n "$round1" ]; then
 	t0=$(date +%s)
 	# shellcheck disable=SC2086
@@ -202,10 +228,51 @@ if want 3 || want 8; then
 	check "case 8: the 403 is in the server log with the peer" up_has "http: 403 GET /ks/bios1 from 10\\.250\\.0\\.13"
 	check "case 8: nothing of bios1's kickstart leaked" sh -c "! tr -d '\\r' <'$LAB_DIR/ipxe1.serial' | grep -q 'steal leaked'"
 fi
+if [ -n "$bmcs" ]; then
+	wait $RPID
+	check "power: reinstall --wait ended when$bmcs were installed (exit 0)" test "$(cat "$LAB_DIR/reinstall1.rc")" = 0
+	for n in $bmcs; do
+		check "power: reinstall said $n was powered on from the network" \
+			grep -qx "$n: next boot from the network, powered on (was off)" "$LAB_DIR/reinstall1.out"
+	done
+	check "power: reinstall --wait showed the status --watch display" grep -q "installed  elapsed" "$LAB_DIR/reinstall1.out"
+fi
 # second boots, together
 for n in $round1; do e2e_boot2 "$n" "$(cat "$LAB_DIR/$n.kind")" "$(cat "$LAB_DIR/$n.mac")"; done
 for n in $round1; do localboot_ok "$n" "$n" "$(cat "$LAB_DIR/$n.kind")"; done
 for n in $round1; do timings "$n"; done
+
+# a second reinstall of the installed bios1 goes back through PXE and ends
+# installed again; then power on and off really start and stop it
+if want 1; then
+	lab_wait_qemu bios1 60
+	m=$(wc -l <"$UP")
+	t0=$(date +%s)
+	kfns reinstall --wait=300 bios1 >"$LAB_DIR/reinstall2.out" 2>&1
+	rc=$?
+	echo "# bios1 reinstalled through its BMC: $(( $(date +%s) - t0 ))s"
+	check "power: a second reinstall of the installed bios1 ends installed (exit $rc)" test $rc = 0
+	check "power: ... it was powered on from the network" \
+		grep -qx "bios1: next boot from the network, powered on (was off)" "$LAB_DIR/reinstall2.out"
+	check "power: ... its BMC started it with -boot n a second time" test "$(tr '\n' ' ' <"$LAB_DIR/bmc-bios1/boots")" = "n n "
+	check "power: ... it PXE booted and fetched its kickstart again" sh -c \
+		"tail -n +$((m + 1)) '$UP' | grep -q 'RRQ from 10.250.0.11 filename pxelinux.0' && tail -n +$((m + 1)) '$UP' | grep -q 'http: 200 GET /ks/bios1 from 10.250.0.11 '"
+	check "power: ... and reported installed again" sh -c "tail -n +$((m + 1)) '$UP' | grep -q 'serve: bios1 is installed'"
+	st=$(e2e_state bios1)
+	check "power: kickfleet status says bios1 is installed or configured (got $st)" \
+		sh -c "[ '$st' = installed ] || [ '$st' = configured ]"
+	lab_wait_qemu bios1 60
+	kfns power on bios1 >"$LAB_DIR/power1.out" 2>&1
+	sleep 1
+	check "power: power on starts bios1's QEMU" grep -qv '^[0-9]* (.*) Z' "/proc/$(cat "$LAB_DIR/bios1.pid")/stat"
+	kfns power status bios1 >>"$LAB_DIR/power1.out" 2>&1
+	kfns power off bios1 >>"$LAB_DIR/power1.out" 2>&1
+	# (a zombie has stopped: the orphaned QEMU waits for init to reap it)
+	check "power: power off stops it" sh -c "! grep -qv '^[0-9]* (.*) Z' /proc/$(cat "$LAB_DIR/bios1.pid")/stat 2>/dev/null"
+	kfns power status bios1 >>"$LAB_DIR/power1.out" 2>&1
+	check "power: status said on, then off" test "$(tr '\n' ' ' <"$LAB_DIR/power1.out")" = \
+		"bios1: powered on bios1: on bios1: powered off bios1: off "
+fi
 
 # ===== round 2: cases 7, then 4 and 5 — an unknown MAC, the Debian installer, the agent =====
 if want 7; then
@@ -332,7 +399,8 @@ if want 6; then
 		check "case 6: kickfleet status says installed (got $st)" test "$st" = installed
 		# second boot: local boot
 		m=$(wc -l <"$UP")
-		virsh start guest1 >/dev/null 2>&1
+		kfns power --uri "$KF_LV_URI" on guest1 >"$LAB_DIR/gpower.out" 2>&1
+		check "case 6: kickfleet power on guest1 (libvirt)" grep -qx "guest1: powered on" "$LAB_DIR/gpower.out"
 		i=0
 		while [ $i -lt 600 ] && ! tail -n +"$((m + 1))" "$UP" | grep -q "http: 200 GET /ipxe/01-52-54-00-e2-01-01.ipxe from $gip "; do sleep 0.2; i=$((i + 1)); done
 		check "case 6: second boot asked for its per-MAC script again" test $i -lt 600
@@ -340,7 +408,14 @@ if want 6; then
 		check "case 6: the script served is local boot" sh -c "grep -q '(local boot)' '$E2E_OUT/http/ipxe/01-52-54-00-e2-01-01.ipxe'"
 		tail -n +"$((m + 1))" "$UP" | grep -Eq "GET /(boot/distro|ks)/.* from $gip " &&
 			t_fail "case 6: second boot loaded an installer" || t_ok "case 6: second boot loaded no installer"
-		virsh destroy guest1 >/dev/null 2>&1
+		id1=$(virsh domid guest1 2>/dev/null)
+		kfns power --uri "$KF_LV_URI" cycle guest1 >"$LAB_DIR/gpower.out" 2>&1
+		id2=$(virsh domid guest1 2>/dev/null)
+		check "case 6: kickfleet power cycle guest1: a new run of the domain (id $id1 -> $id2)" \
+			sh -c "grep -qx 'guest1: power cycled' '$LAB_DIR/gpower.out' && [ -n '$id2' ] && [ '$id1' != '$id2' ]"
+		kfns power --uri "$KF_LV_URI" off guest1 >"$LAB_DIR/gpower.out" 2>&1
+		check "case 6: kickfleet power off guest1 (libvirt: $(virsh domstate guest1 2>/dev/null))" \
+			test "$(virsh domstate guest1 2>/dev/null)" = "shut off"
 	else
 		t_fail "case 6: the lab's libvirtd"
 	fi
