@@ -521,11 +521,30 @@ out:
 	}
 }
 
+/* Nested KVM (kvm.nested) runs KVM inside a guest only when the guest
+ * sees the host's virtualisation extensions: host-passthrough or
+ * host-model CPU, else a warning naming it. */
+static void nested_note(const struct kf_ctx *ctx, const struct gwant *w, const struct ghave *h, struct kf_plan *plan)
+{
+	const struct kf_p_kvm *k = ctx->profile ? ctx->profile->kvm : NULL;
+	if (!k || k->nested != 1)
+		return;
+	int mode = w->cfg.cpu_mode >= 0 ? w->cfg.cpu_mode : h->exists ? h->cfg.cpu_mode : -1;
+	if (mode == KF_CPU_PASSTHROUGH || mode == KF_CPU_HOSTMODEL)
+		return;
+	kf_plan_note(plan, kf_guests_name,
+		     "warning: guest %s: nested KVM needs cpu_mode host-passthrough or host-model, it has %s: "
+		     "it cannot run guests of its own with KVM",
+		     w->g->name, mode >= 0 ? cpu_modes[mode] : "libvirt's default CPU");
+}
+
 int kf_guests_diff(struct kf_ctx *ctx, const void *desired, const void *actual, struct kf_plan *plan)
 {
 	const struct gdesired *ds = desired;
 	const struct gactual *a = actual;
-	for (size_t i = 0; i < ds->n && i < a->n; i++)
+	for (size_t i = 0; i < ds->n && i < a->n; i++) {
 		diff_guest(ctx, ds, &ds->v[i], &a->v[i], a, plan);
+		nested_note(ctx, &ds->v[i], &a->v[i], plan);
+	}
 	return 0;
 }

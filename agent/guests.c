@@ -59,6 +59,27 @@ static void no_such_pci(struct kf_ctx *ctx, const struct kf_mark *m, const struc
 	free(rel);
 }
 
+/* What the host needs for a NIC: vhost_net for driver vhost, no more
+ * queues than the host has CPUs to serve them. */
+static void check_nic_host(struct kf_ctx *ctx, const struct kf_p_guest *g, const struct kf_p_nic *n, size_t i)
+{
+	if (n->driver == KF_DRV_VHOST) {
+		const char *missing = !kf_host_exists("/sys/module/vhost_net") ? "/sys/module/vhost_net"
+				      : !kf_host_exists("/dev/vhost-net")     ? "/dev/vhost-net"
+										: NULL;
+		if (missing)
+			kf_errf(ctx->err, kf_mark_of(n, "driver"),
+				"guest %s: interface %zu asks for vhost but vhost_net is not loaded on this host "
+				"(no %s; modprobe vhost_net, and list it in /etc/modules-load.d)",
+				g->name, i, missing);
+	}
+	unsigned cpus = ctx->host ? kf_bitmap_count(&ctx->host->present) : 0;
+	if (n->queues != KF_UNSET && cpus && n->queues > (long long)cpus)
+		kf_errf(ctx->err, kf_mark_of(n, "queues"),
+			"guest %s: interface %zu has %lld queues, more than this host's %u CPUs", g->name, i,
+			n->queues, cpus);
+}
+
 static void check_guest(struct kf_ctx *ctx, const struct kf_p_guest *g)
 {
 	const struct kf_p_pinning *p = g->pinning;
@@ -107,6 +128,7 @@ static void check_guest(struct kf_ctx *ctx, const struct kf_p_guest *g)
 		const struct kf_p_nic *n = KF_LIST_AT(g->interfaces, struct kf_p_nic, i);
 		if (n->type == KF_NIC_HOSTDEV)
 			no_such_pci(ctx, kf_mark_of(n, "source"), g, "VF", n->source);
+		check_nic_host(ctx, g, n, i);
 	}
 	for (size_t i = 0; i < g->hostdevs.n; i++) {
 		const struct kf_p_hostdev *h = KF_LIST_AT(g->hostdevs, struct kf_p_hostdev, i);

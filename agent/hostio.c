@@ -251,6 +251,36 @@ char *kf_irqb_args_set(const char *args, bool powersave)
 	return kf_buf_detach(&b);
 }
 
+static bool has_word(const char *args, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = args ? strstr(args, word) : NULL; p; p = strstr(p + 1, word))
+		if ((p == args || p[-1] == ' ' || p[-1] == '\t') && (!p[n] || p[n] == ' ' || p[n] == '\t'))
+			return true;
+	return false;
+}
+
+char *kf_irqb_args_banirq(const char *args, const int *irqs, size_t n)
+{
+	struct kf_buf b = KF_BUF_INIT;
+	bool added = false;
+	kf_buf_puts(&b, args ? args : "");
+	for (size_t i = 0; i < n; i++) {
+		char w[32];
+		snprintf(w, sizeof(w), "--banirq=%d", irqs[i]);
+		if (has_word(b.s, w))
+			continue;
+		kf_buf_printf(&b, "%s%s", b.len ? " " : "", w);
+		added = true;
+	}
+	char *out = kf_buf_detach(&b);
+	if (!added) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 /* --- changes that write one value --- */
 
 #include "agent/resource.h"

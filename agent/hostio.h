@@ -75,5 +75,8 @@ size_t kf_interrupts_for(const char *text, const char *dev, int *irqs, size_t ma
  * (without any --powerthresh word, plus "--powerthresh=1" for powersave). */
 bool kf_irqb_args_powersave(const char *args);
 char *kf_irqb_args_set(const char *args, bool powersave);
+/* IRQBALANCE_ARGS with a --banirq=N word for each of irqs it lacks
+ * (malloc'd), NULL when it has them all. */
+char *kf_irqb_args_banirq(const char *args, const int *irqs, size_t n);
 
 #endif

@@ -6,13 +6,21 @@
  * remembered in STATE_DIR/irq-refused ("IRQ WANTED STAYED" lines): while
  * an IRQ still has the affinity it kept then and the profile still wants
  * the same, later runs note "refused by the kernel" instead of planning
- * the same write again.  A new wanted list or a moved IRQ is tried anew. */
+ * the same write again.  A new wanted list or a moved IRQ is tried anew.
+ *
+ * So that irqbalance does not move them back, each IRQ pinned here gets a
+ * --banirq=N in IRQBALANCE_ARGS (/etc/sysconfig/irqbalance or
+ * /etc/default/irqbalance, where the host has irqbalance and the profile
+ * does not turn it off), and a running irqbalance is restarted.  Words the
+ * file already has are kept; a ban is not taken back when the profile
+ * stops pinning the IRQ. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/bootcmd.h"
 #include "agent/engine.h"
 #include "agent/host.h"
 #include "agent/hostio.h"
@@ -36,7 +44,12 @@ struct aff_have {
 	struct aff_irq *v;
 	size_t n, cap;
 	char *refused; /* STATE_DIR/irq-refused as read, NULL absent */
+	const char *irqb_conf; /* irqbalance's config file, NULL: no irqbalance to tell */
+	char *irqb_args;       /* its IRQBALANCE_ARGS, NULL unset */
 };
+
+/* kf_change.kind: the default is the affinity write */
+enum aff_kind { AFF_WRITE, AFF_BANIRQ };
 
 static void want_free(void *p)
 {
@@ -57,6 +70,7 @@ static void have_free(void *p)
 	}
 	free(h->v);
 	free(h->refused);
+	free(h->irqb_args);
 	free(h);
 }
 
@@ -129,6 +143,20 @@ static void add_irq(struct aff_have *h, int irq, const char *label, const char *
 	h->v[h->n++] = (struct aff_irq){ irq, label ? kf_xstrdup(label) : NULL, NULL, want };
 }
 
+static void probe_irqbalance(const struct kf_ctx *ctx, struct aff_have *h)
+{
+	const struct kf_p_cpu *c = ctx->profile->cpu;
+	if (c && c->irqbalance && c->irqbalance->mode == KF_IRQB_OFF)
+		return;
+	h->irqb_conf = kf_host_exists("/etc/sysconfig/irqbalance") ? "/etc/sysconfig/irqbalance"
+		       : kf_host_exists("/etc/default/irqbalance") ? "/etc/default/irqbalance"
+								   : NULL;
+	char *text = NULL;
+	if (h->irqb_conf && kf_host_read(h->irqb_conf, &text) == 0)
+		h->irqb_args = kf_shvar_get(text, "IRQBALANCE_ARGS");
+	free(text);
+}
+
 static int aff_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 {
 	const struct aff_want *w = desired;
@@ -170,6 +198,7 @@ static int aff_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 	char *rel = refused_path(ctx);
 	kf_host_read(rel, &h->refused);
 	free(rel);
+	probe_irqbalance(ctx, h);
 	return 0;
 }
 
@@ -189,11 +218,30 @@ static bool was_refused(const char *text, int irq, const char *want, const char 
 	return false;
 }
 
+static void diff_banirq(const struct aff_have *h, struct kf_plan *plan)
+{
+	if (!h->irqb_conf || !h->n)
+		return;
+	int *irqs = kf_xcalloc(h->n, sizeof(*irqs));
+	for (size_t i = 0; i < h->n; i++)
+		irqs[i] = h->v[i].irq;
+	char *to = kf_irqb_args_banirq(h->irqb_args, irqs, h->n);
+	free(irqs);
+	if (!to)
+		return;
+	struct kf_change *ch = kf_plan_add(plan, "irq_affinity", h->irqb_args, to,
+					   "IRQBALANCE_ARGS --banirq");
+	ch->kind = AFF_BANIRQ;
+	ch->data = (void *)h->irqb_conf; /* a static string */
+	free(to);
+}
+
 static int aff_diff(struct kf_ctx *ctx, const void *desired, const void *actual, struct kf_plan *plan)
 {
 	(void)ctx;
 	(void)desired;
 	const struct aff_have *h = actual;
+	diff_banirq(h, plan);
 	for (size_t i = 0; i < h->n; i++) {
 		const struct aff_irq *q = &h->v[i];
 		if (!q->cur || !strcmp(q->cur, q->want))
@@ -247,8 +295,47 @@ static int remember_refused(struct kf_ctx *ctx, const struct kf_change *ch)
 	return r;
 }
 
+/* Adds the bans to the file as it is now (irqbalance's own resource may
+ * have changed IRQBALANCE_ARGS earlier in the run), then restarts a
+ * running irqbalance on the real host. */
+static int apply_banirq(struct kf_change *ch)
+{
+	const char *conf = ch->data;
+	char *text = NULL, *full = kf_path("%s", conf);
+	int r = kf_read_file(full, 1u << 20, &text, NULL);
+	free(full);
+	if (r < 0) {
+		ch->reason = kf_xasprintf("%s: %s", conf, strerror(-r));
+		return r;
+	}
+	int irqs[256];
+	size_t n = 0;
+	for (const char *p = ch->to; (p = strstr(p, "--banirq=")) && n < KF_ARRAY_SIZE(irqs); p++)
+		irqs[n++] = atoi(p + strlen("--banirq="));
+	char *cur = kf_shvar_get(text, "IRQBALANCE_ARGS"), *args = kf_irqb_args_banirq(cur, irqs, n);
+	char *next = args ? kf_shvar_set(text, "IRQBALANCE_ARGS", args) : NULL;
+	if (next && (r = kf_etc_write(conf, next)) < 0)
+		ch->reason = kf_xasprintf("%s: %s", conf, strerror(-r));
+	if (r == 0 && !kf_sysroot_is_host())
+		ch->reason = kf_xstrdup("irqbalance is not restarted under --root");
+	else if (r == 0 && kf_proc_running("irqbalance")) {
+		const char *argv[] = { "systemctl", "try-restart", "irqbalance.service", NULL };
+		int e = kf_host_run(argv);
+		if (e != 0)
+			ch->reason = kf_xasprintf("written; systemctl try-restart irqbalance.service: %s",
+						  e < 0 ? strerror(-e) : "failed");
+	}
+	free(next);
+	free(args);
+	free(cur);
+	free(text);
+	return r;
+}
+
 static int aff_apply(struct kf_ctx *ctx, struct kf_change *ch)
 {
+	if (ch->kind == AFF_BANIRQ)
+		return apply_banirq(ch);
 	int r = kf_apply_syswrite(ch, norm_list);
 	if (r < 0) {
 		/* not fatal: the kernel decides which IRQs may move */

@@ -117,6 +117,8 @@ static int setup_root(void **state)
 	if (!mkdtemp(sysroot))
 		return -1;
 	mkfile("/sys/bus/pci/devices/0000:06:00.0/vendor", "0x8086\n");
+	mkfile("/sys/module/vhost_net/refcnt", "0\n");
+	mkfile("/dev/vhost-net", "");
 	mkfile("/sys/devices/system/node/node0/meminfo", "Node 0 MemTotal: 8388608 kB\nNode 0 MemFree: 1048576 kB\n");
 	mkfile("/sys/devices/system/node/node1/meminfo", "Node 1 MemTotal: 8388608 kB\nNode 1 MemFree: 4194304 kB\n");
 	mkfile("/sys/devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages", "512\n");
@@ -360,6 +362,31 @@ static void test_restart_allowed(void **state)
 	run_release(&r);
 }
 
+/* kvm.nested with a guest whose CPU does not show VMX/SVM: a warning
+ * naming it; none for host-passthrough. */
+static void test_nested_warning(void **state)
+{
+	(void)state;
+	static const char *const modes[] = { "custom\n    cpu_model: qemu64", "host-passthrough" };
+	for (int i = 0; i < 2; i++) {
+		struct run r;
+		struct kf_plan plan;
+		char *y = kf_xasprintf("kvm: {nested: true}\nguests:\n  - name: test\n    cpu_mode: %s\n"
+				       "libvirt: {uri: 'test:///default'}\n",
+				       modes[i]);
+		assert_int_equal(run_load(&r, y), 0);
+		run_plan(&r, &plan);
+		bool warned = false;
+		for (size_t j = 0; j < plan.nnotes; j++)
+			warned |= strstr(plan.notes[j].text, "guest test: nested KVM needs cpu_mode host-passthrough "
+							     "or host-model, it has custom") != NULL;
+		assert_true(warned == (i == 0));
+		kf_plan_release(&plan);
+		run_release(&r);
+		free(y);
+	}
+}
+
 static void test_define_new(void **state)
 {
 	(void)state;
@@ -480,6 +507,28 @@ static void test_parse_errors(void **state)
 	assert_string_equal(kf_err_format(&r.err, 0, buf, sizeof(buf)),
 			    "g.yaml:3:54: interface: queues need model virtio, not e1000");
 	kf_profile_free(r.p);
+	kf_err_release(&r.err);
+	/* the host: more queues than its 8 CPUs; vhost without vhost_net */
+	memset(&r, 0, sizeof(r));
+	assert_int_not_equal(run_load(&r, "guests:\n  - name: n\n"
+					  "    interfaces: [{source: br0, model: virtio, driver: vhost, queues: 9}]\n"),
+			     0);
+	assert_int_equal(r.err.n, 1);
+	assert_string_equal(kf_err_format(&r.err, 0, buf, sizeof(buf)),
+			    "g.yaml:3:70: guest n: interface 0 has 9 queues, more than this host's 8 CPUs");
+	run_release(&r);
+	char *dev = kf_path("/dev/vhost-net");
+	assert_int_equal(unlink(dev), 0);
+	assert_int_not_equal(run_load(&r, "guests:\n  - name: n\n"
+					  "    interfaces: [{source: br0, model: virtio, driver: vhost, queues: 4}]\n"),
+			     0);
+	assert_int_equal(r.err.n, 1);
+	printf("%s\n", kf_err_format(&r.err, 0, buf, sizeof(buf)));
+	assert_non_null(strstr(buf, "g.yaml:3:55: guest n: interface 0 asks for vhost but vhost_net is not loaded"));
+	assert_non_null(strstr(buf, "no /dev/vhost-net"));
+	run_release(&r);
+	mkfile("/dev/vhost-net", "");
+	free(dev);
 	kf_err_release(&r.err);
 }
 
@@ -623,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_cycle_converges),
 		cmocka_unit_test(test_restart_allowed),
+		cmocka_unit_test(test_nested_warning),
 		cmocka_unit_test(test_define_new),
 		cmocka_unit_test(test_missing_guest_fails),
 	};
