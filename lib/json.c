@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -253,4 +255,146 @@ const char *kf_json_unknown_key(const struct kf_json *o, const char *const *know
 			return key;
 	}
 	return NULL;
+}
+
+/* ---- streaming out ---- */
+
+void kf_json_quote(struct kf_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	kf_buf_add(b, "\"", 1);
+	const char *run = s;
+	for (;; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		kf_buf_add(b, run, (size_t)(s - run));
+		if (!c)
+			break;
+		char esc[6] = { '\\', 0 };
+		size_t n = 2;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		kf_buf_add(b, esc, n);
+		run = s + 1;
+	}
+	kf_buf_add(b, "\"", 1);
+}
+
+void kf_jw_init(struct kf_jw *w, struct kf_buf *b)
+{
+	memset(w, 0, sizeof(*w));
+	w->b = b;
+}
+
+/* A writer used against its contract: a bug in the caller. */
+static _Noreturn void jw_bug(const char *what)
+{
+	fprintf(stderr, "kickfleet: json writer: %s\n", what);
+	abort();
+}
+
+/* Before a value: the comma between elements (not after a key). */
+static void jw_sep(struct kf_jw *w)
+{
+	if (w->after_key)
+		w->after_key = false;
+	else if (w->more[w->depth])
+		kf_buf_add(w->b, ",", 1);
+	w->more[w->depth] = true;
+}
+
+static void jw_open(struct kf_jw *w, char open, char close)
+{
+	jw_sep(w);
+	if (w->depth >= KF_JW_DEPTH)
+		jw_bug("nested too deep");
+	kf_buf_add(w->b, &open, 1);
+	w->depth++;
+	w->more[w->depth] = false;
+	w->close[w->depth] = close;
+}
+
+void kf_jw_object(struct kf_jw *w) { jw_open(w, '{', '}'); }
+void kf_jw_array(struct kf_jw *w) { jw_open(w, '[', ']'); }
+
+void kf_jw_end(struct kf_jw *w)
+{
+	if (w->depth <= 0 || w->after_key)
+		jw_bug("end without an open object or array");
+	kf_buf_add(w->b, &w->close[w->depth], 1);
+	w->depth--;
+}
+
+void kf_jw_key(struct kf_jw *w, const char *key)
+{
+	if (w->depth <= 0 || w->close[w->depth] != '}' || w->after_key)
+		jw_bug("key outside an object");
+	jw_sep(w);
+	kf_json_quote(w->b, key);
+	kf_buf_add(w->b, ":", 1);
+	w->after_key = true;
+}
+
+void kf_jw_str(struct kf_jw *w, const char *s)
+{
+	if (!s) {
+		kf_jw_null(w);
+		return;
+	}
+	jw_sep(w);
+	kf_json_quote(w->b, s);
+}
+
+void kf_jw_int(struct kf_jw *w, int64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	jw_sep(w);
+	kf_buf_add(w->b, p, (size_t)(d + sizeof(d) - p));
+}
+
+void kf_jw_bool(struct kf_jw *w, bool v)
+{
+	jw_sep(w);
+	kf_buf_puts(w->b, v ? "true" : "false");
+}
+
+void kf_jw_null(struct kf_jw *w)
+{
+	jw_sep(w);
+	kf_buf_add(w->b, "null", 4);
+}
+
+void kf_jw_value(struct kf_jw *w, const struct kf_json *v)
+{
+	if (!v) {
+		kf_jw_null(w);
+		return;
+	}
+	jw_sep(w);
+	kf_buf_puts(w->b, text_of(J(v), JSON_C_TO_STRING_PLAIN));
+}
+
+void kf_jw_raw(struct kf_jw *w, const char *text, size_t len)
+{
+	jw_sep(w);
+	kf_buf_add(w->b, text, len);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "util.h"
 
 struct kf_json; /* a json-c object */
 
@@ -37,6 +38,36 @@ enum kf_json_style {
 /* The document as text without a final newline, slashes unescaped;
  * malloc'd. */
 char *kf_json_dump(const struct kf_json *v, enum kf_json_style style);
+
+/* Streaming out: writes a document straight into a kf_buf, for answers
+ * too large to build as values first (the API's list of 10k hosts).
+ * Members and elements get their commas; strings are escaped as
+ * kf_json_dump escapes them (quote, backslash, control characters; not
+ * the slash).  Open objects and arrays nest at most KF_JW_DEPTH deep (a
+ * bug beyond: kf_die).  The text is PLAIN style. */
+#define KF_JW_DEPTH 16
+struct kf_jw {
+	struct kf_buf *b;
+	int depth;
+	bool more[KF_JW_DEPTH + 1]; /* an element already written at this depth */
+	char close[KF_JW_DEPTH + 1]; /* what ends it: '}' or ']' */
+	bool after_key;
+};
+void kf_jw_init(struct kf_jw *w, struct kf_buf *b);
+void kf_jw_object(struct kf_jw *w); /* "{" */
+void kf_jw_array(struct kf_jw *w);  /* "[" */
+void kf_jw_end(struct kf_jw *w);    /* "}" or "]", whichever is open */
+void kf_jw_key(struct kf_jw *w, const char *key);
+void kf_jw_str(struct kf_jw *w, const char *s); /* NULL: null */
+void kf_jw_int(struct kf_jw *w, int64_t v);
+void kf_jw_bool(struct kf_jw *w, bool v);
+void kf_jw_null(struct kf_jw *w);
+/* A built value (NULL: null), as kf_json_dump(v, KF_JSON_PLAIN). */
+void kf_jw_value(struct kf_jw *w, const struct kf_json *v);
+/* text[0, len): a complete value another writer wrote, as the next value. */
+void kf_jw_raw(struct kf_jw *w, const char *text, size_t len);
+/* Appends s as a JSON string, quotes included. */
+void kf_json_quote(struct kf_buf *b, const char *s);
 
 /* Parses text[0, len) as one JSON object (nested at most 32 deep, only
  * whitespace around it) into *out, freed with kf_json_free; *out is NULL

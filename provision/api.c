@@ -87,30 +87,37 @@ const char *kf_api_errmsg(struct kf_err *e, char *buf, size_t len)
 
 /* ---- answers ---- */
 
+/* Sends b's document and a newline (takes b). */
+static void reply_buf(struct kf_httpd_req *rq, int status, struct kf_buf *b)
+{
+	kf_buf_add(b, "\n", 1);
+	size_t len = b->len;
+	kf_httpd_add_header(rq, "Cache-Control", "no-store");
+	kf_httpd_reply_take(rq, status, "application/json", kf_buf_detach(b), len);
+}
+
 static void reply_json(struct kf_httpd_req *rq, int status, struct kf_json *o)
 {
+	struct kf_buf b = KF_BUF_INIT;
 	char *text = kf_json_dump(o, KF_JSON_PLAIN);
 	kf_json_free(o);
-	size_t len = strlen(text);
-	text = kf_xrealloc(text, len + 2);
-	text[len++] = '\n';
-	text[len] = 0;
-	kf_httpd_add_header(rq, "Cache-Control", "no-store");
-	kf_httpd_reply_take(rq, status, "application/json", text, len);
+	kf_buf_puts(&b, text);
+	free(text);
+	reply_buf(rq, status, &b);
 }
 
 /* ---- lists ---- */
 
 struct page {
 	size_t offset, limit, seen;
-	struct kf_json *items;
+	struct kf_jw w;
 };
 
 static bool page_add(const struct kf_api_host *h, void *arg)
 {
 	struct page *p = arg;
 	if (p->seen >= p->offset && p->seen < p->offset + p->limit)
-		kf_json_push(p->items, kf_api_host_json(h));
+		kf_api_host_write(&p->w, h);
 	p->seen++;
 	return true;
 }
@@ -143,14 +150,28 @@ static void get_hosts(struct kf_api *a, struct kf_httpd_req *rq)
 		kf_httpd_reply_error(rq, 400, "limit must be 1 to %d, offset 0 or more", MAX_LIMIT);
 		return;
 	}
-	struct page p = { (size_t)offset, (size_t)limit, 0, kf_json_array() };
+	/* the hosts first, written straight from the snapshot; the total
+	 * before them once it is known */
+	struct kf_buf hosts = KF_BUF_INIT, b = KF_BUF_INIT;
+	struct page p = { (size_t)offset, (size_t)limit, 0, { 0 } };
+	kf_jw_init(&p.w, &hosts);
+	kf_jw_array(&p.w);
 	kf_fleet_each(a->fleet, &flt, page_add, &p);
-	struct kf_json *o = kf_json_object();
-	kf_json_set(o, "total", kf_json_int((int64_t)p.seen));
-	kf_json_set(o, "offset", kf_json_int(offset));
-	kf_json_set(o, "limit", kf_json_int(limit));
-	kf_json_set(o, "hosts", p.items);
-	reply_json(rq, 200, o);
+	kf_jw_end(&p.w);
+	struct kf_jw w;
+	kf_jw_init(&w, &b);
+	kf_jw_object(&w);
+	kf_jw_key(&w, "total");
+	kf_jw_int(&w, (int64_t)p.seen);
+	kf_jw_key(&w, "offset");
+	kf_jw_int(&w, offset);
+	kf_jw_key(&w, "limit");
+	kf_jw_int(&w, limit);
+	kf_jw_key(&w, "hosts");
+	kf_jw_raw(&w, hosts.s, hosts.len);
+	kf_jw_end(&w);
+	kf_buf_release(&hosts);
+	reply_buf(rq, 200, &b);
 }
 
 static void get_discovered(struct kf_api *a, struct kf_httpd_req *rq)

@@ -125,6 +125,9 @@ void kf_api_host_release(struct kf_api_host *h);
 /* Hosts per state, and how many are booting or installing. */
 void kf_fleet_counts(struct kf_fleet *f, size_t by_state[KF_ST_COUNT], size_t *total);
 bool kf_fleet_match(const struct kf_api_host *h, const struct kf_api_filter *flt);
+/* Writes h as the API's host object (the list's elements). */
+void kf_api_host_write(struct kf_jw *w, const struct kf_api_host *h);
+/* The same as a value (one host's detail, its events). */
 struct kf_json *kf_api_host_json(const struct kf_api_host *h);
 struct kf_json *kf_api_summary_json(struct kf_fleet *f);
 /* Reads state, kind, role, segment, prefix and q from rq's query into

@@ -339,34 +339,63 @@ void kf_fleet_counts(struct kf_fleet *f, size_t by_state[KF_ST_COUNT], size_t *t
 	pthread_rwlock_unlock(&f->lock);
 }
 
-static struct kf_json *str_or_null(const char *s)
+static void str_or_null(struct kf_jw *w, const char *key, const char *s)
 {
-	return s && *s ? kf_json_str(s) : NULL;
+	kf_jw_key(w, key);
+	kf_jw_str(w, s && *s ? s : NULL);
+}
+
+void kf_api_host_write(struct kf_jw *w, const struct kf_api_host *h)
+{
+	kf_jw_object(w);
+	kf_jw_key(w, "name");
+	kf_jw_str(w, h->name);
+	kf_jw_key(w, "kind");
+	kf_jw_str(w, kf_host_kind_name(h->kind));
+	str_or_null(w, "role", h->role);
+	str_or_null(w, "host", h->parent);
+	str_or_null(w, "ip", h->ip);
+	kf_jw_key(w, "state");
+	kf_jw_str(w, kf_install_state_name(h->state));
+	kf_jw_key(w, "since");
+	kf_jw_int(w, h->since);
+	kf_jw_key(w, "netboot");
+	kf_jw_bool(w, h->netboot);
+	kf_jw_key(w, "power");
+	kf_jw_str(w, h->power < 0 ? NULL : h->power ? "on" : "off");
+	kf_jw_key(w, "drift_count");
+	kf_jw_int(w, h->drift_count);
+	kf_jw_key(w, "last_run");
+	if (h->report_time > 0) {
+		kf_jw_object(w);
+		kf_jw_key(w, "time");
+		kf_jw_int(w, h->report_time);
+		str_or_null(w, "command", h->command);
+		kf_jw_key(w, "exit_code");
+		if (h->exit_code >= 0)
+			kf_jw_int(w, h->exit_code);
+		else
+			kf_jw_null(w);
+		kf_jw_key(w, "changes");
+		kf_jw_int(w, h->changes);
+		kf_jw_end(w);
+	} else {
+		kf_jw_null(w);
+	}
+	str_or_null(w, "facts", h->facts);
+	kf_jw_end(w);
 }
 
 struct kf_json *kf_api_host_json(const struct kf_api_host *h)
 {
-	struct kf_json *o = kf_json_object();
-	kf_json_set(o, "name", kf_json_str(h->name));
-	kf_json_set(o, "kind", kf_json_str(kf_host_kind_name(h->kind)));
-	kf_json_set(o, "role", str_or_null(h->role));
-	kf_json_set(o, "host", str_or_null(h->parent));
-	kf_json_set(o, "ip", str_or_null(h->ip));
-	kf_json_set(o, "state", kf_json_str(kf_install_state_name(h->state)));
-	kf_json_set(o, "since", kf_json_int(h->since));
-	kf_json_set(o, "netboot", kf_json_bool(h->netboot));
-	kf_json_set(o, "power", h->power < 0 ? NULL : kf_json_str(h->power ? "on" : "off"));
-	kf_json_set(o, "drift_count", kf_json_int(h->drift_count));
-	struct kf_json *run = NULL;
-	if (h->report_time > 0) {
-		run = kf_json_object();
-		kf_json_set(run, "time", kf_json_int(h->report_time));
-		kf_json_set(run, "command", str_or_null(h->command));
-		kf_json_set(run, "exit_code", h->exit_code >= 0 ? kf_json_int(h->exit_code) : NULL);
-		kf_json_set(run, "changes", kf_json_int(h->changes));
-	}
-	kf_json_set(o, "last_run", run);
-	kf_json_set(o, "facts", str_or_null(h->facts));
+	struct kf_buf b = KF_BUF_INIT;
+	struct kf_jw w;
+	kf_jw_init(&w, &b);
+	kf_api_host_write(&w, h);
+	struct kf_json *o = NULL;
+	if (kf_json_parse_object(b.s, b.len, &o, NULL) < 0 || !o)
+		kf_die_oom(); /* the writer's own text: only memory can fail */
+	kf_buf_release(&b);
 	return o;
 }
 

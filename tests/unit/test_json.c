@@ -1,5 +1,5 @@
 /* Unit tests: the JSON adapter (lib/json.c): the three output styles and
- * reading one object. */
+ * reading one object, the streaming writer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,12 +107,97 @@ static void test_bounded_truncated(void **st)
 	assert_string_equal(kf_err_format(&e, 0, buf, sizeof(buf)), "unknown error");
 }
 
+/* The writer's strings are escaped as json-c escapes them: every byte
+ * from 1 to 255, and the controls, quote and backslash one by one. */
+static void test_writer_escaping(void **st)
+{
+	(void)st;
+	char all[256];
+	for (int i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = 0;
+	const char *cases[] = { all, "", "plain", "a\"b", "back\\slash", "tab\tnl\ncr\r", "\x01\x1f\x7f",
+				"\b\f", "a/b</script>", "caf\xc3\xa9" };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct kf_json *v = kf_json_array();
+		kf_json_push(v, kf_json_str(cases[i]));
+		char *want = kf_json_dump(v, KF_JSON_PLAIN);
+		kf_json_free(v);
+		struct kf_buf b = KF_BUF_INIT;
+		struct kf_jw w;
+		kf_jw_init(&w, &b);
+		kf_jw_array(&w);
+		kf_jw_str(&w, cases[i]);
+		kf_jw_end(&w);
+		assert_string_equal(b.s, want);
+		free(want);
+		kf_buf_release(&b);
+	}
+	struct kf_buf b = KF_BUF_INIT;
+	kf_json_quote(&b, "q\"\\\n\x02");
+	assert_string_equal(b.s, "\"q\\\"\\\\\\n\\u0002\"");
+	kf_buf_release(&b);
+}
+
+/* Commas, nesting, every kind of value; what it writes parses back. */
+static void test_writer_document(void **st)
+{
+	(void)st;
+	struct kf_buf b = KF_BUF_INIT, inner = KF_BUF_INIT;
+	struct kf_jw w, wi;
+	kf_jw_init(&wi, &inner);
+	kf_jw_array(&wi);
+	kf_jw_int(&wi, 1);
+	kf_jw_int(&wi, 2);
+	kf_jw_end(&wi);
+	kf_jw_init(&w, &b);
+	kf_jw_object(&w);
+	kf_jw_key(&w, "min");
+	kf_jw_int(&w, INT64_MIN);
+	kf_jw_key(&w, "max");
+	kf_jw_int(&w, INT64_MAX);
+	kf_jw_key(&w, "zero");
+	kf_jw_int(&w, 0);
+	kf_jw_key(&w, "a");
+	kf_jw_array(&w);
+	kf_jw_array(&w);
+	kf_jw_end(&w);
+	kf_jw_object(&w);
+	kf_jw_end(&w);
+	kf_jw_bool(&w, true);
+	kf_jw_bool(&w, false);
+	kf_jw_null(&w);
+	kf_jw_str(&w, NULL);
+	kf_jw_end(&w);
+	kf_jw_key(&w, "raw");
+	kf_jw_raw(&w, inner.s, inner.len);
+	struct kf_json *v = row("x", 7);
+	kf_jw_key(&w, "built");
+	kf_jw_value(&w, v);
+	kf_jw_key(&w, "none");
+	kf_jw_value(&w, NULL);
+	kf_jw_end(&w);
+	kf_json_free(v);
+	assert_string_equal(b.s, "{\"min\":-9223372036854775808,\"max\":9223372036854775807,\"zero\":0,"
+				 "\"a\":[[],{},true,false,null,null],\"raw\":[1,2],"
+				 "\"built\":{\"name\":\"x\",\"n\":7,\"none\":null},\"none\":null}");
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_json *o = NULL;
+	assert_int_equal(kf_json_parse_object(b.s, b.len, &o, &e), 0);
+	assert_int_equal(kf_json_get_int(kf_json_get_object(o, "built"), "n", 0), 7);
+	kf_json_free(o);
+	kf_buf_release(&b);
+	kf_buf_release(&inner);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_styles),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_bounded_truncated),
+		cmocka_unit_test(test_writer_escaping),
+		cmocka_unit_test(test_writer_document),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
