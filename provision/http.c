@@ -2,7 +2,7 @@
  * libmicrohttpd.  See http.h for the contract.  libmicrohttpd (and the TLS
  * stack it links) is opened when a server starts (lib/dl.h): the commands
  * that serve nothing start without it. */
-#include "provision/http.h"
+#include "provision/http_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,182 +41,9 @@ KF_DL_TABLE(MHD_FNS)
 static struct kf_dl libmhd = KF_DL("libmicrohttpd.so.12", "libmicrohttpd", "cannot serve HTTP",
 				   resolve);
 
-/* Status codes counted one by one in /metrics; others go to "other". */
-static const int counted_status[] = { 200, 204, 206, 304, 400, 403, 404, 405, 409,
-				      410, 413, 416, 429, 431, 500, 501, 503 };
-#define NSTATUS (KF_ARRAY_SIZE(counted_status) + 1)
-
-struct route_stats {
-	uint64_t by_status[NSTATUS];
-};
-
-/* Refusals before any handler, counted by reason in /metrics. */
-enum refusal {
-	REF_CLIENT_CONNS, /* one address holds too many connections */
-	REF_SLOW,         /* a request not complete within its deadline */
-	REF_HEADERS,      /* more header lines than allowed */
-	REF_BODY,         /* a body over the route's limit */
-	REF_PATH,         /* a path with "..", control characters, ... */
-	REF_HEAD,         /* the request line or headers refused by the parser */
-	REF_COUNT,
-};
-static const char *const refusal_name[REF_COUNT] = {
-	"client_connections", "slow_request", "too_many_headers", "body_too_large", "bad_path",
-	"bad_head",
-};
-
-/* Refusal log lines: at most LOG_BURST a second, the others counted and
- * said in the next line logged (a flood must not fill the disk). */
-#define LOG_BURST 20
-
-/* One worker thread: an MHD daemon with its own epoll loop and no
- * listening socket of its own; the acceptor hands it connections. */
-struct worker {
-	struct kf_httpd *h;
-	struct MHD_Daemon *d;
-	unsigned load; /* connections handed to it and not closed yet */
-};
-
-struct kf_httpd {
-	const struct kf_httpd_route *routes;
-	size_t nroutes;
-	void *ctx;
-	unsigned port;
-	int lfd;             /* the listening socket, the acceptor's */
-	struct worker *w;
-	unsigned nw;
-	unsigned per_worker; /* connections one worker takes at most */
-	pthread_t acceptor;
-	int accepting;       /* the acceptor thread was started */
-	int stopping;
-	struct route_stats *stats; /* nroutes + 1: the last is "unrouted" */
-	uint64_t bytes_sent;
-	uint64_t conns_open, conns_total, req_errors, req_timeouts;
-	uint64_t refused[REF_COUNT];
-	struct kf_guard *guard;
-	unsigned max_headers;
-	pthread_mutex_t log_lock;
-	time_t log_sec;
-	unsigned log_n, log_dropped;
-};
-
-struct kf_httpd_req {
-	struct kf_httpd *h;
-	struct MHD_Connection *c;
-	const char *method;
-	const char *path;
-	const struct kf_httpd_route *route; /* NULL: none matched */
-	const char *rest;
-	char *body;
-	size_t body_len;
-	int refused;   /* a 4xx was queued while the body was arriving */
-	int too_large; /* the body grew past the limit: 413 once it is read */
-	int answered;
-	int started;   /* on_request saw it (else MHD's parser refused it) */
-	int fd;        /* the connection's socket */
-	int busy;      /* told the guard: no deadline until the answer is sent */
-	struct kf_buf headers; /* added before the reply: "name\0value\0"... */
-	char peer[INET6_ADDRSTRLEN];
-};
-
 /* Files up to this size are read and sent from memory, larger ones with
  * sendfile. */
 #define SMALL_FILE (64 * 1024)
-
-/* ---- counters ---- */
-
-static void count(struct kf_httpd *h, const struct kf_httpd_route *route, int status,
-		  uint64_t bytes)
-{
-	size_t ri = route ? (size_t)(route - h->routes) : h->nroutes;
-	size_t si = NSTATUS - 1;
-	for (size_t i = 0; i < KF_ARRAY_SIZE(counted_status); i++)
-		if (counted_status[i] == status)
-			si = i;
-	__atomic_fetch_add(&h->stats[ri].by_status[si], 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&h->bytes_sent, bytes, __ATOMIC_RELAXED);
-}
-
-/* Counts one refusal and logs its line (WARN), within the log budget. */
-static void refusal(struct kf_httpd *h, enum refusal why, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void refusal(struct kf_httpd *h, enum refusal why, const char *fmt, ...)
-{
-	__atomic_fetch_add(&h->refused[why], 1, __ATOMIC_RELAXED);
-	time_t now = time(NULL);
-	unsigned dropped = 0;
-	pthread_mutex_lock(&h->log_lock);
-	if (now != h->log_sec) {
-		h->log_sec = now;
-		h->log_n = 0;
-	}
-	bool say = ++h->log_n <= LOG_BURST;
-	if (say) {
-		dropped = h->log_dropped;
-		h->log_dropped = 0;
-	} else {
-		h->log_dropped++;
-	}
-	pthread_mutex_unlock(&h->log_lock);
-	if (!say)
-		return;
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (dropped)
-		kf_log(KF_LOG_WARN, "http: %s (and %u refusals not logged before it)", msg, dropped);
-	else
-		kf_log(KF_LOG_WARN, "http: %s", msg);
-}
-
-void kf_httpd_metrics(struct kf_httpd *h, struct kf_buf *b)
-{
-	kf_buf_puts(b, "# HELP kickfleet_http_requests_total HTTP requests answered, by route and status\n"
-		       "# TYPE kickfleet_http_requests_total counter\n");
-	for (size_t r = 0; r <= h->nroutes; r++) {
-		const char *name = r < h->nroutes ? h->routes[r].name : "none";
-		for (size_t s = 0; s < NSTATUS; s++) {
-			uint64_t v = __atomic_load_n(&h->stats[r].by_status[s], __ATOMIC_RELAXED);
-			if (!v)
-				continue;
-			if (s < NSTATUS - 1)
-				kf_buf_printf(b, "kickfleet_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-					      name, counted_status[s], (unsigned long long)v);
-			else
-				kf_buf_printf(b, "kickfleet_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-					      name, (unsigned long long)v);
-		}
-	}
-	kf_buf_printf(b,
-		      "# HELP kickfleet_http_sent_bytes_total body bytes handed to clients\n"
-		      "# TYPE kickfleet_http_sent_bytes_total counter\n"
-		      "kickfleet_http_sent_bytes_total %llu\n"
-		      "# HELP kickfleet_http_workers worker threads serving connections\n"
-		      "# TYPE kickfleet_http_workers gauge\n"
-		      "kickfleet_http_workers %u\n"
-		      "# HELP kickfleet_http_connections open client connections\n"
-		      "# TYPE kickfleet_http_connections gauge\n"
-		      "kickfleet_http_connections %llu\n"
-		      "# HELP kickfleet_http_connections_total client connections accepted\n"
-		      "# TYPE kickfleet_http_connections_total counter\n"
-		      "kickfleet_http_connections_total %llu\n"
-		      "# HELP kickfleet_http_aborted_total requests ended by an error or a timeout\n"
-		      "# TYPE kickfleet_http_aborted_total counter\n"
-		      "kickfleet_http_aborted_total{reason=\"error\"} %llu\n"
-		      "kickfleet_http_aborted_total{reason=\"timeout\"} %llu\n",
-		      (unsigned long long)__atomic_load_n(&h->bytes_sent, __ATOMIC_RELAXED), h->nw,
-		      (unsigned long long)__atomic_load_n(&h->conns_open, __ATOMIC_RELAXED),
-		      (unsigned long long)__atomic_load_n(&h->conns_total, __ATOMIC_RELAXED),
-		      (unsigned long long)__atomic_load_n(&h->req_errors, __ATOMIC_RELAXED),
-		      (unsigned long long)__atomic_load_n(&h->req_timeouts, __ATOMIC_RELAXED));
-	kf_buf_puts(b, "# HELP kickfleet_http_refused_total requests and connections refused before any handler, by reason\n"
-		       "# TYPE kickfleet_http_refused_total counter\n");
-	for (int i = 0; i < REF_COUNT; i++)
-		kf_buf_printf(b, "kickfleet_http_refused_total{reason=\"%s\"} %llu\n", refusal_name[i],
-			      (unsigned long long)__atomic_load_n(&h->refused[i], __ATOMIC_RELAXED));
-}
 
 /* ---- answers ---- */
 
@@ -231,7 +58,7 @@ static int queue(struct kf_httpd_req *rq, int status, struct MHD_Response *resp,
 		rq->busy = 1;
 		kf_guard_busy(rq->h->guard, rq->fd);
 	}
-	count(rq->h, rq->route, status, bytes);
+	kf_httpd_count(rq->h, rq->route, status, bytes);
 	/* with -v, an access log: every answer (the path carries no query, so
 	 * no token is logged) */
 	kf_log(KF_LOG_DEBUG, "http: %d %s %s from %s (%llu bytes)", status, rq->method, rq->path,
@@ -444,56 +271,6 @@ void kf_httpd_stream_close(struct kf_httpd_stream *s)
 	stream_unref(s);
 }
 
-/* Parses one "bytes=A-B" / "bytes=A-" / "bytes=-N" range against size.
- * Returns 1 with [*off, *off + *len) for a satisfiable range, 0 to send the
- * whole file (absent, malformed or several ranges), -1 unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
-{
-	if (!h || strncmp(h, "bytes=", 6))
-		return 0;
-	h += 6;
-	if (strchr(h, ','))
-		return 0;
-	char *end;
-	if (*h == '-') {
-		if (h[1] < '0' || h[1] > '9')
-			return 0;
-		errno = 0;
-		unsigned long long n = strtoull(h + 1, &end, 10);
-		if (errno || *end)
-			return 0;
-		if (n == 0 || size == 0)
-			return -1;
-		if (n > size)
-			n = size;
-		*off = size - n;
-		*len = n;
-		return 1;
-	}
-	if (*h < '0' || *h > '9')
-		return 0;
-	errno = 0;
-	unsigned long long a = strtoull(h, &end, 10);
-	if (errno || *end != '-')
-		return 0;
-	unsigned long long b = size ? size - 1 : 0;
-	if (end[1]) {
-		char *end2;
-		if (end[1] < '0' || end[1] > '9')
-			return 0;
-		b = strtoull(end + 1, &end2, 10);
-		if (errno || *end2 || b < a)
-			return 0;
-		if (b >= size)
-			b = size - 1;
-	}
-	if (a >= size)
-		return -1;
-	*off = a;
-	*len = b - a + 1;
-	return 1;
-}
-
 int kf_httpd_reply_fd(struct kf_httpd_req *rq, int fd, const char *ctype)
 {
 	struct stat sb;
@@ -508,7 +285,7 @@ int kf_httpd_reply_fd_span(struct kf_httpd_req *rq, int fd, uint64_t base, uint6
 			   const char *ctype)
 {
 	uint64_t off = 0, len = size;
-	int rr = parse_range(kf_httpd_header(rq, MHD_HTTP_HEADER_RANGE), size, &off, &len);
+	int rr = kf_httpd_parse_range(kf_httpd_header(rq, MHD_HTTP_HEADER_RANGE), size, &off, &len);
 	if (rr < 0) {
 		close(fd);
 		char cr[64];
@@ -649,22 +426,6 @@ static const struct kf_httpd_route *match(struct kf_httpd *h, const char *path, 
 	return NULL;
 }
 
-const char *kf_httpd_shown(const char *s, char *buf, size_t len)
-{
-	size_t o = 0;
-	for (; *s && o + 5 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c >= 0x7f || c == '\\')
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	if (*s && o + 4 <= len)
-		memcpy(buf + o, "...", 3), o += 3;
-	buf[o < len ? o : len - 1] = 0;
-	return buf;
-}
-
 /* Paths reach handlers only when absolute, free of control characters and
  * of "." / ".." segments. */
 static int url_ok(const char *path)
@@ -723,7 +484,7 @@ static struct kf_httpd_req *req_new(struct kf_httpd *h, struct MHD_Connection *c
 /* 413 for a body over the route's limit, with a log line. */
 static void too_large(struct kf_httpd_req *rq)
 {
-	refusal(rq->h, REF_BODY, "413 %s %s from %s: body too large (at most %zu bytes)",
+	kf_httpd_refusal(rq->h, REF_BODY, "413 %s %s from %s: body too large (at most %zu bytes)",
 		kf_httpd_method(rq), kf_httpd_path(rq), kf_httpd_peer(rq), rq->route->max_body);
 	/* the rest of the body is not read: the connection ends with the answer */
 	kf_httpd_add_header(rq, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -736,13 +497,13 @@ static int screen(struct kf_httpd_req *rq)
 	rq->route = match(h, rq->path, &rq->rest); /* first: its error format */
 	if (!url_ok(rq->path)) {
 		char shown[96];
-		refusal(h, REF_PATH, "400 %s %s from %s: bad path (\"..\", \".\", control characters or backslashes)",
+		kf_httpd_refusal(h, REF_PATH, "400 %s %s from %s: bad path (\"..\", \".\", control characters or backslashes)",
 			rq->method, kf_httpd_shown(rq->path, shown, sizeof(shown)), rq->peer);
 		return kf_httpd_reply_error(rq, 400, "bad path"), 1;
 	}
 	int nh = lib.MHD_get_connection_values(rq->c, MHD_HEADER_KIND, NULL, NULL);
 	if (h->max_headers && nh > (int)h->max_headers) {
-		refusal(h, REF_HEADERS, "431 %s %s from %s: %d header lines (at most %u)", rq->method,
+		kf_httpd_refusal(h, REF_HEADERS, "431 %s %s from %s: %d header lines (at most %u)", rq->method,
 			rq->path, rq->peer, nh, h->max_headers);
 		return kf_httpd_reply_error(rq, 431, "too many header lines (at most %u)", h->max_headers), 1;
 	}
@@ -760,7 +521,7 @@ static int screen(struct kf_httpd_req *rq)
 	if (te && strcasecmp(te, "chunked")) {
 		/* else MHD waits for a body it cannot delimit until the timeout */
 		char shown[64];
-		refusal(h, REF_HEAD, "501 %s %s from %s: transfer coding \"%s\" (only chunked)",
+		kf_httpd_refusal(h, REF_HEAD, "501 %s %s from %s: transfer coding \"%s\" (only chunked)",
 			rq->method, rq->path, rq->peer, kf_httpd_shown(te, shown, sizeof(shown)));
 		kf_httpd_add_header(rq, MHD_HTTP_HEADER_CONNECTION, "close");
 		return kf_httpd_reply_text(rq, 501, "unsupported transfer coding"), 1;
@@ -851,7 +612,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		 toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
 		__atomic_fetch_add(&h->req_errors, 1, __ATOMIC_RELAXED);
 	if (rq && !rq->started && toe == MHD_REQUEST_TERMINATED_WITH_ERROR)
-		refusal(h, REF_HEAD, "refused a request from %s: its headers are malformed or over the limits",
+		kf_httpd_refusal(h, REF_HEAD, "refused a request from %s: its headers are malformed or over the limits",
 			rq->peer);
 	if (rq && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		kf_guard_idle(h->guard, rq->fd);
@@ -969,7 +730,7 @@ static struct worker *least_loaded(struct kf_httpd *h)
  * memory) stays counted: only the balance suffers. */
 static void reaped(void *arg, const char *peer)
 {
-	refusal(arg, REF_SLOW, "closed a connection from %s: request not complete in time (slow client)",
+	kf_httpd_refusal(arg, REF_SLOW, "closed a connection from %s: request not complete in time (slow client)",
 		peer);
 }
 
@@ -983,7 +744,7 @@ static void refuse_client(struct kf_httpd *h, int fd, const struct sockaddr *sa)
 				  "too many connections from this address\n";
 	char peer[INET6_ADDRSTRLEN];
 	kf_guard_peer(sa, peer, sizeof(peer));
-	refusal(h, REF_CLIENT_CONNS, "503 to %s: too many connections from this address", peer);
+	kf_httpd_refusal(h, REF_CLIENT_CONNS, "503 to %s: too many connections from this address", peer);
 	ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;
 	close(fd);

@@ -1,6 +1,7 @@
-/* Files beneath a served root, without libmicrohttpd: the part of the
- * HTTP server (http.h) that opens what the static routes send. */
-#include "provision/http.h"
+/* Files beneath a served root, Range headers and printable paths, without
+ * libmicrohttpd: the part of the HTTP server (http.h) that opens what the
+ * static routes send. */
+#include "provision/http_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,3 +120,68 @@ const char *kf_httpd_ctype(const char *name)
 	return "application/octet-stream";
 }
 
+/* Parses one "bytes=A-B" / "bytes=A-" / "bytes=-N" range against size.
+ * Returns 1 with [*off, *off + *len) for a satisfiable range, 0 to send the
+ * whole file (absent, malformed or several ranges), -1 unsatisfiable. */
+int kf_httpd_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+{
+	if (!h || strncmp(h, "bytes=", 6))
+		return 0;
+	h += 6;
+	if (strchr(h, ','))
+		return 0;
+	char *end;
+	if (*h == '-') {
+		if (h[1] < '0' || h[1] > '9')
+			return 0;
+		errno = 0;
+		unsigned long long n = strtoull(h + 1, &end, 10);
+		if (errno || *end)
+			return 0;
+		if (n == 0 || size == 0)
+			return -1;
+		if (n > size)
+			n = size;
+		*off = size - n;
+		*len = n;
+		return 1;
+	}
+	if (*h < '0' || *h > '9')
+		return 0;
+	errno = 0;
+	unsigned long long a = strtoull(h, &end, 10);
+	if (errno || *end != '-')
+		return 0;
+	unsigned long long b = size ? size - 1 : 0;
+	if (end[1]) {
+		char *end2;
+		if (end[1] < '0' || end[1] > '9')
+			return 0;
+		b = strtoull(end + 1, &end2, 10);
+		if (errno || *end2 || b < a)
+			return 0;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a >= size)
+		return -1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+const char *kf_httpd_shown(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (; *s && o + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	if (*s && o + 4 <= len)
+		memcpy(buf + o, "...", 3), o += 3;
+	buf[o < len ? o : len - 1] = 0;
+	return buf;
+}
