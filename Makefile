@@ -34,7 +34,7 @@ CPPFLAGS += -D_GNU_SOURCE -Ilib -I. -DKF_DATADIR='"$(DATADIR)"'
 # (libvirt + libxml2 for guests, json-c for reports and callbacks).
 LIB_PKGS   := yaml-0.1 libvirt libxml-2.0 json-c
 AGENT_PKGS := $(LIB_PKGS) libcurl numa libnl-3.0 libnl-route-3.0
-PROV_PKGS  := $(LIB_PKGS) libmicrohttpd sqlite3 libarchive nettle libfreeipmi
+PROV_PKGS  := $(LIB_PKGS) libmicrohttpd sqlite3 libarchive nettle libfreeipmi libpq
 ALL_PKGS   := $(sort $(LIB_PKGS) $(AGENT_PKGS) $(PROV_PKGS))
 
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
@@ -56,12 +56,13 @@ obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 # Opened at first use (dlopen, lib/dl.h), not linked: libvirt and libxml2
 # (lib/virt.c, lib/domxml.c), libarchive (provision/distro_media.c, for ISO
 # images only), libmicrohttpd (provision/http.c, for serve and up),
-# libfreeipmi (provision/ipmi.c, for power and reinstall), the
+# libfreeipmi (provision/ipmi.c, for power and reinstall), libpq
+# (provision/state_pg.c, for a PostgreSQL state store only), the
 # agent's libcurl and libnuma (agent/http.c,
 # agent/host_numa.c; the dlopened libnuma calls the agent's numa_warn and
 # numa_error, hence exported).  Their headers are still needed; the unit
 # tests link everything.
-LAZY_PKGS  := libvirt libxml-2.0 libarchive libmicrohttpd libfreeipmi
+LAZY_PKGS  := libvirt libxml-2.0 libarchive libmicrohttpd libfreeipmi libpq
 # The agent runs on the installed hosts, which need not have the libraries
 # it must have: those are linked statically (their .a from the -dev
 # packages), so it needs only glibc (2.34 or later: EL9, Debian 12) and

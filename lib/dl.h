@@ -3,8 +3,9 @@
  * does not need it.  Used by the adapters of libcurl (agent/http.c),
  * libvirt (lib/virt.c), libxml2 (lib/domxml.c), libnuma
  * (agent/host_numa.c), libarchive (provision/distro_media.c),
- * libmicrohttpd (provision/http.c) and libfreeipmi (provision/ipmi.c);
- * each stays the one file that talks to its library.
+ * libpq (provision/state_pg.c), libmicrohttpd (provision/http.c) and
+ * libfreeipmi (provision/ipmi.c); each stays the one file that talks to
+ * its library.
  *
  * The adapter lists the functions it calls in an X-macro; KF_DL_TABLE
  * makes of it the table `lib`, each pointer declared with the library

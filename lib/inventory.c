@@ -206,6 +206,8 @@ SCHEMA(iguest_schema, "guest", struct kf_i_guest, .fields = guest_fields);
 static const struct kf_field inv_fields[] = {
 	FLD(S, "provisioner", KF_T_STRUCT, provisioner, .sub = &prov_schema, .flags = KF_F_REQUIRED,
 	    .doc = "the provisioner's network and directories"),
+	FLD(S, "state", KF_T_STRUCT, state, .sub = &kf_state_section_schema,
+	    .doc = "where the provisioner keeps its state: SQLite (default) or PostgreSQL"),
 	FLD(S, "distros", KF_T_DICT, distros, .sub = &distro_schema, .doc = "what can be installed"),
 	FLD(S, "distros_dir", KF_T_STR, distros_dir,
 	    .doc = "directory of distro files, NAME.yaml each (default distros.d beside the fleet file, if it exists)"),
@@ -633,6 +635,7 @@ static int finish_load(struct kf_inventory **out, struct kf_doc *doc, const char
 		check_addresses(inv, e);
 		check_refs(inv, e);
 		kf_inventory_check_power(inv, e);
+		kf_inventory_check_state(inv, e);
 	}
 	if (e->n > before) {
 		kf_inventory_free(inv);

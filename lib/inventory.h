@@ -137,9 +137,19 @@ struct kf_i_guest {
 	struct kf_i_power *power; /* NULL: libvirt on its host, implied */
 };
 
+enum kf_state_backend { KF_STATE_SQLITE, KF_STATE_POSTGRESQL };
+
+/* Where the provisioner keeps its state (lib/inventory_state.c). */
+struct kf_i_state {
+	KF_NODE_HDR;
+	int backend;          /* enum kf_state_backend */
+	const char *dsn_file; /* postgresql: the file holding the connection string */
+};
+
 struct kf_inventory {
 	KF_NODE_HDR;
 	struct kf_i_provisioner *provisioner;
+	struct kf_i_state *state; /* NULL: SQLite in state_dir */
 	struct kf_list distros; /* of struct kf_i_distro, fleet.yaml's then distros.d's */
 	const char *distros_dir; /* one distro per NAME.yaml, default distros.d if present */
 	struct kf_list roles;   /* of struct kf_i_role */
@@ -188,6 +198,23 @@ void kf_power_cfg_release(struct kf_power_cfg *c);
  * complete settings after defaults, password files present and readable by
  * their owner only. */
 void kf_inventory_check_power(struct kf_inventory *inv, struct kf_err *e);
+
+/* A file named in the inventory (rel, relative to the fleet file) resolved
+ * to a path (malloc'd). */
+char *kf_inventory_secret_path(const struct kf_inventory *inv, const char *rel);
+/* A secret file (password, connection string) must exist, be a regular
+ * file and be readable by its owner only; errors at obj's key, naming
+ * what ("state: dsn_file"). */
+void kf_inventory_check_secret(const struct kf_inventory *inv, const void *obj, const char *key,
+			       const char *rel, const char *what, struct kf_err *e);
+
+extern const struct kf_schema kf_state_section_schema;
+/* The state section's checks (run by kf_inventory_load): dsn_file with
+ * postgresql only, present and readable by its owner only. */
+void kf_inventory_check_state(struct kf_inventory *inv, struct kf_err *e);
+/* "postgresql:PATH" (the DSN file resolved) for kf_state_open, or NULL
+ * when the state is SQLite in state_dir. */
+char *kf_inventory_state_location(const struct kf_inventory *inv);
 
 /* Loads fleet.yaml, its roles' profiles, and runs every cross-check.
  * Returns 0 with *out (free with kf_inventory_free) or a negative errno

@@ -42,11 +42,27 @@ static const struct kf_field power_fields[] = {
 const struct kf_schema kf_power_schema = { .name = "power", .size = sizeof(struct kf_i_power),
 					   .fields = power_fields };
 
-static char *resolve_path(const struct kf_inventory *inv, const char *rel)
+char *kf_inventory_secret_path(const struct kf_inventory *inv, const char *rel)
 {
 	if (rel[0] == '/' || !inv->dir || !strcmp(inv->dir, "."))
 		return kf_xstrdup(rel);
 	return kf_xasprintf("%s/%s", inv->dir, rel);
+}
+
+void kf_inventory_check_secret(const struct kf_inventory *inv, const void *obj, const char *key,
+			       const char *rel, const char *what, struct kf_err *e)
+{
+	char *path = kf_inventory_secret_path(inv, rel);
+	const struct kf_mark *m = kf_mark_of(obj, key);
+	struct stat st;
+	if (stat(path, &st) < 0)
+		kf_errf(e, m, "%s %s: %s", what, path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		kf_errf(e, m, "%s %s is not a regular file", what, path);
+	else if (st.st_mode & 077)
+		kf_errf(e, m, "%s %s is readable by group or others (mode %04o): chmod 600 it", what,
+			path, (unsigned)(st.st_mode & 07777));
+	free(path);
 }
 
 /* A password file must exist, be a regular file and be readable by its
@@ -56,17 +72,9 @@ static void check_password_file(const struct kf_inventory *inv, const struct kf_
 {
 	if (!p || !p->password_file)
 		return;
-	char *path = resolve_path(inv, p->password_file);
-	const struct kf_mark *m = kf_mark_of(p, "password_file");
-	struct stat st;
-	if (stat(path, &st) < 0)
-		kf_errf(e, m, "%s: power password_file %s: %s", who, path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		kf_errf(e, m, "%s: power password_file %s is not a regular file", who, path);
-	else if (st.st_mode & 077)
-		kf_errf(e, m, "%s: power password_file %s is readable by group or others (mode %04o): "
-			"chmod 600 it", who, path, (unsigned)(st.st_mode & 07777));
-	free(path);
+	char *what = kf_xasprintf("%s: power password_file", who);
+	kf_inventory_check_secret(inv, p, "password_file", p->password_file, what, e);
+	free(what);
 }
 
 static void check_host_power(const struct kf_inventory *inv, const struct kf_i_host *h,
@@ -154,7 +162,7 @@ static void resolve_ipmi(const struct kf_inventory *inv, const struct kf_i_power
 	c->address = p->address;
 	c->port = (int)(p->port != KF_UNSET ? p->port : d && d->port != KF_UNSET ? d->port : IPMI_PORT);
 	c->user = p->user ? p->user : d ? d->user : NULL;
-	c->password_file = pwf ? resolve_path(inv, pwf) : NULL;
+	c->password_file = pwf ? kf_inventory_secret_path(inv, pwf) : NULL;
 	c->interface = p->interface >= 0 ? p->interface : d && d->interface >= 0 ? d->interface
 										   : KF_IPMI_LANPLUS;
 	c->cipher_suite = (int)(p->cipher_suite != KF_UNSET ? p->cipher_suite

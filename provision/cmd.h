@@ -34,5 +34,7 @@ int kf_status_follow(struct kf_state *st, char *const *names, size_t n, double i
 		     int timeout_s, struct kf_err *e);
 /* provision/cmd_enlist.c */
 int cmd_enlist(int argc, char **argv);
+/* provision/cmd_state.c */
+int cmd_state(int argc, char **argv);
 
 #endif

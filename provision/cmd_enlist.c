@@ -186,7 +186,7 @@ static int check_discovered(const struct kf_inventory *inv, const struct enlist 
 	size_t n = 0;
 	int r = 0;
 	bool found = false;
-	if (access(db, R_OK) == 0) {
+	if (kf_state_exists(db)) {
 		if ((r = kf_state_open(st, db, e)) < 0 || (r = kf_state_list_discovered(*st, &v, &n, e)) < 0)
 			goto out;
 		for (size_t i = 0; i < n && !found; i++)

@@ -53,7 +53,7 @@ static int open_state(const struct common *c, struct kf_state **st, struct kf_er
 	if (r < 0)
 		return r;
 	char *db = kf_render_state_path(inv, c->outdir);
-	if (access(db, R_OK) < 0)
+	if (!kf_state_exists(db))
 		r = kf_errc(e, -ENOENT, NULL, "no state at %s (run kickfleet render or serve first)", db);
 	else
 		r = kf_state_open(st, db, e);

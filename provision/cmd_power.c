@@ -114,14 +114,15 @@ int kf_power_cli_opt(struct kf_power_cli *p, int c, const char *arg)
 }
 
 /* The results into the state store, when the fleet's state directory
- * exists. */
+ * exists (or it is a shared store). */
 static int record(const struct kf_power_cli *p, const struct kf_inventory *inv,
 		  const struct kf_power_job *v, size_t n, struct kf_err *e)
 {
 	char *db = kf_render_state_path(inv, p->outdir), *dir = kf_xstrdup(db);
 	struct kf_state *st = NULL;
 	int r = 0;
-	if (access(dirname(dir), W_OK) == 0 && (r = kf_state_open(&st, db, e)) == 0)
+	if ((kf_state_shared(db) || access(dirname(dir), W_OK) == 0) &&
+	    (r = kf_state_open(&st, db, e)) == 0)
 		for (size_t i = 0; i < n && r == 0; i++)
 			r = kf_state_set_power(st, v[i].cfg.name, v[i].power,
 					       kf_power_action_name(v[i].action), v[i].error, e);

@@ -365,7 +365,7 @@ static int open_state(const struct status_opts *o, struct kf_state **st, struct 
 	if (r < 0)
 		goto out;
 	db = kf_render_state_path(*inv, o->outdir);
-	if (access(db, R_OK) < 0)
+	if (!kf_state_exists(db))
 		r = kf_errf(e, NULL, "status: no state at %s (run kickfleet render or serve first)", db);
 	else
 		r = kf_state_open(st, db, e);

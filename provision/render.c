@@ -69,7 +69,9 @@ static void paths_init(struct paths *p, const struct kf_inventory *inv, const ch
 		p->root[KF_ROOT_HTTP] = kf_xstrdup(pr->http_root ? pr->http_root : "/var/lib/kickfleet/http");
 	}
 	p->root[KF_ROOT_DNSMASQ] = kf_xasprintf("%s/dnsmasq", p->state_dir);
-	p->db = kf_xasprintf("%s/state.db", p->state_dir);
+	p->db = kf_inventory_state_location(inv);
+	if (!p->db)
+		p->db = kf_xasprintf("%s/state.db", p->state_dir);
 	p->lock = kf_xasprintf("%s/render.lock", p->state_dir);
 	p->base = kf_render_base_url(inv);
 }
@@ -107,6 +109,12 @@ static void shared_digest(struct rctx *c)
 	struct kf_hash h;
 	kf_hash_init(&h);
 	kf_hash_str(&h, RENDER_VERSION);
+	/* a shared store's digests are of several trees: this one's must
+	 * differ from another instance's, or its files would be taken as
+	 * current where they were never written */
+	if (kf_state_shared(c->p.db))
+		for (int i = 0; i < KF_ROOT_COUNT; i++)
+			kf_hash_str(&h, c->p.root[i]);
 	kf_hash_str(&h, c->p.base);
 	kf_hash_str(&h, p->address);
 	kf_hash_str(&h, p->subnet);
@@ -593,7 +601,7 @@ static int store_begin(struct rctx *c, struct kf_state *st, struct kf_err *e)
 	int r = take_lock(&c->p, c->o->dry_run, &c->lockfd, e);
 	if (r < 0)
 		return r;
-	if (!st && !(c->o->dry_run && access(c->p.db, F_OK) < 0) &&
+	if (!st && !(c->o->dry_run && !kf_state_exists(c->p.db)) &&
 	    (r = kf_state_open(&c->own, c->p.db, e)) < 0)
 		return r;
 	c->st = st ? st : c->own;

@@ -72,7 +72,8 @@ int kf_render_packages_find(char **dir, struct kf_err *e);
 int kf_render_packages_place(const char *pkgdir, const char *http_root, bool dry_run,
 			     size_t *placed, struct kf_err *e);
 
-/* Where the state store of an inventory lives (malloc'd):
+/* Where the state store of an inventory lives (malloc'd), for
+ * kf_state_open: "postgresql:DSN_FILE" when its state: says so, else
  * OUTDIR/state.db or STATE_DIR/state.db. */
 char *kf_render_state_path(const struct kf_inventory *inv, const char *outdir);
 

@@ -80,6 +80,7 @@ struct kf_serve {
 	struct kf_rate *rate[3];    /* enum kf_serve_limit */
 	uint64_t rate_refused[3];
 	struct kf_api *api;   /* /api/ and /ui/ */
+	struct kf_serve_watch *watch; /* other instances' changes (PostgreSQL) */
 };
 
 static const struct {
@@ -391,13 +392,14 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 
 /* ---- re-render after a state change ---- */
 
-int kf_serve_rerender(struct kf_serve *s, const struct kf_inventory *inv, const char *host)
+static int rerender(struct kf_serve *s, const struct kf_inventory *inv, const char *host,
+		    bool force)
 {
 	if (!s->render)
 		return 0;
 	bool hup = false;
 	struct kf_err e = KF_ERR_INIT;
-	int r = s->render(s, inv, host, &hup, &e);
+	int r = s->render(s, inv, host, force, &hup, &e);
 	if (r < 0) {
 		kf_log(KF_LOG_ERR, "serve: cannot re-render boot files of %s", host);
 		kf_err_print(&e, stderr);
@@ -410,6 +412,16 @@ int kf_serve_rerender(struct kf_serve *s, const struct kf_inventory *inv, const 
 	}
 	kf_err_release(&e);
 	return r;
+}
+
+int kf_serve_rerender(struct kf_serve *s, const struct kf_inventory *inv, const char *host)
+{
+	return rerender(s, inv, host, false);
+}
+
+int kf_serve_rerender_forced(struct kf_serve *s, const struct kf_inventory *inv, const char *host)
+{
+	return rerender(s, inv, host, true);
 }
 
 /* ---- handlers ---- */
@@ -799,7 +811,9 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 		       : o->outdir  ? kf_xasprintf("%s/tftp", o->outdir)
 				    : kf_xstrdup(pv->tftp_root);
 	s->agent_path = o->agent_path ? kf_xstrdup(o->agent_path) : default_agent_path();
-	s->state_path = kf_xasprintf("%s/state.db", s->state_dir);
+	s->state_path = kf_inventory_state_location(inv);
+	if (!s->state_path)
+		s->state_path = kf_xasprintf("%s/state.db", s->state_dir);
 	s->wal_path = kf_xasprintf("%s/state.db-wal", s->state_dir);
 	snprintf(s->addr, sizeof(s->addr), "%s", o->listen_addr ? o->listen_addr : pv->address);
 	unsigned port = o->port_set ? o->listen_port : (unsigned)pv->http_port;
@@ -818,6 +832,8 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 		goto fail;
 	if (r > 0)
 		kf_log(KF_LOG_INFO, "serve: registered %d new hosts in %s", r, s->state_path);
+	if ((r = kf_serve_watch_start(s, s->state_path, &s->watch, e)) < 0)
+		goto fail;
 	if ((r = kf_api_start(&s->api, s, o->api_tokens, e)) < 0)
 		goto fail;
 	raise_nofile();
@@ -847,6 +863,7 @@ void kf_serve_free(struct kf_serve *s)
 {
 	if (!s)
 		return;
+	kf_serve_watch_stop(s->watch);
 	kf_api_halt(s->api);
 	kf_httpd_stop(s->http);
 	kf_api_stop(s->api);

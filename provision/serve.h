@@ -22,10 +22,12 @@
 struct kf_serve;
 
 /* Re-renders one host's boot files after a state change (installed, or
- * marked for reinstall); sets *need_hup when dnsmasq must re-read its
- * files.  Returns 0 or a negative errno with a message in e. */
+ * marked for reinstall), whatever its digest says when force is set (a
+ * change another instance made: the digest in a shared store is that
+ * instance's); sets *need_hup when dnsmasq must re-read its files.
+ * Returns 0 or a negative errno with a message in e. */
 typedef int (*kf_serve_render_fn)(struct kf_serve *s, const struct kf_inventory *inv,
-				  const char *host, bool *need_hup, struct kf_err *e);
+				  const char *host, bool force, bool *need_hup, struct kf_err *e);
 
 struct kf_serve_opts {
 	const char *listen_addr;  /* NULL: the inventory's provisioner.address */
@@ -81,7 +83,7 @@ const char *kf_serve_outdir(const struct kf_serve *s);
 /* The render hook for kickfleet's own renderer (serve_render.c):
  * kf_render_host() with the server's state connection and outdir. */
 int kf_serve_render_default(struct kf_serve *s, const struct kf_inventory *inv, const char *host,
-			    bool *need_hup, struct kf_err *e);
+			    bool force, bool *need_hup, struct kf_err *e);
 
 /* ---- used by the route files (serve_*.c, callbacks.c) ---- */
 
@@ -121,6 +123,18 @@ bool kf_serve_name_ok(const char *name);
 /* Re-renders host's boot files (render hook) and signals dnsmasq when
  * asked; errors are logged, never fatal to the request. */
 int kf_serve_rerender(struct kf_serve *s, const struct kf_inventory *inv, const char *host);
+/* The same whatever the host's digest says (a change another instance
+ * made). */
+int kf_serve_rerender_forced(struct kf_serve *s, const struct kf_inventory *inv, const char *host);
+
+/* The thread that hears other instances' changes in a shared store
+ * (provision/serve_watch.c): started by kf_serve_start when the store at
+ * where sends notices (PostgreSQL; *out stays NULL for SQLite), stopped
+ * by kf_serve_free. */
+struct kf_serve_watch;
+int kf_serve_watch_start(struct kf_serve *s, const char *where, struct kf_serve_watch **out,
+			 struct kf_err *e);
+void kf_serve_watch_stop(struct kf_serve_watch *w);
 
 /* Composes the profile served to host (serve_profile.c): its role's
  * profile; for a KVM host, its inventory guests merged with their roles'

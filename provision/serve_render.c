@@ -6,9 +6,9 @@
 #include "provision/serve.h"
 
 int kf_serve_render_default(struct kf_serve *s, const struct kf_inventory *inv, const char *host,
-			    bool *need_hup, struct kf_err *e)
+			    bool force, bool *need_hup, struct kf_err *e)
 {
-	struct kf_render_opts ro = { .outdir = kf_serve_outdir(s) };
+	struct kf_render_opts ro = { .outdir = kf_serve_outdir(s), .force = force };
 	struct kf_state *st = kf_serve_state(s, e);
 	if (!st)
 		return -EIO;

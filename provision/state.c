@@ -9,12 +9,14 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
 /* Tried in order: the first that accepts the location opens it. */
 static const struct kf_state_ops *const backends[] = {
-	&kf_state_sqlite, /* any path: last */
+	&kf_state_postgresql, /* postgresql:DSN_FILE */
+	&kf_state_sqlite,     /* any path: last */
 };
 
 static const char *const state_names[KF_ST_COUNT] = {
@@ -62,10 +64,51 @@ int kf_state_open(struct kf_state **out, const char *path, struct kf_err *e)
 	return kf_errc(e, -EPROTONOSUPPORT, NULL, "state %s: no backend for this location", path);
 }
 
+bool kf_state_shared(const char *where)
+{
+	for (size_t i = 0; i < KF_ARRAY_SIZE(backends); i++)
+		if (backends[i]->accepts(where))
+			return backends[i]->shared;
+	return false;
+}
+
+bool kf_state_exists(const char *where)
+{
+	return kf_state_shared(where) || access(where, R_OK) == 0;
+}
+
 void kf_state_close(struct kf_state *st)
 {
 	if (st)
 		st->ops->close(st);
+}
+
+const char *kf_state_backend(const struct kf_state *st)
+{
+	return st->ops->name;
+}
+
+void kf_state_schema(const struct kf_state *st, int *was, int *now)
+{
+	*was = st->schema_from;
+	*now = (int)kf_state_nmigrations;
+}
+
+int kf_state_watch(struct kf_state *st, struct kf_err *e)
+{
+	if (!st->ops->watch)
+		return kf_errc(e, -EOPNOTSUPP, NULL, "state: the %s backend sends no change notices",
+			       st->ops->name);
+	return st->ops->watch(st, e);
+}
+
+int kf_state_changes(struct kf_state *st, void (*fn)(void *ctx, const char *host), void *ctx,
+		     struct kf_err *e)
+{
+	if (!st->ops->changes)
+		return kf_errc(e, -EOPNOTSUPP, NULL, "state: the %s backend sends no change notices",
+			       st->ops->name);
+	return st->ops->changes(st, fn, ctx, e);
 }
 
 int kf_state_begin(struct kf_state *st, struct kf_err *e)
@@ -310,6 +353,79 @@ void kf_events_free(struct kf_event *v, size_t n)
 		free(v[i].detail);
 	}
 	free(v);
+}
+
+/* ---- for backends ---- */
+
+void kf_state_macs_split(const char *t, struct kf_host_rec *h)
+{
+	size_t len = t ? strlen(t) : 0, n = 0;
+	for (size_t k = 0; k < len; k++)
+		n += t[k] == ',';
+	n += len > 0;
+	const char **v = kf_xmalloc(n * sizeof(*v) + len + 1);
+	char *pool = memcpy((char *)(v + n), t ? t : "", len + 1);
+	h->nmacs = 0;
+	for (char *p = pool; len && p;) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma++ = 0;
+		if (*p)
+			v[h->nmacs++] = p;
+		p = comma;
+	}
+	h->macs = v;
+}
+
+void kf_state_macs_join(const struct kf_host_rec *h, struct kf_buf *b)
+{
+	for (size_t i = 0; i < h->nmacs; i++)
+		kf_buf_printf(b, "%s%s", i ? "," : "", h->macs[i]);
+}
+
+static void copy_hex(char *dst, size_t len, const char *src)
+{
+	size_t n = src ? strnlen(src, len - 1) : 0; /* as snprintf "%s" */
+	memcpy(dst, src ? src : "", n);
+	dst[n] = 0;
+}
+
+void kf_digests_add(struct kf_digests_acc *a, const char *name, int netboot, const char *token,
+		    const char *digest)
+{
+	if (a->len == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 256;
+		a->v = kf_xrealloc(a->v, a->cap * sizeof(*a->v));
+	}
+	struct kf_host_digest *d = &a->v[a->len++];
+	/* names as offsets in their own buffer until both stop moving */
+	d->name = (const char *)(uintptr_t)a->names.len;
+	kf_buf_add(&a->names, name ? name : "", name ? strlen(name) + 1 : 1);
+	d->netboot = netboot;
+	copy_hex(d->token, sizeof(d->token), token);
+	copy_hex(d->digest, sizeof(d->digest), digest);
+}
+
+void kf_digests_finish(struct kf_digests_acc *a, struct kf_host_digest **out, size_t *n)
+{
+	/* the names after the rows, in the same block */
+	struct kf_host_digest *v = kf_xrealloc(a->v, a->len * sizeof(*v) + a->names.len + 1);
+	char *pool = (char *)(v + a->len);
+	if (a->names.len)
+		memcpy(pool, a->names.s, a->names.len);
+	for (size_t i = 0; i < a->len; i++)
+		v[i].name = pool + (uintptr_t)v[i].name;
+	*out = v;
+	*n = a->len;
+	a->v = NULL;
+	kf_digests_drop(a);
+}
+
+void kf_digests_drop(struct kf_digests_acc *a)
+{
+	free(a->v);
+	kf_buf_release(&a->names);
+	memset(a, 0, sizeof(*a));
 }
 
 /* ---- tokens ---- */

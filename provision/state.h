@@ -7,7 +7,9 @@
  * backend, an operation or a column).  provision/state_sqlite.c is the
  * SQLite backend and the only file that talks to sqlite3 (WAL journal, a
  * busy timeout, every write in a transaction, so a committed change
- * survives kill -9; the schema versioned by PRAGMA user_version).
+ * survives kill -9; the schema versioned by PRAGMA user_version);
+ * provision/state_pg.c the PostgreSQL one, for several provisioners on
+ * one database (docs/state.md).
  *
  * Install states move new -> booting -> installing -> installed ->
  * configured / drifted / failed; `kickfleet netboot HOST on` puts a host
@@ -23,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -79,11 +82,49 @@ void kf_host_recs_free(struct kf_host_rec *v, size_t n);
 
 struct kf_state;
 
-/* Opens (creating if needed) the store at path, a file such as
- * STATE_DIR/state.db; the directory must exist.  Pairs with
- * kf_state_close (which accepts NULL). */
+/* Opens (creating if needed) the store at path: a SQLite file such as
+ * STATE_DIR/state.db (the directory must exist), or "postgresql:FILE",
+ * FILE holding the connection string (docs/state.md).  Brings its schema
+ * to this kickfleet's version.  Pairs with kf_state_close (which accepts
+ * NULL). */
 int kf_state_open(struct kf_state **out, const char *path, struct kf_err *e);
 void kf_state_close(struct kf_state *st);
+/* Whether the store at where may be shared by several provisioners
+ * (PostgreSQL), each rendering its own tree. */
+bool kf_state_shared(const char *where);
+/* Whether there is a store at where to read (a SQLite file that exists;
+ * a shared store always: its server answers at open). */
+bool kf_state_exists(const char *where);
+/* "sqlite" or "postgresql". */
+const char *kf_state_backend(const struct kf_state *st);
+/* The schema version the store had before kf_state_open migrated it, and
+ * the one it has now (this kickfleet's). */
+void kf_state_schema(const struct kf_state *st, int *was, int *now);
+
+/* Change notices from other processes (PostgreSQL; -EOPNOTSUPP for
+ * SQLite).  kf_state_watch listens, connecting again when the connection
+ * was lost, and returns a descriptor to poll for reading; then
+ * kf_state_changes reads what arrived and calls fn for each host another
+ * process changed the install state, netboot flag or token of (committed
+ * changes only), or with NULL when notices may have been missed (after a
+ * reconnect).  Use a handle of its own for watching. */
+int kf_state_watch(struct kf_state *st, struct kf_err *e);
+int kf_state_changes(struct kf_state *st, void (*fn)(void *ctx, const char *host), void *ctx,
+		     struct kf_err *e);
+
+/* Export and import (provision/state_dump.c): every row of every table,
+ * so that a fleet moves between backends (SQLite to PostgreSQL) without
+ * losing a host, token, install state, report, event, fact or discovered
+ * machine.  The dump is JSON: one object a line (KF_DUMP_LINES: a header,
+ * then {"table": T, COLUMN: VALUE...} per row) or one document
+ * (KF_DUMP_JSON: {"kickfleet_state": 1, "schema": N, T: [rows]...}). */
+enum kf_dump_style { KF_DUMP_LINES, KF_DUMP_JSON };
+int kf_state_export(struct kf_state *st, FILE *out, enum kf_dump_style style, struct kf_err *e);
+/* Reads a dump of either style (text[0, len)) into st, which must be
+ * empty and at the dump's schema version, in one transaction: on any
+ * error nothing is written.  *rows counts the rows imported. */
+int kf_state_import(struct kf_state *st, const char *text, size_t len, size_t *rows,
+		    struct kf_err *e);
 
 /* Groups many writes into one transaction (render does this for speed).
  * Outside a batch every write is its own transaction.  Batches do not

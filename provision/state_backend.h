@@ -1,6 +1,7 @@
 /* The state store's backend interface: what provision/state.c asks of a
  * storage engine.  Callers use state.h; only state.c and the backends
- * (provision/state_sqlite.c, later a PostgreSQL one) include this.
+ * (provision/state_sqlite.c, provision/state_pg.c) and state_dump.c
+ * include this.
  *
  * state.c keeps what is the same for every engine: the install-state
  * rules (idempotent moves, "installed" clears netboot, netboot on means a
@@ -14,18 +15,22 @@
  * any location, so it stays last).  It must keep the contract of state.h:
  * each write inside begin/end is one transaction, batches do not nest,
  * a committed write survives a crash, the handle may be shared by threads.
- * Its schema is versioned like SQLite's (see `migrations[]` there).
+ * Its schema is kf_state_migrations[] (provision/state_schema.c): the
+ * backend runs the steps a store has not run, each once, and refuses a
+ * store at a newer version by name.
  *
  * How to add an operation (say, the power state of a host): the public
  * function in state.h, a member here, its code in every backend, and in
  * state.c the function that checks arguments, opens the write transaction
  * (begin/end), calls the member and logs an event if the change is one.
  *
- * How to add a column: one new migration step at the end of each
- * backend's list (never edit a step that shipped: a store already at
- * that version will not run it again), the field in struct kf_host_rec,
- * and the backend's row reader and writer (in SQLite: HOST_COLS,
- * read_row, bind_row).  Old rows get the column's default.
+ * How to add a column: one new step at the end of kf_state_migrations[]
+ * with its SQLite and its PostgreSQL text (never edit a step that
+ * landed: a store already at that version will not run it again), the
+ * field in struct kf_host_rec, and each backend's row reader and writer
+ * (HOST_COLS, read_row, bind_row in both).  Old rows get the column's
+ * default.  Export and import carry every column of kf_state_tables
+ * without more code.
  *
  * All members return 0 or a negative errno with a message in e; -ENOENT
  * ("no such row") comes without a message, state.c adds one. */
@@ -33,12 +38,41 @@
 #define KF_PROVISION_STATE_BACKEND_H
 
 #include "provision/state.h"
+#include "util.h"
 
 struct kf_state_ops;
 
 /* The head of every backend's handle. */
 struct kf_state {
 	const struct kf_state_ops *ops;
+	int schema_from; /* the store's schema version before open migrated it */
+};
+
+/* One schema step: what it adds, and its text for each engine. */
+struct kf_migration {
+	const char *what;
+	const char *sqlite;
+	const char *postgresql;
+};
+extern const struct kf_migration kf_state_migrations[];
+extern const size_t kf_state_nmigrations;
+
+/* The tables export and import carry, with the key they are listed by. */
+struct kf_state_table {
+	const char *name;
+	const char *key;
+};
+extern const struct kf_state_table kf_state_tables[];
+extern const size_t kf_state_ntables;
+
+/* Where dump sends what it reads: table() once per table of
+ * kf_state_tables with its columns (even when it has no rows), then row()
+ * for each row in key order: vals[i] NULL is SQL NULL, is_int[i] says the
+ * engine stores an integer there.  A negative return stops the dump. */
+struct kf_state_sink {
+	int (*table)(void *ctx, const char *table, size_t ncols, const char *const *cols);
+	int (*row)(void *ctx, const char *const *vals, const bool *is_int);
+	void *ctx;
 };
 
 /* What put_host writes of an existing row (a new row gets every field). */
@@ -50,6 +84,7 @@ enum kf_put_mode {
 
 struct kf_state_ops {
 	const char *name; /* "sqlite", for messages */
+	bool shared;      /* several provisioners may share one store */
 	/* Whether where (a path or URL given to kf_state_open) is this
 	 * backend's. */
 	bool (*accepts)(const char *where);
@@ -116,8 +151,49 @@ struct kf_state_ops {
 			 const char *detail, struct kf_err *e);
 	int (*list_events)(struct kf_state *st, const char *name, size_t limit,
 			   struct kf_event **out, size_t *n, struct kf_err *e);
+
+	/* Export and import (state_dump.c).  dump: every table, in one read
+	 * snapshot.  load, inside a batch: one row as text (NULL: SQL NULL)
+	 * into table's columns cols.  loaded, in the same batch after the
+	 * last row: whatever the engine needs after rows with explicit keys
+	 * (PostgreSQL's events id sequence). */
+	int (*dump)(struct kf_state *st, const struct kf_state_sink *sink, struct kf_err *e);
+	int (*load)(struct kf_state *st, const char *table, size_t ncols, const char *const *cols,
+		    const char *const *vals, struct kf_err *e);
+	int (*loaded)(struct kf_state *st, struct kf_err *e);
+
+	/* Change notices between processes, NULL when the engine has none
+	 * (SQLite): watch listens and returns a descriptor that becomes
+	 * readable when a notice arrives (reconnecting if needed); changes
+	 * reads what arrived, calling fn with the host of each change another
+	 * process committed (NULL: notices may have been missed, as after a
+	 * reconnect; assume every host changed). */
+	int (*watch)(struct kf_state *st, struct kf_err *e);
+	int (*changes)(struct kf_state *st, void (*fn)(void *ctx, const char *host), void *ctx,
+		       struct kf_err *e);
 };
 
 extern const struct kf_state_ops kf_state_sqlite;
+extern const struct kf_state_ops kf_state_postgresql;
+
+/* ---- for backends (state.c) ---- */
+
+/* The hosts.macs column ("a,b", the storage's form only): split into
+ * h->macs (one block of pointers and strings) and h->nmacs, or joined
+ * from them into b. */
+void kf_state_macs_split(const char *text, struct kf_host_rec *h);
+void kf_state_macs_join(const struct kf_host_rec *h, struct kf_buf *b);
+
+/* Collects list_digests' rows into the one allocation state.h promises:
+ * add each row, then finish (gives *out and *n) or drop. */
+struct kf_digests_acc {
+	struct kf_buf names;
+	struct kf_host_digest *v;
+	size_t len, cap;
+};
+void kf_digests_add(struct kf_digests_acc *a, const char *name, int netboot, const char *token,
+		    const char *digest);
+void kf_digests_finish(struct kf_digests_acc *a, struct kf_host_digest **out, size_t *n);
+void kf_digests_drop(struct kf_digests_acc *a);
 
 #endif

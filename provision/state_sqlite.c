@@ -15,65 +15,9 @@
 
 #define BUSY_TIMEOUT_MS 5000
 
-/* The schema, one step per version: PRAGMA user_version is the number of
- * steps a file has run.  A new column or table is one more step at the
- * end (ALTER TABLE hosts ADD COLUMN ... NOT NULL DEFAULT ...); a step
- * that shipped is never edited. */
-static const char *const migrations[] = {
-	/* 1: hosts, their MACs, the events log */
-	"CREATE TABLE IF NOT EXISTS hosts ("
-	" name TEXT PRIMARY KEY,"
-	" kind TEXT NOT NULL DEFAULT 'host',"
-	" macs TEXT NOT NULL DEFAULT '',"
-	" role TEXT NOT NULL DEFAULT '',"
-	" state TEXT NOT NULL DEFAULT 'new',"
-	" state_since INTEGER NOT NULL DEFAULT 0,"
-	" created INTEGER NOT NULL DEFAULT 0,"
-	" netboot INTEGER NOT NULL DEFAULT 1,"
-	" token TEXT NOT NULL DEFAULT '',"
-	" token_gen INTEGER NOT NULL DEFAULT 0,"
-	" token_issued INTEGER NOT NULL DEFAULT 0,"
-	" digest TEXT NOT NULL DEFAULT '',"
-	" report TEXT,"
-	" report_time INTEGER NOT NULL DEFAULT 0,"
-	" drift_count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS host_macs ("
-	" mac TEXT PRIMARY KEY,"
-	" name TEXT NOT NULL) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS host_macs_name ON host_macs (name);"
-	"CREATE TABLE IF NOT EXISTS events ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" time INTEGER NOT NULL,"
-	" host TEXT NOT NULL,"
-	" what TEXT NOT NULL,"
-	" detail TEXT);"
-	"CREATE INDEX IF NOT EXISTS events_host ON events (host, id);",
-	/* 2: the latest facts per host, machines found by discovery */
-	"CREATE TABLE facts ("
-	" name TEXT PRIMARY KEY,"
-	" json TEXT NOT NULL,"
-	" summary TEXT NOT NULL DEFAULT '',"
-	" time INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
-	"CREATE TABLE discovered ("
-	" mac TEXT PRIMARY KEY,"
-	" json TEXT NOT NULL,"
-	" peer TEXT NOT NULL DEFAULT '',"
-	" first_seen INTEGER NOT NULL DEFAULT 0,"
-	" last_seen INTEGER NOT NULL DEFAULT 0,"
-	" count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
-	/* 3: each machine's power state and its last power action */
-	"CREATE TABLE power ("
-	" name TEXT PRIMARY KEY,"
-	" power INTEGER NOT NULL DEFAULT -1,"
-	" action TEXT NOT NULL DEFAULT '',"
-	" time INTEGER NOT NULL DEFAULT 0,"
-	" result TEXT NOT NULL DEFAULT '',"
-	" errors INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
-	/* 4: the last report's agent version and exit code */
-	"ALTER TABLE hosts ADD COLUMN agent_version TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE hosts ADD COLUMN last_exit INTEGER NOT NULL DEFAULT -1;",
-};
-#define SCHEMA_VERSION ((int)KF_ARRAY_SIZE(migrations))
+/* The schema is kf_state_migrations[] (state_schema.c): PRAGMA
+ * user_version is the number of its steps a file has run. */
+#define SCHEMA_VERSION ((int)kf_state_nmigrations)
 
 enum stmt_id {
 	S_GET,
@@ -166,6 +110,8 @@ struct sq {
 	sqlite3_stmt *stmt[S_COUNT];
 	pthread_mutex_t lock; /* recursive: a batch holds it from begin to end */
 	int in_batch;
+	sqlite3_stmt *load;   /* import's INSERT, for load_table */
+	const char *load_table;
 };
 
 static struct sq *sq_of(struct kf_state *st)
@@ -249,6 +195,7 @@ static int user_version(struct sq *st, struct kf_err *e)
 static int migrate(struct sq *st, struct kf_err *e)
 {
 	int v = user_version(st, e);
+	st->base.schema_from = v;
 	if (v < 0 || v == SCHEMA_VERSION)
 		return v < 0 ? v : 0;
 	int r = exec(st, "BEGIN IMMEDIATE", e);
@@ -259,7 +206,7 @@ static int migrate(struct sq *st, struct kf_err *e)
 	for (; r == 0 && v < SCHEMA_VERSION; v++) {
 		char pragma[48];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-		if ((r = exec(st, migrations[v], e)) == 0)
+		if ((r = exec(st, kf_state_migrations[v].sqlite, e)) == 0)
 			r = exec(st, pragma, e);
 	}
 	if (r == 0 && (r = exec(st, "COMMIT", e)) == 0)
@@ -275,6 +222,7 @@ static void sq_close(struct kf_state *base)
 		return;
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
+	sqlite3_finalize(st->load);
 	if (st->db)
 		sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->lock);
@@ -378,35 +326,13 @@ static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t len)
 	dst[n] = 0;
 }
 
-/* The macs column ("a,b": the storage's form only) as one block of
- * pointers followed by their strings. */
-static void col_macs(sqlite3_stmt *s, int i, struct kf_host_rec *h)
-{
-	const char *t = (const char *)sqlite3_column_text(s, i);
-	size_t len = t ? strlen(t) : 0, n = 0;
-	for (size_t k = 0; k < len; k++)
-		n += t[k] == ',';
-	n += len > 0;
-	const char **v = kf_xmalloc(n * sizeof(*v) + len + 1);
-	char *pool = memcpy((char *)(v + n), t ? t : "", len + 1);
-	for (char *p = pool; len && p;) {
-		char *comma = strchr(p, ',');
-		if (comma)
-			*comma++ = 0;
-		if (*p)
-			v[h->nmacs++] = p;
-		p = comma;
-	}
-	h->macs = v;
-}
-
 static void read_row(sqlite3_stmt *s, struct kf_host_rec *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->name = col_dup(s, 0);
 	const unsigned char *kind = sqlite3_column_text(s, 1);
 	h->kind = kind && !strcmp((const char *)kind, "guest") ? KF_KIND_GUEST : KF_KIND_HOST;
-	col_macs(s, 2, h);
+	kf_state_macs_split((const char *)sqlite3_column_text(s, 2), h);
 	h->role = col_dup(s, 3);
 	int st = kf_install_state_parse((const char *)sqlite3_column_text(s, 4));
 	h->state = st < 0 ? KF_ST_NEW : st;
@@ -468,8 +394,7 @@ static int put_macs(struct sq *st, const struct kf_host_rec *h, struct kf_err *e
  * until the statement has run. */
 static void bind_row(sqlite3_stmt *s, const struct kf_host_rec *h, struct kf_buf *macs)
 {
-	for (size_t i = 0; i < h->nmacs; i++)
-		kf_buf_printf(macs, "%s%s", i ? "," : "", h->macs[i]);
+	kf_state_macs_join(h, macs);
 	bind_text(s, 1, h->name);
 	bind_text(s, 2, kf_host_kind_name(h->kind));
 	bind_text(s, 3, macs->s ? macs->s : "");
@@ -575,46 +500,23 @@ static int sq_list_digests(struct kf_state *base, struct kf_host_digest **out, s
 			   struct kf_err *e)
 {
 	struct sq *st = sq_of(base);
-	/* names as offsets in their own buffer until both stop moving */
-	struct kf_buf names = KF_BUF_INIT;
-	struct kf_host_digest *v = NULL;
-	size_t len = 0, cap = 0;
+	struct kf_digests_acc acc = { 0 };
 	int rc, r = 0;
 	pthread_mutex_lock(&st->lock);
 	sqlite3_stmt *s = stmt(st, S_LIST_DIGESTS);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 256;
-			v = kf_xrealloc(v, cap * sizeof(*v));
-		}
-		struct kf_host_digest *d = &v[len++];
-		const char *name = (const char *)sqlite3_column_text(s, 0);
-		d->name = (const char *)(uintptr_t)names.len;
-		kf_buf_add(&names, name ? name : "", name ? strlen(name) + 1 : 1);
-		d->netboot = sqlite3_column_int(s, 1);
-		col_copy(s, 2, d->token, sizeof(d->token));
-		col_copy(s, 3, d->digest, sizeof(d->digest));
-	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		kf_digests_add(&acc, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+			       (const char *)sqlite3_column_text(s, 2),
+			       (const char *)sqlite3_column_text(s, 3));
 	if (rc != SQLITE_DONE)
 		r = db_err(st, e, rc, "list hosts");
 	sqlite3_reset(s);
 	pthread_mutex_unlock(&st->lock);
-	if (r < 0) {
-		free(v);
-		kf_buf_release(&names);
-		return r;
-	}
-	/* the names after the rows, in the same block */
-	v = kf_xrealloc(v, len * sizeof(*v) + names.len + 1);
-	char *pool = (char *)(v + len);
-	if (names.len)
-		memcpy(pool, names.s, names.len);
-	for (size_t i = 0; i < len; i++)
-		v[i].name = pool + (uintptr_t)v[i].name;
-	kf_buf_release(&names);
-	*out = v;
-	*n = len;
-	return 0;
+	if (r < 0)
+		kf_digests_drop(&acc);
+	else
+		kf_digests_finish(&acc, out, n);
+	return r;
 }
 
 /* ---- column updates ---- */
@@ -876,6 +778,89 @@ static int sq_list_power(struct kf_state *base, struct kf_power_row **out, size_
 	return list_rows(sq_of(base), S_LIST_POWER, sizeof(**out), power_row, power_drop, (void **)out, n, e);
 }
 
+/* ---- export, import ---- */
+
+static int dump_table(struct sq *st, const struct kf_state_table *t, const struct kf_state_sink *k,
+		      struct kf_err *e)
+{
+	char *sql = kf_xasprintf("SELECT * FROM \"%s\" ORDER BY \"%s\"", t->name, t->key);
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), r = 0;
+	free(sql);
+	if (rc != SQLITE_OK)
+		return db_err(st, e, rc, "export");
+	size_t n = (size_t)sqlite3_column_count(s);
+	const char **cols = kf_xcalloc(n + 1, sizeof(*cols));
+	const char **vals = kf_xcalloc(n + 1, sizeof(*vals));
+	bool *is_int = kf_xcalloc(n + 1, sizeof(*is_int));
+	for (size_t i = 0; i < n; i++)
+		cols[i] = sqlite3_column_name(s, (int)i);
+	r = k->table(k->ctx, t->name, n, cols);
+	while (r >= 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		for (size_t i = 0; i < n; i++) {
+			is_int[i] = sqlite3_column_type(s, (int)i) == SQLITE_INTEGER;
+			vals[i] = (const char *)sqlite3_column_text(s, (int)i);
+		}
+		r = k->row(k->ctx, vals, is_int);
+	}
+	if (r >= 0 && rc != SQLITE_DONE)
+		r = db_err(st, e, rc, "export");
+	sqlite3_finalize(s);
+	free(cols);
+	free(vals);
+	free(is_int);
+	return r;
+}
+
+static int sq_dump(struct kf_state *base, const struct kf_state_sink *sink, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	pthread_mutex_lock(&st->lock);
+	int r = exec(st, "BEGIN", e); /* one snapshot for every table */
+	for (size_t i = 0; r >= 0 && i < kf_state_ntables; i++)
+		r = dump_table(st, &kf_state_tables[i], sink, e);
+	exec(st, "COMMIT", NULL);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static int sq_load(struct kf_state *base, const char *table, size_t ncols, const char *const *cols,
+		   const char *const *vals, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	if (!st->load || st->load_table != table) {
+		sqlite3_finalize(st->load);
+		st->load = NULL;
+		struct kf_buf sql = KF_BUF_INIT;
+		kf_buf_printf(&sql, "INSERT INTO \"%s\" (", table);
+		for (size_t i = 0; i < ncols; i++)
+			kf_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", cols[i]);
+		kf_buf_puts(&sql, ") VALUES (");
+		for (size_t i = 0; i < ncols; i++)
+			kf_buf_printf(&sql, "%s?%zu", i ? ", " : "", i + 1);
+		kf_buf_puts(&sql, ")");
+		int rc = sqlite3_prepare_v2(st->db, sql.s, -1, &st->load, NULL);
+		kf_buf_release(&sql);
+		if (rc != SQLITE_OK)
+			return db_err(st, e, rc, "import");
+		st->load_table = table;
+	}
+	sqlite3_reset(st->load);
+	for (size_t i = 0; i < ncols; i++)
+		bind_text(st->load, (int)i + 1, vals[i]);
+	return step_done(st, st->load, e, "import");
+}
+
+static int sq_loaded(struct kf_state *base, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_finalize(st->load); /* AUTOINCREMENT follows explicit ids itself */
+	st->load = NULL;
+	st->load_table = NULL;
+	(void)e;
+	return 0;
+}
+
 const struct kf_state_ops kf_state_sqlite = {
 	.name = "sqlite",
 	.accepts = sq_accepts,
@@ -903,4 +888,7 @@ const struct kf_state_ops kf_state_sqlite = {
 	.delete_discovered = sq_delete_discovered,
 	.set_power = sq_set_power,
 	.list_power = sq_list_power,
+	.dump = sq_dump,
+	.load = sq_load,
+	.loaded = sq_loaded,
 };

@@ -10,12 +10,13 @@ want=${1:-all}
 
 BUILD="build-essential pkg-config libyaml-dev libcurl4-openssl-dev libvirt-dev
  libnuma-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev libsqlite3-dev
- libjson-c-dev libxml2-dev libarchive-dev nettle-dev libfreeipmi-dev"
+ libjson-c-dev libxml2-dev libarchive-dev nettle-dev libfreeipmi-dev libpq-dev"
 CHECK="libcmocka-dev clang libclang-rt-14-dev dnsmasq-base tftpd-hpa tftp-hpa
  iproute2 curl jq busybox-static libvirt-daemon libvirt-daemon-driver-qemu
  libvirt-clients qemu-system-x86 qemu-utils ipxe-qemu pxelinux syslinux-common
  ovmf grub-efi-amd64-bin grub-efi-amd64-signed ipxe grub-common mtools xorriso kmod
- openipmi numactl openvswitch-switch chromium mmdebstrap e2fsprogs"
+ openipmi numactl openvswitch-switch chromium mmdebstrap e2fsprogs
+ postgresql-15"
 # `make packages`: the agent's RPM (rpmbuild, createrepo_c) and .deb
 # (dpkg-buildpackage, debhelper); the package suite checks them with
 # rpmlint, lintian and a dnf install into an empty root
@@ -69,7 +70,7 @@ fi
 rm -f "$log"
 
 # Never leave host-wide services of these packages running.
-for svc in tftpd-hpa dnsmasq libvirtd nginx openvswitch-switch ovsdb-server ovs-vswitchd; do
+for svc in tftpd-hpa dnsmasq libvirtd nginx openvswitch-switch ovsdb-server ovs-vswitchd postgresql; do
 	if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q "$svc" 2>/dev/null; then
 		systemctl stop "$svc" 2>/dev/null || true
 		systemctl disable "$svc" 2>/dev/null || true

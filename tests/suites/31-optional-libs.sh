@@ -4,7 +4,8 @@
 # (in a mount namespace where their files are hidden), and says which one
 # is missing when a run needs it.  Guests use libvirt's test driver.  The
 # same for kickfleet with libarchive (only ISO images need it),
-# libmicrohttpd (only serve and up) and libfreeipmi (only power).
+# libmicrohttpd (only serve and up), libfreeipmi (only power) and libpq
+# (only a PostgreSQL state store).
 . "$(dirname "$0")/../lib.sh"
 t_need_root
 cd "$TOP" || exit 1
@@ -15,7 +16,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 # at exit, depending only on heap layout (google/sanitizers#1322)
 export ASAN_OPTIONS=detect_leaks=1:intercept_tls_get_addr=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1 libarchive.so.13 libmicrohttpd.so.12 libfreeipmi.so.17"
+lazy="libcurl.so.4 libvirt.so.0 libxml2.so.2 libnuma.so.1 libarchive.so.13 libmicrohttpd.so.12 libfreeipmi.so.17 libpq.so.5"
 profile=tests/data/agent/full-two-node-amd/profile.yaml
 tests/sysroot/mktree.sh two-node-amd "$work/root" >/dev/null
 cat >"$work/guests.yaml" <<'EOF'
@@ -127,10 +128,13 @@ EOF
 printf 'text\n' >"$work/fleet/t.ks"
 printf 'pw\n' >"$work/fleet/pw"
 chmod 600 "$work/fleet/pw"
+cp "$work/fleet/fleet.yaml" "$work/fleet/pg.yaml"
+printf 'state: {backend: postgresql, dsn_file: pg.dsn}\n' >>"$work/fleet/pg.yaml"
+(umask 077; printf 'host=/nonexistent dbname=kf\n' >"$work/fleet/pg.dsn")
 for b in build/kickfleet build/asan/kickfleet; do
 	[ -x "$b" ] || { t_fail "$b not built (make all asan)"; continue; }
 	case $b in */asan/*) tag=asan ;; *) tag=plain ;; esac
-	not_linked "$tag" "$b" libvirt.so.0 libxml2.so.2 libarchive.so.13 libmicrohttpd.so.12 libgnutls.so.30 libfreeipmi.so.17
+	not_linked "$tag" "$b" libvirt.so.0 libxml2.so.2 libarchive.so.13 libmicrohttpd.so.12 libgnutls.so.30 libfreeipmi.so.17 libpq.so.5
 	hidden "$b" power -f "$work/fleet/fleet.yaml" status h1 >"$work/out.txt" 2>&1
 	rc=$?
 	if [ "$rc" = 1 ] && grep -q "^h1: libfreeipmi is not installed: cannot drive BMCs over IPMI (" "$work/out.txt"; then
@@ -150,6 +154,11 @@ for b in build/kickfleet build/asan/kickfleet; do
 	if [ "$rc" = 1 ] && grep -q "libmicrohttpd is not installed: cannot serve HTTP (" "$work/out.txt"; then
 		t_ok "$tag: serve without libmicrohttpd: a clear error, exit 1"
 	else t_fail "$tag: serve without libmicrohttpd exit $rc"; head -5 "$work/out.txt"; fi
+	hidden "$b" status -f "$work/fleet/pg.yaml" >"$work/out.txt" 2>&1
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "libpq is not installed: cannot use a PostgreSQL state store (" "$work/out.txt"; then
+		t_ok "$tag: a PostgreSQL state without libpq: a clear error, exit 1"
+	else t_fail "$tag: a PostgreSQL state without libpq exit $rc"; head -5 "$work/out.txt"; fi
 	rm -rf "$work/fleet/distros.d" "$work/srv"
 done
 t_summary

@@ -1,5 +1,8 @@
-/* Unit tests: the SQLite state store (provision/state.c), on a real
- * database in a temp directory. */
+/* Unit tests: the state store (provision/state.c) on each backend: SQLite
+ * on a real file in a temp directory, and PostgreSQL when
+ * KF_TEST_PG_DSN_FILE names a DSN file of a server the caller started
+ * (tests/suites/42-state-pg.sh does, with PGHOST etc. set for psql, which
+ * empties its public schema before each case). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "provision/state.h"
+#include <sys/stat.h>
+
+#include "provision/state_backend.h"
 #include "util.h"
 
 struct fx {
@@ -24,12 +29,21 @@ struct fx {
 /* a report's flags, without version or exit code */
 #define RI(d, f) (&(struct kf_report_info){ .drifted = (d), .failed = (f), .exit_code = -1 })
 
+static const char *pg_dsn_file; /* set: the PostgreSQL group runs */
+
 static int setup(void **state)
 {
 	struct fx *f = kf_xcalloc(1, sizeof(*f));
 	strcpy(f->dir, "/tmp/kf-state-test.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	f->path = kf_xasprintf("%s/state.db", f->dir);
+	if (pg_dsn_file) {
+		free(f->path);
+		f->path = kf_xasprintf("postgresql:%s", pg_dsn_file);
+		assert_int_equal(system("psql -X -q -v ON_ERROR_STOP=1 -c "
+					"'DROP SCHEMA public CASCADE; CREATE SCHEMA public' "
+					">/dev/null 2>&1"), 0);
+	}
 	struct kf_err e = KF_ERR_INIT;
 	assert_int_equal(kf_state_open(&f->st, f->path, &e), 0);
 	kf_err_release(&e);
@@ -376,9 +390,99 @@ static void test_schema_version(void **state)
 	kf_err_release(&e);
 }
 
-int main(void)
+/* The PostgreSQL store: its schema version in kf_schema, a newer one
+ * refused by name; the same columns as SQLite's in every table. */
+struct cols {
+	char names[16][512];
+};
+
+static int cols_table(void *ctx, const char *table, size_t ncols, const char *const *cols)
 {
-	const struct CMUnitTest tests[] = {
+	struct cols *c = ctx;
+	for (size_t i = 0; i < kf_state_ntables; i++) {
+		if (strcmp(kf_state_tables[i].name, table))
+			continue;
+		for (size_t k = 0; k < ncols; k++) {
+			strcat(c->names[i], cols[k]);
+			strcat(c->names[i], ",");
+		}
+	}
+	return 0;
+}
+
+static int cols_row(void *ctx, const char *const *vals, const bool *is_int)
+{
+	(void)ctx;
+	(void)vals;
+	(void)is_int;
+	return 0;
+}
+
+static void test_pg_schema(void **state)
+{
+	struct fx *f = *state;
+	int was, now;
+	kf_state_schema(f->st, &was, &now);
+	assert_int_equal(was, 0);
+	assert_int_equal(now, (int)kf_state_nmigrations);
+	assert_string_equal(kf_state_backend(f->st), "postgresql");
+	struct fx *sq = NULL;
+	const char *keep = pg_dsn_file;
+	pg_dsn_file = NULL;
+	setup((void **)&sq);
+	pg_dsn_file = keep;
+	struct cols a = { 0 }, b = { 0 };
+	struct kf_state_sink ka = { cols_table, cols_row, &a }, kb = { cols_table, cols_row, &b };
+	assert_int_equal(f->st->ops->dump(f->st, &ka, NULL), 0);
+	assert_int_equal(sq->st->ops->dump(sq->st, &kb, NULL), 0);
+	for (size_t i = 0; i < kf_state_ntables; i++) {
+		assert_true(a.names[i][0]);
+		assert_string_equal(a.names[i], b.names[i]);
+	}
+	teardown((void **)&sq);
+	kf_state_close(f->st);
+	f->st = NULL;
+	assert_int_equal(system("psql -X -q -c 'UPDATE kf_schema SET version = 99' >/dev/null"), 0);
+	struct kf_err e = KF_ERR_INIT;
+	assert_int_equal(kf_state_open(&f->st, f->path, &e), -EPROTO);
+	assert_non_null(strstr(e.v[0].text, "schema version 99 is newer"));
+	kf_err_release(&e);
+}
+
+/* A DSN file readable by others is refused; a DSN that does not parse or
+ * a server that refuses is named without the DSN or its password. */
+static void test_pg_dsn_file(void **state)
+{
+	struct fx *f = *state;
+	char *dsn = kf_xasprintf("%s/dsn", f->dir), *where = kf_xasprintf("postgresql:%s", dsn);
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_state *st = NULL;
+	const char *bad = "host=/nonexistent password=s3cr3t-pw\n";
+	assert_int_equal(kf_write_atomic(dsn, bad, strlen(bad), 0644), 0);
+	assert_int_equal(kf_state_open(&st, where, &e), -EACCES);
+	assert_non_null(strstr(e.v[0].text, "readable by group or others"));
+	assert_non_null(strstr(e.v[0].text, dsn));
+	kf_err_release(&e);
+	assert_int_equal(chmod(dsn, 0600), 0);
+	assert_true(kf_state_open(&st, where, &e) < 0);
+	assert_null(strstr(e.v[0].text, "s3cr3t-pw"));
+	assert_non_null(strstr(e.v[0].text, "cannot connect"));
+	kf_err_release(&e);
+	bad = "host='unterminated password=s3cr3t-pw";
+	assert_int_equal(kf_write_atomic(dsn, bad, strlen(bad), 0600), 0);
+	assert_int_equal(kf_state_open(&st, where, &e), -EINVAL);
+	assert_null(strstr(e.v[0].text, "s3cr3t-pw"));
+	assert_non_null(strstr(e.v[0].text, "does not parse"));
+	kf_err_release(&e);
+	assert_null(st);
+	free(dsn);
+	free(where);
+}
+
+static int run_group(const char *name, const char *dsn)
+{
+	pg_dsn_file = dsn;
+	const struct CMUnitTest both[] = {
 		cmocka_unit_test_setup_teardown(test_put_get_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_mac_any_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_changes_are_idempotent, setup, teardown),
@@ -387,8 +491,31 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_rollback_and_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_render_keeps_callbacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_kill, setup, teardown),
+	};
+	const struct CMUnitTest sqlite_only[] = {
 		cmocka_unit_test(test_open_error_names_path),
 		cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test_setup_teardown(test_pg_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_dsn_file, setup, teardown),
+	};
+	int r = _cmocka_run_group_tests(name, both, KF_ARRAY_SIZE(both), NULL, NULL);
+	if (dsn)
+		return r + _cmocka_run_group_tests("postgresql only", pg_only, KF_ARRAY_SIZE(pg_only),
+						   NULL, NULL);
+	return r + _cmocka_run_group_tests("sqlite only", sqlite_only, KF_ARRAY_SIZE(sqlite_only),
+					   NULL, NULL);
+}
+
+int main(void)
+{
+	int r = run_group("sqlite", NULL);
+	const char *dsn = getenv("KF_TEST_PG_DSN_FILE");
+	if (dsn && *dsn)
+		r += run_group("postgresql", dsn);
+	else
+		printf("[  NOTE    ] KF_TEST_PG_DSN_FILE is not set: the PostgreSQL cases run in "
+		       "tests/suites/42-state-pg.sh\n");
+	return r;
 }
