@@ -7,8 +7,9 @@
 #   sse    100 event streams while 100 hosts a second change state (agent
 #          report callbacks): change -> event p50/p99, beside the
 #          callbacks' own round trip
-#   page   /ui/ with 10,000 rows loaded in headless Chromium (target < 1 s),
-#          beside the same HTML as a static file
+#   page   /ui/ of a 10,000-host fleet (its first page of 200 rows, the
+#          summary of all) in headless Chromium: load and first paint
+#          (target < 1 s), beside the same HTML as a static file
 #   BENCH_HOSTS (10000), BENCH_RUNS (50), BENCH_SSE_CLIENTS (100),
 #   BENCH_SSE_RATE (100), BENCH_SSE_SECONDS (10).
 set -u

@@ -108,22 +108,12 @@ static void reply_json(struct kf_httpd_req *rq, int status, struct kf_json *o)
 
 /* ---- lists ---- */
 
-struct page {
-	size_t offset, limit, seen;
-	struct kf_jw w;
-};
-
-static bool page_add(const struct kf_api_host *h, void *arg)
+static void page_add(const struct kf_api_host *h, void *arg)
 {
-	struct page *p = arg;
-	if (p->seen >= p->offset && p->seen < p->offset + p->limit)
-		kf_api_host_write(&p->w, h);
-	p->seen++;
-	return true;
+	kf_api_host_write(arg, h);
 }
 
-/* A count argument: 0..max, or -1 (dflt when absent). */
-static long count_arg(struct kf_httpd_req *rq, const char *name, long dflt, long max)
+long kf_api_count_arg(struct kf_httpd_req *rq, const char *name, long dflt, long max)
 {
 	const char *v = kf_httpd_arg(rq, name);
 	if (!v)
@@ -144,8 +134,8 @@ static void get_hosts(struct kf_api *a, struct kf_httpd_req *rq)
 		kf_err_release(&e);
 		return;
 	}
-	long limit = count_arg(rq, "limit", DEFAULT_LIMIT, MAX_LIMIT);
-	long offset = count_arg(rq, "offset", 0, 1L << 30);
+	long limit = kf_api_count_arg(rq, "limit", DEFAULT_LIMIT, MAX_LIMIT);
+	long offset = kf_api_count_arg(rq, "offset", 0, 1L << 30);
 	if (limit < 1 || offset < 0) {
 		kf_httpd_reply_error(rq, 400, "limit must be 1 to %d, offset 0 or more", MAX_LIMIT);
 		return;
@@ -153,16 +143,15 @@ static void get_hosts(struct kf_api *a, struct kf_httpd_req *rq)
 	/* the hosts first, written straight from the snapshot; the total
 	 * before them once it is known */
 	struct kf_buf hosts = KF_BUF_INIT, b = KF_BUF_INIT;
-	struct page p = { (size_t)offset, (size_t)limit, 0, { 0 } };
-	kf_jw_init(&p.w, &hosts);
-	kf_jw_array(&p.w);
-	kf_fleet_each(a->fleet, &flt, page_add, &p);
-	kf_jw_end(&p.w);
 	struct kf_jw w;
+	kf_jw_init(&w, &hosts);
+	kf_jw_array(&w);
+	size_t total = kf_fleet_page(a->fleet, &flt, (size_t)offset, (size_t)limit, page_add, &w);
+	kf_jw_end(&w);
 	kf_jw_init(&w, &b);
 	kf_jw_object(&w);
 	kf_jw_key(&w, "total");
-	kf_jw_int(&w, (int64_t)p.seen);
+	kf_jw_int(&w, (int64_t)total);
 	kf_jw_key(&w, "offset");
 	kf_jw_int(&w, offset);
 	kf_jw_key(&w, "limit");
@@ -281,7 +270,7 @@ int kf_api_host_detail(struct kf_serve *s, const char *name, size_t nevents, str
 
 static void get_host(struct kf_api *a, struct kf_httpd_req *rq, const char *name)
 {
-	long nev = count_arg(rq, "events", DETAIL_EVENTS, 1000);
+	long nev = kf_api_count_arg(rq, "events", DETAIL_EVENTS, 1000);
 	if (nev < 0) {
 		kf_httpd_reply_error(rq, 400, "events must be 0 to 1000");
 		return;

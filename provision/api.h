@@ -103,7 +103,14 @@ struct kf_api_filter {
 	const char *role, *prefix, *search;
 	uint32_t net;         /* segment: net/prefix; prefix_len -1: any */
 	int prefix_len;
+	int sort;             /* enum kf_api_sort */
+	bool desc;            /* sort=-KEY */
 };
+
+/* The orders of a list (?sort=KEY, ?sort=-KEY descending), ties by name. */
+enum kf_api_sort { KF_SORT_NAME, KF_SORT_KIND, KF_SORT_ROLE, KF_SORT_IP, KF_SORT_STATE, KF_SORT_SINCE,
+		   KF_SORT_NETBOOT, KF_SORT_RUN, KF_SORT_DRIFT, KF_SORT_FACTS, KF_SORT_COUNT };
+const char *kf_api_sort_name(int sort);
 
 /* The fleet snapshot (api_fleet.c). */
 struct kf_fleet;
@@ -115,10 +122,10 @@ int kf_fleet_reload(struct kf_fleet *f, struct kf_serve *s, struct kf_err *e);
  * when it is new to the snapshot (reload). */
 int kf_fleet_refresh(struct kf_fleet *f, struct kf_serve *s, const char *name, bool power,
 		     struct kf_err *e);
-/* Calls fn for every host matching flt, in name order, under the
- * snapshot's read lock; fn returns false to stop. */
-void kf_fleet_each(struct kf_fleet *f, const struct kf_api_filter *flt,
-		   bool (*fn)(const struct kf_api_host *h, void *arg), void *arg);
+/* Calls fn for the hosts offset to offset + limit - 1 of those matching
+ * flt in its order, under the read lock; returns how many match. */
+size_t kf_fleet_page(struct kf_fleet *f, const struct kf_api_filter *flt, size_t offset, size_t limit,
+		     void (*fn)(const struct kf_api_host *h, void *arg), void *arg);
 /* A copy of one host (kf_api_host_release); -ENOENT when unknown. */
 int kf_fleet_get(struct kf_fleet *f, const char *name, struct kf_api_host *out);
 void kf_api_host_release(struct kf_api_host *h);
@@ -130,7 +137,7 @@ void kf_api_host_write(struct kf_jw *w, const struct kf_api_host *h);
 /* The same as a value (one host's detail, its events). */
 struct kf_json *kf_api_host_json(const struct kf_api_host *h);
 struct kf_json *kf_api_summary_json(struct kf_fleet *f);
-/* Reads state, kind, role, segment, prefix and q from rq's query into
+/* Reads state, kind, role, segment, prefix, q and sort from rq's query into
  * flt.  -EINVAL with a message in e for a bad value. */
 int kf_api_filter_parse(struct kf_httpd_req *rq, struct kf_api_filter *flt, struct kf_err *e);
 
@@ -185,6 +192,9 @@ struct kf_api_tokens *kf_api_tokens_of(struct kf_api *a, struct kf_httpd_req *rq
 struct kf_fleet *kf_api_fleet(struct kf_api *a);
 struct kf_hub *kf_api_hub(struct kf_api *a);
 struct kf_api *kf_serve_api(struct kf_serve *s);
+/* A count argument of rq's query: 0 to max, dflt when absent, -1 when
+ * it is not a number in that range. */
+long kf_api_count_arg(struct kf_httpd_req *rq, const char *name, long dflt, long max);
 /* Formats e's message into buf. */
 const char *kf_api_errmsg(struct kf_err *e, char *buf, size_t len);
 

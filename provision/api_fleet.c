@@ -303,12 +303,81 @@ bool kf_fleet_match(const struct kf_api_host *h, const struct kf_api_filter *flt
 	return true;
 }
 
-void kf_fleet_each(struct kf_fleet *f, const struct kf_api_filter *flt,
-		   bool (*fn)(const struct kf_api_host *h, void *arg), void *arg)
+static const char *const sort_names[KF_SORT_COUNT] = {
+	"name", "kind", "role", "ip", "state", "since", "netboot", "run", "drift", "facts",
+};
+
+const char *kf_api_sort_name(int sort)
 {
+	return sort >= 0 && sort < KF_SORT_COUNT ? sort_names[sort] : "name";
+}
+
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int cmp_num(int64_t a, int64_t b)
+{
+	return (a > b) - (a < b);
+}
+
+static int cmp_key(const struct kf_api_host *a, const struct kf_api_host *b, int key)
+{
+	switch (key) {
+	case KF_SORT_KIND: return cmp_num(a->kind, b->kind);
+	case KF_SORT_ROLE: return cmp_str(a->role, b->role);
+	case KF_SORT_IP: return cmp_num(a->ip4, b->ip4);
+	case KF_SORT_STATE: return cmp_num(a->state, b->state);
+	case KF_SORT_SINCE: return cmp_num(a->since, b->since);
+	case KF_SORT_NETBOOT: return cmp_num(a->netboot, b->netboot);
+	case KF_SORT_RUN: return cmp_num(a->report_time, b->report_time);
+	case KF_SORT_DRIFT: return cmp_num(a->drift_count, b->drift_count);
+	case KF_SORT_FACTS: return cmp_str(a->facts, b->facts);
+	default: return 0;
+	}
+}
+
+static _Thread_local const struct kf_api_filter *sort_by; /* for qsort's comparison */
+
+static int by_sort(const void *x, const void *y)
+{
+	const struct kf_api_host *a = *(const struct kf_api_host *const *)x;
+	const struct kf_api_host *b = *(const struct kf_api_host *const *)y;
+	int c = cmp_key(a, b, sort_by->sort);
+	if (!c)
+		c = strcmp(a->name, b->name);
+	return sort_by->desc ? -c : c;
+}
+
+struct page_walk {
+	size_t offset, limit, seen;
+	void (*fn)(const struct kf_api_host *h, void *arg);
+	void *arg;
+	const struct kf_api_host **all; /* sorted otherwise than by name: the matches */
+};
+
+static bool page_visit(const struct kf_api_host *h, void *arg)
+{
+	struct page_walk *p = arg;
+	if (p->all)
+		p->all[p->seen] = h;
+	else if (p->seen >= p->offset && p->seen - p->offset < p->limit)
+		p->fn(h, p->arg);
+	p->seen++;
+	return true;
+}
+
+size_t kf_fleet_page(struct kf_fleet *f, const struct kf_api_filter *flt, size_t offset, size_t limit,
+		     void (*fn)(const struct kf_api_host *h, void *arg), void *arg)
+{
+	struct page_walk p = { offset, limit, 0, fn, arg, NULL };
+	bool by_name_asc = flt->sort == KF_SORT_NAME && !flt->desc;
 	pthread_rwlock_rdlock(&f->lock);
+	if (!by_name_asc)
+		p.all = kf_xcalloc(f->n ? f->n : 1, sizeof(*p.all));
 	size_t i = 0;
-	if (flt && flt->prefix) { /* names are sorted: start at the prefix */
+	if (flt->prefix) { /* names are sorted: start at the prefix */
 		size_t lo = 0, hi = f->n;
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;
@@ -320,12 +389,20 @@ void kf_fleet_each(struct kf_fleet *f, const struct kf_api_filter *flt,
 		i = lo;
 	}
 	for (; i < f->n; i++) {
-		if (flt && flt->prefix && strncmp(f->v[i].name, flt->prefix, strlen(flt->prefix)))
+		if (flt->prefix && strncmp(f->v[i].name, flt->prefix, strlen(flt->prefix)))
 			break;
-		if ((!flt || kf_fleet_match(&f->v[i], flt)) && !fn(&f->v[i], arg))
-			break;
+		if (kf_fleet_match(&f->v[i], flt))
+			page_visit(&f->v[i], &p);
+	}
+	if (p.all) {
+		sort_by = flt;
+		qsort(p.all, p.seen, sizeof(*p.all), by_sort);
+		for (size_t k = offset; k < p.seen && k - offset < limit; k++)
+			fn(p.all[k], arg);
+		free(p.all);
 	}
 	pthread_rwlock_unlock(&f->lock);
+	return p.seen;
 }
 
 void kf_fleet_counts(struct kf_fleet *f, size_t by_state[KF_ST_COUNT], size_t *total)
@@ -438,5 +515,17 @@ int kf_api_filter_parse(struct kf_httpd_req *rq, struct kf_api_filter *flt, stru
 	flt->prefix = v && *v ? v : NULL;
 	v = kf_httpd_arg(rq, "q");
 	flt->search = v && *v ? v : NULL;
+	v = kf_httpd_arg(rq, "sort");
+	if (v && *v) {
+		flt->desc = *v == '-';
+		const char *key = v + flt->desc;
+		flt->sort = -1;
+		for (int i = 0; i < KF_SORT_COUNT; i++)
+			if (!strcmp(key, sort_names[i]))
+				flt->sort = i;
+		if (flt->sort < 0)
+			return kf_errc(e, -EINVAL, NULL, "unknown sort \"%s\" (name, kind, role, ip, state, "
+						       "since, netboot, run, drift or facts; -KEY descending)", v);
+	}
 	return 0;
 }

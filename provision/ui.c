@@ -298,18 +298,117 @@ static void filters(struct kf_buf *b, struct kf_serve *s, struct kf_httpd_req *r
 	kf_serve_inv_put(s);
 	kf_buf_puts(b, "</select><input name=\"segment\" id=\"f-segment\" placeholder=\"segment 10.0.0.0/24\" value=\"");
 	kf_ui_esc(b, seg);
-	kf_buf_puts(b, "\"><button>Filter</button></form>\n");
+	kf_buf_puts(b, "\">");
+	const char *sort = kf_httpd_arg(rq, "sort"), *limit = kf_httpd_arg(rq, "limit");
+	if (sort && *sort) {
+		kf_buf_puts(b, "<input type=\"hidden\" name=\"sort\" value=\"");
+		kf_ui_esc(b, sort);
+		kf_buf_puts(b, "\">");
+	}
+	if (limit && *limit) {
+		kf_buf_puts(b, "<input type=\"hidden\" name=\"limit\" value=\"");
+		kf_ui_esc(b, limit);
+		kf_buf_puts(b, "\">");
+	}
+	kf_buf_puts(b, "<button>Filter</button></form>\n");
 }
 
-struct rows {
-	struct kf_buf *b;
-	size_t n;
+#define PAGE_ROWS 200
+#define PAGE_MAX 1000
+
+/* The query arguments a fleet page keeps in its links (the API's). */
+static const char *const kept[] = { "q", "state", "role", "segment", "kind", "prefix" };
+
+/* Appends name=value percent-encoded, after '&' unless first. */
+static void query_arg(struct kf_buf *b, const char *name, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	kf_buf_puts(b, b->len && b->s[b->len - 1] != '?' ? "&" : "");
+	kf_buf_puts(b, name);
+	kf_buf_puts(b, "=");
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~/", *p)) {
+			kf_buf_add(b, (const char *)p, 1);
+		} else {
+			char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+			kf_buf_add(b, e, 3);
+		}
+	}
+}
+
+/* The page's place in the fleet: what it shows and how it links on. */
+struct view {
+	struct kf_httpd_req *rq;
+	const struct kf_api_filter *flt;
+	size_t offset, limit, total;
 };
 
-static bool row(const struct kf_api_host *h, void *arg)
+/* An <a> to the fleet page at offset, sorted by sort (NULL: as now),
+ * the other arguments kept; its text is label (HTML). */
+static void link_to(struct kf_buf *b, const struct view *v, size_t offset, const char *sort,
+		    const char *cls, const char *label)
 {
-	struct rows *r = arg;
-	struct kf_buf *b = r->b;
+	struct kf_buf q = KF_BUF_INIT;
+	kf_buf_puts(&q, "/ui/?");
+	for (size_t i = 0; i < KF_ARRAY_SIZE(kept); i++) {
+		const char *a = kf_httpd_arg(v->rq, kept[i]);
+		if (a && *a)
+			query_arg(&q, kept[i], a);
+	}
+	const char *cur = kf_httpd_arg(v->rq, "sort");
+	if (sort ? strcmp(sort, "name") : cur && *cur)
+		query_arg(&q, "sort", sort ? sort : cur);
+	if (v->limit != PAGE_ROWS)
+		kf_buf_printf(&q, "&limit=%zu", v->limit);
+	if (offset)
+		kf_buf_printf(&q, "&offset=%zu", offset);
+	kf_buf_printf(b, "<a class=\"%s\" href=\"", cls);
+	kf_ui_esc(b, q.s);
+	kf_buf_printf(b, "\">%s</a>", label);
+	kf_buf_release(&q);
+}
+
+static void pager(struct kf_buf *b, const struct view *v, const char *id)
+{
+	size_t last = v->total ? (v->total - 1) / v->limit * v->limit : 0;
+	kf_buf_printf(b, "<nav class=\"pager\" id=\"%s\">", id);
+	if (v->offset) {
+		link_to(b, v, 0, NULL, "nav first", "&laquo; first");
+		link_to(b, v, v->offset > v->limit ? v->offset - v->limit : 0, NULL, "nav prev", "&lsaquo; previous");
+	}
+	kf_buf_printf(b, "<span class=\"count\">%zu&ndash;%zu of %zu hosts</span>",
+		      v->total ? v->offset + 1 : 0, v->offset + v->limit < v->total ? v->offset + v->limit : v->total,
+		      v->total);
+	if (v->offset + v->limit < v->total) {
+		link_to(b, v, v->offset + v->limit, NULL, "nav next", "next &rsaquo;");
+		link_to(b, v, last, NULL, "nav last", "last &raquo;");
+	}
+	kf_buf_puts(b, "</nav>\n");
+}
+
+static void head_row(struct kf_buf *b, const struct view *v)
+{
+	static const char *const labels[KF_SORT_COUNT] = {
+		"Host", "Kind", "Role", "IP", "State", "Since", "Netboot", "Last agent run", "Drift", "Facts",
+	};
+	kf_buf_puts(b, "<thead><tr>");
+	for (int i = 0; i < KF_SORT_COUNT; i++) {
+		const char *key = kf_api_sort_name(i);
+		bool cur = v->flt->sort == i;
+		char sort[16];
+		snprintf(sort, sizeof(sort), "%s%s", cur && !v->flt->desc ? "-" : "", key);
+		kf_buf_printf(b, "<th data-key=\"%s\"%s>", key,
+			      !cur ? "" : v->flt->desc ? " class=\"desc\"" : " class=\"asc\"");
+		link_to(b, v, 0, sort, "nav sort", labels[i]);
+		kf_buf_puts(b, "</th>");
+	}
+	kf_buf_puts(b, "</tr></thead>");
+}
+
+static void row(const struct kf_api_host *h, void *arg)
+{
+	struct kf_buf *b = arg;
 	const char *st = kf_install_state_name(h->state);
 	char t1[40], t2[40];
 	/* names are [A-Za-z0-9._-] (kf_serve_name_ok), as the store's */
@@ -323,37 +422,56 @@ static bool row(const struct kf_api_host *h, void *arg)
 		      kf_ui_time(h->report_time, t2, sizeof(t2)), (long long)h->drift_count);
 	kf_ui_esc(b, h->facts);
 	kf_buf_puts(b, "</td></tr>\n");
-	r->n++;
-	return true;
+}
+
+/* The table of one page of the fleet, its pagers: what the script swaps
+ * in place (#view) when the search changes. */
+static int fleet_view(struct kf_buf *b, struct kf_fleet *f, struct kf_httpd_req *rq)
+{
+	struct kf_api_filter flt;
+	struct kf_err e = KF_ERR_INIT;
+	char msg[256];
+	long limit = kf_api_count_arg(rq, "limit", PAGE_ROWS, PAGE_MAX);
+	long offset = kf_api_count_arg(rq, "offset", 0, 1L << 30);
+	int status = 200;
+	kf_buf_puts(b, "<div id=\"view\">");
+	if (kf_api_filter_parse(rq, &flt, &e) < 0 || limit < 1 || offset < 0) {
+		if (!e.n)
+			snprintf(msg, sizeof(msg), "limit must be 1 to %d, offset 0 or more", PAGE_MAX);
+		else
+			kf_api_errmsg(&e, msg, sizeof(msg));
+		kf_buf_puts(b, "<p class=\"error\">");
+		kf_ui_esc(b, msg);
+		kf_buf_puts(b, "</p>");
+		status = 400;
+	} else {
+		struct kf_buf rows = KF_BUF_INIT;
+		struct view v = { rq, &flt, (size_t)offset, (size_t)limit, 0 };
+		v.total = kf_fleet_page(f, &flt, v.offset, v.limit, row, &rows);
+		pager(b, &v, "pager");
+		kf_buf_puts(b, "<table id=\"fleet\" class=\"fleet\">");
+		head_row(b, &v);
+		kf_buf_puts(b, "<tbody>\n");
+		if (rows.len)
+			kf_buf_add(b, rows.s, rows.len);
+		kf_buf_puts(b, "</tbody></table>\n");
+		pager(b, &v, "pager-end");
+		kf_buf_printf(b, "<p class=\"count\" id=\"shown\">%zu hosts</p>\n", v.total);
+		kf_buf_release(&rows);
+	}
+	kf_buf_puts(b, "</div>\n");
+	kf_err_release(&e);
+	return status;
 }
 
 static void fleet_page(struct kf_serve *s, struct kf_httpd_req *rq, const struct kf_api_who *who)
 {
-	struct kf_api_filter flt;
-	struct kf_err e = KF_ERR_INIT;
 	struct kf_buf b = KF_BUF_INIT;
 	kf_ui_head(&b, "fleet", "fleet", NULL, who);
 	struct kf_fleet *f = kf_api_fleet(kf_serve_api(s));
 	summary_bar(&b, f);
 	filters(&b, s, rq);
-	int status = 200;
-	if (kf_api_filter_parse(rq, &flt, &e) < 0) {
-		char msg[256];
-		kf_buf_puts(&b, "<p class=\"error\">");
-		kf_ui_esc(&b, kf_api_errmsg(&e, msg, sizeof(msg)));
-		kf_buf_puts(&b, "</p>");
-		status = 400;
-	} else {
-		kf_buf_puts(&b, "<table id=\"fleet\" class=\"fleet\"><thead><tr>"
-				"<th data-key=\"name\">Host</th><th data-key=\"kind\">Kind</th><th data-key=\"role\">Role</th>"
-				"<th data-key=\"ip\">IP</th><th data-key=\"state\">State</th><th data-key=\"since\">Since</th>"
-				"<th data-key=\"netboot\">Netboot</th><th data-key=\"run\">Last agent run</th>"
-				"<th data-key=\"drift\">Drift</th><th data-key=\"facts\">Facts</th></tr></thead><tbody>\n");
-		struct rows r = { &b, 0 };
-		kf_fleet_each(f, &flt, row, &r);
-		kf_buf_printf(&b, "</tbody></table>\n<p class=\"count\" id=\"shown\">%zu hosts</p>\n", r.n);
-	}
-	kf_err_release(&e);
+	int status = fleet_view(&b, f, rq);
 	kf_ui_foot(&b);
 	kf_ui_send(rq, status, &b);
 }

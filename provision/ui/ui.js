@@ -1,6 +1,6 @@
 // kickfleet's status page: live updates through server-sent events
-// (/api/v1/events, no polling), sorting and searching the fleet table in
-// place, and a question before each action.  The pages work without it.
+// (/api/v1/events, no polling), the fleet table's search, sort and pages
+// without reloading, and a question before each action.  The pages work without it.
 'use strict';
 (function () {
   const page = document.body.dataset.page;
@@ -18,40 +18,43 @@
     });
   });
 
-  // --- the fleet table ---
-  const table = document.getElementById('fleet');
-  const tbody = table ? table.tBodies[0] : null;
+  // --- the fleet table: one page of it, rendered by the server; the
+  // search, the sort links and the pager fetch the page again and swap
+  // its table in place (the live stream stays open) ---
   const search = document.getElementById('search');
-  const shown = document.getElementById('shown');
-  function applySearch() {
-    if (!tbody) return;
-    const q = search.value.trim();
-    let n = 0;
-    for (const tr of tbody.rows) {
-      const hit = !q || tr.id.slice(2).includes(q);
-      tr.hidden = !hit;
-      if (hit) n++;
-    }
-    if (shown) shown.textContent = n + ' hosts';
+  const form = document.getElementById('filters');
+  let pending = null;
+  function show(url, push) {
+    if (pending) pending.abort();
+    pending = new AbortController();
+    fetch(url, { signal: pending.signal, credentials: 'same-origin' })
+      .then((r) => r.text())
+      .then((text) => {
+        const doc = new DOMParser().parseFromString(text, 'text/html');
+        const view = doc.getElementById('view');
+        if (!view) { window.location.assign(url); return; }
+        document.getElementById('view').replaceWith(document.adoptNode(view));
+        history[push ? 'pushState' : 'replaceState'](null, '', url);
+      })
+      .catch((e) => { if (e.name !== 'AbortError') window.location.assign(url); });
   }
-  if (search && tbody) search.addEventListener('input', applySearch);
-  if (table) {
-    const heads = table.tHead.rows[0].cells;
-    for (let i = 0; i < heads.length; i++) {
-      heads[i].addEventListener('click', () => {
-        const desc = heads[i].classList.contains('asc');
-        for (const h of heads) h.classList.remove('asc', 'desc');
-        heads[i].classList.add(desc ? 'desc' : 'asc');
-        const key = heads[i].dataset.key;
-        const val = (tr) => key === 'state' ? STATES.indexOf(tr.dataset.state)
-          : key === 'since' ? Number(tr.dataset.since) : key === 'drift' ? Number(tr.cells[i].textContent)
-          : tr.cells[i].textContent;
-        const rows = Array.from(tbody.rows);
-        rows.sort((a, b) => { const x = val(a), y = val(b); return (x < y ? -1 : x > y ? 1 : 0) * (desc ? -1 : 1); });
-        tbody.append(...rows);
-      });
-    }
+  function formUrl() {
+    const q = new URLSearchParams(new FormData(form));
+    for (const [k, v] of Array.from(q.entries())) if (!v) q.delete(k);
+    const s = q.toString();
+    return '/ui/' + (s ? '?' + s : '');
   }
+  if (search && form) {
+    let timer = 0;
+    search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => show(formUrl(), false), 150); });
+  }
+  document.addEventListener('click', (ev) => {
+    const a = ev.target.closest && ev.target.closest('a.nav');
+    if (!a || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+    ev.preventDefault();
+    show(a.getAttribute('href'), true);
+  });
+  window.addEventListener('popstate', () => { if (page === 'fleet') show(location.pathname + location.search, false); });
 
   function setState(td, st) {
     td.textContent = st;

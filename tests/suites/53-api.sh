@@ -71,6 +71,9 @@ code -H "$A" "$URL/api/v1/hosts?prefix=web&limit=2&offset=1" >/dev/null
 t_check "prefix, limit, offset" js 'd["total"] == 3 and [h["name"] for h in d["hosts"]] == ["web02","web03"]'
 code -H "$A" "$URL/api/v1/hosts?state=new&prefix=kvm" >/dev/null
 t_check "filter state" js 'd["total"] == 2'
+code -H "$A" "$URL/api/v1/hosts?sort=ip&kind=host" >/dev/null
+t_check "sort=ip" js '[h["ip"] for h in d["hosts"]] == sorted([h["ip"] for h in d["hosts"]], key=lambda a: tuple(map(int, a.split("."))))'
+t_check "an unknown sort: 400 naming the keys" sh -c "test \"\$(curl -s -o '$D/body' -w '%{http_code}' -H '$A' '$URL/api/v1/hosts?sort=color')\" = 400 && grep -q 'unknown sort' '$D/body'"
 
 # --- one host, no secrets ---
 T1=$(db "SELECT token FROM hosts WHERE name='kvm01'")
@@ -79,6 +82,9 @@ t_check "detail: 200" test "$(code -H "$R" "$URL/api/v1/hosts/kvm01")" = 200
 t_check "detail: state, MACs, history" js 'd["state"] == "installing" and d["macs"] == ["52:54:00:aa:00:01"] and d["events"][0]["detail"].startswith("new -> installing")'
 t_check "detail: no install token" sh -c "! grep -q '$T1' '$D/body'"
 t_check "detail: no root hash" sh -c "! grep -q 'testhash' '$D/body'"
+SORTED='d["total"] == 6 and [(h["state"], h["name"]) for h in d["hosts"]] == [("installing","kvm01"),("new","web03"),("new","web02")]'
+i=0; while code -H "$A" "$URL/api/v1/hosts?sort=-state&limit=3" >/dev/null && ! js "$SORTED" && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+t_check "sort=-state: the later state first, ties by name backwards" js "$SORTED"
 
 # --- actions ---
 t_check "netboot off: 200" test "$(code -H "$A" -H 'Content-Type: application/json' -d '{"on":false}' "$URL/api/v1/hosts/kvm02/netboot")" = 200
@@ -99,6 +105,13 @@ SID=$(sed -n 's/^[Ss]et-[Cc]ookie: kf_session=\([0-9a-f]*\);.*/\1/p' "$D/hdr")
 C="Cookie: kf_session=$SID"
 t_check "the fleet page with the session" test "$(code -H "$C" "$URL/ui/")" = 200
 t_check "... the fleet table" grep -q '<tr id="h-kvm01" data-state="installing"' "$D/body"
+t_check "... one page of 200 rows: all six, no next page" sh -c "grep -q '1&ndash;6 of 6 hosts' '$D/body' && ! grep -q 'class=\"nav next\"' '$D/body'"
+code -H "$C" "$URL/ui/?limit=2&offset=2&sort=-name&q=0" >/dev/null
+t_check "a page without the script: rows 3-4 by the server, in the order asked" sh -c "grep -o 'tr id=\"h-[a-z0-9]*' '$D/body' | tr '\n' ' ' | grep -qx 'tr id=\"h-web01 tr id=\"h-plain01 '"
+t_check "... links to the pages around it keep the query" sh -c "grep -q 'class=\"nav next\" href=\"/ui/?q=0&amp;sort=-name&amp;limit=2&amp;offset=4\"' '$D/body' && grep -q 'class=\"nav prev\" href=\"/ui/?q=0&amp;sort=-name&amp;limit=2\"' '$D/body'"
+t_check "... the sort headers too (again: ascending)" grep -q 'class="nav sort" href="/ui/?q=0&amp;limit=2">Host' "$D/body"
+t_check "... the filter form keeps the sort" grep -q '<input type="hidden" name="sort" value="-name">' "$D/body"
+t_check "a bad page: 400 on the page" test "$(code -H "$C" "$URL/ui/?limit=0")" = 400
 CSRF=$(sed -n 's/.*<meta name="csrf" content="\([0-9a-f]*\)">.*/\1/p' "$D/body")
 t_check "... with a CSRF token" test ${#CSRF} = 64
 t_check "session + CSRF header: an API action" test "$(code -H "$C" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' -d '{"on":false}' "$URL/api/v1/hosts/plain01/netboot")" = 200

@@ -75,13 +75,37 @@ try:
     check("... the summary follows", b.wait_for("document.getElementById('c-installing').textContent === '1'", 5))
 
     # search and sort in place
+    # search and sort by the server, the table swapped in place
     b.eval("{ const s = document.getElementById('search'); s.value = 'web0'; s.dispatchEvent(new Event('input')); }")
-    check("search filters the rows", b.eval("[...document.querySelectorAll('#fleet tbody tr')].filter(r => !r.hidden).length") == 3)
+    check("search filters the rows",
+          b.wait_for("[...document.querySelectorAll('#fleet tbody tr')].filter(r => !r.hidden).length === 3", 5))
+    check("... by the server, in the address", b.eval("location.search") == "?q=web0")
     b.eval("{ const s = document.getElementById('search'); s.value = ''; s.dispatchEvent(new Event('input')); }")
-    b.eval("document.querySelector('th[data-key=state]').click()")
+    b.wait_for("document.querySelectorAll('#fleet tbody tr').length === 6", 5)
+    b.eval("document.querySelector('th[data-key=state] a').click()")
     check("sorting by state puts installing last of new/installing",
-          b.eval("document.querySelector('#fleet tbody tr:last-child').id") == "h-plain01")
+          b.wait_for("document.querySelector('#fleet tbody tr:last-child').id === 'h-plain01'", 5))
+    check("... without a reload, still live", b.eval("window.kfMark === 1 && document.body.dataset.live === '1'"))
     b.screenshot(os.path.join(shots, "ui-fleet.png"))
+
+    # pages: two rows a page, the pager's links
+    b.navigate(base + "/ui/?limit=2")
+    first = b.eval("[...document.querySelectorAll('#fleet tbody tr')].map(r => r.id).join(' ')")
+    check("a page of two rows", len(first.split()) == 2 and "of 6 hosts" in b.eval("document.getElementById('pager').innerText"),
+          first)
+    check("... the summary still counts the fleet", b.eval("document.getElementById('c-total').textContent") == "6")
+    b.eval("window.kfMark = 2")
+    b.eval("document.querySelector('#pager a.next').click()")
+    check("next page: the next two rows",
+          b.wait_for("document.getElementById('pager').innerText.includes('3\u20134 of 6')", 5)
+          and b.eval("document.querySelectorAll('#fleet tbody tr').length") == 2
+          and first.split()[0] not in b.eval("document.getElementById('fleet').innerText"))
+    check("... in the address, without a reload", "offset=2" in b.eval("location.search") and b.eval("window.kfMark === 2"))
+    b.eval("document.querySelector('#pager a.last').click()")
+    check("last page", b.wait_for("document.getElementById('pager').innerText.includes('5\u20136 of 6')", 5)
+          and not b.eval("!!document.querySelector('#pager a.next')"))
+    b.navigate(base + "/ui/?limit=2&offset=2")
+    check("a page's address loads that page", b.eval("document.getElementById('pager').innerText").find("3\u20134 of 6") >= 0)
 
     # the host page; reinstall flips netboot in the store
     api("/api/v1/hosts/kvm01/netboot", {"on": False})
