@@ -31,7 +31,7 @@ static void usage(FILE *f)
 	      "                        (default " KF_API_DEFAULT_TOKENS " when it exists; docs/api.md)\n"
 	      "      --threads N       worker threads (default: two per CPU it may run on)\n"
 	      "      --timeout SEC     close connections idle this long (default 30)\n"
-	      KF_SERVE_LIMITS_HELP
+	      KF_SERVE_LIMITS_HELP KF_SERVE_TLS_HELP
 	      "  -v, --verbose         log every refusal and debug lines\n"
 	      "  -h, --help            this help\n",
 	      f);
@@ -97,6 +97,20 @@ static int limit_opt(struct kf_serve_cli *c, int ch, const char *arg)
 	return 0;
 }
 
+/* --tls-listen ADDR:PORT or :PORT, parsed like --listen. */
+static int tls_listen(const char *arg, struct kf_serve_cli *c)
+{
+	struct kf_serve_opts o = { 0 };
+	if (kf_serve_parse_listen(arg, &o, c->tls_addr, sizeof(c->tls_addr)) < 0 || !o.port_set) {
+		fprintf(stderr, "kickfleet: bad --tls-listen \"%s\" (ADDR:PORT)\n", arg);
+		return -EINVAL;
+	}
+	c->o.tls_addr = o.listen_addr;
+	c->o.tls_port = o.listen_port;
+	c->tls_port_set = true;
+	return 0;
+}
+
 int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)(FILE *))
 {
 	static const struct option opts[] = {
@@ -111,6 +125,9 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 		{ "request-timeout", required_argument, NULL, 'R' },
 		{ "callback-rate", required_argument, NULL, 'B' },
 		{ "auth-rate", required_argument, NULL, 'U' },
+		{ "tls-cert", required_argument, NULL, 'X' },
+		{ "tls-key", required_argument, NULL, 'Y' },
+		{ "tls-listen", required_argument, NULL, 'Z' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -147,6 +164,12 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 			if (limit_opt(c, ch, optarg) < 0)
 				return 1;
 			break;
+		case 'X': c->o.tls_cert = optarg; break;
+		case 'Y': c->o.tls_key = optarg; break;
+		case 'Z':
+			if (tls_listen(optarg, c) < 0)
+				return 1;
+			break;
 		case 'v': kf_log_level = KF_LOG_DEBUG; break;
 		case 'h': usage_fn(stdout); return 0;
 		default: usage_fn(stderr); return 1;
@@ -156,7 +179,25 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 		usage_fn(stderr);
 		return 1;
 	}
+	if (!c->o.tls_cert != !c->o.tls_key) {
+		fputs("kickfleet: --tls-cert and --tls-key go together\n", stderr);
+		return 1;
+	}
+	if (c->o.tls_cert && !c->tls_port_set)
+		c->o.tls_port = KF_SERVE_TLS_PORT;
 	return -1;
+}
+
+void kf_serve_cli_tls_reload(struct kf_serve *s, const struct kf_serve_cli *c)
+{
+	struct kf_err e = KF_ERR_INIT;
+	if (kf_serve_tls_reload(s, &e) < 0) {
+		kf_err_print(&e, stderr);
+		kf_log(KF_LOG_ERR, "serve: keeping the previous TLS certificate");
+	} else if (kf_serve_tls_port(s)) {
+		kf_log(KF_LOG_INFO, "serve: new TLS connections get %s", c->o.tls_cert);
+	}
+	kf_err_release(&e);
 }
 
 int kf_serve_load(const char *fleet, struct kf_inventory **inv)
@@ -233,12 +274,16 @@ int cmd_serve(int argc, char **argv)
 	kf_serve_check_profiles(s);
 	kf_log(KF_LOG_INFO, "serve: listening on http://%s:%u (state %s)", kf_serve_addr(s),
 	       kf_serve_port(s), kf_serve_state_dir(s));
+	if (kf_serve_tls_port(s))
+		kf_log(KF_LOG_INFO, "serve: listening on https://%s:%u (certificate %s)",
+		       c.o.tls_addr ? c.o.tls_addr : kf_serve_addr(s), kf_serve_tls_port(s), c.o.tls_cert);
 	int sig;
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig != SIGHUP)
 			break;
+		kf_serve_cli_tls_reload(s, &c);
 		struct kf_inventory *ninv = NULL;
 		if (kf_serve_load(c.fleet, &ninv) < 0) {
 			kf_log(KF_LOG_ERR, "serve: %s does not load, keeping the previous inventory", c.fleet);

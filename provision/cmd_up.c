@@ -47,7 +47,7 @@ static void usage(FILE *f)
 	      "      --api-tokens FILE admin tokens of /api/v1/ and the page /ui/ (docs/api.md)\n"
 	      "      --threads N       HTTP worker threads\n"
 	      "      --timeout SEC     close idle HTTP connections after SEC\n"
-	      KF_SERVE_LIMITS_HELP
+	      KF_SERVE_LIMITS_HELP KF_SERVE_TLS_HELP
 	      "  -v, --verbose         debug lines\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -337,6 +337,7 @@ static int run(struct up *u)
 		if (si.ssi_signo == SIGHUP) {
 			kf_log(KF_LOG_INFO, "up: SIGHUP: re-rendering");
 			reload(u);
+			kf_serve_cli_tls_reload(u->srv, &u->cli);
 		} else if (si.ssi_signo == SIGCHLD) {
 			for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++) {
 				struct child *c = &u->kids[i];

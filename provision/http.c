@@ -363,6 +363,7 @@ const char *kf_httpd_method(const struct kf_httpd_req *rq) { return rq->method; 
 const char *kf_httpd_path(const struct kf_httpd_req *rq) { return rq->path; }
 const char *kf_httpd_rest(const struct kf_httpd_req *rq) { return rq->rest ? rq->rest : ""; }
 const char *kf_httpd_peer(const struct kf_httpd_req *rq) { return rq->peer; }
+bool kf_httpd_is_tls(const struct kf_httpd_req *rq) { return rq->h->o.tls_cert != NULL; }
 
 const char *kf_httpd_route_name(const struct kf_httpd_req *rq)
 {
@@ -753,6 +754,8 @@ static void refuse_client(struct kf_httpd *h, int fd, const struct sockaddr *sa)
 /* Every REAP_MS the acceptor shuts down connections past their deadline. */
 #define REAP_MS 200
 
+static void reap_retired(struct kf_httpd *h);
+
 static void *acceptor(void *arg)
 {
 	struct kf_httpd *h = arg;
@@ -762,14 +765,19 @@ static void *acceptor(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >= REAP_MS) {
 			kf_guard_reap(h->guard, reaped, h);
+			pthread_mutex_lock(&h->wlock);
+			reap_retired(h);
+			pthread_mutex_unlock(&h->wlock);
 			last = now;
 		}
 		struct pollfd pfd = { .fd = h->lfd, .events = POLLIN };
 		if (poll(&pfd, 1, REAP_MS) <= 0)
 			continue;
+		pthread_mutex_lock(&h->wlock);
 		struct worker *w = least_loaded(h);
 		if (__atomic_load_n(&w->load, __ATOMIC_RELAXED) >= h->per_worker) {
 			/* every worker is full: new clients wait in the backlog */
+			pthread_mutex_unlock(&h->wlock);
 			pause_ms(10);
 			continue;
 		}
@@ -778,6 +786,7 @@ static void *acceptor(void *arg)
 		int fd = accept4(h->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			int err = errno;
+			pthread_mutex_unlock(&h->wlock);
 			if (__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE))
 				break;
 			if (err != EINTR && err != EAGAIN && err != ECONNABORTED && err != EPROTO) {
@@ -788,6 +797,7 @@ static void *acceptor(void *arg)
 			continue;
 		}
 		if (kf_guard_accept(h->guard, fd, (struct sockaddr *)&ss, len) < 0) {
+			pthread_mutex_unlock(&h->wlock);
 			refuse_client(h, fd, (struct sockaddr *)&ss);
 			continue;
 		}
@@ -797,6 +807,7 @@ static void *acceptor(void *arg)
 			__atomic_fetch_sub(&w->load, 1, __ATOMIC_RELAXED); /* MHD closed fd */
 			kf_guard_drop(h->guard, fd);
 		}
+		pthread_mutex_unlock(&h->wlock);
 	}
 	return NULL;
 }
@@ -865,6 +876,100 @@ unsigned kf_httpd_run(struct kf_httpd *h)
 	return __atomic_load_n(&h->w[0].load, __ATOMIC_RELAXED);
 }
 
+/* Starts nw workers into w (zeroed by the caller) presenting cert and key
+ * (NULL: plain HTTP). */
+static int start_workers(struct kf_httpd *h, struct worker *w, unsigned nw, const char *cert,
+			 const char *key, struct kf_err *e)
+{
+	const struct kf_httpd_opts *o = &h->o;
+	unsigned flags = o->external ? MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME
+				     : MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET |
+					       MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	if (cert)
+		flags |= MHD_USE_TLS;
+	for (unsigned i = 0; i < nw; i++) {
+		w[i].h = h;
+		w[i].d = lib.MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, h,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory ? o->conn_memory : (size_t)8192,
+			MHD_OPTION_CONNECTION_LIMIT, h->per_worker,
+			MHD_OPTION_CONNECTION_TIMEOUT, o->timeout ? o->timeout : 30u,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, &w[i],
+			MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			MHD_OPTION_ARRAY, cert ? tls : tls + 2,
+			MHD_OPTION_END);
+		if (!w[i].d) {
+			int err = errno ? errno : ENOMEM;
+			return kf_errc(e, -err, NULL, "http: cannot start worker thread %u%s: %s", i + 1,
+				       cert ? " (TLS: is the certificate or key bad?)" : "",
+				       strerror(err));
+		}
+	}
+	return 0;
+}
+
+static void stop_workers(struct worker *w, unsigned nw)
+{
+	for (unsigned i = 0; i < nw; i++)
+		if (w[i].d)
+			lib.MHD_stop_daemon(w[i].d);
+	free(w);
+}
+
+/* Workers of an older certificate, stopped once idle (the acceptor). */
+struct retired {
+	struct worker *w;
+	unsigned nw;
+	struct retired *next;
+};
+
+/* With wlock held: stops the retired workers that hold no connection. */
+static void reap_retired(struct kf_httpd *h)
+{
+	for (struct retired **p = &h->retired; *p;) {
+		struct retired *r = *p;
+		unsigned load = 0;
+		for (unsigned i = 0; i < r->nw; i++)
+			load += __atomic_load_n(&r->w[i].load, __ATOMIC_RELAXED);
+		if (load) {
+			p = &r->next;
+			continue;
+		}
+		*p = r->next;
+		stop_workers(r->w, r->nw);
+		free(r);
+	}
+}
+
+int kf_httpd_set_tls(struct kf_httpd *h, const char *cert, const char *key, struct kf_err *e)
+{
+	if (!h->o.tls_cert || h->o.external)
+		return kf_errc(e, -EINVAL, NULL, "http: not a TLS server");
+	struct worker *w = kf_xcalloc(h->nw, sizeof(*w));
+	int r = start_workers(h, w, h->nw, cert, key, e);
+	if (r < 0) {
+		stop_workers(w, h->nw);
+		return r;
+	}
+	struct retired *old = kf_xcalloc(1, sizeof(*old));
+	pthread_mutex_lock(&h->wlock);
+	old->w = h->w;
+	old->nw = h->nw;
+	old->next = h->retired;
+	h->retired = old;
+	h->w = w;
+	pthread_mutex_unlock(&h->wlock);
+	return 0;
+}
+
 int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 		   const struct kf_httpd_route *routes, size_t n, void *ctx, struct kf_err *e)
 {
@@ -877,16 +982,17 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
 		return kf_errc(e, -EINVAL, NULL, "http: bad listen address \"%s\"", addr);
 	struct kf_httpd *h = kf_xcalloc(1, sizeof(*h));
+	h->o = *o;
 	h->routes = routes;
 	h->nroutes = n;
 	h->ctx = ctx;
 	h->stats = kf_xcalloc(n + 1, sizeof(*h->stats));
 	h->nw = o->threads ? o->threads : kf_httpd_default_threads();
-	h->w = kf_xcalloc(h->nw, sizeof(*h->w));
 	unsigned max = o->max_conns ? o->max_conns : 4096u;
 	h->per_worker = (max + h->nw - 1) / h->nw;
 	h->max_headers = o->max_headers ? o->max_headers : 64;
 	pthread_mutex_init(&h->log_lock, NULL);
+	pthread_mutex_init(&h->wlock, NULL);
 	h->guard = kf_guard_new(o->per_client == KF_HTTPD_UNLIMITED ? 0 : o->per_client ? o->per_client : 128,
 				o->request_timeout == KF_HTTPD_UNLIMITED ? 0
 				: o->request_timeout			 ? o->request_timeout
@@ -899,30 +1005,9 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 	} else if ((r = bind_port(h, &sa, addr, o->port, e)) < 0) {
 		goto fail;
 	}
-	unsigned flags = o->external ? MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME
-				     : MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET |
-					       MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-	for (unsigned i = 0; i < h->nw; i++) {
-		struct worker *w = &h->w[i];
-		w->h = h;
-		w->d = lib.MHD_start_daemon(
-			flags, 0, NULL, NULL, on_request, h,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory ? o->conn_memory : (size_t)8192,
-			MHD_OPTION_CONNECTION_LIMIT, h->per_worker,
-			MHD_OPTION_CONNECTION_TIMEOUT, o->timeout ? o->timeout : 30u,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-			MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
-			MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-			MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_END);
-		if (!w->d) {
-			int err = errno ? errno : ENOMEM;
-			r = kf_errc(e, -err, NULL, "http: cannot start worker thread %u: %s", i + 1,
-				    strerror(err));
-			goto fail;
-		}
-	}
+	h->w = kf_xcalloc(h->nw, sizeof(*h->w));
+	if ((r = start_workers(h, h->w, h->nw, o->tls_cert, o->tls_key, e)) < 0)
+		goto fail;
 	if (o->external) {
 		*out = h;
 		return 0;
@@ -951,13 +1036,18 @@ void kf_httpd_stop(struct kf_httpd *h)
 	}
 	if (h->lfd >= 0)
 		close(h->lfd);
-	for (unsigned i = 0; i < h->nw; i++)
-		if (h->w[i].d)
-			lib.MHD_stop_daemon(h->w[i].d);
-	free(h->w);
+	if (h->w)
+		stop_workers(h->w, h->nw);
+	while (h->retired) {
+		struct retired *r = h->retired;
+		h->retired = r->next;
+		stop_workers(r->w, r->nw);
+		free(r);
+	}
 	free(h->stats);
 	kf_guard_free(h->guard);
 	pthread_mutex_destroy(&h->log_lock);
+	pthread_mutex_destroy(&h->wlock);
 	free(h);
 }
 

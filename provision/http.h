@@ -70,6 +70,9 @@ struct kf_httpd_opts {
 				   * or the previous answer; 0: 20,
 				   * KF_HTTPD_UNLIMITED: no deadline */
 	unsigned max_headers; /* header lines per request; 0: 64 (over: 431) */
+	const char *tls_cert; /* PEM text of the certificate (chain); with
+			       * tls_key, the server speaks only HTTPS */
+	const char *tls_key;  /* PEM text of its private key */
 	bool external;       /* no socket, no threads: the caller hands over
 			      * connections (kf_httpd_add) and runs the server
 			      * (kf_httpd_run) in its own thread (fuzzing) */
@@ -89,6 +92,12 @@ int kf_httpd_add(struct kf_httpd *h, int fd);
 unsigned kf_httpd_run(struct kf_httpd *h);
 /* Stops accepting, waits for the workers, frees h (NULL is fine). */
 void kf_httpd_stop(struct kf_httpd *h);
+/* A TLS server (opts.tls_cert) takes a new certificate and key (PEM
+ * text, copied): connections accepted from now on are served by new
+ * workers that present it; those already open finish on the old workers,
+ * which stop once their last connection has closed.  Returns 0, or a
+ * negative errno with e set (the old certificate stays). */
+int kf_httpd_set_tls(struct kf_httpd *h, const char *cert, const char *key, struct kf_err *e);
 /* The port actually bound. */
 unsigned kf_httpd_port(const struct kf_httpd *h);
 /* Worker threads when none are asked for: two per CPU the process may
@@ -107,6 +116,8 @@ const char *kf_httpd_arg(const struct kf_httpd_req *rq, const char *name);
 const char *kf_httpd_header(const struct kf_httpd_req *rq, const char *name);
 /* The body (POST), NUL terminated; NULL and 0 when there is none. */
 const char *kf_httpd_body(const struct kf_httpd_req *rq, size_t *len);
+/* Whether rq came over TLS (a server started with opts.tls_cert). */
+bool kf_httpd_is_tls(const struct kf_httpd_req *rq);
 /* The client's address, "127.0.0.1". */
 const char *kf_httpd_peer(const struct kf_httpd_req *rq);
 

@@ -16,6 +16,7 @@
 struct MHD_Connection;
 struct MHD_Daemon;
 struct kf_guard;
+struct retired;
 
 /* Status codes counted one by one in /metrics; others go to "other". */
 static const int counted_status[] = { 200, 204, 206, 304, 400, 403, 404, 405, 409,
@@ -51,8 +52,11 @@ struct kf_httpd {
 	void *ctx;
 	unsigned port;
 	int lfd;             /* the listening socket, the acceptor's */
-	struct worker *w;
+	struct worker *w;    /* the workers new connections go to */
 	unsigned nw;
+	struct retired *retired; /* workers of an older certificate, until idle */
+	pthread_mutex_t wlock; /* w, nw and retired (the acceptor, a reload) */
+	struct kf_httpd_opts o; /* as started (the workers' options) */
 	unsigned per_worker; /* connections one worker takes at most */
 	pthread_t acceptor;
 	int accepting;       /* the acceptor thread was started */

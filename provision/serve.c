@@ -67,6 +67,9 @@ struct kf_serve {
 	char *base_url;
 	char addr[64];
 	struct kf_httpd *http;
+	struct kf_httpd *https;      /* NULL: no TLS listener */
+	char *tls_cert, *tls_key;    /* their files, read again on reload */
+	char *tls_base_url;          /* https://ADDRESS:PORT */
 	pthread_key_t st_key;
 	pthread_mutex_t conns_lock;
 	struct conn_list *conns;
@@ -597,7 +600,9 @@ static void h_profile(struct kf_httpd_req *rq, void *ctx)
 	struct kf_host_rec rec;
 	if (!host || kf_serve_auth(s, rq, host, false, &rec) < 0)
 		return;
-	char *report = kf_xasprintf("%s/cb/%s/report?token=%s", s->base_url, host, rec.token);
+	/* a profile fetched over TLS sends its report over TLS */
+	char *report = kf_xasprintf("%s/cb/%s/report?token=%s",
+				    kf_httpd_is_tls(rq) ? s->tls_base_url : s->base_url, host, rec.token);
 	char *yaml = NULL;
 	struct kf_err e = KF_ERR_INIT;
 	const struct kf_inventory *inv = kf_serve_inv_get(s);
@@ -784,6 +789,49 @@ static void raise_nofile(void)
 	}
 }
 
+/* The HTTPS listener beside the plain one: the same routes, the same
+ * limits, the certificate and key of o's files (docs/http.md, TLS). */
+static int start_tls(struct kf_serve *s, const struct kf_serve_opts *o,
+		     const struct kf_httpd_opts *plain, struct kf_err *e)
+{
+	char *cert = NULL, *key = NULL;
+	int r = kf_serve_tls_read(o->tls_cert, o->tls_key ? o->tls_key : "", &cert, &key, e);
+	if (r < 0)
+		return r;
+	struct kf_httpd_opts ho = *plain;
+	ho.addr = o->tls_addr ? o->tls_addr : plain->addr;
+	ho.port = o->tls_port;
+	ho.tls_cert = cert;
+	ho.tls_key = key;
+	r = kf_httpd_start(&s->https, &ho, routes, KF_ARRAY_SIZE(routes), s, e);
+	free(cert);
+	kf_serve_tls_wipe(key);
+	if (r < 0)
+		return r;
+	s->tls_cert = kf_xstrdup(o->tls_cert);
+	s->tls_key = kf_xstrdup(o->tls_key);
+	s->tls_base_url = kf_xasprintf("https://%s:%u", ho.addr, kf_httpd_port(s->https));
+	return 0;
+}
+
+int kf_serve_tls_reload(struct kf_serve *s, struct kf_err *e)
+{
+	if (!s->https)
+		return 0;
+	char *cert = NULL, *key = NULL;
+	int r = kf_serve_tls_read(s->tls_cert, s->tls_key, &cert, &key, e);
+	if (r == 0)
+		r = kf_httpd_set_tls(s->https, cert, key, e);
+	free(cert);
+	kf_serve_tls_wipe(key);
+	return r;
+}
+
+unsigned kf_serve_tls_port(const struct kf_serve *s)
+{
+	return s->https ? kf_httpd_port(s->https) : 0;
+}
+
 int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 		   const struct kf_serve_opts *o, struct kf_err *e)
 {
@@ -845,6 +893,8 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 				    .external = o->external };
 	if ((r = kf_httpd_start(&s->http, &ho, routes, KF_ARRAY_SIZE(routes), s, e)) < 0)
 		goto fail;
+	if (o->tls_cert && (r = start_tls(s, o, &ho, e)) < 0)
+		goto fail;
 	if (pv->url)
 		s->base_url = kf_xstrdup(pv->url);
 	else
@@ -864,6 +914,10 @@ void kf_serve_free(struct kf_serve *s)
 	if (!s)
 		return;
 	kf_serve_watch_stop(s->watch);
+	kf_httpd_stop(s->https);
+	free(s->tls_cert);
+	free(s->tls_key);
+	free(s->tls_base_url);
 	kf_api_halt(s->api);
 	kf_httpd_stop(s->http);
 	kf_api_stop(s->api);

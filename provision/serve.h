@@ -48,6 +48,10 @@ struct kf_serve_opts {
 	kf_serve_render_fn render;/* NULL: the built-in renderer hook (see serve.c) */
 	pid_t dnsmasq_pid;        /* > 0: SIGHUP it when a render asks for it */
 	const char *api_tokens;   /* admin tokens of /api/ and /ui/ (NULL: the default, docs/api.md) */
+	const char *tls_cert;     /* PEM certificate file: a second, HTTPS listener */
+	const char *tls_key;      /* its key file (root-only: mode 0600 or stricter) */
+	const char *tls_addr;     /* NULL: listen_addr */
+	unsigned tls_port;        /* 0: any free port (see kf_serve_tls_port) */
 	bool external;            /* no socket: kf_serve_http's kf_httpd_add and
 				   * kf_httpd_run drive it (fuzzing) */
 };
@@ -68,6 +72,19 @@ struct kf_inventory *kf_serve_reload(struct kf_serve *s, struct kf_inventory *in
  * kf_serve_swap_locked may replace the inventory (returns the old one). */
 int kf_serve_exclusive(struct kf_serve *s, int (*fn)(struct kf_serve *s, void *arg), void *arg);
 struct kf_inventory *kf_serve_swap_locked(struct kf_serve *s, struct kf_inventory *inv);
+/* Reads the certificate and key files of opts.tls_cert/tls_key again and
+ * serves new HTTPS connections with them (SIGHUP); the old pair stays on
+ * an error.  0 (also without TLS) or a negative errno with e set. */
+int kf_serve_tls_reload(struct kf_serve *s, struct kf_err *e);
+/* The HTTPS port bound (0: no TLS listener). */
+unsigned kf_serve_tls_port(const struct kf_serve *s);
+/* Reads a certificate (cert_path) and its key (key_path, which must be
+ * owned by this user and readable by no one else) as PEM text.  0 with
+ * *cert and *key (free them; the key is wiped by kf_serve_tls_wipe) or a
+ * negative errno with e set (serve_tls.c). */
+int kf_serve_tls_read(const char *cert_path, const char *key_path, char **cert, char **key,
+		      struct kf_err *e);
+void kf_serve_tls_wipe(char *key);
 /* The port and address actually bound. */
 unsigned kf_serve_port(const struct kf_serve *s);
 const char *kf_serve_addr(const struct kf_serve *s);

@@ -14,10 +14,20 @@
 	"      --auth-rate N     failed token checks per client address a minute before 429\n"  \
 	"                        (default 30, 0: no limit)\n"
 
+/* The HTTPS port without --tls-listen. */
+#define KF_SERVE_TLS_PORT 8443
+
+#define KF_SERVE_TLS_HELP                                                                      \
+	"      --tls-cert FILE   PEM certificate (chain): an HTTPS listener beside the plain one\n" \
+	"      --tls-key FILE    its PEM key, owned by this user and mode 600 (SIGHUP reads both again)\n" \
+	"      --tls-listen A:P  the HTTPS address and port (default: the plain address, port 8443)\n"
+
 struct kf_serve_cli {
 	const char *fleet;
 	struct kf_serve_opts o;
 	char addr[64];
+	char tls_addr[64];
+	bool tls_port_set;
 };
 
 /* Parses serve's options into c.  Returns -1 to go on, or an exit code
@@ -25,6 +35,9 @@ struct kf_serve_cli {
 int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)(FILE *));
 /* "ADDR:PORT", ":PORT" or "ADDR" into o (addr: storage of len bytes). */
 int kf_serve_parse_listen(const char *arg, struct kf_serve_opts *o, char *addr, size_t len);
+/* SIGHUP: reads the TLS certificate and key again (kf_serve_tls_reload),
+ * logging the outcome; nothing without TLS. */
+void kf_serve_cli_tls_reload(struct kf_serve *s, const struct kf_serve_cli *c);
 /* Loads the inventory, printing every error; 0 or a negative errno. */
 int kf_serve_load(const char *fleet, struct kf_inventory **inv);
 /* Composes every host's profile once and logs those that do not validate
