@@ -1,6 +1,7 @@
 /* kickfleet-agent plan | apply | check: the engine's command line. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/cmd.h"
@@ -24,7 +25,8 @@ static void usage(FILE *f, const char *cmd)
 		"      --json              print the result as one JSON document\n"
 		"      --report URL        POST the JSON result there (default: the profile's agent.report)\n"
 		"      --state-dir DIR     the agent's state (default " KF_STATE_DIR_DEFAULT ")\n"
-		"      --cacert FILE       CA bundle for https URLs\n"
+		"      --cacert FILE       the CA that signs the provisioner's certificate, for https\n"
+		"                          URLs (default $KICKFLEET_CACERT, else the system's CAs)\n"
 		"  -v, --verbose           more detail on stderr\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -78,6 +80,10 @@ static int run_cmd(enum kf_run_mode mode, int argc, char **argv)
 	};
 	const char *cmd = kf_run_mode_name(mode);
 	struct kf_engine_opts o = { .mode = mode };
+	/* the units' /etc/kickfleet/agent.env; --cacert wins */
+	const char *env_ca = getenv("KICKFLEET_CACERT");
+	if (env_ca && *env_ca)
+		o.cacert = env_ca;
 	bool json = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "p:r:vh", opts, NULL)) != -1) {

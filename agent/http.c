@@ -113,6 +113,23 @@ static void common_opts(CURL *c, const char *url, const char *cacert)
 	set_ptr(c, CURLOPT_USERAGENT, const char *, "kickfleet-agent");
 }
 
+/* A failed TLS check: the server is not the one the CA vouches for.
+ * Never answered from the last good copy: that would hide the attack. */
+static bool tls_refused(CURLcode cr)
+{
+	return cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE ||
+	       cr == CURLE_SSL_ISSUER_ERROR || cr == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
+/* What a failed transfer says: curl's detail for a TLS refusal. */
+static char *failure(CURLcode cr, const char *detail)
+{
+	if (tls_refused(cr))
+		return kf_xasprintf("certificate verify failed (%s)",
+				    *detail ? detail : lib.curl_easy_strerror(cr));
+	return kf_xstrdup(lib.curl_easy_strerror(cr));
+}
+
 static char *state_file(const char *state_dir, const char *name)
 {
 	return kf_path("%s/%s", state_dir, name);
@@ -156,7 +173,7 @@ int kf_http_fetch_profile(const char *url, const char *state_dir, const char *ca
 	struct kf_http_profile cache = { 0 };
 	struct sink s = { 0 };
 	struct curl_slist *hdrs = NULL;
-	char *why = NULL;
+	char *why = NULL, detail[CURL_ERROR_SIZE] = "";
 	int r = 0;
 	memset(out, 0, sizeof(*out));
 	bool have_cache = load_cache(url, state_dir, &cache) == 0;
@@ -172,6 +189,7 @@ int kf_http_fetch_profile(const char *url, const char *state_dir, const char *ca
 		goto fallback;
 	}
 	common_opts(c, url, cacert);
+	set_ptr(c, CURLOPT_ERRORBUFFER, char *, detail);
 	set_write_cb(c, CURLOPT_WRITEFUNCTION, on_body);
 	set_ptr(c, CURLOPT_WRITEDATA, void *, &s);
 	set_write_cb(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -185,8 +203,13 @@ int kf_http_fetch_profile(const char *url, const char *state_dir, const char *ca
 	CURLcode cr = lib.curl_easy_perform(c);
 	long code = 0;
 	get_long(c, CURLINFO_RESPONSE_CODE, &code);
+	if (cr != CURLE_OK && tls_refused(cr)) {
+		why = failure(cr, detail);
+		r = kf_errc(e, -EPERM, NULL, "%s: %s", url, why);
+		goto out;
+	}
 	if (cr != CURLE_OK) {
-		why = kf_xasprintf("%s", s.too_big ? "profile larger than 16 MiB" : lib.curl_easy_strerror(cr));
+		why = s.too_big ? kf_xstrdup("profile larger than 16 MiB") : failure(cr, detail);
 		goto fallback;
 	}
 	if (code == 304 && have_cache) {
@@ -275,7 +298,9 @@ int kf_http_post_json(const char *url, const char *json, const char *cacert, str
 	CURL *c = lib.curl_easy_init();
 	if (!c)
 		return kf_errc(e, -ENOMEM, NULL, "%s: cannot initialise libcurl", url);
+	char detail[CURL_ERROR_SIZE] = "";
 	common_opts(c, url, cacert);
+	set_ptr(c, CURLOPT_ERRORBUFFER, char *, detail);
 	hdrs = lib.curl_slist_append(hdrs, "Content-Type: application/json");
 	set_ptr(c, CURLOPT_HTTPHEADER, struct curl_slist *, hdrs);
 	set_ptr(c, CURLOPT_POSTFIELDS, const char *, json);
@@ -284,8 +309,12 @@ int kf_http_post_json(const char *url, const char *json, const char *cacert, str
 	CURLcode cr = lib.curl_easy_perform(c);
 	long code = 0;
 	get_long(c, CURLINFO_RESPONSE_CODE, &code);
-	if (cr != CURLE_OK)
-		r = kf_errc(e, -EHOSTUNREACH, NULL, "report to %s: %s", url, lib.curl_easy_strerror(cr));
+	if (cr != CURLE_OK) {
+		char *why = failure(cr, detail);
+		r = kf_errc(e, tls_refused(cr) ? -EPERM : -EHOSTUNREACH, NULL, "report to %s: %s", url,
+			    why);
+		free(why);
+	}
 	else if (code < 200 || code > 299)
 		r = kf_errc(e, -EIO, NULL, "report to %s: server answered HTTP %ld", url, code);
 	lib.curl_slist_free_all(hdrs);

@@ -2,8 +2,10 @@
 # kickfleet serve's HTTPS listener on 127.0.0.1 with certificates made
 # here by openssl: a CA, a server certificate for 127.0.0.1 (IP SAN), a
 # second unrelated CA, a certificate for the wrong name; curl verifies;
-# the key file must be root-only; SIGHUP with a new certificate: new
-# connections see it (fingerprints through openssl s_client).
+# the key file must be root-only; kickfleet-agent on a fake host tree
+# against it (right CA, other CA, wrong name: refused, exit 1, the tree
+# unchanged); SIGHUP with a new certificate: new connections see it
+# (fingerprints through openssl s_client).
 . "$(dirname "$0")/../lib.sh"
 KF=$TOP/build/kickfleet
 FLEET=$TOP/tests/data/http/fleet/fleet.yaml
@@ -85,6 +87,31 @@ t_check "a profile fetched over HTTPS reports over HTTPS" grep -q "report: \"$TU
 curl -s "$URL/profile/kvm01?token=$T1" >"$D/profile-plain.yaml"
 t_check "a profile fetched in clear reports in clear" grep -q "report: \"$URL/cb/kvm01/report?token=" "$D/profile-plain.yaml"
 
+# the agent on a fake host tree (tests/sysroot): the right CA fetches the
+# profile and posts the report over TLS; the other CA is refused, exit 1,
+# with the last good copy in the state dir, and the tree stays as it was
+AG=$TOP/build/kickfleet-agent
+sum_tree() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum); }
+THP=sys/kernel/mm/transparent_hugepage/enabled
+H=$D/host
+sh "$TOP/tests/sysroot/mktree.sh" two-node-amd "$H"
+PURL="$TURL/profile/kvm01?token=$T1"
+"$AG" apply --only memory --root "$H" --profile "$PURL" --cacert "$D/ca.pem" >"$D/agent.out" 2>"$D/agent.err"
+t_check "agent, right CA: applied (exit 2)" test $? -eq 2
+t_check "agent, right CA: THP set from the profile" test "$(cat "$H/$THP")" = never
+t_check "agent, right CA: no error" test ! -s "$D/agent.err"
+t_check "agent, right CA: report posted over TLS, stored" test "$(sqlite3 "$D/out/state.db" "SELECT last_exit FROM hosts WHERE name='kvm01'")" = 2
+printf '%s\n' "[always] madvise never" >"$H/$THP"
+BEFORE=$(sum_tree "$H")
+KICKFLEET_CACERT=$D/other.pem "$AG" apply --only memory --root "$H" --profile "$PURL" >"$D/agent.out" 2>"$D/agent.err"
+t_check "agent, other CA (KICKFLEET_CACERT): exit 1" test $? -eq 1
+t_check "agent, other CA: certificate verify failed, with curl's reason" \
+	grep -q "$TURL/profile/kvm01?token=.*: certificate verify failed (SSL certificate problem: unable to get local issuer certificate)" "$D/agent.err"
+t_check "agent, other CA: the last good copy is not used" test -z "$(grep 'last good copy' "$D/agent.out" "$D/agent.err")"
+t_check "agent, other CA: nothing changed on the host" test "$(sum_tree "$H")" = "$BEFORE"
+KICKFLEET_CACERT=$D/ca.pem "$AG" check --only memory --root "$H" --profile "$PURL" >/dev/null 2>"$D/agent.err"
+t_check "agent, KICKFLEET_CACERT right: fetched, drift found (exit 2)" test $? -eq 2
+
 # SIGHUP with a new pair: new connections get the new certificate
 OLD=$(fp_server)
 t_check "the server presents srv.pem" test "$OLD" = "$(fp_file "$D/srv.pem")"
@@ -108,5 +135,11 @@ chmod 600 "$D/srv.key"
 t_check "serve starts with the wrong name's certificate" start "$D/wrongname.pem" "$D/wrongname.key"
 curl -s --cacert "$D/ca.pem" "$TURL/healthz" >/dev/null 2>"$D/curl.err"
 t_check "wrong host name: curl refuses (60)" test $? -eq 60
+BEFORE=$(sum_tree "$H")
+"$AG" apply --only memory --root "$H" --profile "$PURL" --cacert "$D/ca.pem" >"$D/agent.out" 2>"$D/agent.err"
+t_check "agent, wrong host name: exit 1" test $? -eq 1
+t_check "agent, wrong host name: certificate verify failed, naming the host" \
+	grep -q "certificate verify failed (SSL: no alternative certificate subject name matches target host name '127.0.0.1')" "$D/agent.err"
+t_check "agent, wrong host name: nothing changed on the host" test "$(sum_tree "$H")" = "$BEFORE"
 stop
 t_summary
