@@ -708,19 +708,10 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static struct worker *least_loaded(struct kf_httpd *h)
-{
-	struct worker *best = &h->w[0];
-	unsigned min = __atomic_load_n(&best->load, __ATOMIC_RELAXED);
-	for (unsigned i = 1; i < h->nw; i++) {
-		unsigned l = __atomic_load_n(&h->w[i].load, __ATOMIC_RELAXED);
-		if (l < min) {
-			min = l;
-			best = &h->w[i];
-		}
-	}
-	return best;
-}
+/* Every REAP_MS the acceptor shuts down connections past their deadline. */
+#define REAP_MS 200
+
+static void reap_retired(struct kf_httpd *h);
 
 /* The acceptor thread owns the listening socket and gives each new
  * connection to the worker with the fewest open ones.  (With MHD's own
@@ -729,33 +720,6 @@ static struct worker *least_loaded(struct kf_httpd *h)
  * split 700 / 300 over two workers, and those of the busier one wait
  * twice as long.)  A connection MHD drops before it starts (out of
  * memory) stays counted: only the balance suffers. */
-static void reaped(void *arg, const char *peer)
-{
-	kf_httpd_refusal(arg, REF_SLOW, "closed a connection from %s: request not complete in time (slow client)",
-		peer);
-}
-
-/* The answer to a client over its connection limit, written straight
- * to the new socket (MHD never sees it). */
-static void refuse_client(struct kf_httpd *h, int fd, const struct sockaddr *sa)
-{
-	static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
-				  "Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
-				  "Content-Length: 40\r\nRetry-After: 5\r\n\r\n"
-				  "too many connections from this address\n";
-	char peer[INET6_ADDRSTRLEN];
-	kf_guard_peer(sa, peer, sizeof(peer));
-	kf_httpd_refusal(h, REF_CLIENT_CONNS, "503 to %s: too many connections from this address", peer);
-	ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)n;
-	close(fd);
-}
-
-/* Every REAP_MS the acceptor shuts down connections past their deadline. */
-#define REAP_MS 200
-
-static void reap_retired(struct kf_httpd *h);
-
 static void *acceptor(void *arg)
 {
 	struct kf_httpd *h = arg;
@@ -764,7 +728,7 @@ static void *acceptor(void *arg)
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >= REAP_MS) {
-			kf_guard_reap(h->guard, reaped, h);
+			kf_guard_reap(h->guard, kf_httpd_reaped, h);
 			pthread_mutex_lock(&h->wlock);
 			reap_retired(h);
 			pthread_mutex_unlock(&h->wlock);
@@ -774,7 +738,7 @@ static void *acceptor(void *arg)
 		if (poll(&pfd, 1, REAP_MS) <= 0)
 			continue;
 		pthread_mutex_lock(&h->wlock);
-		struct worker *w = least_loaded(h);
+		struct worker *w = kf_httpd_least_loaded(h);
 		if (__atomic_load_n(&w->load, __ATOMIC_RELAXED) >= h->per_worker) {
 			/* every worker is full: new clients wait in the backlog */
 			pthread_mutex_unlock(&h->wlock);
@@ -798,7 +762,7 @@ static void *acceptor(void *arg)
 		}
 		if (kf_guard_accept(h->guard, fd, (struct sockaddr *)&ss, len) < 0) {
 			pthread_mutex_unlock(&h->wlock);
-			refuse_client(h, fd, (struct sockaddr *)&ss);
+			kf_httpd_refuse_client(h, fd, (struct sockaddr *)&ss);
 			continue;
 		}
 		/* counted first: the worker may close it before MHD_add_connection returns */
@@ -810,48 +774,6 @@ static void *acceptor(void *arg)
 		pthread_mutex_unlock(&h->wlock);
 	}
 	return NULL;
-}
-
-/* SO_REUSEADDR (a restart binds at once) but not SO_REUSEPORT: a second
- * server on the same port fails instead of sharing its clients. */
-static int listen_on(const struct sockaddr_in *sa, int backlog)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int on = 1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
-	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(fd, backlog) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-unsigned kf_httpd_default_threads(void)
-{
-	/* the CPUs this process may run on (taskset, a systemd CPUAffinity=),
-	 * not every CPU of the machine */
-	cpu_set_t set;
-	long c = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-							      : sysconf(_SC_NPROCESSORS_ONLN);
-	return c > 0 ? 2 * (unsigned)c : 2;
-}
-
-/* The listening socket and the port it got. */
-static int bind_port(struct kf_httpd *h, const struct sockaddr_in *sa, const char *addr,
-		     unsigned port, struct kf_err *e)
-{
-	h->lfd = listen_on(sa, 1024);
-	if (h->lfd < 0)
-		return kf_errc(e, h->lfd, NULL, "http: cannot listen on %s:%u: %s", addr, port,
-			       strerror(-h->lfd));
-	struct sockaddr_in bound;
-	socklen_t blen = sizeof(bound);
-	h->port = getsockname(h->lfd, (struct sockaddr *)&bound, &blen) == 0 ? ntohs(bound.sin_port)
-									    : port;
-	return 0;
 }
 
 int kf_httpd_add(struct kf_httpd *h, int fd)
@@ -1002,7 +924,7 @@ int kf_httpd_start(struct kf_httpd **out, const struct kf_httpd_opts *o,
 	h->lfd = -1;
 	if (o->external) {
 		h->nw = 1;
-	} else if ((r = bind_port(h, &sa, addr, o->port, e)) < 0) {
+	} else if ((r = kf_httpd_bind_port(h, &sa, addr, o->port, e)) < 0) {
 		goto fail;
 	}
 	h->w = kf_xcalloc(h->nw, sizeof(*h->w));

@@ -17,6 +17,7 @@ struct MHD_Connection;
 struct MHD_Daemon;
 struct kf_guard;
 struct retired;
+struct sockaddr;
 
 /* Status codes counted one by one in /metrics; others go to "other". */
 static const int counted_status[] = { 200, 204, 206, 304, 400, 403, 404, 405, 409,
@@ -104,5 +105,16 @@ void kf_httpd_refusal(struct kf_httpd *h, enum refusal why, const char *fmt, ...
  * Returns 1 with [*off, *off + *len) for a satisfiable range, 0 to send
  * the whole file (absent, malformed or several ranges), -1 unsatisfiable. */
 int kf_httpd_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
+
+/* ---- sockets (http_listen.c) ---- */
+/* Binds and listens on sa (h->lfd), setting h->port. */
+int kf_httpd_bind_port(struct kf_httpd *h, const struct sockaddr_in *sa, const char *addr,
+		       unsigned port, struct kf_err *e);
+/* The current worker with the fewest open connections (wlock held). */
+struct worker *kf_httpd_least_loaded(struct kf_httpd *h);
+/* The guard's callback for a connection closed past its deadline. */
+void kf_httpd_reaped(void *arg, const char *peer);
+/* Answers 503 to a client over its connection limit and closes fd. */
+void kf_httpd_refuse_client(struct kf_httpd *h, int fd, const struct sockaddr *sa);
 
 #endif
