@@ -290,9 +290,9 @@ static void get_host(struct kf_api *a, struct kf_httpd_req *rq, const char *name
 /* ---- actions ---- */
 
 static void post_action(struct kf_api *a, struct kf_httpd_req *rq, const struct kf_api_who *who,
-			const char *target, const char *name)
+			const char *target, const char *name, bool discovered)
 {
-	const struct kf_api_action *act = kf_api_action_find(name);
+	const struct kf_api_action *act = kf_api_action_find(name, discovered);
 	if (!act) {
 		kf_httpd_reply_error(rq, 404, "no action \"%s\"", name);
 		return;
@@ -360,7 +360,7 @@ static void route_host(struct kf_api *a, struct kf_httpd_req *rq, const struct k
 	if (!slash && !post)
 		get_host(a, rq, name);
 	else if (slash && post && !strchr(slash + 1, '/'))
-		post_action(a, rq, who, name, slash + 1);
+		post_action(a, rq, who, name, slash + 1, false);
 	else if (slash && !post && !strcmp(slash + 1, "events"))
 		kf_hub_attach(a->hub, rq, name);
 	else if (!slash || strchr(slash + 1, '/'))
@@ -369,12 +369,41 @@ static void route_host(struct kf_api *a, struct kf_httpd_req *rq, const struct k
 		kf_httpd_reply_error(rq, 405, "use POST for an action");
 }
 
+/* /api/v1/discovered/MAC/ACTION */
+static void route_discovered(struct kf_api *a, struct kf_httpd_req *rq, const struct kf_api_who *who,
+			     const char *rest, bool post)
+{
+	char mac[32];
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (!slash || strchr(slash + 1, '/') || !slash[1]) {
+		kf_httpd_reply_error(rq, 404, "not found");
+		return;
+	}
+	if (!post) {
+		kf_httpd_add_header(rq, "Allow", "POST");
+		kf_httpd_reply_error(rq, 405, "use POST for an action");
+		return;
+	}
+	if (n >= sizeof(mac)) {
+		kf_httpd_reply_error(rq, 400, "bad MAC address");
+		return;
+	}
+	memcpy(mac, rest, n);
+	mac[n] = 0;
+	post_action(a, rq, who, mac, slash + 1, true);
+}
+
 static void route(struct kf_api *a, struct kf_httpd_req *rq, const struct kf_api_who *who,
 		  const char *rest)
 {
 	bool post = !strcmp(kf_httpd_method(rq), "POST");
 	if (!strncmp(rest, "hosts/", 6) && rest[6]) {
 		route_host(a, rq, who, rest + 6, post);
+		return;
+	}
+	if (!strncmp(rest, "discovered/", 11) && rest[11]) {
+		route_discovered(a, rq, who, rest + 11, post);
 		return;
 	}
 	static const char *const gets[] = { "hosts", "summary", "discovered", "events", "whoami" };

@@ -149,24 +149,31 @@ struct kf_api_act {
 	const char *peer;
 	const struct kf_inventory *inv; /* held for the action's length */
 	struct kf_json *result; /* set by the action: its answer's members */
+	char host[64];        /* set by an action on a discovered machine: the
+			       * host it became (its events, its render) */
+	bool reload;          /* set by the action: the inventory file changed */
 };
 struct kf_api_action {
 	const char *name;
 	const char *const *fields; /* allowed members of the body, NULL-ended */
 	const char *label;        /* the page's button */
 	const char *confirm;      /* the question asked first ("%s": the host) */
+	bool discovered;          /* on a discovered machine: the target is a MAC */
 	/* 0, or a negative errno with a message in e (-ENOENT: unknown host,
 	 * -EINVAL: bad body, -ENOTSUP: not possible for this host, -EBUSY:
 	 * not now, -EREMOTEIO: the machine's power controller failed) */
 	int (*run)(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e);
 };
-/* The host actions, and the one for discovered machines (NULL: none). */
-const struct kf_api_action *kf_api_action_find(const char *name);
+/* The host actions (discovered false) or those for discovered machines
+ * (true) by name; NULL: none. */
+const struct kf_api_action *kf_api_action_find(const char *name, bool discovered);
 const struct kf_api_action *kf_api_actions(size_t *n);
 /* Runs act on c->target: checks the body's fields, holds the inventory,
  * brackets the change with kf_serve_wrote, logs who did it (server log
- * and the host's events).  Returns an HTTP status (200, 400, 404, 409,
- * 503) with a message in e on failure. */
+ * and the host's events).  After an action that changed the inventory
+ * file: reads it again (kf_serve_reload_fleet) and renders the new host.
+ * Returns an HTTP status (200, 400, 404, 409, 503) with a message in e on
+ * failure. */
 int kf_api_action_run(struct kf_serve *s, const struct kf_api_action *act, struct kf_api_act *c,
 		      struct kf_err *e);
 

@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "provision/api.h"
+#include "provision/enlist.h"
 #include "provision/power.h"
 #include "provision/serve.h"
 #include "provision/state_extra.h"
+#include "types.h"
 
 /* As `kickfleet power` and `reinstall` run them, one machine at a time. */
 static const struct kf_power_opts power_opts = { .timeout_ms = 5000, .retries = 2 };
@@ -111,9 +113,59 @@ static int act_reinstall(struct kf_serve *s, struct kf_api_act *c, struct kf_err
 	return power(s, c, KF_PA_CYCLE, true, e);
 }
 
+/* A string member: required (or NULL when absent and optional); else
+ * -EINVAL naming it. */
+static int str_field(const struct kf_json *body, const char *key, bool required, const char **out,
+		     struct kf_err *e)
+{
+	const struct kf_json *v = kf_json_member(body, key);
+	*out = kf_json_str_of(v, NULL);
+	if ((v && !*out) || (required && !*out))
+		return kf_errc(e, -EINVAL, NULL, "\"%s\" must be a string", key);
+	return 0;
+}
+
+/* As `kickfleet enlist MAC --name N --role R [--ip A] [--force]`: the
+ * discovered machine becomes a host of the inventory file, which the
+ * server then reads again; kf_api_action_run renders it. */
+static int act_enlist(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e)
+{
+	struct kf_enlist x = { .fleet = kf_serve_fleet(s), .outdir = kf_serve_outdir(s), .mac = c->target,
+			       .force_hint = "\"force\": true" };
+	const struct kf_json *f = kf_json_member(c->body, "force");
+	if (f && kf_json_type(f) != KF_JSON_BOOL)
+		return kf_errc(e, -EINVAL, NULL, "\"force\" must be true or false");
+	x.force = f && kf_json_bool_of(f);
+	int r = str_field(c->body, "name", true, &x.name, e);
+	if (r == 0)
+		r = str_field(c->body, "role", true, &x.role, e);
+	if (r == 0)
+		r = str_field(c->body, "ip", false, &x.ip, e);
+	if (r < 0)
+		return r;
+	if (!x.fleet)
+		return kf_errc(e, -ENOTSUP, NULL, "the server was started without its inventory file");
+	if (strlen(x.name) >= sizeof(c->host) || !kf_serve_name_ok(x.name))
+		return kf_errc(e, -EINVAL, NULL, "bad host name");
+	struct kf_state *st = kf_serve_state(s, e);
+	if (!st)
+		return -EIO;
+	struct kf_enlisted d;
+	if ((r = kf_enlist(&x, st, &d, e)) < 0)
+		return r; /* -ENOENT: not discovered, 404 */
+	snprintf(c->host, sizeof(c->host), "%s", x.name);
+	c->reload = true;
+	kf_json_set(c->result, "mac", kf_json_str(d.mac));
+	kf_json_set(c->result, "name", kf_json_str(x.name));
+	kf_json_set(c->result, "line", kf_json_int(d.line));
+	kf_enlisted_release(&d);
+	return 0;
+}
+
 static const char *const f_netboot[] = { "on", NULL };
 static const char *const f_reinstall[] = { "force", NULL };
 static const char *const f_power[] = { "action", NULL };
+static const char *const f_enlist[] = { "name", "role", "ip", "force", NULL };
 
 static const struct kf_api_action actions[] = {
 	{ .name = "netboot", .fields = f_netboot, .label = NULL, .run = act_netboot,
@@ -122,12 +174,14 @@ static const struct kf_api_action actions[] = {
 	  .confirm = "Reinstall %s from the network (power cycled when it has power control)? Its disk will be wiped." },
 	{ .name = "power", .fields = f_power, .label = NULL, .run = act_power,
 	  .confirm = "Change the power of %s?" },
+	{ .name = "enlist", .fields = f_enlist, .label = NULL, .run = act_enlist, .discovered = true,
+	  .confirm = "Enlist %s?" },
 };
 
-const struct kf_api_action *kf_api_action_find(const char *name)
+const struct kf_api_action *kf_api_action_find(const char *name, bool discovered)
 {
 	for (size_t i = 0; i < KF_ARRAY_SIZE(actions); i++)
-		if (!strcmp(actions[i].name, name))
+		if (!strcmp(actions[i].name, name) && actions[i].discovered == discovered)
 			return &actions[i];
 	return NULL;
 }
@@ -148,31 +202,56 @@ static char *who_line(const struct kf_api_action *act, const struct kf_api_act *
 	return line;
 }
 
+/* After an action that edited the inventory file: read it again, render
+ * the new host (no inventory lock may be held). */
+static void reload_render(struct kf_serve *s, const struct kf_api_act *c)
+{
+	struct kf_err e = KF_ERR_INIT;
+	if (kf_serve_reload_fleet(s, &e) < 0) {
+		kf_log(KF_LOG_ERR, "api: %s changed but does not load again:", kf_serve_fleet(s));
+		kf_err_print(&e, stderr);
+	} else {
+		kf_serve_rerender(s, kf_serve_inv_get(s), c->host);
+		kf_serve_inv_put(s);
+	}
+	kf_err_release(&e);
+}
+
+static bool target_ok(const struct kf_api_action *act, const char *target)
+{
+	char mac[18];
+	return act->discovered ? kf_mac_norm(target, mac) == 0 : kf_serve_name_ok(target);
+}
+
 int kf_api_action_run(struct kf_serve *s, const struct kf_api_action *act, struct kf_api_act *c,
 		      struct kf_err *e)
 {
 	const char *bad = kf_json_unknown_key(c->body, act->fields);
-	if (bad || !kf_serve_name_ok(c->target)) {
+	const char *what = act->discovered ? "MAC address" : "host name";
+	if (bad || !target_ok(act, c->target)) {
 		if (bad)
 			kf_errc(e, -EINVAL, NULL, "unknown field \"%s\" for %s", bad, act->name);
 		else
-			kf_errc(e, -EINVAL, NULL, "bad host name");
+			kf_errc(e, -EINVAL, NULL, "bad %s", what);
 		kf_log(KF_LOG_WARN, "api: 400 %s of %s by %s from %s: %s", act->name, c->target, c->who->name,
-		       c->peer, bad ? "unknown field" : "bad host name");
+		       c->peer, bad ? "unknown field" : e->v[e->n - 1].text);
 		return 400;
 	}
 	c->result = kf_json_object();
-	kf_json_set(c->result, "host", kf_json_str(c->target));
+	kf_json_set(c->result, act->discovered ? "mac" : "host", kf_json_str(c->target));
 	kf_json_set(c->result, "action", kf_json_str(act->name));
 	char *line = who_line(act, c);
 	c->inv = kf_serve_inv_get(s); /* no full render overlaps (kf_serve_exclusive) */
 	kf_serve_wrote(s);
 	int r = act->run(s, c, e);
-	struct kf_state *st = kf_serve_state(s, NULL);
-	if (r == 0 && st)
-		kf_state_log_event(st, c->target, "api", line, NULL);
 	kf_serve_wrote(s);
 	kf_serve_inv_put(s);
+	c->inv = NULL;
+	if (r == 0 && c->reload)
+		reload_render(s, c); /* the new host's row comes with the reload */
+	struct kf_state *st = kf_serve_state(s, NULL);
+	if (r == 0 && st)
+		kf_state_log_event(st, c->host[0] ? c->host : c->target, "api", line, NULL);
 	int status = r == 0 ? 200 : r == -ENOENT ? 404 : r == -EINVAL ? 400
 		   : r == -ENOTSUP || r == -EBUSY ? 409 : r == -EREMOTEIO ? 502 : 503;
 	char msg[256];

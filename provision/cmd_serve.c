@@ -185,6 +185,7 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 	}
 	if (c->o.tls_cert && !c->tls_port_set)
 		c->o.tls_port = KF_SERVE_TLS_PORT;
+	c->o.fleet = c->fleet; /* the API's enlist edits it, then reloads */
 	return -1;
 }
 

@@ -63,6 +63,9 @@ struct tok_cache {
 struct kf_serve {
 	pthread_rwlock_t inv_lock;
 	struct kf_inventory *inv;
+	struct kf_inventory *given; /* the caller's last: inv unless the server read its own */
+	char *fleet;                /* the inventory's file (NULL: not given) */
+	pthread_mutex_t reload_lock; /* one kf_serve_reload_fleet at a time */
 	char *outdir, *state_dir, *state_path, *http_root, *tftp_root, *agent_path;
 	char *base_url;
 	char addr[64];
@@ -138,19 +141,60 @@ void kf_serve_inv_put(struct kf_serve *s)
 	pthread_rwlock_unlock(&s->inv_lock);
 }
 
-struct kf_inventory *kf_serve_reload(struct kf_serve *s, struct kf_inventory *inv)
+/* inv in, under the write lock: the one the server read before it is
+ * freed, the caller's (given) is the caller's to free. */
+static struct kf_inventory *swap_in(struct kf_serve *s, struct kf_inventory *inv, bool from_caller)
 {
-	pthread_rwlock_wrlock(&s->inv_lock);
-	struct kf_inventory *old = s->inv;
+	struct kf_inventory *old = s->inv, *prev = s->given;
 	s->inv = inv;
-	pthread_rwlock_unlock(&s->inv_lock);
+	if (from_caller)
+		s->given = inv;
+	if (old != prev)
+		kf_inventory_free(old);
+	return from_caller ? prev : NULL;
+}
+
+/* After a new inventory: hosts new to the store, the API's snapshot. */
+static void after_reload(struct kf_serve *s, const struct kf_inventory *inv)
+{
 	struct kf_state *st = kf_serve_state(s, NULL);
 	struct kf_err e = KF_ERR_INIT;
 	if (st && kf_state_sync_inventory(st, inv, &e) < 0)
 		kf_err_print(&e, stderr);
 	kf_err_release(&e);
 	kf_api_poke(s->api);
+}
+
+struct kf_inventory *kf_serve_reload(struct kf_serve *s, struct kf_inventory *inv)
+{
+	pthread_rwlock_wrlock(&s->inv_lock);
+	struct kf_inventory *old = swap_in(s, inv, true);
+	pthread_rwlock_unlock(&s->inv_lock);
+	after_reload(s, inv);
 	return old;
+}
+
+int kf_serve_reload_fleet(struct kf_serve *s, struct kf_err *e)
+{
+	if (!s->fleet)
+		return kf_errc(e, -ENOTSUP, NULL, "serve: no inventory file to read again");
+	pthread_mutex_lock(&s->reload_lock);
+	struct kf_inventory *inv = NULL;
+	int r = kf_inventory_load(&inv, s->fleet, e);
+	if (r == 0) {
+		pthread_rwlock_wrlock(&s->inv_lock);
+		swap_in(s, inv, false);
+		pthread_rwlock_unlock(&s->inv_lock);
+		after_reload(s, inv); /* inv stays: only this function replaces the server's own */
+		kf_log(KF_LOG_INFO, "serve: reloaded %s", s->fleet);
+	}
+	pthread_mutex_unlock(&s->reload_lock);
+	return r;
+}
+
+const char *kf_serve_fleet(const struct kf_serve *s)
+{
+	return s->fleet;
 }
 
 int kf_serve_exclusive(struct kf_serve *s, int (*fn)(struct kf_serve *s, void *arg), void *arg)
@@ -163,9 +207,7 @@ int kf_serve_exclusive(struct kf_serve *s, int (*fn)(struct kf_serve *s, void *a
 
 struct kf_inventory *kf_serve_swap_locked(struct kf_serve *s, struct kf_inventory *inv)
 {
-	struct kf_inventory *old = s->inv;
-	s->inv = inv;
-	return old;
+	return swap_in(s, inv, true);
 }
 
 struct kf_state *kf_serve_state(struct kf_serve *s, struct kf_err *e)
@@ -842,7 +884,9 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 	pthread_mutex_init(&s->conns_lock, NULL);
 	pthread_key_create(&s->st_key, NULL);
 	pthread_key_create(&s->cache_key, NULL);
-	s->inv = inv;
+	s->inv = s->given = inv;
+	s->fleet = o->fleet ? kf_xstrdup(o->fleet) : NULL;
+	pthread_mutex_init(&s->reload_lock, NULL);
 	s->http_fd = s->tftp_fd = -1;
 	s->started = time(NULL);
 	s->render = o->render;
@@ -937,6 +981,10 @@ void kf_serve_free(struct kf_serve *s)
 	pthread_key_delete(s->cache_key);
 	pthread_mutex_destroy(&s->conns_lock);
 	pthread_rwlock_destroy(&s->inv_lock);
+	pthread_mutex_destroy(&s->reload_lock);
+	if (s->inv != s->given)
+		kf_inventory_free(s->inv);
+	free(s->fleet);
 	free(s->outdir);
 	free(s->state_dir);
 	free(s->state_path);

@@ -52,6 +52,8 @@ struct kf_serve_opts {
 	const char *tls_key;      /* its key file (root-only: mode 0600 or stricter) */
 	const char *tls_addr;     /* NULL: listen_addr */
 	unsigned tls_port;        /* 0: any free port (see kf_serve_tls_port) */
+	const char *fleet;        /* the inventory's file: the API's enlist edits it and
+				   * kf_serve_reload_fleet reads it (NULL: neither) */
 	bool external;            /* no socket: kf_serve_http's kf_httpd_add and
 				   * kf_httpd_run drive it (fuzzing) */
 };
@@ -59,14 +61,24 @@ struct kf_serve_opts {
 /* Opens the state store, registers hosts the state does not know yet
  * (kf_state_sync_inventory) and starts listening.  inv stays owned by the
  * caller until kf_serve_free or a kf_serve_reload that replaces it (the old
- * one is returned to the caller to free).  Returns 0 or a negative errno. */
+ * one is returned to the caller to free).  An inventory the server read
+ * itself (kf_serve_reload_fleet) is the server's.  Returns 0 or a negative
+ * errno. */
 int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 		   const struct kf_serve_opts *o, struct kf_err *e);
 /* Stops the HTTP server and frees s (NULL is fine); the inventory is the
  * caller's. */
 void kf_serve_free(struct kf_serve *s);
-/* Replaces the inventory; returns the previous one (free it). */
+/* Replaces the inventory; returns the one the caller gave before (free
+ * it), whether or not the server read a newer one since. */
 struct kf_inventory *kf_serve_reload(struct kf_serve *s, struct kf_inventory *inv);
+/* Reads the inventory file (o->fleet) again and swaps it in, as SIGHUP
+ * does: after the API edited it (enlist).  Waits for the handlers that
+ * read the inventory: never call it while holding kf_serve_inv_get.
+ * -ENOTSUP without a file; a file that does not load keeps the old one. */
+int kf_serve_reload_fleet(struct kf_serve *s, struct kf_err *e);
+/* The inventory's file (NULL: not given). */
+const char *kf_serve_fleet(const struct kf_serve *s);
 /* Runs fn(s, arg) while no handler reads the inventory or changes a
  * host's state (e.g. a full render that rewrites state rows).  Inside fn,
  * kf_serve_swap_locked may replace the inventory (returns the old one). */

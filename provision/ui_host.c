@@ -34,19 +34,19 @@ static void button(struct kf_buf *b, const char *host, const struct kf_api_actio
 static void actions(struct kf_serve *s, struct kf_buf *b, const char *host, const struct kf_api_who *who)
 {
 	kf_buf_puts(b, "<section class=\"actions\" id=\"actions\"><h2>Actions</h2>");
-	const struct kf_api_action *nb = kf_api_action_find("netboot");
+	const struct kf_api_action *nb = kf_api_action_find("netboot", false);
 	button(b, host, nb, "on", "true", "Netboot on", who);
 	button(b, host, nb, "on", "false", "Netboot off", who);
 	size_t n;
 	const struct kf_api_action *v = kf_api_actions(&n);
 	for (size_t i = 0; i < n; i++)
-		if (v[i].label)
+		if (v[i].label && !v[i].discovered)
 			button(b, host, &v[i], NULL, NULL, v[i].label, who);
 	const struct kf_inventory *inv = kf_serve_inv_get(s);
 	const struct kf_i_host *ih = kf_inventory_host(inv, host);
 	bool power = !ih || ih->power;
 	kf_serve_inv_put(s);
-	const struct kf_api_action *pw = kf_api_action_find("power");
+	const struct kf_api_action *pw = kf_api_action_find("power", false);
 	static const char *const pa[][2] = { { "on", "Power on" }, { "off", "Power off" }, { "cycle", "Power cycle" } };
 	for (size_t i = 0; power && i < KF_ARRAY_SIZE(pa); i++)
 		button(b, host, pw, "action", pa[i][0], pa[i][1], who);
@@ -201,7 +201,7 @@ static void confirm_page(struct kf_httpd_req *rq, const struct kf_api_who *who, 
 static void post_action(struct kf_serve *s, struct kf_httpd_req *rq, const struct kf_api_who *who,
 			const char *host, const char *name)
 {
-	const struct kf_api_action *a = kf_api_action_find(name);
+	const struct kf_api_action *a = kf_api_action_find(name, false);
 	const char *body = kf_httpd_body(rq, NULL);
 	char csrf[KF_TOKEN_HEX + 1], on[8], act[8], yes[4];
 	if (!a || !kf_serve_name_ok(host)) {

@@ -24,6 +24,7 @@ for tool in curl sqlite3 python3; do
 done
 
 cp -r "$TOP/tests/data/http/fleet" "$D/fleet"
+sed -i 's/^  token_ttl: 3600$/  token_ttl: 3600\n  unknown_hosts: discovery/' "$D/fleet/fleet.yaml"
 FLEET=$D/fleet/fleet.yaml
 ADMIN=a1d2m3i4n5a1d2m3i4n5a1d2m3i4n5a1d2m3i4n5
 READ=r1e2a3d4r1e2a3d4r1e2a3d4r1e2a3d4r1e2a3d4
@@ -118,7 +119,9 @@ t_check "session + CSRF header: an API action" test "$(code -H "$C" -H "X-CSRF-T
 t_check "... done" test "$(db "SELECT netboot FROM hosts WHERE name='plain01'")" = 0
 
 # --- every bad request of tests/data/http/api: its 4xx, a JSON error, nothing changed ---
-snap() { db "SELECT name, state, netboot, token, token_gen FROM hosts ORDER BY name; SELECT count(*) FROM events"; }
+snap() { db "SELECT name, state, netboot, token, token_gen FROM hosts ORDER BY name; SELECT count(*) FROM events; SELECT mac FROM discovered"; md5sum <"$FLEET"; }
+# a discovered machine for the enlist cases (which must leave it, and fleet.yaml, alone)
+code -X POST -H 'Content-Type: application/json' --data-binary @"$TOP/tests/data/discovery/01-good.json" "$URL/discover?mac=52:54:00:dd:00:01" >/dev/null
 for c in "$TOP"/tests/data/http/api/*.case; do
 	name=$(basename "$c" .case)
 	get() { sed -n "s/^$1=//p" "$c"; }
@@ -170,4 +173,23 @@ kill "$SSE"; SSE=
 t_check "logout without CSRF: 403" test "$(code -H "$C" -d "x=1" "$URL/ui/logout")" = 403
 t_check "logout: 303" test "$(code -H "$C" -d "csrf=$CSRF" "$URL/ui/logout")" = 303
 t_check "the old cookie: 401 on the API" test "$(code -H "$C" "$URL/api/v1/hosts")" = 401
+
+# --- enlisting a discovered machine: fleet.yaml edited, the server reads it again ---
+t_check "the machine is discovered" sh -c "curl -s -H '$A' '$URL/api/v1/discovered' | grep -q '\"mac\":\"52:54:00:dd:00:01\"'"
+cp "$FLEET" "$D/fleet.before"
+EN='{"name":"new01","role":"kvm-host","ip":"10.250.0.21"}'
+t_check "enlist by a read-only token: 403" test "$(code -H "$R" -H 'Content-Type: application/json' -d "$EN" "$URL/api/v1/discovered/52:54:00:dd:00:01/enlist")" = 403
+t_check "enlist: 200" test "$(code -H "$A" -H 'Content-Type: application/json' -d "$EN" "$URL/api/v1/discovered/52-54-00-DD-00-01/enlist")" = 200
+t_check "... answers the MAC, the name and its line" js 'd["mac"] == "52:54:00:dd:00:01" and d["name"] == "new01" and d["action"] == "enlist" and d["line"] > 0'
+t_check "... fleet.yaml: one entry appended, the rest byte for byte" sh -c "diff '$D/fleet.before' '$FLEET' | grep '^[<>]' | tr -d '\n' | grep -qx '> *- *{* *name: new01.*mac: 52:54:00:dd:00:01.*'"
+t_check "... the server read it again: the host in the API" test "$(code -H "$A" "$URL/api/v1/hosts/new01")" = 200
+t_check "... new, with its MAC" js 'd["state"] == "new" and d["macs"] == ["52:54:00:dd:00:01"] and d["ip"] == "10.250.0.21"'
+t_check "... and in the list" sh -c "curl -s -H '$A' '$URL/api/v1/hosts?prefix=new' | grep -q '\"total\":1'"
+t_check "... rendered: its kickstart is served" test "$(code "$URL/ks/new01?token=$(db "SELECT token FROM hosts WHERE name='new01'")")" = 200
+t_check "... no longer discovered" test "$(db "SELECT count(*) FROM discovered")" = 0
+t_check "... logged with who did it" grep -q "api: enlist by alice from 127.0.0.1 {.*\"name\":\"new01\"" "$D/serve.log"
+t_check "... the server reloaded its inventory" grep -q "serve: reloaded $FLEET" "$D/serve.log"
+t_check "... in the new host's events" test "$(db "SELECT count(*) FROM events WHERE host='new01' AND what='api' AND detail LIKE 'enlist by alice%'")" = 1
+t_check "enlisting it again: 400, the MAC is taken" test "$(code -H "$A" -H 'Content-Type: application/json' -d '{"name":"new02","role":"kvm-host"}' "$URL/api/v1/discovered/52:54:00:dd:00:01/enlist")" = 400
+t_check "... saying whose" js '"is host new01" in d["error"]'
 t_summary
