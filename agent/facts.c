@@ -192,6 +192,76 @@ char *kf_facts_url(const char *report_url)
 			    slash + 7);
 }
 
+static void discover_usage(FILE *f)
+{
+	fputs("usage: kickfleet-agent discover URL --mac MAC [--root DIR] [--cacert FILE]\n"
+	      "\n"
+	      "POSTs this machine's facts (those of `facts --json`, without guests) to a\n"
+	      "provisioner's discovery endpoint as URL?mac=MAC, the MAC of the NIC the\n"
+	      "machine booted from.  The discovery image runs it (docs/discovery.md);\n"
+	      "it needs no token: the endpoint takes facts of machines it does not know.\n"
+	      "\n"
+	      "  -m, --mac MAC      the boot NIC's MAC (required)\n"
+	      "  -r, --root DIR     read the host tree under DIR (default /)\n"
+	      "      --cacert FILE  CA bundle for an https URL\n"
+	      "  -h, --help         this help\n"
+	      "\n"
+	      "Exit status: 0 when the provisioner took the facts, 3 when it refused them\n"
+	      "or could not be reached, 1 on a usage error.\n",
+	      f);
+}
+
+int agent_cmd_discover(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mac", required_argument, NULL, 'm' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "cacert", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *mac = NULL, *cacert = NULL;
+	char norm[18];
+	int c;
+	while ((c = getopt_long(argc, argv, "m:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': mac = optarg; break;
+		case 'r': kf_sysroot_set(optarg); break;
+		case 'C': cacert = optarg; break;
+		case 'h': discover_usage(stdout); return 0;
+		default: discover_usage(stderr); return 1;
+		}
+	}
+	if (optind != argc - 1 || !mac) {
+		discover_usage(stderr);
+		return 1;
+	}
+	const char *base = argv[optind];
+	if (!kf_is_url(base) || strchr(base, '?')) {
+		fprintf(stderr, "kickfleet-agent: discover: \"%s\" is not an http(s) URL without a query\n", base);
+		return 1;
+	}
+	if (kf_mac_norm(mac, norm) < 0) {
+		fprintf(stderr, "kickfleet-agent: discover: \"%s\" is not a MAC address\n", mac);
+		return 1;
+	}
+	struct kf_facts f;
+	struct kf_err e = KF_ERR_INIT;
+	kf_facts_probe(&f, 0, NULL);
+	char *json = kf_facts_json(&f, false);
+	char *url = kf_xasprintf("%s?mac=%s", base, norm);
+	int r = kf_http_post_json(url, json, cacert, &e);
+	if (r < 0)
+		kf_err_print(&e, stderr);
+	else
+		printf("discover: facts of %s posted to %s\n", norm, base);
+	free(url);
+	free(json);
+	kf_facts_release(&f);
+	kf_err_release(&e);
+	return r < 0 ? 3 : 0;
+}
+
 int kf_facts_post(const char *report_url, const char *cacert, struct kf_err *e)
 {
 	char *url = kf_facts_url(report_url);

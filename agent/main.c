@@ -10,6 +10,7 @@ static const struct kf_subcmd cmds[] = {
 	{ "apply", agent_cmd_apply, "make the host match its profile, then verify" },
 	{ "check", agent_cmd_check, "report drift (exit 2) without touching the host" },
 	{ "facts", agent_cmd_facts, "print what this host is: CPU, NUMA, memory, NICs, disks, guests (--json)" },
+	{ "discover", agent_cmd_discover, "post this machine's facts to a discovery URL (the discovery image)" },
 	{ "auto", agent_cmd_auto, "apply or check, as the profile's agent.mode says (timer)" },
 };
 
