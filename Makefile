@@ -197,6 +197,8 @@ install: all
 	install -m 644 kickstart/snippets/* $(DESTDIR)$(DATADIR)/kickstart/snippets/
 	install -m 644 examples/*.yaml $(DESTDIR)$(DATADIR)/examples/
 	install -m 644 provision/ui/* $(DESTDIR)$(DATADIR)/ui/
+	install -d $(DESTDIR)$(DATADIR)/discovery
+	install -m 755 pxe/discovery/init pxe/discovery/udhcpc $(DESTDIR)$(DATADIR)/discovery/
 	install -m 644 agent/systemd/*.service agent/systemd/*.timer $(DESTDIR)$(UNITDIR)/
 	sed -i 's#/usr/bin/kickfleet-agent#$(BINDIR)/kickfleet-agent#' $(DESTDIR)$(UNITDIR)/kickfleet-agent*.service
 	if [ -f $(B)/packages/rpm/repodata/repomd.xml ]; then \

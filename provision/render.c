@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kickstart/kscheck.h"
+#include "provision/discovery.h"
 #include "provision/distro.h"
 #include "provision/render_int.h"
 #include "provision/state.h"
@@ -708,6 +709,22 @@ static int remove_gone(struct rctx *c, const struct recs *rs, struct kf_err *e)
 	return r;
 }
 
+/* The discovery image, only with unknown_hosts: discovery (else an image
+ * a render made before is removed). */
+static int render_discovery(struct rctx *c, struct kf_err *e)
+{
+	if (c->inv->provisioner->unknown_hosts != KF_UNKNOWN_DISCOVERY) {
+		drop(c, KF_ROOT_TFTP, KF_DISCOVERY_IMAGE);
+		return 0;
+	}
+	struct kf_buf b = KF_BUF_INIT;
+	int r = kf_discovery_image(&b, e);
+	if (r == 0)
+		r = put(c, KF_ROOT_TFTP, KF_DISCOVERY_IMAGE, &b, 0644, e);
+	kf_buf_release(&b);
+	return r;
+}
+
 /* The shared files and, when staging, the loaders and the agent's
  * packages; then every queued file into place. */
 static int write_files(struct rctx *c, const char *pkgdir, struct kf_err *warn, struct kf_err *e)
@@ -722,7 +739,7 @@ static int write_files(struct rctx *c, const char *pkgdir, struct kf_err *warn, 
 		c->stats->staged = (size_t)n;
 		r = kf_render_packages_place(pkgdir, c->p.root[KF_ROOT_HTTP], c->o->dry_run,
 					     &c->stats->repo_files, e);
-		if (r < 0)
+		if (r < 0 || (r = render_discovery(c, e)) < 0)
 			return r;
 	}
 	r = kf_wbatch_commit(c->wb, e);

@@ -271,14 +271,15 @@ void kf_render_boot(struct kf_arena *a, const struct kf_inventory *inv, const st
 				kf_buf_printf(&args, " inst.repo=%s", d->tree);
 		}
 	} else {
-		b->label = kf_arena_printf(a, "discovery (%s)", d->name);
-		if (d->family == KF_FAMILY_PRESEED)
-			kf_buf_puts(&args, "priority=low");
-		else if (d->tree)
-			kf_buf_printf(&args, "inst.repo=%s", d->tree);
-		add_arg(&args, "kickfleet.discovery=1");
+		/* the distro's kernel, its initrd for the kernel's modules, and
+		 * the discovery image laid over it (docs/discovery.md); no token */
+		b->label = kf_arena_printf(a, "discovery (%s kernel)", d->name);
+		b->overlay_tftp = KF_DISCOVERY_IMAGE;
+		b->overlay_url = kf_arena_printf(a, "%s/boot/%s", base, KF_DISCOVERY_IMAGE);
+		kf_buf_printf(&args, "kickfleet.discover=%s/discover", base);
 	}
-	add_arg(&args, d->kernel_args);
+	if (mode == KF_BOOT_INSTALL)
+		add_arg(&args, d->kernel_args);
 	if (it && it->role)
 		add_arg(&args, it->role->kernel_args);
 	if (df)

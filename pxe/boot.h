@@ -17,6 +17,9 @@
 #include "util.h"
 
 enum kf_boot_mode { KF_BOOT_INSTALL, KF_BOOT_LOCAL, KF_BOOT_DISCOVERY };
+/* The discovery image under the TFTP root (also BASE/boot/ over HTTP). */
+#define KF_DISCOVERY_IMAGE "discovery/initrd.img"
+
 enum kf_boot_root { KF_ROOT_DNSMASQ, KF_ROOT_TFTP, KF_ROOT_HTTP, KF_ROOT_COUNT };
 
 struct kf_boot {
@@ -27,6 +30,10 @@ struct kf_boot {
 	const char *initrd_tftp;
 	const char *kernel_url;  /* over HTTP: BASE/boot/distro/rocky9/vmlinuz */
 	const char *initrd_url;
+	/* discovery: an initrd laid over initrd (its /init replaces the
+	 * distro's), TFTP-relative and over HTTP; NULL otherwise */
+	const char *overlay_tftp;
+	const char *overlay_url;
 	const char *grub_http;   /* "(http,ADDR)" when GRUB can use HTTP (port 80), else NULL */
 	const char *args;        /* kernel command line */
 	const char *serial_unit; /* "0" for ttyS0; NULL: no serial console */

@@ -81,15 +81,24 @@ static int grub_render(const struct kf_boot *b, struct kf_buf *out)
 	const char *dev = b->grub_http ? b->grub_http : "";
 	char *kernel = kf_xasprintf("%s/%s", dev, b->kernel_tftp);
 	char *initrd = kf_xasprintf("%s/%s", dev, b->initrd_tftp);
+	char *overlay = b->overlay_tftp ? kf_xasprintf("%s/%s", dev, b->overlay_tftp) : NULL;
 	int r = word(out, kernel, strlen(kernel));
 	if (r == 0)
 		r = words(out, b->args);
+	/* discovery: the boot NIC's MAC, expanded by GRUB (unquoted) */
+	if (r == 0 && overlay)
+		kf_buf_puts(out, " kickfleet.mac=$net_default_mac");
 	if (r == 0) {
 		kf_buf_puts(out, "\n\tinitrd ");
 		r = word(out, initrd, strlen(initrd));
 	}
+	if (r == 0 && overlay) {
+		kf_buf_puts(out, " ");
+		r = word(out, overlay, strlen(overlay));
+	}
 	free(kernel);
 	free(initrd);
+	free(overlay);
 	if (r < 0)
 		return r;
 	kf_buf_puts(out, "\n}\n");

@@ -25,10 +25,20 @@ static int ipxe_render(const struct kf_boot *b, struct kf_buf *out)
 		kf_buf_puts(out, "# back to the firmware, which boots the local disk\nexit\n");
 		return 0;
 	}
-	if (unsafe(b->args) || unsafe(b->kernel_url) || unsafe(b->initrd_url) || unsafe(b->label))
+	if (unsafe(b->args) || unsafe(b->kernel_url) || unsafe(b->initrd_url) || unsafe(b->label) ||
+	    (b->overlay_url && unsafe(b->overlay_url)))
 		return -EINVAL;
-	kf_buf_printf(out, "echo %s\nkernel %s initrd=initrd.img %s\ninitrd --name initrd.img %s\nboot\n",
-		      b->label, b->kernel_url, b->args, b->initrd_url);
+	if (!b->overlay_url) {
+		kf_buf_printf(out, "echo %s\nkernel %s initrd=initrd.img %s\ninitrd --name initrd.img %s\nboot\n",
+			      b->label, b->kernel_url, b->args, b->initrd_url);
+		return 0;
+	}
+	/* discovery: the overlay after the distro's initrd; the boot NIC's
+	 * MAC from iPXE itself (the only ${...} in the script) */
+	kf_buf_printf(out,
+		      "echo %s\nkernel %s initrd=initrd.img initrd=overlay.img %s kickfleet.mac=${netX/mac}\n"
+		      "initrd --name initrd.img %s\ninitrd --name overlay.img %s\nboot\n",
+		      b->label, b->kernel_url, b->args, b->initrd_url, b->overlay_url);
 	return 0;
 }
 

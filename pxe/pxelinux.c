@@ -13,7 +13,8 @@ static char *pxelinux_path(const char *mac)
 
 static int pxelinux_render(const struct kf_boot *b, struct kf_buf *out)
 {
-	if (strpbrk(b->args ? b->args : "", "\r\n") || strpbrk(b->label ? b->label : "", "\r\n"))
+	if (strpbrk(b->args ? b->args : "", "\r\n") || strpbrk(b->label ? b->label : "", "\r\n") ||
+	    (b->overlay_tftp && strpbrk(b->overlay_tftp, ", \r\n")))
 		return -EINVAL;
 	kf_buf_printf(out, "# kickfleet: %s (%s)\n", b->host ? b->host : "unknown MACs",
 		      b->mode == KF_BOOT_LOCAL ? "local boot" : b->mode == KF_BOOT_INSTALL ? "install" : "discovery");
@@ -26,9 +27,11 @@ static int pxelinux_render(const struct kf_boot *b, struct kf_buf *out)
 		return 0;
 	}
 	const char *label = b->mode == KF_BOOT_INSTALL ? "install" : "discovery";
-	kf_buf_printf(out, "DEFAULT %s\n\nLABEL %s\n  MENU LABEL %s\n  KERNEL %s\n  INITRD %s\n"
+	/* IPAPPEND 2: BOOTIF=01-MAC, the boot NIC (discovery posts as it) */
+	kf_buf_printf(out, "DEFAULT %s\n\nLABEL %s\n  MENU LABEL %s\n  KERNEL %s\n  INITRD %s%s%s\n"
 			   "  APPEND %s\n  IPAPPEND 2\n",
-		      label, label, b->label, b->kernel_tftp, b->initrd_tftp, b->args);
+		      label, label, b->label, b->kernel_tftp, b->initrd_tftp, b->overlay_tftp ? "," : "",
+		      b->overlay_tftp ? b->overlay_tftp : "", b->args);
 	return 0;
 }
 

@@ -51,6 +51,16 @@ for case in "$DATA"/*/; do
 			ok=0
 			break
 		fi
+		# unknown MACs: never a token; the discovery image only with discovery
+		disc=0
+		grep -q '^ *unknown_hosts: *discovery' "$step/fleet.yaml" && disc=1
+		for d in tftp/pxelinux.cfg/default tftp/grub/grub.cfg-default http/ipxe/default.ipxe; do
+			[ -f "$out/$d" ] || { t_fail "$name/$s: no $d"; ok=0; continue; }
+			grep -q 'token' "$out/$d" && { t_fail "$name/$s: $d has a token"; ok=0; }
+			n=$(grep -c 'discovery/initrd\.img' "$out/$d")
+			[ $disc = 1 ] && [ "$n" = 0 ] && { t_fail "$name/$s: $d does not boot the discovery image"; ok=0; }
+			[ $disc = 0 ] && [ "$n" != 0 ] && { t_fail "$name/$s: $d boots the discovery image with discovery off"; ok=0; }
+		done
 		for g in "$out"/tftp/grub/*; do
 			[ -f "$g" ] || continue
 			grub-script-check "$g" || { t_fail "$name/$s: grub-script-check $(basename "$g")"; ok=0; }
@@ -241,5 +251,37 @@ else
 	t_fail "cache: the big inventory does not render: $(cat "$work/timing")"
 fi
 unset KICKFLEET_CACHE_DIR
+
+# ---- the discovery image: staged only with unknown_hosts: discovery ----
+dd=$work/disc
+mkdir -p "$dd"
+"$KF" render -f "$DATA/discovery-toggle/1/fleet.yaml" -o "$dd/out" >/dev/null 2>"$work/err"
+img=$dd/out/tftp/discovery/initrd.img
+if [ -f "$img" ]; then
+	t_ok "discovery on: the image is staged ($(stat -c %s "$img") bytes)"
+	list=$(busybox cpio -t <"$img" 2>/dev/null | sort | tr '\n' ' ')
+	for f in init kickfleet/udhcpc kickfleet/bin/busybox kickfleet/bin/kickfleet-agent \
+		kickfleet/lib/ld-linux-x86-64.so.2 kickfleet/lib/libc.so.6 kickfleet/lib/libcurl.so.4 dev/console; do
+		case " $list " in *" $f "*) ;; *) t_fail "discovery image: no $f in it"; missing=1 ;; esac
+	done
+	[ -z "${missing:-}" ] && t_ok "discovery image: /init, busybox, the agent with its loader, libc and libcurl"
+	mkdir -p "$dd/x" && (cd "$dd/x" && busybox cpio -i -d <"$img" 2>/dev/null)
+	t_check "discovery image: no token or state file in it" sh -c \
+		"! grep -rlq 'token=' '$dd/x/init' '$dd/x/kickfleet/udhcpc' && [ -z \"\$(find '$dd/x' -name '*.db' -o -name 'tokens*')\" ]"
+	t_check "discovery image: the agent in it runs with the image's own libraries (chroot)" sh -c \
+		"chroot '$dd/x' /kickfleet/lib/ld-linux-x86-64.so.2 --library-path /kickfleet/lib /kickfleet/bin/kickfleet-agent discover --help | grep -q 'usage: kickfleet-agent discover'"
+	cp "$img" "$dd/before"
+	"$KF" render -f "$DATA/discovery-toggle/1/fleet.yaml" -o "$dd/out" >"$dd/again" 2>&1
+	t_check "discovery image: the same bytes again, not rewritten" sh -c \
+		"cmp -s '$img' '$dd/before' && grep -q ' 0 files written' '$dd/again'"
+	"$KF" render -f "$DATA/discovery-toggle/2/fleet.yaml" -o "$dd/out" >/dev/null 2>&1
+	t_check "discovery off: the image is removed" test ! -e "$img"
+else
+	t_fail "discovery on: no $img ($(cat "$work/err"))"
+fi
+KICKFLEET_BUSYBOX=$TOP/build/kickfleet "$KF" render -f "$DATA/discovery-toggle/1/fleet.yaml" -o "$dd/bad" >/dev/null 2>"$work/err"
+rc=$?
+t_check "discovery image: a dynamically linked busybox is refused by name (exit $rc)" sh -c \
+	"[ $rc != 0 ] && grep -q 'is not statically linked (install busybox-static)' '$work/err' && [ ! -e '$dd/bad/tftp/discovery/initrd.img' ]"
 
 t_summary
