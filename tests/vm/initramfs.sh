@@ -143,6 +143,12 @@ order=$(awk -v want="$names" -v builtin="$modules_dir/modules.builtin" '
 		exit bad
 	}' "$modules_dir/modules.dep")
 mkdir -p "$r/lib/modules/$kver"
+# the kernel's module index, as a distro's initrd has it: modprobe by
+# name or alias works for the modules copied (the discovery image's
+# /init loads its devices' drivers so, docs/discovery.md)
+for f in modules.dep modules.alias modules.builtin; do
+	[ -f "$modules_dir/$f" ] && cp "$modules_dir/$f" "$r/lib/modules/$kver/$f"
+done
 for m in $order; do
 	mkdir -p "$r/lib/modules/$kver/$(dirname "$m")"
 	cp "$modules_dir/$m" "$r/lib/modules/$kver/$m"
