@@ -34,10 +34,12 @@ echo "$runs" >"$share/runs"
 # timestamps, time `check` N times, print, power off
 cat >"$share/kfbench" <<'EOF'
 #!/bin/sh
-exec >/dev/ttyS0 2>&1
-echo "KF-VM-START uptime=$(cut -d' ' -f1 /proc/uptime)"
+# each line opens the console anew: agetty's vhangup on ttyS0 cuts off
+# a descriptor opened before it
+out() { echo "$*" >/dev/ttyS0; }
+out "KF-VM-START uptime=$(cut -d' ' -f1 /proc/uptime)"
 p() { systemctl show -p "$1" --value kickfleet-agent.service; }
-echo "KF-BENCH unit result=$(p Result) status=$(p ExecMainStatus)" \
+out "KF-BENCH unit result=$(p Result) status=$(p ExecMainStatus)" \
 	"activating_us=$(p InactiveExitTimestampMonotonic) active_us=$(p ActiveEnterTimestampMonotonic)" \
 	"exec_start_us=$(p ExecMainStartTimestampMonotonic) exec_exit_us=$(p ExecMainExitTimestampMonotonic)"
 i=0
@@ -45,10 +47,19 @@ while [ $i -lt "$(cat /etc/kfbench.runs)" ]; do
 	t0=$(date +%s%N)
 	/usr/bin/kickfleet-agent check --skip guests --profile /etc/kickfleet/profile.yaml >/dev/null 2>&1
 	rc=$?
-	echo "KF-BENCH check rc=$rc ns=$(( $(date +%s%N) - t0 ))"
+	out "KF-BENCH check rc=$rc ns=$(( $(date +%s%N) - t0 ))"
 	i=$((i + 1))
 done
-echo "KF-VM-EXIT=0"
+# where the time goes: one section at a time, and systemd's reload
+for sec in kvm memory cpu network agent; do
+	t0=$(date +%s%N)
+	/usr/bin/kickfleet-agent check --only $sec --profile /etc/kickfleet/profile.yaml >/dev/null 2>&1
+	out "KF-BENCH section $sec ns=$(( $(date +%s%N) - t0 ))"
+done
+t0=$(date +%s%N)
+/usr/bin/kickfleet-agent validate /etc/kickfleet/profile.yaml >/dev/null 2>&1
+out "KF-BENCH validate ns=$(( $(date +%s%N) - t0 ))"
+out "KF-VM-EXIT=0"
 systemctl --no-block poweroff
 EOF
 # boot 1: the installer's part, by hand: the agent, its units enabled (the
@@ -58,14 +69,17 @@ set -e
 mkdir -p /t
 mount -t ext4 /dev/vda /t
 S=$KF_SHARE
-install -D -m 0755 "$S/kickfleet-agent" /t/usr/bin/kickfleet-agent
+cp "$S/kickfleet-agent" /t/usr/bin/kickfleet-agent
+chmod 0755 /t/usr/bin/kickfleet-agent
 cp "$S"/units/* /t/usr/lib/systemd/system/
 mkdir -p /t/etc/kickfleet /t/var/lib/kickfleet-agent
 cp "$S/profile.yaml" /t/etc/kickfleet/profile.yaml
 printf 'KICKFLEET_PROFILE=/etc/kickfleet/profile.yaml\n' >/t/etc/kickfleet/agent.env
-install -m 0755 "$S/kfbench" /t/usr/local/sbin/kfbench
+mkdir -p /t/usr/local/sbin
+cp "$S/kfbench" /t/usr/local/sbin/kfbench
+chmod 0755 /t/usr/local/sbin/kfbench
 cp "$S/runs" /t/etc/kfbench.runs
-printf '[Unit]\nAfter=kickfleet-agent.service\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/kfbench\n[Install]\nWantedBy=multi-user.target\n' \
+printf '[Unit]\nAfter=kickfleet-agent.service getty.target\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/kfbench\n[Install]\nWantedBy=multi-user.target\n' \
 	>/t/etc/systemd/system/kfbench.service
 # no network to wait for: the profile is a file and the NICs are the bond's
 rm -f /t/etc/systemd/system/multi-user.target.wants/systemd-networkd.service \
@@ -82,28 +96,44 @@ tests/vm/run.sh --script "$work/prep.sh" --module virtio_blk --module crc32c_gen
 	--share "$share" --quiet --timeout 120 \
 	-- -drive "file=$work/disk.qcow2,if=virtio,format=qcow2" >"$work/prep.out" 2>&1 ||
 	{ cat "$work/prep.out" >&2; echo "boot: preparing the disk failed" >&2; exit 1; }
-# boot 2: from the disk (kfroot=, tests/vm/initramfs.sh), 2 NUMA nodes
-# shellcheck disable=SC2086
-tests/vm/run.sh --script "$work/prep.sh" --module virtio_blk --module crc32c_generic --module ext4 \
-	--module bonding --module bridge --share "$share" --mem 768M --smp 2 $nics \
-	--append "kfroot=/dev/vda" --timeout 240 \
-	-- -drive "file=$work/disk.qcow2,if=virtio,format=qcow2" >"$work/boot.out" 2>"$work/boot.err" ||
-	{ tail -n 40 "$work/boot.err" >&2; echo "boot: the boot from the disk failed" >&2; exit 1; }
-tr -d '\r' <"$work/boot.out" | python3 -c '
+# boots 2 and 3: from the disk (kfroot=, tests/vm/initramfs.sh), 2 NUMA
+# nodes.  The first is the host's first boot after its install: the boot
+# unit also writes the timer's drop-in, and systemd re-reads its units
+# (daemon-reload).  The second is any later reboot: the tuning is gone,
+# the drop-in is in step.
+boot_disk() { # OUT
+	# shellcheck disable=SC2086
+	tests/vm/run.sh --script "$work/prep.sh" --module virtio_blk --module crc32c_generic --module ext4 \
+		--module bonding --module bridge --share "$share" --mem 768M --smp 2 $nics \
+		--append "kfroot=/dev/vda" --timeout 240 \
+		-- -drive "file=$work/disk.qcow2,if=virtio,format=qcow2" >"$1" 2>"$work/boot.err" ||
+		{ cp "$work/boot.err" /tmp/kf-bench-boot.err; tail -n 40 "$work/boot.err" >&2; echo "boot: the boot from the disk failed" >&2; exit 1; }
+}
+boot_disk "$work/first.out"
+boot_disk "$work/reboot.out"
+python3 - "$work/first.out" "$work/reboot.out" <<'PY'
 import re, statistics, sys
-text = sys.stdin.read()
-u = re.search(r"KF-BENCH unit result=(\S+) status=(\d+) activating_us=(\d+) active_us=(\d+) exec_start_us=(\d+) exec_exit_us=(\d+)", text)
-if not u or u.group(1) != "success":
-    sys.exit("boot: the boot unit did not succeed: %s" % (u.group(0) if u else "no KF-BENCH line"))
-unit_ms = (int(u.group(4)) - int(u.group(3))) / 1000
-exec_ms = (int(u.group(6)) - int(u.group(5))) / 1000
-checks = [(int(rc), int(ns) / 1e6) for rc, ns in re.findall(r"KF-BENCH check rc=(\d+) ns=(\d+)", text)]
-if not checks or any(rc != 0 for rc, _ in checks):
-    sys.exit("boot: check after the boot unit was not clean: %s" % [rc for rc, _ in checks])
-med = statistics.median(ms for _, ms in checks)
-print("boot unit (kickfleet-agent.service, apply --skip guests, exit %s): %.1f ms start to done (agent process %.1f ms)"
-      % (u.group(2), unit_ms, exec_ms))
-print("check of the same profile after it, median of %d: %.1f ms" % (len(checks), med))
-print("ratio boot apply / check: %.1fx; goal < 100 ms: %s (%.2fx the goal)"
-      % (unit_ms / med, "met" if unit_ms < 100 else "NOT met", unit_ms / 100))
-'
+
+def read(path):
+    text = open(path, errors="replace").read().replace("\r", "")
+    u = re.search(r"KF-BENCH unit result=(\S+) status=(\d+) activating_us=(\d+) active_us=(\d+) "
+                  r"exec_start_us=(\d+) exec_exit_us=(\d+)", text)
+    if not u or u.group(1) != "success":
+        sys.exit("boot: the boot unit did not succeed: %s" % (u.group(0) if u else "no KF-BENCH line"))
+    checks = [(int(rc), int(ns) / 1e6) for rc, ns in re.findall(r"KF-BENCH check rc=(\d+) ns=(\d+)", text)]
+    if not checks or any(rc != 0 for rc, _ in checks):
+        sys.exit("boot: check after the boot unit was not clean: %s" % [rc for rc, _ in checks])
+    unit_ms = (int(u.group(4)) - int(u.group(3))) / 1000
+    return unit_ms, int(u.group(2)), statistics.median(ms for _, ms in checks), len(checks), \
+        re.findall(r"KF-BENCH (section \S+|validate) ns=(\d+)", text)
+
+first, again = read(sys.argv[1]), read(sys.argv[2])
+print("boot unit (kickfleet-agent.service: apply --skip guests of lab-agent.yaml), systemd's timestamps, TCG:")
+print("  first boot after the install (writes the timer drop-in, daemon-reload): %8.1f ms (exit %d)" % first[:2])
+print("  a later reboot (the tuning gone, the drop-in in step):                  %8.1f ms (exit %d)" % again[:2])
+print("check of the same profile right after, median of %d:                      %8.1f ms" % (again[3], again[2]))
+for name, ns in again[4]:
+    print("  %-12s %8.1f ms" % (name, int(ns) / 1e6))
+print("ratio reboot apply / check: %.1fx; goal < 100 ms: %s (%.2fx the goal)"
+      % (again[0] / again[2], "met" if again[0] < 100 else "NOT met", again[0] / 100))
+PY
