@@ -24,7 +24,14 @@
 # applied. Everything is stopped by PID and the namespace deleted; the logs
 # are kept in the directory named at the end (KF_DEMO_LOGS, default
 # build/demo-logs). Works with and without a terminal.
-# Environment: KF_DEMO_TIMEOUT (seconds for the whole run, default 900).
+# The status page (docs/api.md) is served by kickfleet up in the lab and
+# reached from this machine at http://127.0.0.1:KF_DEMO_UI_PORT/ui/ (a
+# forwarder into the namespace, tests/e2e/forward.py); its admin token is
+# in the log directory's api-tokens (root-only, new each run), both printed
+# at the start.
+# Environment: KF_DEMO_TIMEOUT (seconds for the whole run, default 900),
+# KF_DEMO_UI_PORT (8480), KF_DEMO_UI_HOLD (seconds the page stays up after
+# the summary, default 0).
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 export TOP
@@ -67,6 +74,14 @@ printf 'demo-bmc-pw\n' >"$FLEETSRC/bmc/lab"
 chmod 600 "$FLEETSRC/bmc/lab"
 "$E2E_KF" check -f "$FLEETSRC/fleet.yaml" >/dev/null || { rm -rf "$FLEETSRC"; exit 1; }
 
+# --- the status page's admin token: root-only, in the log directory ---
+UIPORT=${KF_DEMO_UI_PORT:-8480}
+TOKENS=$LOGS/api-tokens
+mkdir -p "$LOGS"
+rm -f "$TOKENS"
+(umask 077 && printf '# the demo'"'"'s admin token for /ui/ and /api/v1/ (docs/api.md)\ndemo admin %s\n' \
+	"$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$TOKENS") || exit 1
+
 conductor=
 cleanup() {
 	_rc=$?
@@ -80,7 +95,7 @@ cleanup() {
 		[ -d "$KF_LV_DIR" ] && kf_libvirtd_stop
 	fi
 	if [ -n "${LAB_DIR:-}" ] && [ -d "$LAB_DIR" ]; then
-		rm -rf "$LOGS"; mkdir -p "$LOGS"
+		find "$LOGS" -mindepth 1 -maxdepth 1 ! -name api-tokens -exec rm -rf {} +
 		cp "$LAB_DIR"/*.out "$LAB_DIR"/*.serial "$LAB_DIR"/*.log "$LOGS/" 2>/dev/null
 		cp -R "$LAB_DIR/fleet" "$LOGS/fleet" 2>/dev/null
 		rm -f "$LOGS/fleet/installer/"* "$LOGS/fleet/d-i/"* 2>/dev/null
@@ -92,10 +107,22 @@ cleanup() {
 	say "torn down (namespace deleted, every process stopped by PID); logs kept in ${B}$LOGS${N}"
 	return $_rc
 }
-e2e_lab demo "$FLEETSRC" || { cleanup; exit 1; }
+e2e_lab demo "$FLEETSRC" --api-tokens "$TOKENS" || { cleanup; exit 1; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 say "lab $LAB_NS: kickfleet up on $LAB_BR (10.250.0.1), HTTP http://10.250.0.1/"
+
+# --- the status page, from this machine: a forwarder into the lab ---
+python3 "$TOP/tests/e2e/forward.py" "$LAB_NS" "$UIPORT" "$LAB_IP" 80 >"$LAB_DIR/forward.log" 2>&1 </dev/null &
+_lab_record forward $!
+i=0
+while [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(awk '$1 == "demo" { print $3 }' "$TOKENS")" \
+	"http://127.0.0.1:$UIPORT/api/v1/summary")" != 200 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ $i -lt 50 ]; then
+	say "status page: ${B}http://127.0.0.1:$UIPORT/ui/${N} (in the lab http://$LAB_IP/ui/), log in with the token in ${B}$TOKENS${N}"
+else
+	say "status page: not reachable on 127.0.0.1:$UIPORT ($(tail -n 1 "$LAB_DIR/forward.log")); in the lab: http://$LAB_IP/ui/, token in $TOKENS"
+fi
 
 # --- the conductor: boots the machines in waves, in the background ---
 guest_boot() { # NAME: define + start through libvirt, watched like a lab QEMU
@@ -223,6 +250,11 @@ echo "  web01, web02: guests of the lab's libvirtd (no serial log kept); their r
 echo
 grep -E 'second boot' "$LAB_DIR/conductor.log" | sed 's/^/  /'
 echo
+hold=${KF_DEMO_UI_HOLD:-0}
+if [ "$hold" -gt 0 ] 2>/dev/null; then
+	say "the status page stays up ${hold}s: http://127.0.0.1:$UIPORT/ui/ (token in $TOKENS)"
+	sleep "$hold"
+fi
 if [ "$ok" = "$all" ]; then
 	say "${B}$ok/$all machines installed${N}"
 	rc=0
