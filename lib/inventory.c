@@ -94,6 +94,8 @@ static const struct kf_field prov_fields[] = {
 	FLD(S, "ipv6_prefix", KF_T_STR, ipv6_prefix,
 	    .doc = "IPv6 ULA prefix (fd00:250::/64) dnsmasq announces with router advertisements only, "
 		   "so that iPXE does not wait for one"),
+	FLD(S, "tls", KF_T_STRUCT, tls, .sub = &kf_tls_section_schema,
+	    .doc = "serve's HTTPS listener beside the plain one: certificate and key files (docs/http.md, TLS)"),
 	END
 };
 #undef S
@@ -636,6 +638,7 @@ static int finish_load(struct kf_inventory **out, struct kf_doc *doc, const char
 		check_refs(inv, e);
 		kf_inventory_check_power(inv, e);
 		kf_inventory_check_state(inv, e);
+		kf_inventory_check_tls(inv, e);
 	}
 	if (e->n > before) {
 		kf_inventory_free(inv);

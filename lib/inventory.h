@@ -42,6 +42,15 @@ struct kf_i_provisioner {
 	const char *url;    /* base URL clients use, default http://ADDRESS:PORT */
 	long long token_ttl; /* seconds a token stays valid after install, 0: forever */
 	const char *ipv6_prefix; /* ULA prefix dnsmasq announces (router advertisements only) */
+	struct kf_i_tls *tls;    /* serve's HTTPS listener; NULL: none */
+};
+
+/* provisioner.tls (lib/inventory_tls.c): serve's certificate and key. */
+struct kf_i_tls {
+	KF_NODE_HDR;
+	const char *cert; /* PEM certificate (chain), relative to the fleet file */
+	const char *key;  /* its PEM key, readable by its owner only */
+	long long port;   /* the HTTPS port (8443) */
 };
 
 struct kf_i_distro {
@@ -207,6 +216,11 @@ char *kf_inventory_secret_path(const struct kf_inventory *inv, const char *rel);
  * what ("state: dsn_file"). */
 void kf_inventory_check_secret(const struct kf_inventory *inv, const void *obj, const char *key,
 			       const char *rel, const char *what, struct kf_err *e);
+
+extern const struct kf_schema kf_tls_section_schema;
+/* provisioner.tls's checks (run by kf_inventory_load): the certificate
+ * readable, the key readable by its owner only, at their keys. */
+void kf_inventory_check_tls(struct kf_inventory *inv, struct kf_err *e);
 
 extern const struct kf_schema kf_state_section_schema;
 /* The state section's checks (run by kf_inventory_load): dsn_file with

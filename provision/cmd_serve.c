@@ -107,7 +107,6 @@ static int tls_listen(const char *arg, struct kf_serve_cli *c)
 	}
 	c->o.tls_addr = o.listen_addr;
 	c->o.tls_port = o.listen_port;
-	c->tls_port_set = true;
 	return 0;
 }
 
@@ -183,8 +182,6 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 		fputs("kickfleet: --tls-cert and --tls-key go together\n", stderr);
 		return 1;
 	}
-	if (c->o.tls_cert && !c->tls_port_set)
-		c->o.tls_port = KF_SERVE_TLS_PORT;
 	c->o.fleet = c->fleet; /* the API's enlist edits it, then reloads */
 	return -1;
 }

@@ -836,13 +836,18 @@ static void raise_nofile(void)
 static int start_tls(struct kf_serve *s, const struct kf_serve_opts *o,
 		     const struct kf_httpd_opts *plain, struct kf_err *e)
 {
+	const struct kf_i_tls *it = s->inv->provisioner->tls;
+	/* the files of --tls-cert/--tls-key, else the inventory's */
+	s->tls_cert = o->tls_cert ? kf_xstrdup(o->tls_cert) : kf_inventory_secret_path(s->inv, it->cert);
+	s->tls_key = o->tls_cert ? kf_xstrdup(o->tls_key ? o->tls_key : "")
+				 : kf_inventory_secret_path(s->inv, it->key);
 	char *cert = NULL, *key = NULL;
-	int r = kf_serve_tls_read(o->tls_cert, o->tls_key ? o->tls_key : "", &cert, &key, e);
+	int r = kf_serve_tls_read(s->tls_cert, s->tls_key, &cert, &key, e);
 	if (r < 0)
 		return r;
 	struct kf_httpd_opts ho = *plain;
 	ho.addr = o->tls_addr ? o->tls_addr : plain->addr;
-	ho.port = o->tls_port;
+	ho.port = o->tls_port ? o->tls_port : it ? (unsigned)it->port : KF_SERVE_TLS_PORT;
 	ho.tls_cert = cert;
 	ho.tls_key = key;
 	r = kf_httpd_start(&s->https, &ho, routes, KF_ARRAY_SIZE(routes), s, e);
@@ -850,8 +855,6 @@ static int start_tls(struct kf_serve *s, const struct kf_serve_opts *o,
 	kf_serve_tls_wipe(key);
 	if (r < 0)
 		return r;
-	s->tls_cert = kf_xstrdup(o->tls_cert);
-	s->tls_key = kf_xstrdup(o->tls_key);
 	s->tls_base_url = kf_xasprintf("https://%s:%u", ho.addr, kf_httpd_port(s->https));
 	return 0;
 }
@@ -937,7 +940,7 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 				    .external = o->external };
 	if ((r = kf_httpd_start(&s->http, &ho, routes, KF_ARRAY_SIZE(routes), s, e)) < 0)
 		goto fail;
-	if (o->tls_cert && (r = start_tls(s, o, &ho, e)) < 0)
+	if ((o->tls_cert || pv->tls) && (r = start_tls(s, o, &ho, e)) < 0)
 		goto fail;
 	if (pv->url)
 		s->base_url = kf_xstrdup(pv->url);

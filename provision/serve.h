@@ -21,6 +21,9 @@
 
 struct kf_serve;
 
+/* The HTTPS port when neither --tls-listen nor provisioner.tls.port says. */
+#define KF_SERVE_TLS_PORT 8443
+
 /* Re-renders one host's boot files after a state change (installed, or
  * marked for reinstall), whatever its digest says when force is set (a
  * change another instance made: the digest in a shared store is that
@@ -48,10 +51,11 @@ struct kf_serve_opts {
 	kf_serve_render_fn render;/* NULL: the built-in renderer hook (see serve.c) */
 	pid_t dnsmasq_pid;        /* > 0: SIGHUP it when a render asks for it */
 	const char *api_tokens;   /* admin tokens of /api/ and /ui/ (NULL: the default, docs/api.md) */
-	const char *tls_cert;     /* PEM certificate file: a second, HTTPS listener */
+	const char *tls_cert;     /* PEM certificate file: a second, HTTPS listener
+				   * (NULL: the inventory's provisioner.tls, if any) */
 	const char *tls_key;      /* its key file (root-only: mode 0600 or stricter) */
-	const char *tls_addr;     /* NULL: listen_addr */
-	unsigned tls_port;        /* 0: any free port (see kf_serve_tls_port) */
+	const char *tls_addr;     /* NULL: the plain listener's address */
+	unsigned tls_port;        /* 0: provisioner.tls.port, else KF_SERVE_TLS_PORT */
 	const char *fleet;        /* the inventory's file: the API's enlist edits it and
 				   * kf_serve_reload_fleet reads it (NULL: neither) */
 	bool external;            /* no socket: kf_serve_http's kf_httpd_add and

@@ -14,20 +14,18 @@
 	"      --auth-rate N     failed token checks per client address a minute before 429\n"  \
 	"                        (default 30, 0: no limit)\n"
 
-/* The HTTPS port without --tls-listen. */
-#define KF_SERVE_TLS_PORT 8443
-
 #define KF_SERVE_TLS_HELP                                                                      \
 	"      --tls-cert FILE   PEM certificate (chain): an HTTPS listener beside the plain one\n" \
+	"                        (default provisioner.tls.cert)\n"                            \
 	"      --tls-key FILE    its PEM key, owned by this user and mode 600 (SIGHUP reads both again)\n" \
-	"      --tls-listen A:P  the HTTPS address and port (default: the plain address, port 8443)\n"
+	"      --tls-listen A:P  the HTTPS address and port (default: the plain address,\n"                 \
+	"                        provisioner.tls.port or 8443)\n"
 
 struct kf_serve_cli {
 	const char *fleet;
 	struct kf_serve_opts o;
 	char addr[64];
 	char tls_addr[64];
-	bool tls_port_set;
 };
 
 /* Parses serve's options into c.  Returns -1 to go on, or an exit code

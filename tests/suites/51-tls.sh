@@ -131,6 +131,30 @@ t_check "SIGHUP with a world-readable key: refused, logged" grep -q "keeping the
 t_check "... and the previous certificate stays" test "$(fp_server)" = "$(fp_file "$D/srv2.pem")"
 stop
 
+# provisioner.tls in the inventory: the key's mode refused at its line by
+# check and serve; with mode 600, serve listens on tls.port without flags
+cp -r "$TOP/tests/data/http/fleet" "$D/fleet"
+cp "$D/srv2.pem" "$D/fleet/tls.pem"
+cp "$D/srv2.key" "$D/fleet/tls.key"
+chmod 640 "$D/fleet/tls.key"
+sed -i "s|^  token_ttl: 3600|  token_ttl: 3600\n  tls:\n    cert: tls.pem\n    key: tls.key\n    port: $TPORT|" "$D/fleet/fleet.yaml"
+KLINE=$(grep -n "^    key: tls.key" "$D/fleet/fleet.yaml" | cut -d: -f1)
+"$KF" check -f "$D/fleet/fleet.yaml" >"$D/check.out" 2>&1
+t_check "inventory tls, key mode 0640: check fails" test $? -ne 0
+t_check "inventory tls, key mode 0640: at the key's line and column" \
+	grep -q "$D/fleet/fleet.yaml:$KLINE:10: provisioner: tls key $D/fleet/tls.key is readable by group or others (mode 0640)" "$D/check.out"
+"$KF" serve -f "$D/fleet/fleet.yaml" -o "$D/out" --listen 127.0.0.1:$PORT >"$D/refused.log" 2>&1
+t_check "inventory tls, key mode 0640: serve exits 1" test $? -eq 1
+chmod 600 "$D/fleet/tls.key"
+: >"$D/serve.log"
+"$KF" serve -f "$D/fleet/fleet.yaml" -o "$D/out" --listen 127.0.0.1:$PORT >>"$D/serve.log" 2>&1 &
+PID=$!
+i=0
+while ! grep -q "listening on https://127.0.0.1:$TPORT" "$D/serve.log" && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+t_check "inventory tls: serve listens on tls.port" test "$(curl -s --cacert "$D/ca.pem" "$TURL/healthz")" = ok
+t_check "inventory tls: the inventory's certificate" test "$(fp_server)" = "$(fp_file "$D/srv2.pem")"
+stop
+
 chmod 600 "$D/srv.key"
 t_check "serve starts with the wrong name's certificate" start "$D/wrongname.pem" "$D/wrongname.key"
 curl -s --cacert "$D/ca.pem" "$TURL/healthz" >/dev/null 2>"$D/curl.err"
