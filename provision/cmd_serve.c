@@ -1,5 +1,5 @@
 /* kickfleet serve: the HTTP service in the foreground until SIGINT or
- * SIGTERM; SIGHUP reloads the inventory. */
+ * SIGTERM; SIGHUP reloads the inventory and the TLS certificate. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -20,8 +20,9 @@ static void usage(FILE *f)
 	fputs("usage: kickfleet serve [-f FLEET] [-o DIR] [--listen ADDR:PORT] [OPTIONS]\n"
 	      "\n"
 	      "Serves kickstarts, profiles, callbacks, iPXE scripts, boot files and the agent\n"
-	      "over HTTP (URLs: docs/http.md), in the foreground.  SIGHUP reloads the\n"
-	      "inventory; SIGINT or SIGTERM stops.\n"
+	      "over HTTP (URLs: docs/http.md), and HTTPS with a certificate, in the\n"
+	      "foreground.  SIGHUP reloads the inventory and the TLS certificate and key;\n"
+	      "SIGINT or SIGTERM stops.\n"
 	      "\n"
 	      "  -f, --fleet FILE      inventory (default " KF_DEFAULT_FLEET ")\n"
 	      "  -o, --dir DIR         the tree of `kickfleet render -o DIR`\n"
