@@ -13,6 +13,7 @@
 #include "provision/power_cli.h"
 #include "provision/render.h"
 #include "provision/state.h"
+#include "provision/state_extra.h"
 #include "types.h"
 #include "util.h"
 
@@ -139,8 +140,7 @@ static int netboot_on(const struct kf_inventory *inv, struct kf_state *st, const
 	int r = 0;
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		const char *name = v[i].cfg.name;
-		if ((r = kf_state_set_netboot(st, name, 1, e)) > 0)
-			r = kf_state_rotate_token(st, name, NULL, e);
+		r = kf_state_netboot(st, name, 1, e); /* as kickfleet netboot NAME on */
 		if (r >= 0)
 			r = kf_render_host(inv, st, &ro, name, &hup, e);
 	}
