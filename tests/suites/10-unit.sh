@@ -11,9 +11,9 @@ for t in "$B"/tests/test_* "$B"/asan/tests/test_*; do
 	out=$("$t" 2>&1)
 	rc=$?
 	echo "$out" | grep -E '^\[  (FAILED|  OK  |ERROR)|ERROR|runtime error|LeakSanitizer' | grep -v '^\[       OK \]' | head -40
-	np=$(echo "$out" | sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p')
-	nf=$(echo "$out" | sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p')
-	np=${np:-0} nf=${nf:-0}
+	# a binary may run several cmocka groups: add up their closing lines
+	np=$(echo "$out" | awk '/^\[  PASSED  \] [0-9]+ test/ { n += $4 } END { print n + 0 }')
+	nf=$(echo "$out" | awk '/^\[  FAILED  \] [0-9]+ test/ { n += $4 } END { print n + 0 }')
 	T_PASS=$((T_PASS + np))
 	T_FAIL=$((T_FAIL + nf))
 	if [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
