@@ -114,6 +114,7 @@ t_check "agent, KICKFLEET_CACERT right: fetched, drift found (exit 2)" test $? -
 
 # SIGHUP with a new pair: new connections get the new certificate
 OLD=$(fp_server)
+TASKS=$(ls /proc/$PID/task | wc -l)
 t_check "the server presents srv.pem" test "$OLD" = "$(fp_file "$D/srv.pem")"
 cp "$D/srv2.pem" "$D/srv.pem"
 cp "$D/srv2.key" "$D/srv.key"
@@ -122,6 +123,10 @@ i=0
 while [ "$(fp_server)" = "$OLD" ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
 t_check "after SIGHUP: new connections get the new certificate" test "$(fp_server)" = "$(fp_file "$D/srv2.pem")"
 t_check "after SIGHUP: HTTPS still verifies" test "$(curl -s --cacert "$D/ca.pem" "$TURL/healthz")" = ok
+i=0
+while [ "$(ls /proc/$PID/task | wc -l)" -ne "$TASKS" ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
+t_check "after SIGHUP: the old certificate's workers stop once idle ($TASKS threads)" \
+	test "$(ls /proc/$PID/task | wc -l)" -eq "$TASKS"
 chmod 644 "$D/srv.key"
 cp "$D/wrongname.pem" "$D/srv.pem"
 kill -HUP "$PID"
