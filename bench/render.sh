@@ -24,38 +24,9 @@ export KICKFLEET_DATADIR="$TOP"
 # the inventory parse cache lives with the run (a user's is in /var/cache/kickfleet)
 export KICKFLEET_CACHE_DIR="$work/cache"
 
-# the inventory: three roles (BIOS / UEFI / auto firmware), every 10th host
-# with two NICs, addresses in a /16
 fleet=$work/fleet.yaml
-awk -v n="$hosts" -v top="$TOP" 'BEGIN {
-	print "provisioner:"
-	print "  interface: br0"
-	print "  address: 10.250.0.1"
-	print "  subnet: 10.250.0.0/16"
-	print "  dhcp: {mode: static, known_hosts_only: true, dns: 10.250.0.1}"
-	print "distros:"
-	print "  rocky9: {kernel: /srv/rocky9/vmlinuz, initrd: /srv/rocky9/initrd.img, tree: http://10.250.0.1:8080/trees/rocky9}"
-	print "  debian12: {family: preseed, kernel: /srv/debian12/linux, initrd: /srv/debian12/initrd.gz}"
-	print "roles:"
-	printf "  kvm-host: {distro: rocky9, kickstart: %s/kickstart/kvm-host.ks, profile: %s/profiles/kvm-host.yaml}\n", top, top
-	printf "  web: {distro: rocky9, kickstart: %s/kickstart/guest.ks, profile: %s/profiles/guest.yaml}\n", top, top
-	printf "  deb: {distro: debian12, kickstart: %s/kickstart/debian.preseed, vars: {mirror_host: deb.debian.org, mirror_dir: /debian}}\n", top
-	print "defaults:"
-	print "  root_password_hash: \"$6$rounds=656000$benchsalt$benchhash\""
-	print "  console: ttyS0,115200"
-	print "  vars: {domain: bench.example, disk: sda}"
-	print "hosts:"
-	split("bios uefi auto", fw, " ")
-	split("kvm-host web deb", role, " ")
-	for (i = 0; i < n; i++) {
-		a = int(i / 250); b = i % 250
-		printf "  - {name: h%05d, mac: \"52:54:%02x:%02x:%02x:01\", ip: 10.250.%d.%d, role: %s, firmware: %s", \
-			i, int(i / 65536) % 256, int(i / 256) % 256, i % 256, a + 1, b + 2, role[i % 3 + 1], fw[i % 3 + 1]
-		if (i % 10 == 0)
-			printf ", macs: [\"52:54:%02x:%02x:%02x:02\"]", int(i / 65536) % 256, int(i / 256) % 256, i % 256
-		print "}"
-	}
-}' > "$fleet"
+. "$TOP/bench/fleet.inc"
+bench_fleet "$hosts" "$fleet"
 
 now() { date +%s%N; }
 ms() { echo "$1" | awk '{ printf "%.1f", $1 / 1e6 }'; }
