@@ -8,9 +8,12 @@
  * without libpq's message (which quotes it).
  *
  * One connection per handle; calls are serialised by a mutex as in the
- * SQLite backend.  Every write transaction takes one advisory lock, so
- * writers on every instance are serialised as SQLite's are on one host
- * (the install-state rules read a row, then write it).  A lost connection
+ * SQLite backend.  A batch (render, registering an inventory's hosts)
+ * takes one advisory lock, so batches on every instance are serialised;
+ * one operation's transaction that reads a host's row (the install-state
+ * rules read it, then write it) first takes an advisory lock on that host
+ * name, so moves of one host are serialised everywhere while different
+ * hosts' callbacks run side by side.  A lost connection
  * is opened again at the next call that starts outside a transaction; a
  * transaction it broke fails (the server answers 503), it is never
  * silently retried halfway.  Changes to a host's install state, netboot
@@ -44,7 +47,7 @@ static struct kf_dl dl = KF_DL("libpq.so.5", "libpq", "cannot use a PostgreSQL s
 
 #define PREFIX "postgresql:"
 #define CHANNEL "kickfleet"
-#define PG_LOCK_WRITE "4242000001" /* pg_advisory_xact_lock keys */
+#define PG_LOCK_WRITE "4242000001" /* pg_advisory_xact_lock keys: batches */
 #define PG_LOCK_MIGRATE "4242000002"
 #define DSN_MAX 4096
 
@@ -52,7 +55,7 @@ enum stmt_id {
 	S_GET, S_FIND_MAC, S_PUT, S_PUT_RENDER, S_DELETE, S_LIST, S_LIST_DIGESTS, S_COUNTS,
 	S_SET_STATE, S_SET_NETBOOT, S_SET_TOKEN, S_REPORT, S_EVENT, S_EVENTS_ALL, S_EVENTS_HOST,
 	S_SET_FACTS, S_GET_FACTS, S_LIST_FACTS, S_PUT_DISC, S_LIST_DISC, S_DEL_DISC, S_SET_POWER,
-	S_LIST_POWER, S_COUNT
+	S_LIST_POWER, S_LOCK_HOST, S_COUNT
 };
 
 #define HOST_COLS                                                                        \
@@ -132,6 +135,8 @@ static const char *const stmt_sql[S_COUNT] = {
 			"power = CASE WHEN $2 < 0 THEN power.power ELSE $2 END, action = $3, "
 			"time = $4, result = $5, errors = power.errors + $6",
 	[S_LIST_POWER] = "SELECT name, power, action, time, result, errors FROM power ORDER BY name",
+	/* one host's moves, in the two-key space (batches use the one-key one) */
+	[S_LOCK_HOST] = "SELECT pg_advisory_xact_lock(4242, hashtext($1))",
 };
 
 struct pg {
@@ -466,7 +471,7 @@ static int pg_begin(struct kf_state *base, bool batch, struct kf_err *e)
 	}
 	if (st->in_tx)
 		return 0; /* a part of the batch */
-	static const char sql[] = "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_WRITE ")";
+	const char *sql = batch ? "BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_WRITE ")" : "BEGIN";
 	int r = ready(st, e);
 	if (r == 0 && (r = exec(st, sql, NULL, "begin")) == -ECONNRESET) {
 		/* the connection had gone (a server restart): once more on a new one */
@@ -572,14 +577,18 @@ static int pg_get_host(struct kf_state *base, const char *name, const char *mac,
 	struct params p = { 0 };
 	p_str(&p, name ? name : mac);
 	PGresult *res;
-	int r = read_q(st, name ? S_GET : S_FIND_MAC, &p, &res, e, "read host");
-	if (r < 0)
-		return r;
-	if (lib.PQntuples(res) == 1)
-		read_row(res, 0, out);
-	else
-		r = -ENOENT;
-	read_end(st, res);
+	int r = 0;
+	pthread_mutex_lock(&st->lock); /* in_tx is the holder's */
+	if (name && st->in_tx == 1) /* read to be written: one writer per host */
+		r = command(st, S_LOCK_HOST, &p, false, e, "lock host");
+	if (r == 0 && (r = read_q(st, name ? S_GET : S_FIND_MAC, &p, &res, e, "read host")) == 0) {
+		if (lib.PQntuples(res) == 1)
+			read_row(res, 0, out);
+		else
+			r = -ENOENT;
+		read_end(st, res);
+	}
+	pthread_mutex_unlock(&st->lock);
 	return r;
 }
 
