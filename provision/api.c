@@ -440,8 +440,14 @@ void kf_api_handle(struct kf_httpd_req *rq, void *ctx)
 	struct kf_api_tokens *t = kf_api_tokens_of(a, rq);
 	if (!t)
 		return;
+	if (!kf_serve_auth_allowed(ctx, rq)) {
+		kf_httpd_reply_error(rq, 429, "too many failed token checks from this address: try again in a minute");
+		return;
+	}
 	struct kf_api_who who;
 	int r = kf_api_who(t, rq, &who);
+	if (r == -EACCES)
+		kf_serve_auth_failed(ctx, rq);
 	if (r < 0) {
 		kf_httpd_add_header(rq, "WWW-Authenticate", "Bearer realm=\"kickfleet\"");
 		kf_httpd_reply_error(rq, 401, r == -ENOENT ? "authentication required (Authorization: Bearer TOKEN)"

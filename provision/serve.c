@@ -249,12 +249,14 @@ bool kf_serve_name_ok(const char *name)
 	return !strstr(name, "..");
 }
 
-bool kf_serve_rate_ok(struct kf_serve *s, struct kf_httpd_req *rq, enum kf_serve_limit which,
-		      const char *key)
+/* Counts one event of key against limit which; true when it is over
+ * (counted in /metrics, the first of the minute logged). */
+static bool over_limit(struct kf_serve *s, struct kf_httpd_req *rq, enum kf_serve_limit which,
+		       const char *key)
 {
 	int v = kf_rate_take(s->rate[which], key);
 	if (!v)
-		return true;
+		return false;
 	__atomic_fetch_add(&s->rate_refused[which], 1, __ATOMIC_RELAXED);
 	if (v == 1)
 		kf_log(KF_LOG_WARN, "http: 429 %s %s from %s: more than %u %s a minute (%s; refused "
@@ -262,8 +264,27 @@ bool kf_serve_rate_ok(struct kf_serve *s, struct kf_httpd_req *rq, enum kf_serve
 		       kf_httpd_method(rq), kf_httpd_path(rq), kf_httpd_peer(rq),
 		       kf_rate_limit(s->rate[which]), limits[which].what, key);
 	kf_httpd_add_header(rq, "Retry-After", "60");
+	return true;
+}
+
+bool kf_serve_rate_ok(struct kf_serve *s, struct kf_httpd_req *rq, enum kf_serve_limit which,
+		      const char *key)
+{
+	if (!over_limit(s, rq, which, key))
+		return true;
 	kf_httpd_reply_text(rq, 429, "too many %s", limits[which].what);
 	return false;
+}
+
+bool kf_serve_auth_allowed(struct kf_serve *s, struct kf_httpd_req *rq)
+{
+	const char *peer = kf_httpd_peer(rq);
+	return !kf_rate_over(s->rate[KF_LIMIT_AUTH], peer) || !over_limit(s, rq, KF_LIMIT_AUTH, peer);
+}
+
+void kf_serve_auth_failed(struct kf_serve *s, struct kf_httpd_req *rq)
+{
+	kf_rate_take(s->rate[KF_LIMIT_AUTH], kf_httpd_peer(rq));
 }
 
 /* ---- token cache ---- */
@@ -383,23 +404,23 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 		  bool install_phase, struct kf_host_rec *rec)
 {
 	memset(rec, 0, sizeof(*rec));
-	const char *peer = kf_httpd_peer(rq);
 	/* token guessing: an address that failed too often this minute is
 	 * not even checked */
-	if (kf_rate_over(s->rate[KF_LIMIT_AUTH], peer) &&
-	    !kf_serve_rate_ok(s, rq, KF_LIMIT_AUTH, peer))
+	if (!kf_serve_auth_allowed(s, rq)) {
+		kf_httpd_reply_text(rq, 429, "too many %s", limits[KF_LIMIT_AUTH].what);
 		return -EACCES;
+	}
 	const char *token = kf_httpd_arg(rq, "token");
 	if (!token || !*token) {
 		refuse(rq, host, "no token");
-		kf_rate_take(s->rate[KF_LIMIT_AUTH], peer);
+		kf_serve_auth_failed(s, rq);
 		return -EACCES;
 	}
 	struct kf_err e = KF_ERR_INIT;
 	int r = lookup_host(s, host, rec, &e);
 	if (r == -ENOENT) {
 		refuse(rq, host, "unknown host");
-		kf_rate_take(s->rate[KF_LIMIT_AUTH], peer);
+		kf_serve_auth_failed(s, rq);
 		kf_err_release(&e);
 		return -EACCES;
 	}
@@ -428,7 +449,7 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 	}
 	if (why) {
 		refuse(rq, host, why);
-		kf_rate_take(s->rate[KF_LIMIT_AUTH], peer);
+		kf_serve_auth_failed(s, rq);
 		kf_host_rec_release(rec);
 		return -EACCES;
 	}

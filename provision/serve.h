@@ -144,13 +144,21 @@ void kf_serve_wrote(struct kf_serve *s);
 enum kf_serve_limit {
 	KF_LIMIT_DISCOVERY, /* discovery posts per client address (30) */
 	KF_LIMIT_CALLBACK,  /* callbacks and facts per host (60) */
-	KF_LIMIT_AUTH,      /* failed token checks per client address (30) */
+	KF_LIMIT_AUTH,      /* failed token checks per client address (30): callbacks,
+			     * API tokens and sessions, the login form */
 };
 /* Counts one event of key against the limit; over it, answers 429, logs
  * the first refusal of the minute, counts it in /metrics and returns
  * false. */
 bool kf_serve_rate_ok(struct kf_serve *s, struct kf_httpd_req *rq, enum kf_serve_limit which,
 		      const char *key);
+/* Token guessing (KF_LIMIT_AUTH, per client address), for every check of
+ * a secret a client sends (callbacks' tokens, API tokens, the login
+ * form): false when rq's address failed too often this minute (counted in
+ * /metrics, logged once a minute, Retry-After set; the caller answers 429
+ * and checks nothing); kf_serve_auth_failed counts one failure. */
+bool kf_serve_auth_allowed(struct kf_serve *s, struct kf_httpd_req *rq);
+void kf_serve_auth_failed(struct kf_serve *s, struct kf_httpd_req *rq);
 /* Valid host names: [A-Za-z0-9._-], 1..253, not starting with '.'. */
 bool kf_serve_name_ok(const char *name);
 /* Re-renders host's boot files (render hook) and signals dnsmasq when

@@ -209,7 +209,7 @@ static void login_page(struct kf_httpd_req *rq, int status, const char *error)
 	kf_ui_send(rq, status, &b);
 }
 
-static void post_login(struct kf_api_tokens *t, struct kf_httpd_req *rq)
+static void post_login(struct kf_serve *s, struct kf_api_tokens *t, struct kf_httpd_req *rq)
 {
 	const char *body = kf_httpd_body(rq, NULL);
 	char token[300];
@@ -217,6 +217,7 @@ static void post_login(struct kf_api_tokens *t, struct kf_httpd_req *rq)
 	if (!kf_ui_form(body, "token", token, sizeof(token)) ||
 	    kf_api_login(t, token, kf_httpd_peer(rq), &who) < 0) {
 		explicit_bzero(token, sizeof(token));
+		kf_serve_auth_failed(s, rq); /* counted with every token check (429 past the limit) */
 		login_page(rq, 401, "That token is not valid.");
 		return;
 	}
@@ -490,15 +491,22 @@ void kf_ui_handle(struct kf_httpd_req *rq, void *ctx)
 	struct kf_api_tokens *t = kf_api_tokens_of(kf_serve_api(s), rq);
 	if (!t)
 		return;
+	if (!kf_serve_auth_allowed(s, rq)) {
+		login_page(rq, 429, "Too many failed logins from your address: try again in a minute.");
+		return;
+	}
 	if (!strcmp(rest, "login")) {
 		if (post)
-			post_login(t, rq);
+			post_login(s, t, rq);
 		else
 			login_page(rq, 200, NULL);
 		return;
 	}
 	struct kf_api_who who;
-	if (kf_api_who(t, rq, &who) < 0 || !who.session) {
+	int r = kf_api_who(t, rq, &who);
+	if (r == -EACCES)
+		kf_serve_auth_failed(s, rq);
+	if (r < 0 || !who.session) {
 		/* no session (a bearer token is for the API): the login page */
 		if (post)
 			login_page(rq, 401, "Log in first.");

@@ -33,6 +33,8 @@ PORT=$((20000 + ($$ + 11) % 20000))
 URL=http://127.0.0.1:$PORT
 "$KF" render --no-stage -f "$FLEET" -o "$D/out" >/dev/null 2>"$D/render.err" || { t_fail "render"; cat "$D/render.err"; }
 serve() { "$KF" serve -f "$FLEET" -o "$D/out" --listen 127.0.0.1:$PORT --api-tokens "$@"; }
+# in the background: PID is the server's own (a backgrounded function would be a subshell's)
+serve_bg() { log=$1; shift; "$KF" serve -f "$FLEET" -o "$D/out" --listen 127.0.0.1:$PORT --api-tokens "$@" >"$log" 2>&1 & PID=$!; }
 
 # --- the tokens file: root's, private, well formed ---
 chmod 644 "$D/tokens"
@@ -50,8 +52,7 @@ printf 'dave admin short\n' >"$D/tokens.bad"
 serve "$D/tokens.bad" >"$D/refused.log" 2>&1
 t_check "a short token: refused" grep -q "tokens.bad:1:12: token of dave: 32 to 256 characters" "$D/refused.log"
 
-serve "$D/tokens" >"$D/serve.log" 2>&1 &
-PID=$!
+serve_bg "$D/serve.log" "$D/tokens"
 i=0; while ! curl -sf "$URL/healthz" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 A="Authorization: Bearer $ADMIN"
 R="Authorization: Bearer $READ"
@@ -183,7 +184,10 @@ t_check "enlist: 200" test "$(code -H "$A" -H 'Content-Type: application/json' -
 t_check "... answers the MAC, the name and its line" js 'd["mac"] == "52:54:00:dd:00:01" and d["name"] == "new01" and d["action"] == "enlist" and d["line"] > 0'
 t_check "... fleet.yaml: one entry appended, the rest byte for byte" sh -c "diff '$D/fleet.before' '$FLEET' | grep '^[<>]' | tr -d '\n' | grep -qx '> *- *{* *name: new01.*mac: 52:54:00:dd:00:01.*'"
 t_check "... the server read it again: the host in the API" test "$(code -H "$A" "$URL/api/v1/hosts/new01")" = 200
-t_check "... new, with its MAC" js 'd["state"] == "new" and d["macs"] == ["52:54:00:dd:00:01"] and d["ip"] == "10.250.0.21"'
+# the snapshot of the lists follows the store when the hub next looks (at once)
+NEW='d["state"] == "new" and d["macs"] == ["52:54:00:dd:00:01"] and d.get("ip") == "10.250.0.21"'
+i=0; while code -H "$A" "$URL/api/v1/hosts/new01" >/dev/null && ! js "$NEW" && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+t_check "... new, with its MAC and address" js "$NEW"
 t_check "... and in the list" sh -c "curl -s -H '$A' '$URL/api/v1/hosts?prefix=new' | grep -q '\"total\":1'"
 t_check "... rendered: its kickstart is served" test "$(code "$URL/ks/new01?token=$(db "SELECT token FROM hosts WHERE name='new01'")")" = 200
 t_check "... no longer discovered" test "$(db "SELECT count(*) FROM discovered")" = 0
@@ -192,4 +196,21 @@ t_check "... the server reloaded its inventory" grep -q "serve: reloaded $FLEET"
 t_check "... in the new host's events" test "$(db "SELECT count(*) FROM events WHERE host='new01' AND what='api' AND detail LIKE 'enlist by alice%'")" = 1
 t_check "enlisting it again: 400, the MAC is taken" test "$(code -H "$A" -H 'Content-Type: application/json' -d '{"name":"new02","role":"kvm-host"}' "$URL/api/v1/discovered/52:54:00:dd:00:01/enlist")" = 400
 t_check "... saying whose" js '"is host new01" in d["error"]'
+
+# --- failed logins and API tokens: the server's limit on token guessing, per address ---
+kill "$PID" && wait "$PID" 2>/dev/null
+serve_bg "$D/serve2.log" "$D/tokens" --auth-rate 3
+i=0; while ! curl -sf "$URL/healthz" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+n401=0
+for i in 1 2 3; do [ "$(code -d "token=nottherighttoken$i" "$URL/ui/login")" = 401 ] && n401=$((n401 + 1)); done
+t_check "three wrong logins: 401 each" test $n401 = 3
+t_check "the fourth, even with the right token: 429" test "$(code -D "$D/hdr" -d "token=$ADMIN" "$URL/ui/login")" = 429
+t_check "... the login page says why" grep -q "Too many failed logins from your address" "$D/body"
+t_check "... with Retry-After" grep -qi '^retry-after: 60' "$D/hdr"
+t_check "... no session started" sh -c "! grep -qi '^set-cookie: kf_session=[0-9a-f]' '$D/hdr'"
+t_check "the API from that address too: 429, JSON" test "$(code -H "$A" "$URL/api/v1/hosts")" = 429
+t_check "... saying why" js '"too many failed token checks" in d["error"]'
+t_check "... logged once" test "$(grep -c 'http: 429 POST /ui/login from 127.0.0.1: more than 3 failed token checks from this address a minute' "$D/serve2.log")" = 1
+t_check "... each wrong login logged" test "$(grep -c 'api: login refused from 127.0.0.1: unknown token' "$D/serve2.log")" = 3
+t_check "... counted in /metrics" sh -c "curl -s '$URL/metrics' | grep -q '^kickfleet_rate_limited_total{limit=\"auth\"} 2$'"
 t_summary
