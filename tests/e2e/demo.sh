@@ -241,7 +241,7 @@ for n in kvm01 kvm02 kvm03 deb01 web01 web02; do
 done
 echo
 say "what the agent's boot unit applied when kvm03 booted its disk (systemd's journal on its console):"
-tr -d '\r' <"$LAB_DIR/kvm03-2.serial" 2>/dev/null | sed -n 's/^\[ *[0-9.]*\] kickfleet-agent\[[0-9]*\]: //p' |
+tr -d '\r' <"$LAB_DIR/kvm03-2.serial" 2>/dev/null | sed -n 's/^.*\[ *[0-9.]*\] kickfleet-agent\[[0-9]*\]: //p' |
 	grep -E ' applied$|^apply: ' | sed "s/^/  kvm03  /"
 echo "  kvm01, kvm02: installed without a disk (their next boot is kickfleet's local-boot config)"
 tr -d '\r' <"$LAB_DIR/deb01.serial" 2>/dev/null | grep -q . &&
