@@ -88,10 +88,10 @@ static int finish(const struct kf_enlist *x, const struct kf_enlisted *d, struct
 	if (r < 0)
 		return kf_errc(e, r, NULL, "enlist: %s is in %s but not rendered: run kickfleet render",
 			       x->name, x->fleet);
-	/* A new host only adds files to dnsmasq's hostsdir and optsdir, which
-	 * dnsmasq reads through inotify; no SIGHUP (dnsmasq 2.89 was seen to
-	 * crash when one arrived while it re-read the new files). */
-	(void)hup;
+	/* a new host only adds files, which dnsmasq reads through inotify:
+	 * hup is set only when --force replaced an existing entry's files */
+	if (hup && kf_render_signal_dnsmasq(d->inv, o.outdir) > 0)
+		printf("%s: dnsmasq signalled\n", x->name);
 	printf("%s: enlisted %s at %s:%d, rendered\n", x->name, d->mac, x->fleet, d->line);
 	return 0;
 }

@@ -246,10 +246,14 @@ static int put(struct rctx *c, int root, const char *rel, struct kf_buf *b, mode
 	       struct kf_err *e)
 {
 	char *path = root_path(c, root, rel);
+	/* dnsmasq reads a new file in its hostsdir/optsdir through inotify
+	 * by itself; only a replaced (or removed) one needs the SIGHUP that
+	 * makes it forget the old records */
+	bool replaced = root == KF_ROOT_DNSMASQ && access(path, F_OK) == 0;
 	int r = kf_wbatch_put(c->wb, path, b->s ? b->s : "", b->len, mode, e);
 	if (r > 0) {
 		c->stats->written++;
-		if (root == KF_ROOT_DNSMASQ)
+		if (replaced)
 			c->stats->dnsmasq_changed = true;
 		if (c->o->verbose && c->o->log)
 			fprintf(c->o->log, "  write %s\n", path);

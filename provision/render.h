@@ -33,7 +33,7 @@ struct kf_render_stats {
 	size_t hosts, added, changed, unchanged, removed;
 	size_t written, deleted, staged;
 	size_t repo_files;    /* files of the agent's repositories placed (new or changed) */
-	bool dnsmasq_changed; /* dnsmasq must re-read its directories (SIGHUP) */
+	bool dnsmasq_changed; /* a dnsmasq file was replaced or removed: SIGHUP */
 	bool sighup_sent;
 };
 
@@ -47,7 +47,8 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
 /* Re-renders one host's files (for the server after an "installed"
  * callback, and for `kickfleet netboot`).  st may be an open state store
  * (the server's) or NULL to open the inventory's.  Takes the render lock.
- * *need_sighup says whether dnsmasq's files changed (it does not signal).
+ * *need_sighup says whether one of its dnsmasq files was replaced or
+ * removed (a new one dnsmasq reads by itself); it does not signal.
  * Returns 0, -ENOENT for a name not in the inventory, or a negative errno. */
 int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 		   const struct kf_render_opts *o, const char *name, bool *need_sighup,

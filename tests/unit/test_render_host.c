@@ -178,6 +178,59 @@ static void test_ignore_needs_sighup(void **state)
 	free(db);
 }
 
+/* The fixture's inventory with its hosts replaced by hosts_yaml. */
+static struct kf_inventory *reload(struct fx *f, const char *hosts_yaml)
+{
+	char *path = kf_xasprintf("%s/fleet.yaml", f->dir), *text = NULL;
+	assert_int_equal(kf_read_file(path, 1 << 16, &text, NULL), 0);
+	char *cut = strstr(text, "hosts:\n");
+	assert_non_null(cut);
+	*cut = 0;
+	char *fleet = kf_xasprintf("%shosts:\n%s", text, hosts_yaml);
+	write_file(f->dir, "fleet.yaml", fleet);
+	struct kf_inventory *inv = NULL;
+	struct kf_err e = KF_ERR_INIT;
+	assert_int_equal(kf_inventory_load(&inv, path, &e), 0);
+	kf_err_release(&e);
+	free(fleet);
+	free(text);
+	free(path);
+	return inv;
+}
+
+/* dnsmasq reads new hostsdir/optsdir files through inotify: a new host
+ * needs no SIGHUP; a removed one does (dnsmasq keeps what it read) */
+static void test_new_host_needs_no_sighup(void **state)
+{
+	struct fx *f = *state;
+	const char *ab = "  - {name: a, mac: \"52:54:00:00:00:01\", ip: 10.9.0.11, role: r}\n"
+			 "  - {name: b, mac: \"52:54:00:00:00:02\", ip: 10.9.0.12, role: r}\n";
+	char *abc = kf_xasprintf("%s  - {name: c, mac: \"52:54:00:00:00:03\", ip: 10.9.0.13, role: r}\n",
+				 ab);
+	struct kf_inventory *inv = reload(f, abc);
+	struct kf_render_opts o = { .outdir = f->out };
+	struct kf_err e = KF_ERR_INIT;
+	bool hup = true;
+	assert_int_equal(kf_render_host(inv, NULL, &o, "c", &hup, &e), 0);
+	assert_false(hup);
+	char *p = slurp(f, "dnsmasq/hosts/c");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "set:kf-c,10.9.0.13,c\n"));
+	free(p);
+	kf_inventory_free(inv);
+	/* and c gone again: its files removed, dnsmasq must forget it */
+	inv = reload(f, ab);
+	struct kf_render_stats st;
+	assert_int_equal(kf_render_all(inv, &o, &st, &e, &e), 0);
+	assert_int_equal(st.removed, 1);
+	assert_true(st.dnsmasq_changed);
+	p = slurp(f, "dnsmasq/hosts/c");
+	assert_null(p);
+	kf_inventory_free(inv);
+	free(abc);
+	kf_err_release(&e);
+}
+
 /* render writes "~ a" to its log after it read a's row and before it
  * writes the row back: the hook starts a callback from another connection
  * (kickfleet serve's thread) right there.  The callback waits for render's
@@ -271,6 +324,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_installed_flips_to_local_boot, setup_localboot, teardown),
 		cmocka_unit_test_setup_teardown(test_ignore_needs_sighup, setup_ignore, teardown),
 		cmocka_unit_test_setup_teardown(test_without_open_state, setup_localboot, teardown),
+		cmocka_unit_test_setup_teardown(test_new_host_needs_no_sighup, setup_localboot, teardown),
 		cmocka_unit_test_setup_teardown(test_callback_during_render_is_kept, setup_localboot,
 						teardown),
 	};
