@@ -149,6 +149,7 @@ struct pg {
 	bool listening, missed;
 	char id[32];          /* this handle's mark in notices' payloads */
 	const char *load_table; /* the table statement "kfload" inserts into */
+	bool prepared[S_COUNT]; /* on this connection: each on its first use */
 };
 
 static struct pg *pg_of(struct kf_state *st)
@@ -207,10 +208,20 @@ static int res_err(struct pg *st, PGresult *res, struct kf_err *e, const char *w
 	return r;
 }
 
+/* Prepares a statement on its first use on this connection (a command
+ * runs a few of them, not the whole table); a failed Parse comes back as
+ * the result, for the caller's message. */
 static PGresult *run(struct pg *st, enum stmt_id id, const struct params *p)
 {
 	char name[16];
 	snprintf(name, sizeof(name), "kf%d", (int)id);
+	if (!st->prepared[id]) {
+		PGresult *res = lib.PQprepare(st->conn, name, stmt_sql[id], 0, NULL);
+		if (!res || lib.PQresultStatus(res) != PGRES_COMMAND_OK)
+			return res;
+		lib.PQclear(res);
+		st->prepared[id] = true;
+	}
 	return lib.PQexecPrepared(st->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
 }
 
@@ -354,20 +365,7 @@ fail:
 	return r;
 }
 
-static int prepare(struct pg *st, struct kf_err *e)
-{
-	for (int i = 0; i < S_COUNT; i++) {
-		char name[16];
-		snprintf(name, sizeof(name), "kf%d", i);
-		PGresult *res = lib.PQprepare(st->conn, name, stmt_sql[i], 0, NULL);
-		if (!res || lib.PQresultStatus(res) != PGRES_COMMAND_OK)
-			return res_err(st, res, e, "prepare");
-		lib.PQclear(res);
-	}
-	return 0;
-}
-
-/* (Re)connects, migrates and prepares. */
+/* (Re)connects and migrates; statements are prepared as they are used. */
 static int connect_db(struct pg *st, struct kf_err *e)
 {
 	if (st->conn)
@@ -375,13 +373,12 @@ static int connect_db(struct pg *st, struct kf_err *e)
 	st->missed |= st->listening;
 	st->listening = false;
 	st->load_table = NULL;
+	memset(st->prepared, 0, sizeof(st->prepared));
 	st->conn = lib.PQconnectdb(st->dsn);
 	if (!st->conn || lib.PQstatus(st->conn) != CONNECTION_OK)
 		return conn_err(st, e, -ECONNREFUSED, "cannot connect");
 	lib.PQsetNoticeProcessor(st->conn, quiet, NULL);
 	int r = migrate(st, e);
-	if (r == 0)
-		r = prepare(st, e);
 	if (r < 0) {
 		lib.PQfinish(st->conn);
 		st->conn = NULL;
