@@ -13,6 +13,7 @@ BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 DATADIR  = $(PREFIX)/share/kickfleet
 UNITDIR ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 SYSCONFDIR ?= /etc
 
 CC      ?= cc
@@ -201,6 +202,10 @@ install: all
 	install -m 755 pxe/discovery/init pxe/discovery/udhcpc $(DESTDIR)$(DATADIR)/discovery/
 	install -m 644 agent/systemd/*.service agent/systemd/*.timer $(DESTDIR)$(UNITDIR)/
 	sed -i 's#/usr/bin/kickfleet-agent#$(BINDIR)/kickfleet-agent#' $(DESTDIR)$(UNITDIR)/kickfleet-agent*.service
+	install -m 644 provision/systemd/kickfleet.service $(DESTDIR)$(UNITDIR)/
+	sed -i 's#/usr/bin/kickfleet #$(BINDIR)/kickfleet #' $(DESTDIR)$(UNITDIR)/kickfleet.service
+	install -d $(DESTDIR)$(SYSUSERSDIR)
+	install -m 644 provision/systemd/kickfleet.sysusers $(DESTDIR)$(SYSUSERSDIR)/kickfleet.conf
 	if [ -f $(B)/packages/rpm/repodata/repomd.xml ]; then \
 		rm -rf $(DESTDIR)$(DATADIR)/packages && cp -r $(B)/packages $(DESTDIR)$(DATADIR)/packages; fi
 

@@ -96,6 +96,9 @@ static const struct kf_field prov_fields[] = {
 		   "so that iPXE does not wait for one"),
 	FLD(S, "tls", KF_T_STRUCT, tls, .sub = &kf_tls_section_schema,
 	    .doc = "serve's HTTPS listener beside the plain one: certificate and key files (docs/http.md, TLS)"),
+	FLD(S, "user", KF_T_STR, user,
+	    .doc = "user serve and up switch to after binding (default kickfleet when it exists; "
+		   "root: stay root; docs/security.md)"),
 	END
 };
 #undef S

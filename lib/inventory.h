@@ -43,6 +43,7 @@ struct kf_i_provisioner {
 	long long token_ttl; /* seconds a token stays valid after install, 0: forever */
 	const char *ipv6_prefix; /* ULA prefix dnsmasq announces (router advertisements only) */
 	struct kf_i_tls *tls;    /* serve's HTTPS listener; NULL: none */
+	const char *user;        /* whom serve and up run as after start; NULL: the default */
 };
 
 /* provisioner.tls (lib/inventory_tls.c): serve's certificate and key. */

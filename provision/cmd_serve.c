@@ -32,7 +32,7 @@ static void usage(FILE *f)
 	      "                        (default " KF_API_DEFAULT_TOKENS " when it exists; docs/api.md)\n"
 	      "      --threads N       worker threads (default: two per CPU it may run on)\n"
 	      "      --timeout SEC     close connections idle this long (default 30)\n"
-	      KF_SERVE_LIMITS_HELP KF_SERVE_TLS_HELP
+	      KF_SERVE_LIMITS_HELP KF_SERVE_TLS_HELP KF_SERVE_USER_HELP
 	      "  -v, --verbose         log every refusal and debug lines\n"
 	      "  -h, --help            this help\n",
 	      f);
@@ -128,6 +128,7 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 		{ "tls-cert", required_argument, NULL, 'X' },
 		{ "tls-key", required_argument, NULL, 'Y' },
 		{ "tls-listen", required_argument, NULL, 'Z' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -135,7 +136,7 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 	int ch;
 	c->fleet = KF_DEFAULT_FLEET;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "f:o:l:vh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "f:o:l:u:vh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': c->fleet = optarg; break;
 		case 'o': c->o.outdir = optarg; break;
@@ -170,6 +171,7 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 			if (tls_listen(optarg, c) < 0)
 				return 1;
 			break;
+		case 'u': c->user = optarg; break;
 		case 'v': kf_log_level = KF_LOG_DEBUG; break;
 		case 'h': usage_fn(stdout); return 0;
 		default: usage_fn(stderr); return 1;
@@ -197,6 +199,34 @@ void kf_serve_cli_tls_reload(struct kf_serve *s, const struct kf_serve_cli *c)
 		kf_log(KF_LOG_INFO, "serve: new TLS connections get %s", c->o.tls_cert);
 	}
 	kf_err_release(&e);
+}
+
+int kf_serve_cli_user(const struct kf_serve_cli *c, const struct kf_inventory *inv,
+		      struct kf_priv *p)
+{
+	struct kf_err e = KF_ERR_INIT;
+	int r = kf_priv_choose(c->user, inv->provisioner->user, p, &e);
+	if (r < 0)
+		kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	return r;
+}
+
+int kf_serve_cli_drop(struct kf_serve *s, const struct kf_priv *p)
+{
+	const char *dirs[] = { kf_serve_state_dir(s), kf_serve_http_root(s), kf_serve_tftp_root(s) };
+	struct kf_err e = KF_ERR_INIT;
+	int r = kf_priv_own(p, dirs, KF_ARRAY_SIZE(dirs), &e);
+	if (r == 0)
+		r = kf_priv_drop(p, &e);
+	if (r == 0) /* as their owner */
+		kf_priv_private_state(kf_serve_state_dir(s));
+	if (r < 0) {
+		kf_err_print(&e, stderr);
+		kf_log(KF_LOG_ERR, "stopping: cannot run as %s", p->user);
+	}
+	kf_err_release(&e);
+	return r;
 }
 
 int kf_serve_load(const char *fleet, struct kf_inventory **inv)
@@ -261,12 +291,18 @@ int cmd_serve(int argc, char **argv)
 	struct kf_inventory *inv = NULL;
 	if (kf_serve_load(c.fleet, &inv) < 0)
 		return 1;
+	struct kf_priv priv;
+	if (kf_serve_cli_user(&c, inv, &priv) < 0) {
+		kf_inventory_free(inv);
+		return 1;
+	}
 	c.o.render = kf_serve_render_default;
 	struct kf_err e = KF_ERR_INIT;
 	struct kf_serve *s = NULL;
-	if (kf_serve_start(&s, inv, &c.o, &e) < 0) {
+	if (kf_serve_start(&s, inv, &c.o, &e) < 0 || kf_serve_cli_drop(s, &priv) < 0) {
 		kf_err_print(&e, stderr);
 		kf_err_release(&e);
+		kf_serve_free(s);
 		kf_inventory_free(inv);
 		return 1;
 	}

@@ -23,6 +23,7 @@
 
 #include "inventory.h"
 #include "provision/cmd.h"
+#include "provision/privdrop.h"
 #include "provision/render.h"
 #include "provision/serve.h"
 #include "provision/serve_cli.h"
@@ -47,7 +48,7 @@ static void usage(FILE *f)
 	      "      --api-tokens FILE admin tokens of /api/v1/ and the page /ui/ (docs/api.md)\n"
 	      "      --threads N       HTTP worker threads\n"
 	      "      --timeout SEC     close idle HTTP connections after SEC\n"
-	      KF_SERVE_LIMITS_HELP KF_SERVE_TLS_HELP
+	      KF_SERVE_LIMITS_HELP KF_SERVE_TLS_HELP KF_SERVE_USER_HELP
 	      "  -v, --verbose         debug lines\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -57,13 +58,16 @@ static void usage(FILE *f)
 
 struct child {
 	const char *name;
-	pid_t pid;
-	int out; /* read end of its stdout+stderr, -1 when closed */
+	pid_t pid;  /* what this process forked: the program, or its keeper */
+	pid_t prog; /* the program (its keeper's child when kept) */
+	int out;    /* read end of its stdout+stderr, -1 when closed */
+	int ctl;    /* a keeper's control socket, -1 when none: closing it stops the program */
 	struct kf_buf line;
 };
 
 struct up {
 	struct kf_serve_cli cli;
+	struct kf_priv priv; /* whom up runs as after start */
 	struct kf_inventory *inv;
 	struct kf_serve *srv;
 	struct child kids[2]; /* dnsmasq, in.tftpd */
@@ -150,16 +154,87 @@ static int private_dev_log(const char *sock, const char *nsdir)
 	return 0;
 }
 
+/* Mirrors a child's end in this process's own. */
+static _Noreturn void exit_like(int status)
+{
+	if (WIFSIGNALED(status)) {
+		sigset_t all;
+		sigfillset(&all);
+		signal(WTERMSIG(status), SIG_DFL);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		raise(WTERMSIG(status));
+		_exit(128 + WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+/* In the child, once up will switch users: a process that stays root only
+ * to start argv and to stop it later, as up cannot once unprivileged.  It
+ * sends the program's pid over ctl, stops the program (SIGTERM, SIGKILL
+ * after 4 s) when ctl closes or it gets SIGTERM (up died: PDEATHSIG),
+ * passes SIGHUP on, and ends as the program ended. */
+static _Noreturn void keep(int ctl, char *const argv[])
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(ctl);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0 || write(ctl, &pid, sizeof(pid)) != sizeof(pid))
+		_exit(127);
+	struct timespec stop = { 0 }, tick = { 0, 100000000 };
+	for (;;) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			exit_like(status);
+		int sig = sigtimedwait(&set, NULL, &tick);
+		struct pollfd p = { .fd = ctl, .events = POLLIN };
+		char b;
+		bool gone = poll(&p, 1, 0) > 0 && read(ctl, &b, 1) <= 0;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (sig == SIGHUP)
+			kill(pid, SIGHUP);
+		if ((sig == SIGTERM || sig == SIGINT || gone) && !stop.tv_sec) {
+			kill(pid, SIGTERM);
+			stop = now;
+		}
+		if (stop.tv_sec && now.tv_sec - stop.tv_sec >= 4)
+			kill(pid, SIGKILL);
+	}
+}
+
 static int spawn(struct up *u, struct child *c, char *const argv[], bool tftpd)
 {
-	int pfd[2];
+	int pfd[2], sv[2] = { -1, -1 };
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
+	if (u->priv.drop && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		int err = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -err;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		int err = errno;
 		close(pfd[0]);
 		close(pfd[1]);
+		if (sv[0] >= 0) {
+			close(sv[0]);
+			close(sv[1]);
+		}
 		return -err;
 	}
 	if (pid == 0) {
@@ -178,14 +253,31 @@ static int spawn(struct up *u, struct child *c, char *const argv[], bool tftpd)
 				_exit(127);
 			}
 		}
+		if (sv[1] >= 0) {
+			/* its own end and the other keepers' go, or no close reaches them */
+			close(sv[0]);
+			for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++)
+				if (u->kids[i].ctl >= 0)
+					close(u->kids[i].ctl);
+			keep(sv[1], argv);
+		}
 		execvp(argv[0], argv);
 		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	close(pfd[1]);
-	c->pid = pid;
+	c->pid = c->prog = pid;
 	c->out = pfd[0];
-	kf_log(KF_LOG_INFO, "up: started %s (pid %d)", c->name, (int)pid);
+	if (sv[0] >= 0) {
+		close(sv[1]);
+		c->ctl = sv[0];
+		if (read(c->ctl, &c->prog, sizeof(c->prog)) != sizeof(c->prog))
+			c->prog = pid; /* the keeper failed; SIGCHLD says so */
+		kf_log(KF_LOG_INFO, "up: started %s (pid %d, kept by pid %d)", c->name, (int)c->prog,
+		       (int)pid);
+	} else {
+		kf_log(KF_LOG_INFO, "up: started %s (pid %d)", c->name, (int)pid);
+	}
 	return 0;
 }
 
@@ -217,11 +309,17 @@ static const char *why(int status, char *buf, size_t len)
 /* Stops the children: SIGTERM, then SIGKILL after 5 s; reaps them all. */
 static void stop_children(struct up *u)
 {
-	for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++)
-		if (u->kids[i].pid > 0)
+	for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++) {
+		if (u->kids[i].ctl >= 0) { /* its keeper stops it */
+			close(u->kids[i].ctl);
+			u->kids[i].ctl = -1;
+		} else if (u->kids[i].pid > 0) {
 			kill(u->kids[i].pid, SIGTERM);
+		}
+	}
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	bool killed = false;
 	for (;;) {
 		bool left = false;
 		for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++) {
@@ -239,7 +337,8 @@ static void stop_children(struct up *u)
 			break;
 		struct timespec t;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= 5) {
+		if (!killed && t.tv_sec - t0.tv_sec >= 5) {
+			killed = true; /* once: a keeper (root) refuses it, and kills on its own */
 			for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++)
 				if (u->kids[i].pid > 0) {
 					kf_log(KF_LOG_WARN, "up: %s (pid %d) ignores SIGTERM, killing it",
@@ -378,7 +477,9 @@ static int start_tftpd(struct up *u, const char *address, struct kf_err *e)
 {
 	const char *tftpd = getenv("KF_TFTPD") ? getenv("KF_TFTPD") : "in.tftpd";
 	char *taddr = kf_xasprintf("%s:69", address);
-	char *argv[] = { (char *)tftpd, "-L", "-v", "-s", "-B", TFTP_BLKSIZE, "-a", taddr, u->tftp_root, NULL };
+	/* transfers run as up's user, who owns the tree (nobody otherwise) */
+	char *argv[] = { (char *)tftpd, "-L", "-v", "-s", "-B", TFTP_BLKSIZE, "-a", taddr, u->tftp_root,
+			 u->priv.drop ? "-u" : NULL, u->priv.user, NULL };
 	int r = spawn(u, &u->kids[1], argv, true);
 	free(taddr);
 	return r < 0 ? kf_errf(e, NULL, "up: cannot start %s: %s", tftpd, strerror(-r)) : 0;
@@ -389,27 +490,37 @@ static int start_dnsmasq(struct up *u, struct kf_err *e)
 {
 	const char *dnsmasq = getenv("KF_DNSMASQ") ? getenv("KF_DNSMASQ") : "dnsmasq";
 	char *conf = kf_xasprintf("--conf-file=%s/dnsmasq.conf", u->dnsmasq_dir);
-	/* dnsmasq drops to an unprivileged user; a private state directory
-	 * (mode 0700, as mktemp makes) keeps it out of its own files */
+	/* dnsmasq drops to an unprivileged user: up's own, which owns the
+	 * state directory and can signal it; else its default, unless a
+	 * private state directory (mode 0700, as mktemp makes) keeps it out
+	 * of its own files */
 	struct stat sb;
-	bool as_root = stat(u->state_dir, &sb) == 0 && !(sb.st_mode & S_IXOTH);
+	bool as_root = !u->priv.drop && stat(u->state_dir, &sb) == 0 && !(sb.st_mode & S_IXOTH);
 	if (as_root)
 		kf_log(KF_LOG_INFO, "up: %s is private (mode %03o): dnsmasq keeps running as root",
 		       u->state_dir, (unsigned)(sb.st_mode & 0777));
-	char *argv[] = { (char *)dnsmasq, "--keep-in-foreground", conf, "--log-facility=-",
-			 as_root ? "--user=root" : NULL, "--group=root", NULL };
+	char *user = u->priv.drop ? kf_xasprintf("--user=%s", u->priv.user)
+		     : as_root	  ? kf_xstrdup("--user=root")
+				  : NULL;
+	char *group = u->priv.drop ? kf_xasprintf("--group=%s", u->priv.group)
+		      : as_root	   ? kf_xstrdup("--group=root")
+				   : NULL;
+	char *argv[] = { (char *)dnsmasq, "--keep-in-foreground", conf, "--log-facility=-", user, group, NULL };
 	int r = spawn(u, &u->kids[0], argv, false);
 	free(conf);
+	free(user);
+	free(group);
 	if (r < 0)
 		return kf_errf(e, NULL, "up: cannot start %s: %s", dnsmasq, strerror(-r));
-	kf_serve_set_dnsmasq(u->srv, u->kids[0].pid);
+	kf_serve_set_dnsmasq(u->srv, u->kids[0].prog);
 	return 0;
 }
 
 int cmd_up(int argc, char **argv)
 {
 	struct up u = { .logsock = -1, .sigfd = -1,
-			.kids = { { .name = "dnsmasq", .out = -1 }, { .name = "tftpd", .out = -1 } } };
+			.kids = { { .name = "dnsmasq", .out = -1, .ctl = -1 },
+				  { .name = "tftpd", .out = -1, .ctl = -1 } } };
 	int rc = kf_serve_cli(argc, argv, &u.cli, usage);
 	if (rc >= 0)
 		return rc;
@@ -418,6 +529,8 @@ int cmd_up(int argc, char **argv)
 
 	struct kf_err e = KF_ERR_INIT;
 	if (kf_serve_load(u.cli.fleet, &u.inv) < 0)
+		goto out;
+	if (kf_serve_cli_user(&u.cli, u.inv, &u.priv) < 0)
 		goto out;
 	const struct kf_i_provisioner *pv = u.inv->provisioner;
 	const char *outdir = u.cli.o.outdir;
@@ -437,6 +550,8 @@ int cmd_up(int argc, char **argv)
 		goto out;
 	kf_log(KF_LOG_INFO, "up: HTTP on http://%s:%u", kf_serve_addr(u.srv), kf_serve_port(u.srv));
 	if (start_tftpd(&u, pv->address, &e) < 0 || start_dnsmasq(&u, &e) < 0)
+		goto out;
+	if (kf_serve_cli_drop(u.srv, &u.priv) < 0)
 		goto out;
 	rc = run(&u);
 out:

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "provision/privdrop.h"
 #include "provision/serve.h"
 
 /* The limits' lines of serve's and up's --help. */
@@ -21,8 +22,14 @@
 	"      --tls-listen A:P  the HTTPS address and port (default: the plain address,\n"                 \
 	"                        provisioner.tls.port or 8443)\n"
 
+/* The privilege line of serve's and up's --help. */
+#define KF_SERVE_USER_HELP                                                                     \
+	"  -u, --user USER       run as USER after binding (default provisioner.user, else\n"   \
+	"                        " KF_PRIV_DEFAULT_USER " when it exists; root: stay root)\n"
+
 struct kf_serve_cli {
 	const char *fleet;
+	const char *user; /* --user */
 	struct kf_serve_opts o;
 	char addr[64];
 	char tls_addr[64];
@@ -36,6 +43,14 @@ int kf_serve_parse_listen(const char *arg, struct kf_serve_opts *o, char *addr, 
 /* SIGHUP: reads the TLS certificate and key again (kf_serve_tls_reload),
  * logging the outcome; nothing without TLS. */
 void kf_serve_cli_tls_reload(struct kf_serve *s, const struct kf_serve_cli *c);
+/* Decides whom the server runs as after start (kf_priv_choose with
+ * --user and provisioner.user), printing an error; 0 or a negative errno. */
+int kf_serve_cli_user(const struct kf_serve_cli *c, const struct kf_inventory *inv,
+		      struct kf_priv *p);
+/* After start: the state database private, the state, HTTP and TFTP trees
+ * the user's, then the switch (kf_priv_drop), printing an error; 0 or a
+ * negative errno (the caller stops). */
+int kf_serve_cli_drop(struct kf_serve *s, const struct kf_priv *p);
 /* Loads the inventory, printing every error; 0 or a negative errno. */
 int kf_serve_load(const char *fleet, struct kf_inventory **inv);
 /* Composes every host's profile once and logs those that do not validate

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "provision/privdrop.h"
 #include "provision/serve.h"
 #include "util.h"
 
@@ -28,12 +29,14 @@ static int read_pem(const char *what, const char *path, bool private, char **out
 		r = kf_errc(e, -EINVAL, NULL, "serve: TLS %s %s: not a regular file", what, path);
 		goto out;
 	}
-	if (private && ((sb.st_mode & 077) || sb.st_uid != geteuid())) {
+	/* the user serve switches to after start may own it: it reads it
+	 * again on SIGHUP (provision/privdrop.h) */
+	if (private && ((sb.st_mode & 077) || (sb.st_uid != geteuid() && sb.st_uid != kf_priv_uid()))) {
 		r = kf_errc(e, -EPERM, NULL,
 			    "serve: TLS %s %s: mode %04o owner %u: must be readable by its owner only "
 			    "(chown %u, chmod 600)",
 			    what, path, (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_uid,
-			    (unsigned)geteuid());
+			    (unsigned)kf_priv_uid());
 		goto out;
 	}
 	size_t len = 0;

@@ -14,11 +14,14 @@ for f in opt/kf/bin/kickfleet opt/kf/bin/kickfleet-agent opt/kf/share/man/man1/k
 	opt/kf/share/man/man1/kickfleet-agent.1 opt/kf/share/kickfleet/profiles/kvm-host.yaml \
 	opt/kf/share/kickfleet/kickstart/kvm-host.ks opt/kf/share/kickfleet/examples/fleet.yaml \
 	lib/systemd/system/kickfleet-agent.service lib/systemd/system/kickfleet-agent.timer \
-	lib/systemd/system/kickfleet-agent-periodic.service; do
+	lib/systemd/system/kickfleet-agent-periodic.service lib/systemd/system/kickfleet.service \
+	usr/lib/sysusers.d/kickfleet.conf; do
 	t_check "installed $f" test -f "$R/$f"
 done
 t_check "installed units run the agent from PREFIX/bin" \
 	grep -q '^ExecStart=/opt/kf/bin/kickfleet-agent ' "$R/lib/systemd/system/kickfleet-agent.service"
+t_check "installed server unit runs kickfleet serve from PREFIX/bin" \
+	grep -q '^ExecStart=/opt/kf/bin/kickfleet serve --user kickfleet$' "$R/lib/systemd/system/kickfleet.service"
 if [ -f "$TOP/build/packages/rpm/repodata/repomd.xml" ]; then
 	t_check "the built packages installed into DATADIR/packages" \
 		cmp -s "$TOP/build/packages/deb/Release" "$R/opt/kf/share/kickfleet/packages/deb/Release"

@@ -1,0 +1,158 @@
+#!/bin/sh
+# Privilege separation (docs/security.md): kickfleet serve and kickfleet up
+# started as root with --user nobody run as nobody afterwards (ids, no
+# groups, no capabilities, no_new_privs), still serve and re-render after
+# a callback, keep secrets private; up's dnsmasq runs as that user too and
+# in.tftpd's transfers, and everything still stops by PID; serve starts
+# with only the unit's bounding set; the systemd unit's exposure is at most
+# 3.0 by systemd-analyze security.
+. "$(dirname "$0")/../lib.sh"
+t_need_root
+for tool in curl sqlite3 setpriv; do
+	command -v $tool >/dev/null || { t_skip "$tool missing"; t_summary; exit 0; }
+done
+KF=$TOP/build/kickfleet
+UNIT=$TOP/provision/systemd/kickfleet.service
+USR=nobody GRP=$(id -gn nobody)
+NUID=$(id -u nobody) NGID=$(id -g nobody)
+
+# ---- the systemd unit ----
+if command -v systemd-analyze >/dev/null && systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then
+	X=$(systemd-analyze security --offline=true "$UNIT" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9][0-9.]*\).*/\1/p')
+	t_check "unit: exposure $X is a number" sh -c "echo '$X' | grep -Eq '^[0-9]+(\.[0-9]+)?$'"
+	t_check "unit: exposure $X <= 3.0" awk -v x="$X" 'BEGIN { exit !(x != "" && x + 0 <= 3.0) }'
+else
+	t_skip "systemd-analyze security --offline missing"
+fi
+
+# ---- serve ----
+D=$(mktemp -d /tmp/kf-56-privsep.XXXXXX)
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$D"
+}
+trap cleanup EXIT
+chmod 755 "$D"
+cp -R "$TOP/tests/data/http/fleet" "$D/fleet"
+chmod -R a+rX "$D/fleet"
+FLEET=$D/fleet/fleet.yaml
+OUT=$D/out
+PORT=$((20000 + $$ % 20000))
+URL=http://127.0.0.1:$PORT
+WRAP=
+serve() { # LOG ARGS...: serve ARGS in the background ($WRAP before it), PID set, waits for healthz
+	_log=$1; shift
+	$WRAP "$KF" serve -f "$FLEET" -o "$OUT" --listen 127.0.0.1:$PORT --timeout 5 "$@" >"$_log" 2>&1 &
+	PID=$!
+	i=0
+	while ! curl -sf "$URL/healthz" >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -gt 100 ] && return 1
+		kill -0 "$PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+}
+stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }
+status() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s ' \t' ' ' | sed 's/ $//'; }
+tok() { sqlite3 "$OUT/state.db" "SELECT token FROM hosts WHERE name='$1'"; }
+mode() { stat -c %a "$1"; }
+# its ids, groups, capabilities and no_new_privs: those of an unprivileged process
+unprivileged() {
+	test "$(status "$1" Uid)" = "$NUID $NUID $NUID $NUID" &&
+	test "$(status "$1" Gid)" = "$NGID $NGID $NGID $NGID" &&
+	test -z "$(status "$1" Groups)" &&
+	for c in CapInh CapPrm CapEff CapAmb; do test "$(status "$1" $c)" = 0000000000000000 || return 1; done &&
+	test "$(status "$1" NoNewPrivs)" = 1
+}
+
+"$KF" render -f "$FLEET" -o "$OUT" >"$D/render.log" 2>&1
+t_check "render as root" test -f "$OUT/http/ks/kvm01"
+t_check "serve --user $USR starts" serve "$D/serve.log" --user "$USR"
+t_check "serve: uid, gid, groups, capabilities, no_new_privs" unprivileged "$PID"
+t_check "serve: says whom it runs as" grep -q "running as $USR:$GRP (uid $NUID, gid $NGID), no capabilities" "$D/serve.log"
+T=$(tok kvm01)
+t_check "serve: kickstart with its token: 200" sh -c "curl -sf '$URL/ks/kvm01?token=$T' | cmp -s - '$OUT/http/ks/kvm01'"
+t_check "installed callback" sh -c "curl -s -X POST '$URL/cb/kvm01/installed?token=$T' | grep -q '\"changed\":true'"
+CFG=$OUT/tftp/pxelinux.cfg/01-52-54-00-aa-00-01
+t_check "re-rendered as $USR: local boot" sh -c "! grep -q token= '$CFG' && test \"\$(stat -c %U '$CFG')\" = $USR"
+t_check "state written: installed" test "$(sqlite3 "$OUT/state.db" "SELECT state FROM hosts WHERE name='kvm01'")" = installed
+t_check "the trees are $USR's (files with other links aside)" test -z "$(find "$OUT" ! -user "$USR" -links 1 -print | head -1)"
+for f in state.db state.db-wal state.db-shm; do
+	[ -e "$OUT/$f" ] && t_check "$f: mode 600" test "$(mode "$OUT/$f")" = 600
+done
+t_check "kickstarts (tokens): mode 600" test -z "$(find "$OUT/http/ks" -type f ! -perm 600 -print | head -1)"
+t_check "nothing world-readable holds a token" sh -c "! find '$OUT' -type f -perm -004 -name 'state.db*' | grep -q ."
+kill -HUP "$PID"
+sleep 0.3
+t_check "SIGHUP reload as $USR" sh -c "kill -0 $PID && grep -q 'serve: reloaded' '$D/serve.log'"
+stop
+
+# a restart on the user's files, with only the unit's bounding set
+BSET=-all,+net_bind_service,+setuid,+setgid,+chown,+fowner,+dac_override
+WRAP="setpriv --bounding-set=$BSET --inh-caps=-all"
+t_check "restart with the unit's capabilities only" serve "$D/serve2.log" --user "$USR"
+WRAP=
+t_check "restart: unprivileged" unprivileged "$PID"
+t_check "restart: state kept" test "$(curl -s "$URL/metrics" | sed -n 's/^kickfleet_hosts{state="installed"} //p')" = 1
+stop
+
+# bad choices: clear errors, nothing served
+"$KF" serve -f "$FLEET" -o "$OUT" --listen 127.0.0.1:$PORT --user kf-no-such-user >"$D/bad.log" 2>&1
+t_check "unknown user: exit 1" test $? = 1
+t_check "unknown user: says so" grep -q '\-\-user "kf-no-such-user": no such user' "$D/bad.log"
+setpriv --reuid "$NUID" --regid "$NGID" --clear-groups "$KF" serve -f "$FLEET" -o "$D/out-u" \
+	--listen 127.0.0.1:$PORT --user root >"$D/bad2.log" 2>&1
+t_check "not root, --user root: exit 1" test $? = 1
+t_check "not root: cannot switch" grep -q '\-\-user "root": cannot switch to it, not started as root' "$D/bad2.log"
+if id kickfleet >/dev/null 2>&1; then
+	t_skip "a user kickfleet exists: no warning to see"
+else
+	t_check "no user kickfleet: serve as root" serve "$D/root.log"
+	t_check "no user kickfleet: warns" grep -q 'running as root: there is no user "kickfleet"' "$D/root.log"
+	t_check "no user kickfleet: stays root" test "$(status "$PID" Uid)" = "0 0 0 0"
+	stop
+fi
+
+# ---- up, in a network namespace ----
+for tool in dnsmasq in.tftpd tftp ip nsenter; do
+	command -v $tool >/dev/null || { t_skip "$tool missing: no up"; t_summary; exit; }
+done
+. "$TOP/tests/lab/lab.sh"
+lab_init privsep || { t_fail "lab namespace"; t_summary; exit 1; }
+trap 'cleanup; lab_cleanup' EXIT
+sed -i "s/interface: kfbr0/interface: $LAB_BR/" "$FLEET"
+UPOUT=$LAB_DIR/out
+alive() { kill -0 "$1" 2>/dev/null; }
+wait_gone() { i=0; while alive "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; ! alive "$1"; }
+started() { sed -n "s/.*up: started $1 (pid \([0-9]*\), kept by pid \([0-9]*\)).*/\\$2/p" "$LAB_DIR/up.out" | tail -1; }
+
+lab_bg up "$KF" up -f "$FLEET" -o "$UPOUT" --user "$USR"
+UP=$(cat "$LAB_DIR/up.pid")
+t_check "up: dnsmasq started" lab_wait_log "$LAB_DIR/up.out" 'dnsmasq.*DHCP, IP range' 20
+t_check "up: runs as $USR" lab_wait_log "$LAB_DIR/up.out" "running as $USR:$GRP" 5
+t_check "up: unprivileged" unprivileged "$UP"
+DNSMASQ=$(started dnsmasq 1) TFTPD=$(started tftpd 1) KD=$(started dnsmasq 2) KT=$(started tftpd 2)
+t_check "up: each child kept by a process of its own" sh -c "test -n '$DNSMASQ' -a -n '$TFTPD' -a -n '$KD' -a -n '$KT' && \
+	test \"\$(ps -o ppid= -p $KD | tr -d ' ')\" = $UP -a \"\$(ps -o ppid= -p $DNSMASQ | tr -d ' ')\" = $KD"
+t_check "up: dnsmasq runs as $USR" test "$(ps -o user= -p "$DNSMASQ")" = "$USR"
+t_check "up: HTTP healthz" sh -c "$LAB_NSENTER curl -sf http://$LAB_IP:8080/healthz | grep -q ok"
+cd "$LAB_DIR"
+t_check "up: tftp per-MAC config (a transfer as $USR)" sh -c "$LAB_NSENTER tftp $LAB_IP -c get pxelinux.cfg/01-52-54-00-aa-00-01 got.cfg && grep -q '/ks/kvm01?token=' got.cfg"
+cd /
+T=$(sqlite3 "$UPOUT/state.db" "SELECT token FROM hosts WHERE name='kvm01'")
+t_check "up: installed callback re-renders as $USR" sh -c "$LAB_NSENTER curl -s -X POST 'http://$LAB_IP:8080/cb/kvm01/installed?token=$T' | grep -q '\"changed\":true' && \
+	! grep -q token= '$UPOUT/tftp/pxelinux.cfg/01-52-54-00-aa-00-01'"
+sed -i 's/  - name: plain01/  - name: plain02/; s/52:54:00:aa:00:03/52:54:00:aa:00:04/' "$FLEET"
+kill -HUP "$UP"
+t_check "up: SIGHUP re-renders" lab_wait_log "$LAB_DIR/up.out" 'up: reloaded' 10
+t_check "up: the new host's file is $USR's" test "$(stat -c %U "$UPOUT/tftp/pxelinux.cfg/01-52-54-00-aa-00-04")" = "$USR"
+t_check "up: dnsmasq re-read its files" lab_wait_log "$LAB_DIR/up.out" "dnsmasq.*read $UPOUT/dnsmasq/hosts" 5
+t_check "up: dnsmasq signalled, same pid" alive "$DNSMASQ"
+kill -TERM "$UP"
+t_check "up: SIGTERM: exits" wait_gone "$UP"
+for p in "$DNSMASQ" "$TFTPD" "$KD" "$KT"; do
+	t_check "up: pid $p gone" wait_gone "$p"
+done
+t_check "up: stopped cleanly" grep -q 'up: stopped' "$LAB_DIR/up.out"
+t_summary
