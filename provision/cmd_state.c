@@ -1,5 +1,5 @@
-/* kickfleet state migrate|export|import: the state store's schema, and
- * moving a fleet's state between stores (docs/state.md). */
+/* kickfleet state migrate|check|export|import: the state store's schema
+ * and health, and moving a fleet's state between stores (docs/state.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,11 +15,14 @@
 static void usage(FILE *f)
 {
 	fputs("usage: kickfleet state migrate [-f FLEET] [-o DIR]\n"
+	      "       kickfleet state check   [-f FLEET] [-o DIR]\n"
 	      "       kickfleet state export  [-f FLEET] [-o DIR] [--json]\n"
 	      "       kickfleet state import  [-f FLEET] [-o DIR] [FILE]\n"
 	      "\n"
 	      "The inventory's state store (state: in the fleet file: SQLite by default,\n"
 	      "or PostgreSQL).  migrate brings its schema to this kickfleet's version;\n"
+	      "check runs the engine's integrity check (SQLite), reads every row and\n"
+	      "checks the host rows, printing each problem (exit 1 when there is one);\n"
 	      "export writes every row of it to standard output (one JSON object a\n"
 	      "line, or one document with --json); import reads such a dump from FILE\n"
 	      "(default standard input) into an empty store, all or nothing.\n"
@@ -43,6 +46,22 @@ static int migrate(struct kf_state *st, const char *where)
 		printf("state %s (%s): schema version %d (was %d)\n", where, kf_state_backend(st), now,
 		       was);
 	return 0;
+}
+
+static int check(struct kf_state *st, const char *where, struct kf_err *e)
+{
+	struct kf_buf problems = KF_BUF_INIT;
+	size_t rows = 0;
+	int n = kf_state_check(st, &problems, &rows, e);
+	if (problems.len)
+		fputs(problems.s, stdout);
+	if (n == 0)
+		printf("state %s (%s): ok, %zu rows\n", where, kf_state_backend(st), rows);
+	else if (n > 0)
+		n = kf_errc(e, -EIO, NULL, "state %s (%s): %d problem%s", where, kf_state_backend(st), n,
+			    n == 1 ? "" : "s");
+	kf_buf_release(&problems);
+	return n;
 }
 
 static int import(struct kf_state *st, const char *where, const char *file, struct kf_err *e)
@@ -83,7 +102,7 @@ int cmd_state(int argc, char **argv)
 	}
 	const char *verb = optind < argc ? argv[optind] : "";
 	int nargs = argc - optind - 1;
-	bool ok = (!strcmp(verb, "migrate") && nargs == 0 && !json) ||
+	bool ok = ((!strcmp(verb, "migrate") || !strcmp(verb, "check")) && nargs == 0 && !json) ||
 		  (!strcmp(verb, "export") && nargs == 0) ||
 		  (!strcmp(verb, "import") && nargs <= 1 && !json);
 	if (!ok) {
@@ -98,10 +117,17 @@ int cmd_state(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	where = kf_render_state_path(inv, outdir);
+	if (!strcmp(verb, "check") && !kf_state_exists(where)) {
+		r = kf_errc(&e, -ENOENT, NULL, "state %s: no store there (kickfleet render makes it)",
+			    where);
+		goto out;
+	}
 	if ((r = kf_state_open(&st, where, &e)) < 0)
 		goto out;
 	if (!strcmp(verb, "migrate"))
 		r = migrate(st, where);
+	else if (!strcmp(verb, "check"))
+		r = check(st, where, &e);
 	else if (!strcmp(verb, "export"))
 		r = kf_state_export(st, stdout, json ? KF_DUMP_JSON : KF_DUMP_LINES, &e);
 	else

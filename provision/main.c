@@ -17,7 +17,7 @@ static const struct kf_subcmd cmds[] = {
 	{ "reinstall", cmd_reinstall, "HOST...: netboot on, one-time PXE boot, power cycle (--wait follows it)" },
 	{ "power", cmd_power, "status|on|off|cycle|reset of hosts (IPMI) and guests (libvirt), many at once" },
 	{ "enlist", cmd_enlist, "MAC --name N --role R [--ip A]: add a discovered machine to the inventory" },
-	{ "state", cmd_state, "migrate|export|import: the state store's schema, moving a fleet between stores" },
+	{ "state", cmd_state, "migrate|check|export|import: the state store's schema and health, moving a fleet between stores" },
 	{ "guest", cmd_guest, "install NAME: define and start a guest on its KVM host (libvirt)" },
 };
 

@@ -126,6 +126,17 @@ int kf_state_export(struct kf_state *st, FILE *out, enum kf_dump_style style, st
 int kf_state_import(struct kf_state *st, const char *text, size_t len, size_t *rows,
 		    struct kf_err *e);
 
+/* The store's health (provision/state_check.c, kickfleet state check):
+ * the engine's own check of its storage (SQLite's integrity_check and
+ * foreign_key_check; PostgreSQL has none to run from a client), every
+ * row of every table read in one snapshot (*rows counts them), and each
+ * host row's install state, netboot flag, token and digest in range.
+ * One line per problem is appended to problems; returns how many (0: the
+ * store is sound), or a negative errno when it cannot be read at all. */
+struct kf_buf;
+int kf_state_check(struct kf_state *st, struct kf_buf *problems, size_t *rows,
+		   struct kf_err *e);
+
 /* Groups many writes into one transaction (render does this for speed).
  * Outside a batch every write is its own transaction.  Batches do not
  * nest; end with commit = 1 to keep the writes, 0 to drop them. */

@@ -152,6 +152,12 @@ struct kf_state_ops {
 	int (*list_events)(struct kf_state *st, const char *name, size_t limit,
 			   struct kf_event **out, size_t *n, struct kf_err *e);
 
+	/* The engine's own check of its storage (SQLite: integrity_check and
+	 * foreign_key_check), NULL when it has none to offer a client
+	 * (PostgreSQL checks its pages as it reads them): one line per
+	 * problem appended to out; returns how many, or a negative errno. */
+	int (*check)(struct kf_state *st, struct kf_buf *out, struct kf_err *e);
+
 	/* Export and import (state_dump.c).  dump: every table, in one read
 	 * snapshot.  load, inside a batch: one row as text (NULL: SQL NULL)
 	 * into table's columns cols.  loaded, in the same batch after the

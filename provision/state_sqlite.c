@@ -778,6 +778,47 @@ static int sq_list_power(struct kf_state *base, struct kf_power_row **out, size_
 	return list_rows(sq_of(base), S_LIST_POWER, sizeof(**out), power_row, power_drop, (void **)out, n, e);
 }
 
+/* ---- integrity ---- */
+
+/* One PRAGMA whose rows are problems, except a single "ok". */
+static int pragma_problems(struct sq *st, const char *sql, struct kf_buf *out, struct kf_err *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), n = 0;
+	if (rc != SQLITE_OK)
+		return db_err(st, e, rc, sql);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+		if (v && !strcmp(v, "ok") && sqlite3_column_count(s) == 1)
+			continue;
+		kf_buf_printf(out, "%s:", sql);
+		for (int i = 0; i < sqlite3_column_count(s); i++) {
+			const char *c = (const char *)sqlite3_column_text(s, i);
+			kf_buf_printf(out, " %s", c ? c : "NULL");
+		}
+		kf_buf_printf(out, "\n");
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		n = db_err(st, e, rc, sql);
+	sqlite3_finalize(s);
+	return n;
+}
+
+/* SQLite's own check of every page and index, and of the foreign keys. */
+static int sq_check(struct kf_state *base, struct kf_buf *out, struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	pthread_mutex_lock(&st->lock);
+	int n = pragma_problems(st, "PRAGMA integrity_check", out, e), m = 0;
+	if (n >= 0 && (m = pragma_problems(st, "PRAGMA foreign_key_check", out, e)) >= 0)
+		n += m;
+	else if (n >= 0)
+		n = m;
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}
+
 /* ---- export, import ---- */
 
 static int dump_table(struct sq *st, const struct kf_state_table *t, const struct kf_state_sink *k,
@@ -888,6 +929,7 @@ const struct kf_state_ops kf_state_sqlite = {
 	.delete_discovered = sq_delete_discovered,
 	.set_power = sq_set_power,
 	.list_power = sq_list_power,
+	.check = sq_check,
 	.dump = sq_dump,
 	.load = sq_load,
 	.loaded = sq_loaded,
