@@ -24,7 +24,7 @@
 struct paths {
 	char *state_dir;
 	char *root[KF_ROOT_COUNT]; /* dnsmasq dir, TFTP root, HTTP root */
-	char *db, *lock;
+	char *db, *lock, *journal;
 	char *base;
 };
 
@@ -53,6 +53,7 @@ static void paths_release(struct paths *p)
 		free(p->root[i]);
 	free(p->db);
 	free(p->lock);
+	free(p->journal);
 	free(p->base);
 	memset(p, 0, sizeof(*p));
 }
@@ -74,6 +75,7 @@ static void paths_init(struct paths *p, const struct kf_inventory *inv, const ch
 	if (!p->db)
 		p->db = kf_xasprintf("%s/state.db", p->state_dir);
 	p->lock = kf_xasprintf("%s/render.lock", p->state_dir);
+	p->journal = kf_xasprintf("%s/render.journal", p->state_dir);
 	p->base = kf_render_base_url(inv);
 }
 
@@ -604,7 +606,7 @@ static void teardown(struct rctx *c)
 static int store_begin(struct rctx *c, struct kf_state *st, struct kf_err *e)
 {
 	int r = take_lock(&c->p, c->o->dry_run, &c->lockfd, e);
-	if (r < 0)
+	if (r < 0 || (r = kf_wbatch_journal(c->wb, c->p.journal, e)) < 0)
 		return r;
 	if (!st && !(c->o->dry_run && !kf_state_exists(c->p.db)) &&
 	    (r = kf_state_open(&c->own, c->p.db, e)) < 0)

@@ -49,6 +49,11 @@ void kf_render_boot(struct kf_arena *a, const struct kf_inventory *inv, const st
 
 struct kf_wbatch;
 struct kf_wbatch *kf_wbatch_new(bool dry_run);
+/* Under the render lock, before the first put: sweeps the temp files a
+ * batch killed before its commit left in the directories journal names
+ * (and removes it), then keeps b's own directories there until its commit.
+ * Returns 1 when it removed any, 0 when none, or a negative errno. */
+int kf_wbatch_journal(struct kf_wbatch *b, const char *journal, struct kf_err *e);
 /* Writes data to a temp file beside path, unless path already holds
  * exactly data.  Returns 1 if queued, 0 if unchanged, or a negative errno. */
 int kf_wbatch_put(struct kf_wbatch *b, const char *path, const char *data, size_t len,

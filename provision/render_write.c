@@ -3,7 +3,15 @@
  * files), one syncfs() makes them all durable, then each is renamed over
  * its target and the directories are fsynced.  A crash at any point leaves
  * every target either old or new.  This is kf_write_atomic() for
- * thousands of files, without one fsync per file. */
+ * thousands of files, without one fsync per file.
+ *
+ * A batch killed before its commit leaves its temp files behind (in
+ * directories in.tftpd and serve read).  So a batch given a journal
+ * (kf_wbatch_journal, under the render lock) appends each directory to it
+ * before its first temp file there, makes it durable with the temps, and
+ * removes it once committed; the next batch given the same journal first
+ * sweeps the temp files of the directories it names. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -32,6 +40,8 @@ struct kf_wbatch {
 	char **claimed; /* every path put, written or not: never removed */
 	size_t nclaimed, capclaimed;
 	size_t removed;
+	char *jpath; /* the journal, NULL: none */
+	int jfd;     /* open for appending once a directory is in it */
 };
 
 size_t kf_wbatch_removed(const struct kf_wbatch *b)
@@ -64,7 +74,73 @@ struct kf_wbatch *kf_wbatch_new(bool dry_run)
 {
 	struct kf_wbatch *b = kf_xcalloc(1, sizeof(*b));
 	b->dry = dry_run;
+	b->jfd = -1;
 	return b;
+}
+
+/* A journal line names a directory; a temp file there is ".NAME.kf-tmp.X". */
+static size_t sweep_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0;
+	if (!d)
+		return 0;
+	for (struct dirent *de; (de = readdir(d));)
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".kf-tmp.") &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+int kf_wbatch_journal(struct kf_wbatch *b, const char *journal, struct kf_err *e)
+{
+	if (b->dry)
+		return 0;
+	char *text = NULL;
+	size_t len = 0, swept = 0;
+	int r = kf_read_file(journal, (size_t)1 << 20, &text, &len);
+	if (r == -ENOENT)
+		r = 0;
+	else if (r < 0)
+		return kf_errc(e, r, NULL, "render journal %s: %s", journal, strerror(-r));
+	for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l;
+	     l = strtok_r(NULL, "\n", &save))
+		swept += sweep_dir(l);
+	free(text);
+	if (text && unlink(journal) < 0 && errno != ENOENT)
+		return kf_errc(e, -errno, NULL, "render journal %s: %s", journal, strerror(errno));
+	if (swept)
+		kf_log(KF_LOG_INFO, "render: removed %zu temp file%s an interrupted render left", swept,
+		       swept == 1 ? "" : "s");
+	b->jpath = kf_xstrdup(journal);
+	return swept > 0;
+}
+
+/* The directory d goes into the journal before a temp file goes into it. */
+static int journal_add(struct kf_wbatch *b, const char *d, struct kf_err *e)
+{
+	if (!b->jpath)
+		return 0;
+	if (b->jfd < 0)
+		b->jfd = open(b->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	char *line = kf_xasprintf("%s\n", d);
+	size_t n = strlen(line);
+	int r = b->jfd < 0 || write(b->jfd, line, n) != (ssize_t)n ? -errno : 0;
+	free(line);
+	if (r < 0)
+		kf_errc(e, r ? r : -EIO, NULL, "render journal %s: %s", b->jpath, strerror(-r));
+	return r;
+}
+
+/* After the commit, or once every temp file is gone: no journal. */
+static void journal_done(struct kf_wbatch *b)
+{
+	if (b->jfd < 0)
+		return;
+	close(b->jfd);
+	b->jfd = -1;
+	unlink(b->jpath);
 }
 
 static int note_dir(struct kf_wbatch *b, const char *path, struct kf_err *e)
@@ -79,8 +155,11 @@ static int note_dir(struct kf_wbatch *b, const char *path, struct kf_err *e)
 		kf_die_oom();
 	if (!b->dry) {
 		int r = kf_mkdir_p(d, 0755);
-		if (r < 0) {
+		if (r < 0)
 			kf_errc(e, r, NULL, "mkdir %s: %s", d, strerror(-r));
+		else
+			r = journal_add(b, d, e);
+		if (r < 0) {
 			free(d);
 			return r;
 		}
@@ -200,6 +279,8 @@ int kf_wbatch_commit(struct kf_wbatch *b, struct kf_err *e)
 	if (b->dry)
 		return 0;
 	int r = 0;
+	if (b->n && b->jfd >= 0 && fsync(b->jfd) < 0)
+		return kf_errc(e, -errno, NULL, "fsync %s: %s", b->jpath, strerror(errno));
 	if (b->n && b->n <= FSYNC_EACH_MAX) {
 		/* a few files (one host): fsync each, leave the rest of the file
 		 * system alone */
@@ -244,6 +325,8 @@ int kf_wbatch_commit(struct kf_wbatch *b, struct kf_err *e)
 		if (x < 0 && x != -ENOENT && r == 0)
 			r = kf_errc(e, x, NULL, "fsync %s: %s", b->dirs[i], strerror(-x));
 	}
+	if (r == 0)
+		journal_done(b);
 	return r;
 }
 
@@ -257,6 +340,8 @@ void kf_wbatch_free(struct kf_wbatch *b)
 		free(b->v[i].tmp);
 		free(b->v[i].path);
 	}
+	journal_done(b); /* the temps are gone */
+	free(b->jpath);
 	for (size_t i = 0; i < b->nrm; i++)
 		free(b->rm[i]);
 	for (size_t i = 0; i < b->ndirs; i++)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "provision/render_int.h"
@@ -176,6 +177,49 @@ static void test_dnsmasq_lines(void **state)
 	assert_int_equal(kf_item_name_ok("-x"), -EINVAL);
 }
 
+/* A batch that dies before its commit (a child that puts and exits)
+ * leaves temps and its journal; the next batch given the journal sweeps
+ * them.  A committed batch leaves no journal. */
+static void test_write_batch_journal(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/kf-wbj-test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *a = kf_xasprintf("%s/sub/a", dir), *j = kf_xasprintf("%s/render.journal", dir);
+	char *temps = kf_xasprintf("test -n \"$(find %s -name '.*.kf-tmp.*')\"", dir);
+	struct kf_err e = KF_ERR_INIT;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct kf_wbatch *wb = kf_wbatch_new(false);
+		_exit(kf_wbatch_journal(wb, j, NULL) == 0 && kf_wbatch_put(wb, a, "x\n", 2, 0644, NULL) == 1
+			      ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(system(temps), 0);
+	assert_int_equal(access(j, F_OK), 0);
+	struct kf_wbatch *wb = kf_wbatch_new(false);
+	assert_int_equal(kf_wbatch_journal(wb, j, &e), 1);
+	assert_int_not_equal(system(temps), 0);
+	assert_int_equal(access(j, F_OK), -1);
+	assert_int_equal(kf_wbatch_put(wb, a, "y\n", 2, 0644, &e), 1);
+	assert_int_equal(access(j, F_OK), 0);
+	assert_int_equal(kf_wbatch_commit(wb, &e), 0);
+	assert_int_equal(access(j, F_OK), -1);
+	kf_wbatch_free(wb);
+	wb = kf_wbatch_new(false);
+	assert_int_equal(kf_wbatch_journal(wb, j, &e), 0);
+	kf_wbatch_free(wb);
+	char *cmd = kf_xasprintf("rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(temps);
+	free(a);
+	free(j);
+}
+
 static void test_write_batch(void **state)
 {
 	(void)state;
@@ -268,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_ipxe),
 		cmocka_unit_test(test_dnsmasq_lines),
 		cmocka_unit_test(test_write_batch),
+		cmocka_unit_test(test_write_batch_journal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
