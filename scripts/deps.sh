@@ -16,7 +16,7 @@ CHECK="libcmocka-dev clang libclang-rt-14-dev dnsmasq-base tftpd-hpa tftp-hpa
  libvirt-clients qemu-system-x86 qemu-utils ipxe-qemu pxelinux syslinux-common
  ovmf grub-efi-amd64-bin grub-efi-amd64-signed ipxe grub-common mtools xorriso kmod
  openipmi numactl openvswitch-switch chromium mmdebstrap e2fsprogs
- postgresql-15 openssl"
+ postgresql-15 openssl python3"
 # `make packages`: the agent's RPM (rpmbuild, createrepo_c) and .deb
 # (dpkg-buildpackage, debhelper); the package suite checks them with
 # rpmlint, lintian and a dnf install into an empty root
