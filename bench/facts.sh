@@ -5,9 +5,11 @@
 # --connect), beside `ansible -m setup` (ansible-core) on the same machine
 # in the same run: median wall time, CPU time (user + system: what the
 # load of a shared machine does not inflate) and peak RSS of each, and the
-# ratios.
+# ratios.  The runs are interleaved and timed by bench/runs.py (CPU time
+# and RSS from the children's rusage, to the microsecond).
 # Goal: facts under 20 ms and at least 50x faster than ansible.
-#   KF_BENCH_RUNS (default 21; ansible runs a third as often, at least 3)
+#   KF_BENCH_RUNS (default 21; ansible runs a third as often)
+#   KF_AGENT_BEFORE=BINARY  an earlier build of the agent beside it
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/tests/libvirt/libvirtd.sh"
@@ -15,9 +17,7 @@ agent=${KF_AGENT:-$TOP/build/kickfleet-agent}
 [ -x "$agent" ] || { echo "facts: build $agent first (make)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "facts: needs root (a private libvirtd)" >&2; exit 1; }
 command -v ansible >/dev/null || { echo "facts: ansible missing (scripts/deps.sh bench)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "facts: /usr/bin/time missing" >&2; exit 1; }
 runs=${KF_BENCH_RUNS:-21}
-aruns=$((runs / 3)); [ $aruns -ge 3 ] || aruns=3
 work=$(mktemp -d /tmp/kf-bench-facts.XXXXXX)
 cleanup() { kf_libvirtd_stop; rm -rf "$work"; }
 trap cleanup EXIT
@@ -36,37 +36,32 @@ done
 ng=$(python3 -c 'import json, sys; print(sum(1 for g in json.load(open(sys.argv[1]))["guests"]["running"] if g["name"].startswith("kff")))' "$work/facts.json")
 [ "$ng" = 8 ] || { echo "facts: found $ng of the 8 guests" >&2; exit 1; }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# run N FILE CMD...: N runs, "wall_us rss_kb cpu_us" lines into FILE
-run() {
-	n=$1 out=$2; shift 2
-	: >"$out"
-	i=0
-	while [ $i -lt "$n" ]; do
-		t0=$(date +%s%N)
-		/usr/bin/time -f '%M %U %S' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { echo "facts: $* failed" >&2; cat "$work/err" >&2; exit 1; }
-		t1=$(date +%s%N)
-		read -r rss u s <"$work/rss"
-		echo "$(( (t1 - t0) / 1000 )) $rss $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1e6 }')" >>"$out"
-		i=$((i + 1))
-	done
-}
-run "$runs" "$work/proc" "$agent" facts --json
-run "$runs" "$work/none" "$agent" facts --json --no-guests
-run "$runs" "$work/virt" "$agent" facts --json --connect "$KF_LV_URI"
+# one round runs each command once, interleaved, so the machine's load
+# (shared by several engineers) falls on all alike; ansible every 3rd round
+# KF_AGENT_BEFORE=BINARY: an earlier build's facts --json in the same rounds
+before=
+[ -n "${KF_AGENT_BEFORE:-}" ] && before="before=${KF_AGENT_BEFORE} facts --json"
 ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0 \
-	run "$aruns" "$work/ans" ansible localhost -c local -i localhost, -m setup
-col() { cut -d' ' -f"$1" <"$2" | median; }
+	python3 "$TOP/bench/runs.py" "$runs" \
+	"proc=$agent facts --json" \
+	"none=$agent facts --json --no-guests" \
+	"virt=$agent facts --json --connect $KF_LV_URI" \
+	${before:+"$before"} \
+	"ans/3=ansible localhost -c local -i localhost, -m setup" >"$work/res" || exit 1
+# NAME wall_us cpu_us rss_kb runs
+get() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$work/res"; }
 ms() { printf '%d.%03d ms' $(($1 / 1000)) $(($1 % 1000)); }
-wp=$(col 1 "$work/proc"); rp=$(col 2 "$work/proc")
-wv=$(col 1 "$work/virt"); rv=$(col 2 "$work/virt")
-wa=$(col 1 "$work/ans"); ra=$(col 2 "$work/ans")
-cp=$(col 3 "$work/proc"); cv=$(col 3 "$work/virt"); ca=$(col 3 "$work/ans")
-wn=$(col 1 "$work/none"); cn=$(col 3 "$work/none")
+wp=$(get proc 2) cp=$(get proc 3) rp=$(get proc 4)
+wn=$(get none 2) cn=$(get none 3)
+wv=$(get virt 2) cv=$(get virt 3) rv=$(get virt 4)
+wa=$(get ans 2) ca=$(get ans 3) ra=$(get ans 4) na=$(get ans 5)
 printf 'facts --json, 8 guests from /proc:   median %s (CPU %s), RSS %d KiB (%d runs)\n' "$(ms "$wp")" "$(ms "$cp")" "$rp" "$runs"
 printf 'facts --json --no-guests:            median %s (CPU %s)\n' "$(ms "$wn")" "$(ms "$cn")"
 printf 'facts --json --connect (libvirt):    median %s (CPU %s), RSS %d KiB\n' "$(ms "$wv")" "$(ms "$cv")" "$rv"
-printf 'ansible -m setup, the same machine:  median %s (CPU %s), RSS %d KiB (%d runs)\n' "$(ms "$wa")" "$(ms "$ca")" "$ra" "$aruns"
+if [ -n "$before" ]; then
+	printf 'facts --json of %s: median %s (CPU %s)\n' "$KF_AGENT_BEFORE" "$(ms "$(get before 2)")" "$(ms "$(get before 3)")"
+fi
+printf 'ansible -m setup, the same machine:  median %s (CPU %s), RSS %d KiB (%d runs)\n' "$(ms "$wa")" "$(ms "$ca")" "$ra" "$na"
 printf 'load average during the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v p="$wp" -v v="$wv" -v a="$wa" -v rp="$rp" -v ra="$ra" -v cp="$cp" -v ca="$ca" 'BEGIN {
 	printf "ratio ansible / facts: wall %.0fx (libvirt: %.0fx), CPU %.0fx, RSS %.1fx\n", a / p, a / v, ca / (cp ? cp : 1), ra / rp }'
