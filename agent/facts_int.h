@@ -4,6 +4,7 @@
 #ifndef KF_AGENT_FACTS_INT_H
 #define KF_AGENT_FACTS_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "facts.h"
@@ -33,5 +34,11 @@ void kf_facts_probe_guests(struct kf_facts *f, const char *uri);
  * node in bytes into mem (nodes 0..max-1); returns the highest node + 1
  * (pure, for tests). */
 int kf_numa_maps_sum(const char *text, long long *mem, int max);
+/* A process's resident bytes from its /proc/PID/status text: VmRSS plus
+ * HugetlbPages; -1 without a VmRSS line (pure, for tests). */
+long long kf_status_resident(const char *status);
+/* Whether a kernel of this release sums its per-CPU RSS counters for
+ * /proc/PID/status (6.16 and later), so VmRSS is exact (pure). */
+bool kf_kernel_sums_rss(const char *osrelease);
 
 #endif

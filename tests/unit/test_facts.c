@@ -126,6 +126,25 @@ static void test_numa_maps(void **state)
 	assert_int_equal(mem[3], 4096);
 }
 
+static void test_status_resident(void **state)
+{
+	(void)state;
+	assert_int_equal(kf_status_resident("Name:\tqemu-system-x86\nVmRSS:\t   43928 kB\n"
+					    "RssAnon:\t   21320 kB\nHugetlbPages:\t  524288 kB\n"),
+			 (43928LL + 524288) * 1024);
+	assert_int_equal(kf_status_resident("VmRSS:\t12 kB\n"), 12 * 1024);
+	/* a kernel thread has no VmRSS; "VmRSSx" is another key */
+	assert_int_equal(kf_status_resident("Name:\tkthreadd\nVmRSSx:\t1 kB\n"), -1);
+	assert_true(kf_kernel_sums_rss("6.16.0"));
+	assert_true(kf_kernel_sums_rss("6.18.44-fc-v1252"));
+	assert_true(kf_kernel_sums_rss("7.0.1-100.fc44.x86_64"));
+	assert_false(kf_kernel_sums_rss("6.15.9-arch1"));
+	assert_false(kf_kernel_sums_rss("6.1.0-18-amd64"));
+	assert_false(kf_kernel_sums_rss("5.14.0-427.el9.x86_64"));
+	assert_false(kf_kernel_sums_rss(NULL));
+	assert_false(kf_kernel_sums_rss("linux"));
+}
+
 static void test_facts_url(void **state)
 {
 	(void)state;
@@ -148,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_numa_maps),
+		cmocka_unit_test(test_status_resident),
 		cmocka_unit_test(test_facts_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
