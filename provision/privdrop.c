@@ -76,9 +76,8 @@ int kf_priv_choose(const char *user, const char *cfg, struct kf_priv *p, struct 
 	}
 	if (r < 0)
 		return r;
-	mode_t old = umask(027);
-	if (!p->drop)
-		umask(old | 022);
+	mode_t old = umask(027); /* a stricter one (a unit's UMask=0077) stays */
+	umask(old | (p->drop ? 027 : 022));
 	runas = p->uid;
 	return 0;
 }
@@ -193,6 +192,46 @@ void kf_priv_private_state(const char *state_dir)
 			kf_log(KF_LOG_WARN, "chmod %s: %s", path, strerror(errno));
 		free(path);
 	}
+}
+
+/* dir's owner when it is not root's (0 otherwise). */
+static bool user_dir(const char *dir, struct stat *sb)
+{
+	return stat(dir, sb) == 0 && S_ISDIR(sb->st_mode) && sb->st_uid != 0;
+}
+
+/* The root-owned directories ending dir (nul-terminated, changed and
+ * restored) take the owner of the first one above them that is not root's. */
+static void follow_dirs(char *dir)
+{
+	struct stat sb, up;
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir || lstat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != 0)
+		return;
+	*slash = 0;
+	follow_dirs(dir);
+	bool user = user_dir(dir, &up);
+	*slash = '/';
+	if (user && lchown(dir, up.st_uid, up.st_gid) < 0)
+		kf_log(KF_LOG_WARN, "chown %s: %s", dir, strerror(errno));
+}
+
+void kf_priv_follow_owner(int fd, const char *path)
+{
+	if (geteuid() != 0)
+		return;
+	char *p = kf_xstrdup(path);
+	if (fd < 0) {
+		follow_dirs(p);
+	} else {
+		char *slash = strrchr(p, '/');
+		struct stat up;
+		if (slash)
+			*slash = 0;
+		if (user_dir(slash ? p : ".", &up) && fchown(fd, up.st_uid, up.st_gid) < 0)
+			kf_log(KF_LOG_WARN, "chown %s: %s", path, strerror(errno));
+	}
+	free(p);
 }
 
 /* After the switch: every id is the user's, there is no supplementary

@@ -29,7 +29,7 @@ struct kf_priv {
  * (provisioner.user), else KF_PRIV_DEFAULT_USER when it exists.  "root"
  * (uid 0) keeps root; so does root without any such user, with a warning.
  * Not started as root: no switch, and naming a user other than itself is
- * an error.  Sets the umask: 027 when switching, else at least 022.
+ * an error.  Adds 027 to the umask when switching, else 022.
  * Records p->uid for kf_priv_uid.  0 or a negative errno with e set. */
 int kf_priv_choose(const char *user, const char *cfg, struct kf_priv *p, struct kf_err *e);
 /* Makes every entry of the trees under dirs[0..n) the user's (no-op
@@ -47,6 +47,13 @@ void kf_priv_private_state(const char *state_dir);
  * regained, no capability is left.  0 or a negative errno with e set; on
  * an error the caller must exit. */
 int kf_priv_drop(const struct kf_priv *p, struct kf_err *e);
+/* Root writing into a tree the server's user owns (kickfleet render as
+ * root while serve runs as kickfleet): gives the new file fd at path, or
+ * with fd -1 the new directories ending path, the owner of the directory
+ * above them, as SQLite does for its journals, so that the server can
+ * still read and replace them.  Nothing when not root or that owner is
+ * root. */
+void kf_priv_follow_owner(int fd, const char *path);
 /* The uid the server runs as after start (kf_priv_choose's), else the
  * effective uid: files it must re-read later, as the TLS key on SIGHUP,
  * may belong to it. */

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "provision/privdrop.h"
 #include "provision/render_int.h"
 
 /* Up to this many files are fsynced one by one; more take one syncfs(). */
@@ -163,6 +164,7 @@ static int note_dir(struct kf_wbatch *b, const char *path, struct kf_err *e)
 			free(d);
 			return r;
 		}
+		kf_priv_follow_owner(-1, d);
 	}
 	if (b->ndirs == b->capdirs) {
 		b->capdirs = b->capdirs ? b->capdirs * 2 : 16;
@@ -232,6 +234,8 @@ int kf_wbatch_put(struct kf_wbatch *b, const char *path, const char *data, size_
 	}
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
+	if (r == 0)
+		kf_priv_follow_owner(fd, f->tmp);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r < 0) {
