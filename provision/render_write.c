@@ -123,8 +123,8 @@ static int journal_add(struct kf_wbatch *b, const char *d, struct kf_err *e)
 {
 	if (!b->jpath)
 		return 0;
-	if (b->jfd < 0)
-		b->jfd = open(b->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (b->jfd < 0 && (b->jfd = open(b->jpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0)
+		kf_priv_follow_owner(b->jfd, b->jpath); /* a root render's, if killed, the server reads */
 	char *line = kf_xasprintf("%s\n", d);
 	size_t n = strlen(line);
 	int r = b->jfd < 0 || write(b->jfd, line, n) != (ssize_t)n ? -errno : 0;
