@@ -216,6 +216,48 @@ char *kf_cmdline_hp_value(const char *cmdline, unsigned long long size)
 	return v;
 }
 
+/* --- single key=value words --- */
+
+/* The key part of word w ("iommu=pt" → 4) when it is key's. */
+static bool word_is(const char *w, const char *key)
+{
+	size_t k = strlen(key);
+	return !strncmp(w, key, k) && (w[k] == '=' || w[k] == 0);
+}
+
+char *kf_cmdline_word(const char *cmdline, const char *key)
+{
+	char *copy = kf_xstrdup(cmdline ? cmdline : ""), *save = NULL, *found = NULL;
+	for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+		if (word_is(w, key)) {
+			free(found);
+			found = kf_xstrdup(w[strlen(key)] ? w + strlen(key) + 1 : "");
+		}
+	free(copy);
+	return found;
+}
+
+char *kf_cmdline_set_word(const char *cmdline, const char *key, const char *value)
+{
+	char *copy = kf_xstrdup(cmdline ? cmdline : ""), *save = NULL;
+	struct kf_buf b = KF_BUF_INIT;
+	bool done = false;
+	for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+		if (word_is(w, key)) {
+			if (done)
+				continue;
+			done = true;
+			kf_buf_printf(&b, "%s%s=%s", b.len ? " " : "", key, value);
+			continue;
+		}
+		kf_buf_printf(&b, "%s%s", b.len ? " " : "", w);
+	}
+	if (!done)
+		kf_buf_printf(&b, "%s%s=%s", b.len ? " " : "", key, value);
+	free(copy);
+	return kf_buf_detach(&b);
+}
+
 /* --- the file --- */
 
 int kf_bootcmd_read(char **out)

@@ -28,6 +28,14 @@ char *kf_cmdline_hugepages(const char *cmdline);
 /* The hugepages= value reserved for one size, NULL when none; malloc'd. */
 char *kf_cmdline_hp_value(const char *cmdline, unsigned long long size);
 
+/* Words of a command line: the value of the last "key=value" (or "" for a
+ * bare "key"), NULL when absent; malloc'd. */
+char *kf_cmdline_word(const char *cmdline, const char *key);
+/* The line with every "key" / "key=..." word replaced by one "key=value"
+ * where the first was (appended when there was none); other words keep
+ * their order.  malloc'd. */
+char *kf_cmdline_set_word(const char *cmdline, const char *key, const char *value);
+
 /* Reads GRUB_CMDLINE_LINUX from the (sys)root's /etc/default/grub.
  * -ENOENT when the file is absent; *out "" when the key is. */
 int kf_bootcmd_read(char **out);

@@ -13,7 +13,7 @@
 #include "profile.h"
 #include "util.h"
 
-static const char *const sections[] = { "kvm", "memory", "cpu", "network", "guests", "agent", NULL };
+static const char *const sections[] = { "kvm", "memory", "cpu", "network", "passthrough", "guests", "agent", NULL };
 
 const char *kf_run_mode_name(enum kf_run_mode m)
 {

@@ -21,7 +21,7 @@
 /* KF_RUN_AUTO: apply or check, as the profile's agent.mode says (timers). */
 enum kf_run_mode { KF_RUN_PLAN, KF_RUN_APPLY, KF_RUN_CHECK, KF_RUN_AUTO };
 
-#define KF_SECTION_NAMES "kvm, memory, cpu, network, guests, agent"
+#define KF_SECTION_NAMES "kvm, memory, cpu, network, passthrough, guests, agent"
 
 struct kf_engine_opts {
 	enum kf_run_mode mode;

@@ -10,6 +10,7 @@
 #include "agent/guest.h"
 #include "agent/host.h"
 #include "agent/hostio.h"
+#include "agent/passthrough.h"
 #include "types.h"
 #include "util.h"
 
@@ -133,6 +134,7 @@ static void check_guest(struct kf_ctx *ctx, const struct kf_p_guest *g)
 	for (size_t i = 0; i < g->hostdevs.n; i++) {
 		const struct kf_p_hostdev *h = KF_LIST_AT(g->hostdevs, struct kf_p_hostdev, i);
 		no_such_pci(ctx, kf_mark_of(h, "pci"), g, "hostdev", h->pci);
+		kf_passthrough_check_hostdev(ctx, g, h);
 	}
 	if (g->define == 1 && !g->interfaces.n)
 		kf_errf(ctx->err, kf_mark_of(g, "define"),

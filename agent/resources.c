@@ -20,6 +20,8 @@ extern const struct kf_resource kf_res_irq_affinity; /* agent/irq_affinity.c */
 /* network (agent/net*.c): declare its resources here */
 extern const struct kf_resource kf_res_net_bonds, kf_res_net_vlans, kf_res_net_bridges, kf_res_net_ovs,
 	kf_res_net_macvtaps, kf_res_net_queues, kf_res_net_sriov, kf_res_net_persist;
+/* passthrough */
+extern const struct kf_resource kf_res_passthrough; /* agent/passthrough.c */
 /* guests */
 extern const struct kf_resource kf_res_guests;      /* agent/guests.c */
 /* agent */
@@ -43,6 +45,8 @@ const struct kf_resource *const kf_resources[] = {
 	&kf_res_net_macvtaps,
 	&kf_res_net_queues,   /* channels → IRQ affinity → RPS/XPS */
 	&kf_res_net_persist,
+	/* ---- PCI devices to vfio-pci before guests use them (section "passthrough") ---- */
+	&kf_res_passthrough,
 	/* ---- guests row goes last (section "guests") ---- */
 	&kf_res_guests,
 	/* ---- the agent's own timer (section "agent") ---- */

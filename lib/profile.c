@@ -780,6 +780,42 @@ static SCHEMA(guest_schema, "guest", struct kf_p_guest, .fields = guest_fields, 
  * MAC, vCPUs, memory and disk from the inventory). */
 static SCHEMA(host_tuning_schema, "host_tuning", struct kf_p_guest, .fields = guest_fields + 1);
 
+/* ---- passthrough ---- */
+
+#define S struct kf_p_pcidev
+static const struct kf_field pcidev_fields[] = {
+	FLD(S, "pci", KF_T_PCI, pci, .flags = KF_F_REQUIRED, .doc = "host PCI address bound to vfio-pci"),
+	END
+};
+#undef S
+static SCHEMA(pcidev_schema, "device", struct kf_p_pcidev, .fields = pcidev_fields, .shorthand = "pci");
+
+static void check_passthrough(void *obj, struct kf_err *e, void *ctx)
+{
+	(void)ctx;
+	struct kf_p_passthrough *p = obj;
+	for (size_t i = 0; i < p->devices.n; i++)
+		for (size_t j = 0; j < i; j++) {
+			struct kf_p_pcidev *a = KF_LIST_AT(p->devices, struct kf_p_pcidev, i);
+			struct kf_p_pcidev *b = KF_LIST_AT(p->devices, struct kf_p_pcidev, j);
+			if (a->pci && b->pci && !strcmp(a->pci, b->pci))
+				kf_errf(e, kf_mark_of(a, "pci"), "passthrough: device %s listed twice (first at line %d)",
+					a->pci, kf_mark_of(b, "pci")->line);
+		}
+}
+
+#define S struct kf_p_passthrough
+static const struct kf_field passthrough_fields[] = {
+	FLD(S, "iommu", KF_T_BOOL, iommu, .def = "true",
+	    .doc = "keep intel_iommu=on iommu=pt (amd_iommu=on iommu=pt) on the kernel command line"),
+	FLD(S, "devices", KF_T_LIST, devices, .sub = &pcidev_schema,
+	    .doc = "PCI devices bound to vfio-pci for guests' hostdevs"),
+	END
+};
+#undef S
+static SCHEMA(passthrough_schema, "passthrough", struct kf_p_passthrough, .fields = passthrough_fields,
+	      .check = check_passthrough);
+
 static void check_profile(void *obj, struct kf_err *e, void *ctx)
 {
 	(void)ctx;
@@ -807,6 +843,8 @@ static const struct kf_field profile_fields[] = {
 	FLD(S, "guests", KF_T_LIST, guests, .sub = &guest_schema, .doc = "guests and their host-side tuning"),
 	FLD(S, "host_tuning", KF_T_STRUCT, host_tuning, .sub = &host_tuning_schema,
 	    .doc = "in a guest's role: host-side tuning of each guest of this role, merged into its KVM host's guests"),
+	FLD(S, "passthrough", KF_T_STRUCT, passthrough, .sub = &passthrough_schema,
+	    .doc = "PCI devices bound to vfio-pci, the IOMMU on the kernel command line"),
 	END
 };
 #undef S

@@ -291,6 +291,17 @@ struct kf_p_hostdev {
 	int managed;
 };
 
+/* --- passthrough: PCI devices handed to vfio-pci on the host --- */
+struct kf_p_pcidev {
+	KF_NODE_HDR;
+	const char *pci; /* normalised 0000:06:00.0 */
+};
+struct kf_p_passthrough {
+	KF_NODE_HDR;
+	int iommu;           /* bool: keep the IOMMU words on the kernel command line */
+	struct kf_list devices; /* of struct kf_p_pcidev */
+};
+
 enum kf_cpu_mode { KF_CPU_PASSTHROUGH, KF_CPU_HOSTMODEL, KF_CPU_CUSTOM };
 struct kf_p_guest {
 	KF_NODE_HDR;
@@ -329,6 +340,7 @@ struct kf_profile {
 	 * merged by the provisioner into its KVM host's `guests:` list
 	 * (docs/http.md).  The guest's own agent ignores it. */
 	struct kf_p_guest *host_tuning;
+	struct kf_p_passthrough *passthrough;
 
 	/* owned */
 	struct kf_doc *doc;

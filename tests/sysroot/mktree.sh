@@ -20,11 +20,21 @@
 #   two-node-amd-virtio  two-node-amd with the NICs laid out as real virtio
 #                   NICs: the net device under virtioN below the PCI
 #                   function, which holds the msi_irqs
+#   one-node-intel-pci  one-node-intel with /sys/bus/pci: eth0 (3b:00.0) and
+#                   its second port 3b:00.1 in IOMMU group 2; a root port
+#                   00:1c.0 (a bridge, pcieport) with a GPU 5e:00.0
+#                   (nouveau) and its audio function 5e:00.1 behind it, all
+#                   three in group 5; vfio-pci loaded
 set -eu
 kind=${1:?usage: mktree.sh KIND DEST}
 d=${2:?usage: mktree.sh KIND DEST}
 
+pcidevs=
 case $kind in
+one-node-intel-pci)
+	kind=one-node-intel pcidevs=1
+	ncpu=4 nodes="0" vendor=intel distro=debian mem_kb=8388608 offline="" nested=N refcnt=0
+	;;
 one-node-intel)
 	ncpu=4 nodes="0" vendor=intel distro=debian mem_kb=8388608 offline="" nested=N refcnt=0
 	;;
@@ -434,3 +444,31 @@ if [ $kind = one-node-intel ]; then
 fi
 # the agent's state dir (profile cache)
 mkdir -p "$d/var/lib/kickfleet-agent"
+
+# --- PCI functions with IOMMU groups and config space (one-node-intel-pci) ---
+# pcidev DIR CLASS HDRTYPE(octal) DRIVER GROUP: DIR below /sys/devices
+pcidev() {
+	rel=$1 addr=$(basename "$1") up=$(echo "devices/$1" | sed 's|[^/]*|..|g')/
+	f=$d/sys/devices/$rel
+	mkdir -p "$f" "$d/sys/bus/pci/devices" "$d/sys/bus/pci/drivers/$4" "$d/sys/kernel/iommu_groups/$5/devices"
+	w /sys/devices/$rel/class "$2"
+	printf '\206\200\020\241\000\000\000\000\000\000\000\000\000\000\'"$3"'\000' >"$f/config"
+	w /sys/devices/$rel/driver_override "(null)"
+	rm -f "$f/driver"
+	ln -s "${up}bus/pci/drivers/$4" "$f/driver"
+	ln -s "${up}kernel/iommu_groups/$5" "$f/iommu_group"
+	ln -s "../../../devices/$rel" "$d/sys/bus/pci/devices/$addr"
+	rm -rf "$d/sys/kernel/iommu_groups/$5/devices/$addr"
+	ln -s "../../../../devices/$rel" "$d/sys/kernel/iommu_groups/$5/devices/$addr"
+	: >"$d/sys/bus/pci/drivers/$4/bind"; : >"$d/sys/bus/pci/drivers/$4/unbind"
+}
+if [ -n "$pcidevs" ]; then
+	pcidev pci0000:00/0000:3b:00.0 0x020000 200 ixgbe 2
+	pcidev pci0000:00/0000:3b:00.1 0x020000 200 ixgbe 2
+	pcidev pci0000:00/0000:00:1c.0 0x060400 001 pcieport 5
+	pcidev pci0000:00/0000:00:1c.0/0000:5e:00.0 0x030000 200 nouveau 5
+	pcidev pci0000:00/0000:00:1c.0/0000:5e:00.1 0x040300 200 snd_hda_intel 5
+	mkdir -p "$d/sys/bus/pci/drivers/vfio-pci"
+	: >"$d/sys/bus/pci/drivers/vfio-pci/bind"; : >"$d/sys/bus/pci/drivers/vfio-pci/unbind"
+	: >"$d/sys/bus/pci/drivers_probe"
+fi

@@ -72,6 +72,27 @@ static void test_cmdline_norm_order(void **state)
 	free(a), free(b), free(c);
 }
 
+static void test_cmdline_word(void **state)
+{
+	(void)state;
+	char *v = kf_cmdline_word("ro iommu=off quiet iommu=pt intel_iommu", "iommu");
+	assert_string_equal(v, "pt");
+	free(v);
+	v = kf_cmdline_word("ro intel_iommu quiet", "intel_iommu");
+	assert_string_equal(v, "");
+	free(v);
+	assert_null(kf_cmdline_word("ro intel_iommu_x=1 quiet", "intel_iommu"));
+	char *s = kf_cmdline_set_word("ro iommu=off quiet iommu intel_iommu=off", "iommu", "pt");
+	assert_string_equal(s, "ro iommu=pt quiet intel_iommu=off");
+	char *t = kf_cmdline_set_word(s, "intel_iommu", "on");
+	assert_string_equal(t, "ro iommu=pt quiet intel_iommu=on");
+	char *u = kf_cmdline_set_word("", "amd_iommu", "on");
+	assert_string_equal(u, "amd_iommu=on");
+	free(s);
+	free(t);
+	free(u);
+}
+
 static void test_shvar(void **state)
 {
 	(void)state;
@@ -156,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_cmdline_set),
 		cmocka_unit_test(test_cmdline_norm_order),
+		cmocka_unit_test(test_cmdline_word),
 		cmocka_unit_test(test_shvar),
 		cmocka_unit_test(test_modprobe),
 		cmocka_unit_test(test_interrupts),

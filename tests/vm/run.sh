@@ -11,6 +11,7 @@
 #   --initrd FILE       use this initramfs as is (then --script etc. are ignored)
 #   --kernel FILE       kernel image (default: tests/vm/kernel.sh)
 # Machine:
+#   --machine SPEC      -machine (default pc), e.g. q35,kernel-irqchip=split
 #   --mem SIZE          guest memory, e.g. 1G or 1536M (default 1G)
 #   --smp N             vCPUs (default 2)
 #   --numa N            NUMA nodes, memory and CPUs split evenly (default 2;
@@ -44,7 +45,7 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-script= initrd= kernel= mem=1G smp=2 numa=2 cpu=max share= timeout=120
+script= initrd= kernel= machine=pc mem=1G smp=2 numa=2 cpu=max share= timeout=120
 log= quiet= append= envs= nics=
 imgargs= keys=
 usage() { sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
@@ -73,6 +74,7 @@ $(content_key "$1" "$2")"; shift 2 ;;
 $(content_key "$1" "$2")"; shift 2 ;;
 	--initrd) need "$@"; initrd=$2; shift 2 ;;
 	--kernel) need "$@"; kernel=$2; shift 2 ;;
+	--machine) need "$@"; machine=$2; shift 2 ;;
 	--mem) need "$@"; mem=$2; shift 2 ;;
 	--smp) need "$@"; smp=$2; shift 2 ;;
 	--numa) need "$@"; numa=$2; shift 2 ;;
@@ -133,7 +135,7 @@ fi
 [ -n "$log" ] || log=$tmp/serial.log
 : >"$log"
 
-set -- -accel tcg -machine pc -cpu "$cpu" -smp "$smp" -m "${mib}M" \
+set -- -accel tcg -machine "$machine" -cpu "$cpu" -smp "$smp" -m "${mib}M" \
 	-nodefaults -no-user-config -display none -monitor none -no-reboot \
 	-serial "file:$log" -kernel "$kernel" -initrd "$initrd" "$@"
 # NUMA: node k gets cpus [k*smp/n, (k+1)*smp/n) and mib/n of memory
