@@ -125,7 +125,8 @@ static int str_field(const struct kf_json *body, const char *key, bool required,
 	return 0;
 }
 
-/* As `kickfleet enlist MAC --name N --role R [--ip A] [--force]`: the
+/* As `kickfleet enlist MAC --name N --role R [--ip A] [--bmc B
+ * [--bmc-user U] [--bmc-password-file F]] [--force]`: the
  * discovered machine becomes a host of the inventory file, which the
  * server then reads again; kf_api_action_run renders it. */
 static int act_enlist(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e)
@@ -141,6 +142,12 @@ static int act_enlist(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e
 		r = str_field(c->body, "role", true, &x.role, e);
 	if (r == 0)
 		r = str_field(c->body, "ip", false, &x.ip, e);
+	if (r == 0)
+		r = str_field(c->body, "bmc", false, &x.bmc, e);
+	if (r == 0)
+		r = str_field(c->body, "bmc_user", false, &x.bmc_user, e);
+	if (r == 0)
+		r = str_field(c->body, "bmc_password_file", false, &x.bmc_password_file, e);
 	if (r < 0)
 		return r;
 	if (!x.fleet)
@@ -165,7 +172,7 @@ static int act_enlist(struct kf_serve *s, struct kf_api_act *c, struct kf_err *e
 static const char *const f_netboot[] = { "on", NULL };
 static const char *const f_reinstall[] = { "force", NULL };
 static const char *const f_power[] = { "action", NULL };
-static const char *const f_enlist[] = { "name", "role", "ip", "force", NULL };
+static const char *const f_enlist[] = { "name", "role", "ip", "bmc", "bmc_user", "bmc_password_file", "force", NULL };
 
 static const struct kf_api_action actions[] = {
 	{ .name = "netboot", .fields = f_netboot, .label = NULL, .run = act_netboot,

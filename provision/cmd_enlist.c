@@ -1,4 +1,5 @@
-/* kickfleet enlist MAC --name N --role R [--ip A]: a discovered machine
+/* kickfleet enlist MAC --name N --role R [--ip A] [--bmc ADDR[:PORT]
+ * [--bmc-user U] [--bmc-password-file F]]: a discovered machine
  * becomes a host of fleet.yaml (edited in place, provision/fleet_edit.h),
  * rendered, and leaves the discovered list (docs/facts.md). */
 #include <getopt.h>
@@ -19,15 +20,17 @@ struct enlist {
 static void usage(FILE *f)
 {
 	fputs("usage: kickfleet enlist [-f FLEET] [-o DIR] [-n] [--force] MAC --name NAME --role ROLE\n"
-	      "                        [--ip ADDRESS]\n"
+	      "                        [--ip ADDRESS] [--bmc ADDRESS[:PORT] [--bmc-user USER]\n"
+	      "                        [--bmc-password-file FILE]]\n"
 	      "\n"
 	      "Adds the machine with MAC, as kickfleet discovered lists it, to FLEET as\n"
 	      "host NAME of role ROLE: one entry appended to the hosts: list, in the style\n"
 	      "of the entries before it, the rest of the file untouched.  Then renders\n"
-	      "its files (signalling a running dnsmasq) and forgets the discovered machine.\n"
-	      "Refused, with nothing written, for a MAC or name the inventory has, an\n"
-	      "unknown role, an address outside the subnet or taken, or a MAC that was\n"
-	      "not discovered.\n"
+	      "its files (a running dnsmasq reads them itself) and forgets the discovered\n"
+	      "machine.  Refused, with nothing written, for a MAC or name the inventory\n"
+	      "has, an unknown role, an address outside the subnet or taken, a BMC without\n"
+	      "a user or password file (here or in defaults: power:) or whose password\n"
+	      "file others can read, or a MAC that was not discovered.\n"
 	      "\n"
 	      "  -f, --fleet FILE   inventory (default " KF_DEFAULT_FLEET ")\n"
 	      "  -o, --output DIR   the directory given to kickfleet render -o\n"
@@ -35,6 +38,12 @@ static void usage(FILE *f)
 	      "      --role ROLE    one of the inventory's roles\n"
 	      "      --ip ADDRESS   reserved address in the install subnet (default: none,\n"
 	      "                     the host gets one from the DHCP range)\n"
+	      "      --bmc ADDRESS[:PORT]  its BMC (IPMI), written as its power: section\n"
+	      "                     (docs/power.md; port default 623)\n"
+	      "      --bmc-user USER       the BMC user (default: defaults: power: user)\n"
+	      "      --bmc-password-file FILE  the file holding the BMC password, mode 0600,\n"
+	      "                     relative to FLEET (default: defaults: power:\n"
+	      "                     password_file); the password is never an argument\n"
 	      "      --force        enlist a MAC that was not discovered\n"
 	      "  -n, --dry-run      print the edited inventory, write and render nothing\n"
 	      "  -h, --help         this help\n",
@@ -48,6 +57,8 @@ static int parse_args(int argc, char **argv, struct enlist *x)
 		{ "fleet", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },
 		{ "name", required_argument, NULL, 'N' },  { "role", required_argument, NULL, 'R' },
 		{ "ip", required_argument, NULL, 'I' },    { "force", no_argument, NULL, 'F' },
+		{ "bmc", required_argument, NULL, 'B' },   { "bmc-user", required_argument, NULL, 'U' },
+		{ "bmc-password-file", required_argument, NULL, 'P' },
 		{ "dry-run", no_argument, NULL, 'n' },     { "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -60,6 +71,9 @@ static int parse_args(int argc, char **argv, struct enlist *x)
 		case 'N': x->in.name = optarg; break;
 		case 'R': x->in.role = optarg; break;
 		case 'I': x->in.ip = optarg; break;
+		case 'B': x->in.bmc = optarg; break;
+		case 'U': x->in.bmc_user = optarg; break;
+		case 'P': x->in.bmc_password_file = optarg; break;
 		case 'F': x->force = 1; break;
 		case 'n': x->dry = 1; break;
 		case 'h': usage(stdout); return -2;

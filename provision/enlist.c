@@ -23,6 +23,7 @@ struct enlist {
 	const struct kf_enlist *in;
 	struct kf_new_host h;
 	char mac[18];
+	char bmc[256]; /* the BMC's address without its port */
 	char path[PATH_MAX];
 	int lockfd;
 	mode_t mode;
@@ -116,6 +117,51 @@ static void check_new(const struct kf_inventory *inv, const struct enlist *x, st
 	}
 }
 
+/* "ADDRESS[:PORT]" of a BMC into x->h.bmc: an IPv4 address or host name
+ * (letters, digits, '.', '-'), a port 1-65535. */
+static int parse_bmc(struct enlist *x, struct kf_err *e)
+{
+	const struct kf_enlist *in = x->in;
+	x->h.bmc = (struct kf_new_bmc){ .user = in->bmc_user, .password_file = in->bmc_password_file };
+	if (!in->bmc) {
+		if (in->bmc_user || in->bmc_password_file)
+			return kf_errc(e, -EINVAL, NULL, "enlist: a BMC user or password file without the BMC's address");
+		return 0;
+	}
+	const char *colon = strchr(in->bmc, ':');
+	size_t n = colon ? (size_t)(colon - in->bmc) : strlen(in->bmc);
+	char *end = NULL;
+	long port = colon ? strtol(colon + 1, &end, 10) : 0;
+	bool addr_ok = n && n < sizeof(x->bmc) && in->bmc[0] != '-' &&
+		       strspn(in->bmc, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n;
+	if (!addr_ok || (colon && (!colon[1] || *end || port < 1 || port > 65535)))
+		return kf_errc(e, -EINVAL, NULL,
+			       "enlist: BMC \"%s\" is not ADDRESS[:PORT] (an IPv4 address or host name, a port 1-65535)",
+			       in->bmc);
+	memcpy(x->bmc, in->bmc, n);
+	x->bmc[n] = 0;
+	x->h.bmc.address = x->bmc;
+	x->h.bmc.port = (int)port;
+	return 0;
+}
+
+/* A BMC needs a user and a password file, here or in defaults: power:;
+ * the file must be its owner's only, as check wants it. */
+static void check_bmc(const struct kf_inventory *inv, const struct enlist *x, struct kf_err *e)
+{
+	const struct kf_new_bmc *b = &x->h.bmc;
+	const struct kf_i_power *d = inv->defaults ? inv->defaults->power : NULL;
+	if (!b->address)
+		return;
+	if (!b->user && !(d && d->user))
+		kf_errf(e, NULL, "enlist: BMC %s: no user (give one, or set user in defaults: power:)", b->address);
+	if (!b->password_file && !(d && d->password_file))
+		kf_errf(e, NULL, "enlist: BMC %s: no password file (give one, or set password_file in defaults: "
+			"power:)", b->address);
+	if (b->password_file)
+		kf_inventory_check_secret(inv, NULL, NULL, b->password_file, "enlist: BMC password file", e);
+}
+
 /* Unless forced: the MAC must be in the discovered list of the state
  * store: st when given, else the inventory's (opened into *own when it
  * exists). */
@@ -147,6 +193,20 @@ out:
 	return r;
 }
 
+static bool same_str(const char *want, const char *got)
+{
+	return want ? got && !strcmp(want, got) : !got;
+}
+
+/* The power: section read back is the BMC asked for (or absent). */
+static bool same_bmc(const struct kf_new_bmc *b, const struct kf_i_power *p)
+{
+	if (!b->address)
+		return !p;
+	return p && same_str(b->address, p->address) && (b->port ? p->port == b->port : p->port <= 0) &&
+	       same_str(b->user, p->user) && same_str(b->password_file, p->password_file);
+}
+
 /* The edited text must load with every check and hold the new host, last,
  * as asked: otherwise nothing is written. */
 static int verify(const struct enlist *x, const struct kf_inventory *old, const char *buf, size_t len,
@@ -158,7 +218,8 @@ static int verify(const struct enlist *x, const struct kf_inventory *old, const 
 	if (r == 0 && (*out)->hosts.n == old->hosts.n + 1 && (*out)->guests.n == old->guests.n)
 		h = KF_LIST_AT((*out)->hosts, struct kf_i_host, old->hosts.n);
 	if (r == 0 && h && !strcmp(h->name, x->h.name) && h->mac && !strcmp(h->mac, x->mac) &&
-	    !strcmp(h->role, x->h.role) && (x->h.ip ? h->ip && !strcmp(h->ip, x->h.ip) : !h->ip)) {
+	    !strcmp(h->role, x->h.role) && (x->h.ip ? h->ip && !strcmp(h->ip, x->h.ip) : !h->ip) &&
+	    same_bmc(&x->h.bmc, h->power)) {
 		kf_err_release(&ve);
 		return 0;
 	}
@@ -189,6 +250,7 @@ static int check_edit(struct enlist *x, const char *buf, size_t len, struct kf_s
 		goto out;
 	}
 	check_new(inv, x, e);
+	check_bmc(inv, x, e);
 	if (e->n) {
 		r = -EINVAL;
 		goto out;
@@ -219,6 +281,8 @@ int kf_enlist(const struct kf_enlist *in, struct kf_state *st, struct kf_enliste
 		goto out;
 	}
 	memcpy(d->mac, x.mac, sizeof(d->mac));
+	if ((r = parse_bmc(&x, e)) < 0)
+		goto out;
 	if ((r = lock_read(&x, &buf, &len, e)) < 0 || (r = check_edit(&x, buf, len, st, &own, d, e)) < 0 ||
 	    in->dry)
 		goto out;

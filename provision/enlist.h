@@ -19,6 +19,8 @@ struct kf_enlist {
 	const char *outdir;   /* render -o DIR (NULL: none), for the state's path */
 	const char *mac;      /* as given: normalised by kf_enlist */
 	const char *name, *role, *ip; /* ip may be NULL */
+	const char *bmc;      /* ADDRESS[:PORT] of its BMC, or NULL: no power: */
+	const char *bmc_user, *bmc_password_file; /* NULL: from defaults: power: */
 	bool force;           /* a MAC that was not discovered */
 	bool dry;             /* edit and check, write nothing */
 	const char *force_hint; /* how to force, for the message ("--force") */
@@ -34,7 +36,9 @@ struct kf_enlisted {
 
 /* Adds x's machine to x->fleet, under the file's lock: checks that the
  * MAC and name are free, the role known, the address free and in the
- * subnet, the MAC discovered (unless force; in st, else in the state of
+ * subnet, a BMC's address, port and credentials (its user and password
+ * file here or in defaults: power:, the file the owner's only), the MAC
+ * discovered (unless force; in st, else in the state of
  * the inventory and outdir when it exists), that the edited text loads
  * with the new host last; writes it (temp + rename, the file's mode) and
  * forgets the discovered MAC.  Nothing is written on any refusal, nor with

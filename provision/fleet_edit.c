@@ -22,11 +22,13 @@ struct text {
 struct style {
 	int dash, key;  /* spaces before "-" and before the keys */
 	bool flow, pad; /* { k: v } items, with spaces inside the braces */
-	int order[4];   /* slots of name, mac, ip, role in output order */
+	int order[5];   /* slots of name, mac, ip, role, power in output order */
+	int power_key;  /* > 0: power: as a block mapping, its keys at this column */
+	bool power_pad; /* a flow power: with spaces inside its braces */
 };
 
-enum { K_NAME, K_MAC, K_IP, K_ROLE, K_N };
-static const char *const keys[K_N] = { "name", "mac", "ip", "role" };
+enum { K_NAME, K_MAC, K_IP, K_ROLE, K_POWER, K_N };
+static const char *const keys[K_N] = { "name", "mac", "ip", "role", "power" };
 
 static void text_init(struct text *t, const char *b, size_t len)
 {
@@ -139,7 +141,72 @@ static void spaces(struct kf_buf *b, int n)
 
 static const char *value_of(const struct kf_new_host *h, int k)
 {
-	return k == K_NAME ? h->name : k == K_MAC ? h->mac : k == K_IP ? h->ip : h->role;
+	switch (k) {
+	case K_NAME: return h->name;
+	case K_MAC: return h->mac;
+	case K_IP: return h->ip;
+	case K_ROLE: return h->role;
+	default: return h->bmc.address; /* K_POWER: the section when there is a BMC */
+	}
+}
+
+/* The power: section's keys and values, in the order of docs/power.md;
+ * returns how many (the port as text in buf). */
+static int bmc_pairs(const struct kf_new_bmc *b, const char *k[4], const char *v[4], char *buf, size_t len)
+{
+	int n = 0;
+	k[n] = "address", v[n++] = b->address;
+	if (b->port > 0) {
+		snprintf(buf, len, "%d", b->port);
+		k[n] = "port", v[n++] = buf;
+	}
+	if (b->user)
+		k[n] = "user", v[n++] = b->user;
+	if (b->password_file)
+		k[n] = "password_file", v[n++] = b->password_file;
+	return n;
+}
+
+/* "{address: a, port: p}" (with power_pad: "{ address: a }"). */
+static void bmc_flow(struct kf_buf *b, const struct style *st, const struct kf_new_bmc *bmc)
+{
+	const char *k[4], *v[4];
+	char port[16];
+	int n = bmc_pairs(bmc, k, v, port, sizeof(port));
+	kf_buf_puts(b, st->power_pad ? "{ " : "{");
+	for (int i = 0; i < n; i++) {
+		kf_buf_printf(b, "%s%s: ", i ? ", " : "", k[i]);
+		put_value(b, v[i]);
+	}
+	kf_buf_puts(b, st->power_pad ? " }" : "}");
+}
+
+/* "power:" then one line per key at st->power_key (block style). */
+static void bmc_block(struct kf_buf *b, const struct style *st, const struct kf_new_bmc *bmc, const char *eol)
+{
+	const char *k[4], *v[4];
+	char port[16];
+	int n = bmc_pairs(bmc, k, v, port, sizeof(port));
+	kf_buf_puts(b, eol);
+	for (int i = 0; i < n; i++) {
+		spaces(b, st->power_key);
+		kf_buf_printf(b, "%s: ", k[i]);
+		put_value(b, v[i]);
+		if (i + 1 < n)
+			kf_buf_puts(b, eol);
+	}
+}
+
+/* One key's value of the entry: a scalar, or the BMC's power: section. */
+static void put_entry_value(struct kf_buf *b, const struct style *st, const struct kf_new_host *h, int k,
+			    const char *eol)
+{
+	if (k != K_POWER)
+		put_value(b, value_of(h, k));
+	else if (!st->flow && st->power_key > 0)
+		bmc_block(b, st, &h->bmc, eol);
+	else
+		bmc_flow(b, st, &h->bmc);
 }
 
 /* "{name: a, mac: b}" (with pad: "{ name: a, mac: b }"). */
@@ -152,7 +219,7 @@ static void entry_flow(struct kf_buf *b, const struct style *st, const struct kf
 		if (!v)
 			continue;
 		kf_buf_printf(b, "%s%s: ", first ? "" : ", ", keys[st->order[i]]);
-		put_value(b, v);
+		put_entry_value(b, st, h, st->order[i], NULL);
 		first = false;
 	}
 	kf_buf_puts(b, st->pad ? " }" : "}");
@@ -178,8 +245,10 @@ static void entry_item(struct kf_buf *b, const struct style *st, const struct kf
 		if (!v)
 			continue;
 		spaces(b, first ? key - st->dash - 1 : key);
-		kf_buf_printf(b, "%s: ", keys[st->order[i]]);
-		put_value(b, v);
+		kf_buf_printf(b, "%s:", keys[st->order[i]]);
+		if (st->order[i] != K_POWER || st->power_key <= 0)
+			kf_buf_puts(b, " ");
+		put_entry_value(b, st, h, st->order[i], eol);
 		kf_buf_puts(b, eol);
 		first = false;
 	}
@@ -204,6 +273,23 @@ static void style_order(struct style *st, const struct kf_node *item)
 			st->order[n++] = j;
 }
 
+/* How an item writes its power: section: a block mapping's key column,
+ * or the spacing inside a flow one's braces (the item's own without). */
+static void style_power(struct style *st, const struct text *t, const struct kf_node *it)
+{
+	const struct kf_node *pw = it->kind == KF_NODE_MAP ? kf_map_get(it, "power") : NULL;
+	st->power_key = 0;
+	st->power_pad = st->pad;
+	if (!pw || pw->kind != KF_NODE_MAP || !pw->n)
+		return;
+	if (pw->block && !st->flow) {
+		st->power_key = pw->mark.col - 1;
+	} else if (!pw->block) {
+		size_t q = off_of(t, &pw->mark);
+		st->power_pad = q + 1 < t->len && t->b[q + 1] == ' ';
+	}
+}
+
 /* The style of a block list's last item: its dash and key columns, flow
  * or block, brace spacing, key order. */
 static void style_of_item(struct style *st, const struct text *t, const struct kf_node *seq)
@@ -218,6 +304,7 @@ static void style_of_item(struct style *st, const struct text *t, const struct k
 	st->key = it->mark.col - 1;
 	st->flow = !it->block && it->kind == KF_NODE_MAP;
 	st->pad = st->flow && at + 1 < t->len && t->b[at + 1] == ' ';
+	style_power(st, t, it);
 	style_order(st, it);
 }
 
@@ -325,6 +412,8 @@ static void add_flow(struct kf_buf *out, const struct text *t, const struct kf_n
 	struct style st = { 0 };
 	size_t at = off_of(t, &last->mark), end = flow_end(t, at);
 	st.pad = last->kind == KF_NODE_MAP && at + 1 < t->len && t->b[at + 1] == ' ';
+	st.flow = true;
+	style_power(&st, t, last);
 	style_order(&st, last);
 	while (end > at && (t->b[end - 1] == ' ' || t->b[end - 1] == '\t' || t->b[end - 1] == '\n' ||
 			    t->b[end - 1] == '\r'))

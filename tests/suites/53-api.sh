@@ -178,11 +178,13 @@ t_check "the old cookie: 401 on the API" test "$(code -H "$C" "$URL/api/v1/hosts
 # --- enlisting a discovered machine: fleet.yaml edited, the server reads it again ---
 t_check "the machine is discovered" sh -c "curl -s -H '$A' '$URL/api/v1/discovered' | grep -q '\"mac\":\"52:54:00:dd:00:01\"'"
 cp "$FLEET" "$D/fleet.before"
-EN='{"name":"new01","role":"kvm-host","ip":"10.250.0.21"}'
+mkdir -p "$D/fleet/bmc" && printf 'new01-pw\n' >"$D/fleet/bmc/new01.pass" && chmod 600 "$D/fleet/bmc/new01.pass"
+EN='{"name":"new01","role":"kvm-host","ip":"10.250.0.21","bmc":"127.0.0.1:16299","bmc_user":"admin","bmc_password_file":"bmc/new01.pass"}'
 t_check "enlist by a read-only token: 403" test "$(code -H "$R" -H 'Content-Type: application/json' -d "$EN" "$URL/api/v1/discovered/52:54:00:dd:00:01/enlist")" = 403
 t_check "enlist: 200" test "$(code -H "$A" -H 'Content-Type: application/json' -d "$EN" "$URL/api/v1/discovered/52-54-00-DD-00-01/enlist")" = 200
 t_check "... answers the MAC, the name and its line" js 'd["mac"] == "52:54:00:dd:00:01" and d["name"] == "new01" and d["action"] == "enlist" and d["line"] > 0'
 t_check "... fleet.yaml: one entry appended, the rest byte for byte" sh -c "diff '$D/fleet.before' '$FLEET' | grep '^[<>]' | tr -d '\n' | grep -qx '> *- *{* *name: new01.*mac: 52:54:00:dd:00:01.*'"
+t_check "... its BMC as its power: section, the password in its file" grep -q '^ *power: {address: 127.0.0.1, port: 16299, user: admin, password_file: bmc/new01.pass}' "$FLEET"
 t_check "... the server read it again: the host in the API" test "$(code -H "$A" "$URL/api/v1/hosts/new01")" = 200
 # the snapshot of the lists follows the store when the hub next looks (at once)
 NEW='d["state"] == "new" and d["macs"] == ["52:54:00:dd:00:01"] and d.get("ip") == "10.250.0.21"'
