@@ -219,8 +219,10 @@ int kf_serve_cli_drop(struct kf_serve *s, const struct kf_priv *p)
 	int r = kf_priv_own(p, dirs, KF_ARRAY_SIZE(dirs), &e);
 	if (r == 0)
 		r = kf_priv_drop(p, &e);
-	if (r == 0) /* as their owner */
+	if (r == 0) { /* as their owner */
 		kf_priv_private_state(kf_serve_state_dir(s));
+		kf_httpd_release(); /* the first request is answered by the user */
+	}
 	if (r < 0) {
 		kf_err_print(&e, stderr);
 		kf_log(KF_LOG_ERR, "stopping: cannot run as %s", p->user);
@@ -299,6 +301,7 @@ int cmd_serve(int argc, char **argv)
 	c.o.render = kf_serve_render_default;
 	struct kf_err e = KF_ERR_INIT;
 	struct kf_serve *s = NULL;
+	kf_httpd_hold(); /* kf_serve_cli_drop opens it */
 	if (kf_serve_start(&s, inv, &c.o, &e) < 0 || kf_serve_cli_drop(s, &priv) < 0) {
 		kf_err_print(&e, stderr);
 		kf_err_release(&e);

@@ -546,6 +546,7 @@ int cmd_up(int argc, char **argv)
 		goto out;
 
 	u.cli.o.render = kf_serve_render_default;
+	kf_httpd_hold(); /* kf_serve_cli_drop opens it */
 	if (kf_serve_start(&u.srv, u.inv, &u.cli.o, &e) < 0)
 		goto out;
 	kf_log(KF_LOG_INFO, "up: HTTP on http://%s:%u", kf_serve_addr(u.srv), kf_serve_port(u.srv));

@@ -724,6 +724,7 @@ static void *acceptor(void *arg)
 {
 	struct kf_httpd *h = arg;
 	struct timespec last = { 0 };
+	kf_httpd_gate_wait(h);
 	while (!__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE)) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);

@@ -92,6 +92,12 @@ int kf_httpd_add(struct kf_httpd *h, int fd);
 unsigned kf_httpd_run(struct kf_httpd *h);
 /* Stops accepting, waits for the workers, frees h (NULL is fine). */
 void kf_httpd_stop(struct kf_httpd *h);
+/* A gate for every server of the process: while held, servers bind and
+ * start their threads but accept no connection (clients wait in the
+ * backlog).  serve holds it from before binding until it has switched
+ * users (provision/privdrop.h), so that no request is answered as root. */
+void kf_httpd_hold(void);
+void kf_httpd_release(void);
 /* A TLS server (opts.tls_cert) takes a new certificate and key (PEM
  * text, copied): connections accepted from now on are served by new
  * workers that present it; those already open finish on the old workers,

@@ -112,6 +112,9 @@ int kf_httpd_bind_port(struct kf_httpd *h, const struct sockaddr_in *sa, const c
 		       unsigned port, struct kf_err *e);
 /* The current worker with the fewest open connections (wlock held). */
 struct worker *kf_httpd_least_loaded(struct kf_httpd *h);
+/* The acceptor, before its first accept: waits while kf_httpd_hold holds
+ * the gate, or until h stops. */
+void kf_httpd_gate_wait(struct kf_httpd *h);
 /* The guard's callback for a connection closed past its deadline. */
 void kf_httpd_reaped(void *arg, const char *peer);
 /* Answers 503 to a client over its connection limit and closes fd. */

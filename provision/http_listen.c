@@ -5,13 +5,50 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/http_guard.h"
 #include "util.h"
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_held;
+
+void kf_httpd_hold(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_held = true;
+	pthread_mutex_unlock(&gate_lock);
+}
+
+void kf_httpd_release(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_held = false;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+void kf_httpd_gate_wait(struct kf_httpd *h)
+{
+	pthread_mutex_lock(&gate_lock);
+	while (gate_held && !__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE)) {
+		struct timespec t; /* a stop does not signal the gate: look again now and then */
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 100000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&gate_cond, &gate_lock, &t);
+	}
+	pthread_mutex_unlock(&gate_lock);
+}
 
 /* SO_REUSEADDR (a restart binds at once) but not SO_REUSEPORT: a second
  * server on the same port fails instead of sharing its clients. */

@@ -47,9 +47,10 @@ void kf_serve_cli_tls_reload(struct kf_serve *s, const struct kf_serve_cli *c);
  * --user and provisioner.user), printing an error; 0 or a negative errno. */
 int kf_serve_cli_user(const struct kf_serve_cli *c, const struct kf_inventory *inv,
 		      struct kf_priv *p);
-/* After start: the state database private, the state, HTTP and TFTP trees
- * the user's, then the switch (kf_priv_drop), printing an error; 0 or a
- * negative errno (the caller stops). */
+/* After start (with kf_httpd_hold from before it): the state, HTTP and
+ * TFTP trees the user's, the switch (kf_priv_drop), the state database
+ * private, then kf_httpd_release; prints an error; 0 or a negative errno
+ * (the caller stops). */
 int kf_serve_cli_drop(struct kf_serve *s, const struct kf_priv *p);
 /* Loads the inventory, printing every error; 0 or a negative errno. */
 int kf_serve_load(const char *fleet, struct kf_inventory **inv);

@@ -130,7 +130,7 @@ trap 'cleanup; lab_cleanup' EXIT
 sed -i "s/interface: kfbr0/interface: $LAB_BR/" "$FLEET"
 UPOUT=$LAB_DIR/out
 alive() { kill -0 "$1" 2>/dev/null; }
-wait_gone() { i=0; while alive "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; ! alive "$1"; }
+wait_gone() { [ -n "$1" ] || return 1; i=0; while alive "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; ! alive "$1"; }
 started() { sed -n "s/.*up: started $1 (pid \([0-9]*\), kept by pid \([0-9]*\)).*/\\$2/p" "$LAB_DIR/up.out" | tail -1; }
 
 lab_bg up "$KF" up -f "$FLEET" -o "$UPOUT" --user "$USR"
@@ -161,4 +161,26 @@ for p in "$DNSMASQ" "$TFTPD" "$KD" "$KT"; do
 	t_check "up: pid $p gone" wait_gone "$p"
 done
 t_check "up: stopped cleanly" grep -q 'up: stopped' "$LAB_DIR/up.out"
+t_check "up: its user removed the syslog socket" test ! -e "$UPOUT/tftpd.log.sock"
+
+# a kept child dying stops everything, with the reason
+lab_bg up2 "$KF" up -f "$FLEET" -o "$UPOUT" --user "$USR"
+UP2=$(cat "$LAB_DIR/up2.pid")
+lab_wait_log "$LAB_DIR/up2.out" "running as $USR" 20
+D2=$(sed -n 's/.*up: started dnsmasq (pid \([0-9]*\), kept by pid \([0-9]*\)).*/\1/p' "$LAB_DIR/up2.out")
+T2=$(sed -n 's/.*up: started tftpd (pid \([0-9]*\), kept by pid \([0-9]*\)).*/\1/p' "$LAB_DIR/up2.out")
+kill -9 "$D2"
+t_check "kept child death: up exits" wait_gone "$UP2"
+t_check "kept child death: reason given" grep -q 'up: dnsmasq (pid [0-9]*) was killed by signal 9.*stopping everything' "$LAB_DIR/up2.out"
+t_check "kept child death: in.tftpd stopped too" wait_gone "$T2"
+
+# up killed outright: the keepers stop what they keep
+lab_bg up3 "$KF" up -f "$FLEET" -o "$UPOUT" --user "$USR"
+UP3=$(cat "$LAB_DIR/up3.pid")
+lab_wait_log "$LAB_DIR/up3.out" "running as $USR" 20
+D3=$(sed -n 's/.*up: started dnsmasq (pid \([0-9]*\), kept by pid \([0-9]*\)).*/\1/p' "$LAB_DIR/up3.out")
+T3=$(sed -n 's/.*up: started tftpd (pid \([0-9]*\), kept by pid \([0-9]*\)).*/\1/p' "$LAB_DIR/up3.out")
+kill -9 "$UP3"
+t_check "up killed: dnsmasq gone" wait_gone "$D3"
+t_check "up killed: in.tftpd gone" wait_gone "$T3"
 t_summary

@@ -493,6 +493,34 @@ static void test_acceptor_and_port(void **state)
 	kf_err_release(&e);
 }
 
+/* While the gate is held (serve before it switches users), a server
+ * accepts nothing: a client waits in the backlog, then is answered once
+ * it opens. */
+static void test_gate(void **state)
+{
+	(void)state;
+	struct fx *f = kf_xcalloc(1, sizeof(*f));
+	kf_httpd_hold();
+	assert_int_equal(fx_start(f, 1), 0);
+	int fd = fx_connect(f);
+	assert_true(fd >= 0);
+	const char *rq = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+	assert_int_equal(write(fd, rq, strlen(rq)), (ssize_t)strlen(rq));
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 400), 0);
+	kf_httpd_release();
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	char buf[256] = "";
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	assert_non_null(strstr(buf, "HTTP/1.1 200"));
+	close(fd);
+	/* a server stopped while held stops */
+	kf_httpd_hold();
+	fx_stop(f);
+	kf_httpd_release();
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipxe_unknown_and_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_limits_and_slow_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acceptor_and_port, setup, teardown),
+		cmocka_unit_test(test_gate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
