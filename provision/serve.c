@@ -19,6 +19,7 @@
 #include "provision/api.h"
 #include "provision/distro.h"
 #include "provision/ratelimit.h"
+#include "provision/render.h"
 #include "provision/state_extra.h"
 #include "sha256.h"
 #include "types.h"
@@ -469,11 +470,14 @@ static int rerender(struct kf_serve *s, const struct kf_inventory *inv, const ch
 	if (r < 0) {
 		kf_log(KF_LOG_ERR, "serve: cannot re-render boot files of %s", host);
 		kf_err_print(&e, stderr);
-	} else if (hup && s->dnsmasq_pid > 0) {
-		if (kill(s->dnsmasq_pid, SIGHUP) < 0)
-			kf_log(KF_LOG_ERR, "serve: SIGHUP to dnsmasq (pid %d): %s", (int)s->dnsmasq_pid,
-			       strerror(errno));
-		else
+	} else if (hup) {
+		/* up's child, else a dnsmasq of its own on the rendered files
+		 * (its pid file there), as `kickfleet render` signals it */
+		int k = s->dnsmasq_pid > 0 ? (kill(s->dnsmasq_pid, SIGHUP) < 0 ? -errno : 1)
+					   : kf_render_signal_dnsmasq(inv, s->outdir);
+		if (k < 0)
+			kf_log(KF_LOG_ERR, "serve: SIGHUP to dnsmasq: %s", strerror(-k));
+		else if (k > 0)
 			kf_log(KF_LOG_INFO, "serve: dnsmasq re-reads its files (%s changed)", host);
 	}
 	kf_err_release(&e);

@@ -133,6 +133,28 @@ alive() { kill -0 "$1" 2>/dev/null; }
 wait_gone() { [ -n "$1" ] || return 1; i=0; while alive "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; ! alive "$1"; }
 started() { sed -n "s/.*up: started $1 (pid \([0-9]*\), kept by pid \([0-9]*\)).*/\\$2/p" "$LAB_DIR/up.out" | tail -1; }
 
+# serve beside a dnsmasq of its own (the units' way): both as the user,
+# serve signals it after a callback changes a host's DHCP files
+# (installed_boot: ignore, so that "installed" changes the host's DHCP file)
+SOUT=$LAB_DIR/sout
+cp -R "$D/fleet" "$D/fleet2"
+sed -i 's/^  http_port: 8080$/&\n  installed_boot: ignore/' "$D/fleet2/fleet.yaml"
+"$KF" render -f "$D/fleet2/fleet.yaml" -o "$SOUT" >"$LAB_DIR/srender.log" 2>&1
+lab_bg serve "$KF" serve -f "$D/fleet2/fleet.yaml" -o "$SOUT" --user "$USR"
+t_check "serve in the namespace" lab_wait_log "$LAB_DIR/serve.out" "serve: listening" 10
+lab_bg dnsmasq dnsmasq --keep-in-foreground --conf-file="$SOUT/dnsmasq/dnsmasq.conf" --log-facility=- \
+	--user="$USR" --group="$GRP"
+t_check "its dnsmasq started as $USR" lab_wait_log "$LAB_DIR/dnsmasq.out" 'DHCP, IP range' 10
+SD=$(cat "$LAB_DIR/dnsmasq.pid")
+T=$(sqlite3 "$SOUT/state.db" "SELECT token FROM hosts WHERE name='kvm01'")
+$LAB_NSENTER curl -s -X POST "http://$LAB_IP:8080/cb/kvm01/installed?token=$T" >/dev/null
+t_check "callback: serve signals its dnsmasq" lab_wait_log "$LAB_DIR/serve.out" 'serve: dnsmasq re-reads its files \(kvm01 changed\)' 5
+# a file the callback left alone is read again only on SIGHUP: once at start, once now
+t_check "callback: dnsmasq read every file again" sh -c "i=0; while [ \$(grep -c 'read $SOUT/dnsmasq/hosts/web01\$' '$LAB_DIR/dnsmasq.out') -lt 2 ]; do
+	i=\$((i + 1)); [ \$i -gt 50 ] && exit 1; sleep 0.1; done"
+kill "$SD" "$(cat "$LAB_DIR/serve.pid")"
+wait_gone "$SD"
+
 lab_bg up "$KF" up -f "$FLEET" -o "$UPOUT" --user "$USR"
 UP=$(cat "$LAB_DIR/up.pid")
 t_check "up: dnsmasq started" lab_wait_log "$LAB_DIR/up.out" 'dnsmasq.*DHCP, IP range' 20
