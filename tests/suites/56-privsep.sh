@@ -120,6 +120,29 @@ else
 	stop
 fi
 
+# TLS: a key of the user's is taken at a root start and read again on
+# SIGHUP after the switch; one of a third user's is refused
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=127.0.0.1" \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$D/tls.key" -out "$D/tls.pem" 2>/dev/null
+	chown "$USR" "$D/tls.key" && chmod 600 "$D/tls.key" && chmod 644 "$D/tls.pem"
+	TPORT=$((PORT + 1))
+	t_check "TLS: serve with a key of $USR's" serve "$D/tls.log" --user "$USR" --tls-cert "$D/tls.pem" \
+		--tls-key "$D/tls.key" --tls-listen 127.0.0.1:$TPORT
+	t_check "TLS: answers" sh -c "curl -sf --cacert '$D/tls.pem' https://127.0.0.1:$TPORT/healthz | grep -q ok"
+	kill -HUP "$PID"
+	i=0; while ! grep -q "new TLS connections get" "$D/tls.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	t_check "TLS: SIGHUP reads the key again as $USR" grep -q "serve: new TLS connections get $D/tls.pem" "$D/tls.log"
+	stop
+	chown 1 "$D/tls.key"
+	"$KF" serve -f "$FLEET" -o "$OUT" --listen 127.0.0.1:$PORT --user "$USR" --tls-cert "$D/tls.pem" \
+		--tls-key "$D/tls.key" --tls-listen 127.0.0.1:$TPORT >"$D/tls-bad.log" 2>&1
+	t_check "TLS: a key of uid 1's: exit 1" test $? = 1
+	t_check "TLS: says whose it must be" grep -q "owner 1: must be readable by its owner only (chown $NUID, chmod 600)" "$D/tls-bad.log"
+else
+	t_skip "openssl missing: no TLS key checks"
+fi
+
 # ---- up, in a network namespace ----
 for tool in dnsmasq in.tftpd tftp ip nsenter; do
 	command -v $tool >/dev/null || { t_skip "$tool missing: no up"; t_summary; exit; }
