@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/cmd.h"
+#include "agent/credential.h"
 #include "agent/engine.h"
 #include "agent/report.h"
 #include "util.h"
@@ -13,7 +14,8 @@ static void usage(FILE *f, const char *cmd)
 {
 	fprintf(f,
 		"usage: kickfleet-agent %s --profile FILE|URL [--root DIR] [--only|--skip SECTIONS]\n"
-		"                       [--json] [--report URL] [--state-dir DIR] [--cacert FILE] [-v]\n"
+		"                       [--json] [--report URL] [--state-dir DIR] [--cacert FILE]\n"
+		"                       [--credential FILE] [-v]\n"
 		"\n"
 		"%s\n"
 		"\n"
@@ -27,6 +29,8 @@ static void usage(FILE *f, const char *cmd)
 		"      --state-dir DIR     the agent's state (default " KF_STATE_DIR_DEFAULT ")\n"
 		"      --cacert FILE       the CA that signs the provisioner's certificate, for https\n"
 		"                          URLs (default $KICKFLEET_CACERT, else the system's CAs)\n"
+		"      --credential FILE   the agent credential sent to the provisioner (a host path;\n"
+		"                          default $KICKFLEET_CREDENTIAL, else " KF_AGENT_CRED_DEFAULT ")\n"
 		"  -v, --verbose           more detail on stderr\n"
 		"  -h, --help              this help\n"
 		"\n"
@@ -64,7 +68,7 @@ static int run_engine(const struct kf_engine_opts *o, bool json)
 
 static int run_cmd(enum kf_run_mode mode, int argc, char **argv)
 {
-	enum { O_ONLY = 256, O_SKIP, O_JSON, O_REPORT, O_STATE, O_CACERT };
+	enum { O_ONLY = 256, O_SKIP, O_JSON, O_REPORT, O_STATE, O_CACERT, O_CRED };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "root", required_argument, NULL, 'r' },
@@ -74,6 +78,7 @@ static int run_cmd(enum kf_run_mode mode, int argc, char **argv)
 		{ "report", required_argument, NULL, O_REPORT },
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "cacert", required_argument, NULL, O_CACERT },
+		{ "credential", required_argument, NULL, O_CRED },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -96,6 +101,7 @@ static int run_cmd(enum kf_run_mode mode, int argc, char **argv)
 		case O_REPORT: o.report = optarg; break;
 		case O_STATE: o.state_dir = optarg; break;
 		case O_CACERT: o.cacert = optarg; break;
+		case O_CRED: kf_agent_cred_file(optarg); break;
 		case 'v': o.verbose = true; kf_log_level = KF_LOG_DEBUG; break;
 		case 'h': usage(stdout, cmd); return 0;
 		default: usage(stderr, cmd); return 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agent/credential.h"
 #include "dl.h"
 #include "util.h"
 
@@ -64,8 +65,24 @@ bool kf_is_url(const char *s)
 struct sink {
 	struct kf_buf body;
 	char *etag;
+	char *cred; /* a new agent credential the provisioner handed out */
 	bool too_big;
 };
+
+/* The value of header name: in the header line p (len bytes), or NULL. */
+static char *header_value(const char *p, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	if (len <= n + 1 || strncasecmp(p, name, n) || p[n] != ':')
+		return NULL;
+	const char *v = p + n + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	char *s = kf_rstrip(strndup(v, len - (size_t)(v - p)));
+	if (!s)
+		kf_die_oom();
+	return s;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -82,16 +99,46 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct sink *s = arg;
 	size_t len = size * n;
-	if (len > 5 && !strncasecmp(p, "ETag:", 5)) {
-		const char *v = p + 5;
-		while (*v == ' ' || *v == '\t')
-			v++;
+	char *v = header_value(p, len, "ETag");
+	if (v) {
 		free(s->etag);
-		s->etag = kf_rstrip(strndup(v, len - (size_t)(v - p)));
-		if (!s->etag)
-			kf_die_oom();
+		s->etag = v;
+	} else if ((v = header_value(p, len, "X-Kickfleet-Credential"))) {
+		free(s->cred);
+		s->cred = v;
 	}
 	return len;
+}
+
+/* The agent credential, when there is one, as a header (never in the
+ * URL, so no access log keeps it). */
+static struct curl_slist *auth_header(struct curl_slist *hdrs)
+{
+	const char *cred = kf_agent_cred();
+	if (!cred)
+		return hdrs;
+	char h[32 + KF_AGENT_CRED_LEN];
+	snprintf(h, sizeof(h), "Authorization: Bearer %s", cred);
+	hdrs = lib.curl_slist_append(hdrs, h);
+	explicit_bzero(h, sizeof(h));
+	return hdrs;
+}
+
+/* A rotation: the provisioner handed out a new credential with the
+ * profile; keep it (the old one works until the new one is used). */
+static void take_cred(struct sink *s)
+{
+	if (!s->cred)
+		return;
+	struct kf_err e = KF_ERR_INIT;
+	if (kf_agent_cred_replace(s->cred, &e) < 0)
+		kf_err_print(&e, stderr);
+	else
+		kf_log(KF_LOG_INFO, "agent credential replaced with the one the provisioner handed out");
+	kf_err_release(&e);
+	explicit_bzero(s->cred, strlen(s->cred));
+	free(s->cred);
+	s->cred = NULL;
 }
 
 static void common_opts(CURL *c, const char *url, const char *cacert)
@@ -198,11 +245,15 @@ int kf_http_fetch_profile(const char *url, const char *state_dir, const char *ca
 		char *h = kf_xasprintf("If-None-Match: %s", cache.etag);
 		hdrs = lib.curl_slist_append(hdrs, h);
 		free(h);
-		set_ptr(c, CURLOPT_HTTPHEADER, struct curl_slist *, hdrs);
 	}
+	hdrs = auth_header(hdrs);
+	if (hdrs)
+		set_ptr(c, CURLOPT_HTTPHEADER, struct curl_slist *, hdrs);
 	CURLcode cr = lib.curl_easy_perform(c);
 	long code = 0;
 	get_long(c, CURLINFO_RESPONSE_CODE, &code);
+	if (cr == CURLE_OK && (code == 200 || code == 304))
+		take_cred(&s);
 	if (cr != CURLE_OK && tls_refused(cr)) {
 		why = failure(cr, detail);
 		r = kf_errc(e, -EPERM, NULL, "%s: %s", url, why);
@@ -242,6 +293,7 @@ out:
 	kf_http_profile_release(&cache);
 	kf_buf_release(&s.body);
 	free(s.etag);
+	free(s.cred);
 	free(why);
 	if (hdrs)
 		lib.curl_slist_free_all(hdrs);
@@ -302,6 +354,7 @@ int kf_http_post_json(const char *url, const char *json, const char *cacert, str
 	common_opts(c, url, cacert);
 	set_ptr(c, CURLOPT_ERRORBUFFER, char *, detail);
 	hdrs = lib.curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = auth_header(hdrs);
 	set_ptr(c, CURLOPT_HTTPHEADER, struct curl_slist *, hdrs);
 	set_ptr(c, CURLOPT_POSTFIELDS, const char *, json);
 	set_long(c, CURLOPT_POSTFIELDSIZE, (long)strlen(json));

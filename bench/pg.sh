@@ -65,11 +65,23 @@ serve() { # BACKEND DIR PORT: serve in the background, wait until it answers
 		sleep 0.1
 	done
 }
-# wrk's script: report callbacks over the first 1000 hosts, round robin
+# wrk's script: report callbacks over the first 1000 hosts, round robin,
+# each with an agent credential the bench gives it (its SHA-256 written
+# into the store's credentials table, as the kickstart would leave it)
 lua() {
 	"$kf" state export -f "$work/$1.yaml" -o "$work/$1" |
-		jq -r 'select(.table == "hosts") | "{\"" + .name + "\", \"" + .token + "\"},"' |
-		head -n 1000 > "$work/$1.hosts"
+		jq -r 'select(.table == "hosts") | .name + " " + .token' | head -n 1000 |
+		python3 -c '
+import hashlib, sys
+sql = open(sys.argv[1], "w")
+for line in sys.stdin:
+    name, token = line.split()
+    cred = hashlib.sha256(("bench-" + name).encode()).hexdigest()
+    print("{\"%s\", \"%s\", \"%s\"}," % (name, token, cred))
+    sql.write("INSERT INTO credentials (name, agent_hash, gen, issued) VALUES (\x27%s\x27, \x27%s\x27, 1, 1);\n"
+              % (name, hashlib.sha256(cred.encode()).hexdigest()))
+' "$work/$1.sql" > "$work/$1.hosts"
+	if [ "$1" = sqlite ]; then sqlite3 "$work/$1/state.db" < "$work/$1.sql"; else pg_sql < "$work/$1.sql"; fi
 	{
 		echo 'local h = {'
 		cat "$work/$1.hosts"
@@ -78,7 +90,7 @@ lua() {
 		echo 'wrk.method = "POST"'
 		echo 'wrk.body = "{\"drift\":0,\"failures\":0}"'
 		echo 'request = function() i = i % #h + 1'
-		echo '  return wrk.format(nil, "/cb/" .. h[i][1] .. "/report?token=" .. h[i][2]) end'
+		echo '  return wrk.format(nil, "/cb/" .. h[i][1] .. "/report", { ["Authorization"] = "Bearer " .. h[i][3] }) end'
 	} > "$work/$1.lua"
 }
 

@@ -15,6 +15,8 @@ int cmd_schema(int argc, char **argv);
 int cmd_distro(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_netboot(int argc, char **argv);
+/* provision/cmd_token.c */
+int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -9,6 +9,7 @@ static const struct kf_subcmd cmds[] = {
 	{ "distro", cmd_distro, "import install media (ISO, disc tree, netboot tree) as a distro" },
 	{ "render", cmd_render, "render dnsmasq files, TFTP and HTTP trees (changed hosts only)" },
 	{ "netboot", cmd_netboot, "HOST on|off: reinstall on next boot, or boot locally" },
+	{ "token", cmd_token, "rotate HOST...|--all: new agent credentials; status: where they stand" },
 	{ "serve", cmd_serve, "the HTTP service: kickstarts, profiles, callbacks, boot files" },
 	{ "up", cmd_up, "render, then dnsmasq + in.tftpd + serve in the foreground" },
 	{ "status", cmd_status, "hosts' install states, last reports, drift (--watch, --json)" },

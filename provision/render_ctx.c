@@ -150,6 +150,7 @@ struct kt_obj *kf_render_ctx(struct kf_arena *a, const struct kf_inventory *inv,
 	kt_set_str(a, h, "firmware", fw[it->firmware]);
 	kt_set_str(a, h, "role", it->role ? it->role->name : NULL);
 	kt_set_str(a, h, "token", token);
+	kt_set_str(a, h, "agent_credential", KF_AGENT_CRED_MARK);
 	struct kt_val *nics = kt_set_list(a, h, "nics");
 	for (size_t i = 0; i < it->nmacs; i++) {
 		struct kt_obj *n = kt_list_add(a, nics);
@@ -206,14 +207,15 @@ struct kt_obj *kf_render_ctx(struct kf_arena *a, const struct kf_inventory *inv,
 	struct kt_obj *u = kt_set_obj(a, root, "url");
 	kt_set_str(a, u, "base", base);
 	kt_set_str(a, u, "ks", kf_arena_printf(a, "%s/ks/%s?token=%s", base, it->name, token));
-	kt_set_str(a, u, "profile", kf_arena_printf(a, "%s/profile/%s?token=%s", base, it->name, token));
+	/* the agent's routes: its credential goes in a header, not the URL */
+	kt_set_str(a, u, "profile", kf_arena_printf(a, "%s/profile/%s", base, it->name));
 	kt_set_str(a, u, "agent", kf_arena_printf(a, "%s/agent/kickfleet-agent", base));
 	kt_set_str(a, u, "repo", kf_arena_printf(a, "%s/repo", base));
 	kt_set_str(a, u, "installing",
 		   kf_arena_printf(a, "%s/cb/%s/installing?token=%s", base, it->name, token));
 	kt_set_str(a, u, "installed",
 		   kf_arena_printf(a, "%s/cb/%s/installed?token=%s", base, it->name, token));
-	kt_set_str(a, u, "report", kf_arena_printf(a, "%s/cb/%s/report?token=%s", base, it->name, token));
+	kt_set_str(a, u, "report", kf_arena_printf(a, "%s/cb/%s/report", base, it->name));
 	return root;
 }
 

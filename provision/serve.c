@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -35,7 +36,8 @@ struct conn_list {
 	struct conn_list *next;
 };
 
-/* A per-thread cache of (token, state, netboot) by host name, so that the
+/* A per-thread cache of (token, state, netboot, agent credential) by host
+ * name, so that the
  * kickstart path does not ask SQLite on every request.  An entry is valid
  * while the state store has not changed: the server's own writes bump
  * s->writes, other processes' (render, netboot) change the database and
@@ -52,6 +54,7 @@ struct tok_entry {
 	char name[64];
 	char token[KF_TOKEN_HEX + 1];
 	int state, netboot;
+	struct kf_cred cred;
 };
 
 struct tok_cache {
@@ -364,9 +367,9 @@ static struct tok_entry *cache_slot(struct tok_cache *c, const char *host)
 	return &c->slot[h % CACHE_SLOTS];
 }
 
-/* The host's row, from the cache when it is current. */
+/* The host's row and credential, from the cache when they are current. */
 static int lookup_host(struct kf_serve *s, const char *host, struct kf_host_rec *rec,
-		       struct kf_err *e)
+		       struct kf_cred *cred, struct kf_err *e)
 {
 	struct tok_cache *c = thread_cache(s);
 	uint64_t ver = store_version(s, c);
@@ -377,10 +380,13 @@ static int lookup_host(struct kf_serve *s, const char *host, struct kf_host_rec 
 		memcpy(rec->token, t->token, sizeof(rec->token));
 		rec->state = t->state;
 		rec->netboot = t->netboot;
+		*cred = t->cred;
 		return 0;
 	}
 	struct kf_state *st = kf_serve_state(s, e);
 	int r = st ? kf_state_get_host(st, host, rec, e) : -EIO;
+	if (r == 0 && (r = kf_state_get_cred(st, host, cred, e)) < 0)
+		kf_host_rec_release(rec);
 	if (r == 0 && t) {
 		t->ver = ver;
 		t->at = now;
@@ -388,6 +394,7 @@ static int lookup_host(struct kf_serve *s, const char *host, struct kf_host_rec 
 		memcpy(t->token, rec->token, sizeof(t->token));
 		t->state = rec->state;
 		t->netboot = rec->netboot;
+		t->cred = *cred;
 	}
 	return r;
 }
@@ -401,8 +408,11 @@ static void refuse(struct kf_httpd_req *rq, const char *host, const char *why)
 	kf_httpd_reply_text(rq, 403, "forbidden");
 }
 
-int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
-		  bool install_phase, struct kf_host_rec *rec)
+/* The checks both kinds of route share: the limit on token guessing, the
+ * host's row and credential.  0, or -EACCES / the store's error after
+ * answering. */
+static int auth_lookup(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+		       struct kf_host_rec *rec, struct kf_cred *cred)
 {
 	memset(rec, 0, sizeof(*rec));
 	/* token guessing: an address that failed too often this minute is
@@ -411,50 +421,162 @@ int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 		kf_httpd_reply_text(rq, 429, "too many %s", limits[KF_LIMIT_AUTH].what);
 		return -EACCES;
 	}
-	const char *token = kf_httpd_arg(rq, "token");
-	if (!token || !*token) {
-		refuse(rq, host, "no token");
-		kf_serve_auth_failed(s, rq);
-		return -EACCES;
-	}
 	struct kf_err e = KF_ERR_INIT;
-	int r = lookup_host(s, host, rec, &e);
+	int r = lookup_host(s, host, rec, cred, &e);
 	if (r == -ENOENT) {
 		refuse(rq, host, "unknown host");
 		kf_serve_auth_failed(s, rq);
-		kf_err_release(&e);
-		return -EACCES;
-	}
-	if (r < 0) {
+	} else if (r < 0) {
 		kf_err_print(&e, stderr);
-		kf_err_release(&e);
 		kf_httpd_reply_text(rq, 503, "state store unavailable");
-		return r;
 	}
 	kf_err_release(&e);
-	const char *why = NULL;
-	if (!rec->token[0])
-		why = "host has no token yet (not rendered)";
-	else if (!kf_token_equal(token, rec->token))
-		why = "wrong token";
-	else if (install_phase && rec->state >= KF_ST_INSTALLED && !rec->netboot) {
-		const struct kf_inventory *inv = kf_serve_inv_get(s);
-		long long ttl = inv->provisioner->token_ttl;
-		kf_serve_inv_put(s);
-		struct kf_state *st = kf_serve_state(s, NULL);
-		if (ttl > 0 && st) {
-			int64_t at = kf_state_installed_at(st, host);
-			if (at && (int64_t)time(NULL) > at + ttl)
-				why = "token expired after install";
-		}
-	}
-	if (why) {
-		refuse(rq, host, why);
+	return r == -ENOENT ? -EACCES : r;
+}
+
+/* guess: the secret was wrong or missing, which counts against the
+ * client's limit on token guessing; a right one used too late (after the
+ * install, after its rotation) is refused the same but does not count. */
+static int auth_refused(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+			const char *why, struct kf_host_rec *rec, bool guess)
+{
+	refuse(rq, host, why);
+	if (guess)
 		kf_serve_auth_failed(s, rq);
-		kf_host_rec_release(rec);
-		return -EACCES;
+	kf_host_rec_release(rec);
+	return -EACCES;
+}
+
+/* The install token (?token=, from the boot files): only while the
+ * install is open, i.e. before "installed". */
+static int auth_install(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+			struct kf_host_rec *rec, struct kf_cred *cred)
+{
+	const char *token = kf_httpd_arg(rq, "token");
+	if (!token || !*token) {
+		memset(rec, 0, sizeof(*rec));
+		return auth_refused(s, rq, host, "no token", rec, true);
+	}
+	int r = auth_lookup(s, rq, host, rec, cred);
+	if (r < 0)
+		return r;
+	if (!rec->token[0])
+		return auth_refused(s, rq, host, "host has no token yet (not rendered)", rec, true);
+	if (!kf_token_equal(token, rec->token)) {
+		char hex[KF_DIGEST_HEX + 1];
+		kf_cred_hash(token, hex);
+		return auth_refused(s, rq, host,
+				    kf_token_equal(hex, cred->hash) ? "agent credential on an install route"
+								    : "wrong token", rec, true);
+	}
+	if (rec->state >= KF_ST_INSTALLED) {
+		char why[96];
+		snprintf(why, sizeof(why), "install token used after install (host is %s)",
+			 kf_install_state_name(rec->state));
+		return auth_refused(s, rq, host, why, rec, false);
 	}
 	return 0;
+}
+
+/* The agent credential, "Authorization: Bearer CRED"; NULL if absent. */
+static const char *bearer(struct kf_httpd_req *rq)
+{
+	const char *h = kf_httpd_header(rq, "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+static const char *const cred_why[] = {
+	[KF_CRED_NONE] = "host has no agent credential yet (not installed)",
+	[KF_CRED_OLD] = "old agent credential (replaced by a rotation or a reinstall)",
+	[KF_CRED_EXPIRED] = "agent credential rotated and not picked up within token_ttl",
+	[KF_CRED_WRONG] = "wrong agent credential",
+};
+
+int kf_serve_auth_agent(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+			struct kf_host_rec *rec, bool *rotating)
+{
+	struct kf_cred cred;
+	if (rotating)
+		*rotating = false;
+	const char *presented = bearer(rq);
+	if (!presented) {
+		memset(rec, 0, sizeof(*rec));
+		const char *q = kf_httpd_arg(rq, "token");
+		return auth_refused(s, rq, host, q && *q ? "a token in the query is no agent credential (send Authorization: Bearer)"
+							 : "no agent credential", rec, true);
+	}
+	int r = auth_lookup(s, rq, host, rec, &cred);
+	if (r < 0)
+		return r;
+	const struct kf_inventory *inv = kf_serve_inv_get(s);
+	long long grace = inv->provisioner->token_ttl;
+	kf_serve_inv_put(s);
+	enum kf_cred_verdict v = kf_cred_check(&cred, presented, (int64_t)time(NULL), grace);
+	if (v == KF_CRED_NEXT) {
+		struct kf_err e = KF_ERR_INIT;
+		struct kf_state *st = kf_serve_state(s, &e);
+		kf_serve_wrote(s);
+		r = st ? kf_state_cred_pickup(st, host, &e) : -EIO;
+		kf_serve_wrote(s);
+		if (r < 0) {
+			kf_err_print(&e, stderr);
+			kf_err_release(&e);
+			kf_host_rec_release(rec);
+			kf_httpd_reply_text(rq, 503, "state store unavailable");
+			return r;
+		}
+		kf_err_release(&e);
+		kf_log(KF_LOG_INFO, "serve: %s picked up its new agent credential (from %s)", host,
+		       kf_httpd_peer(rq));
+		return 0;
+	}
+	if (v != KF_CRED_OK)
+		return auth_refused(s, rq, host, cred_why[v], rec,
+				    v == KF_CRED_WRONG || v == KF_CRED_NONE);
+	if (rotating)
+		*rotating = cred.rotated != 0;
+	return 0;
+}
+
+int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+		  bool install_phase, struct kf_host_rec *rec)
+{
+	struct kf_cred cred;
+	if (install_phase)
+		return auth_install(s, rq, host, rec, &cred);
+	return kf_serve_auth_agent(s, rq, host, rec, NULL);
+}
+
+/* The install's agent credential for host's kickstart (kf_state_cred_install):
+ * the pending one from the cache, else from the store (minting it). */
+static int install_cred(struct kf_serve *s, const char *host, char *out)
+{
+	struct kf_host_rec rec;
+	struct kf_cred cred;
+	struct kf_err e = KF_ERR_INIT;
+	int r = lookup_host(s, host, &rec, &cred, &e);
+	kf_host_rec_release(&rec);
+	if (r == 0 && cred.pending[0]) {
+		memcpy(out, cred.pending, sizeof(cred.pending));
+		return 0;
+	}
+	struct kf_state *st = r == 0 ? kf_serve_state(s, &e) : NULL;
+	if (st) {
+		kf_serve_wrote(s);
+		r = kf_state_cred_install(st, host, out, &e);
+		kf_serve_wrote(s);
+		if (r > 0)
+			kf_log(KF_LOG_INFO, "serve: %s: agent credential issued with its kickstart", host);
+	}
+	if (r < 0 || !st)
+		kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	return r < 0 ? r : st ? 0 : -EIO;
 }
 
 /* ---- re-render after a state change ---- */
@@ -624,6 +746,56 @@ static const char *host_of(struct kf_httpd_req *rq)
 	return host;
 }
 
+/* The kickstart in fd (size bytes) with the install's agent credential
+ * in place of each KF_AGENT_CRED_MARK (render_ctx.c's host.agent_credential):
+ * *out malloc'd.  0 or a negative errno. */
+static int ks_text(struct kf_serve *s, const char *host, int fd, uint64_t size, char **out,
+		   size_t *len)
+{
+	*out = NULL;
+	if (size > 16 * 1024 * 1024)
+		return -EFBIG;
+	char *text = kf_xmalloc((size_t)size + 1);
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = pread(fd, text + got, (size_t)size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(text);
+			return n < 0 ? -errno : -EIO;
+		}
+		got += (size_t)n;
+	}
+	text[got] = 0;
+	const size_t mlen = strlen(KF_AGENT_CRED_MARK);
+	char *m = memmem(text, got, KF_AGENT_CRED_MARK, mlen);
+	if (!m) {
+		*out = text;
+		*len = got;
+		return 0;
+	}
+	char cred[KF_TOKEN_HEX + 1];
+	int r = install_cred(s, host, cred);
+	if (r < 0) {
+		free(text);
+		return r;
+	}
+	struct kf_buf b = KF_BUF_INIT;
+	const char *p = text;
+	for (; m; m = memmem(p, got - (size_t)(p - text), KF_AGENT_CRED_MARK, mlen)) {
+		kf_buf_add(&b, p, (size_t)(m - p));
+		kf_buf_add(&b, cred, KF_TOKEN_HEX);
+		p = m + mlen;
+	}
+	kf_buf_add(&b, p, got - (size_t)(p - text));
+	free(text);
+	explicit_bzero(cred, sizeof(cred));
+	*len = b.len;
+	*out = kf_buf_detach(&b);
+	return 0;
+}
+
 static void h_ks(struct kf_httpd_req *rq, void *ctx)
 {
 	struct kf_serve *s = ctx;
@@ -634,11 +806,23 @@ static void h_ks(struct kf_httpd_req *rq, void *ctx)
 	char rel[3 + 254] = "ks/"; /* host: at most 253 (kf_serve_name_ok) */
 	memcpy(rel + 3, host, strlen(host) + 1);
 	uint64_t size = 0;
+	struct stat sb;
 	int fd = s->http_fd >= 0 ? kf_httpd_open_at(s->http_fd, rel, &size)
 				 : kf_httpd_open_beneath(s->http_root, rel);
 	if (fd < 0) {
 		kf_log(KF_LOG_WARN, "http: no kickstart rendered for host %s", host);
 		kf_httpd_reply_text(rq, 404, "no kickstart for this host (run kickfleet render)");
+		goto out;
+	}
+	if (s->http_fd < 0)
+		size = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+	char *text = NULL;
+	size_t len = 0;
+	int r = ks_text(s, host, fd, size, &text, &len);
+	close(fd);
+	if (r < 0) {
+		kf_log(KF_LOG_ERR, "serve: kickstart of %s: %s", host, strerror(-r));
+		kf_httpd_reply_text(rq, 503, "kickstart unavailable (see the server log)");
 		goto out;
 	}
 	if (rec.state == KF_ST_NEW || rec.state == KF_ST_BOOTING) {
@@ -652,12 +836,31 @@ static void h_ks(struct kf_httpd_req *rq, void *ctx)
 		kf_serve_inv_put(s);
 	}
 	kf_httpd_add_header(rq, "Cache-Control", "no-store");
-	if (s->http_fd >= 0)
-		kf_httpd_reply_fd_span(rq, fd, 0, size, "text/plain; charset=utf-8");
-	else
-		kf_httpd_reply_fd(rq, fd, "text/plain; charset=utf-8");
+	kf_httpd_reply_take(rq, 200, "text/plain; charset=utf-8", text, len);
 out:
 	kf_host_rec_release(&rec);
+}
+
+/* A rotation in progress: the new credential goes out in a header of
+ * this (authenticated) answer; the agent keeps it and uses it from then
+ * on, which ends the rotation (kf_serve_auth_agent). */
+static void hand_out_cred(struct kf_serve *s, struct kf_httpd_req *rq, const char *host)
+{
+	char cred[KF_TOKEN_HEX + 1];
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_state *st = kf_serve_state(s, &e);
+	kf_serve_wrote(s);
+	int r = st ? kf_state_cred_handout(st, host, cred, &e) : -EIO;
+	kf_serve_wrote(s);
+	if (r == 0) {
+		kf_httpd_add_header(rq, KF_CRED_HEADER, cred);
+		kf_log(KF_LOG_INFO, "serve: %s: new agent credential handed out (rotation)", host);
+	} else if (r != -EALREADY) {
+		kf_log(KF_LOG_ERR, "serve: %s: cannot hand out a new agent credential", host);
+		kf_err_print(&e, stderr);
+	}
+	explicit_bzero(cred, sizeof(cred));
+	kf_err_release(&e);
 }
 
 static void h_profile(struct kf_httpd_req *rq, void *ctx)
@@ -665,11 +868,15 @@ static void h_profile(struct kf_httpd_req *rq, void *ctx)
 	struct kf_serve *s = ctx;
 	const char *host = host_of(rq);
 	struct kf_host_rec rec;
-	if (!host || kf_serve_auth(s, rq, host, false, &rec) < 0)
+	bool rotating = false;
+	if (!host || kf_serve_auth_agent(s, rq, host, &rec, &rotating) < 0)
 		return;
-	/* a profile fetched over TLS sends its report over TLS */
-	char *report = kf_xasprintf("%s/cb/%s/report?token=%s",
-				    kf_httpd_is_tls(rq) ? s->tls_base_url : s->base_url, host, rec.token);
+	if (rotating)
+		hand_out_cred(s, rq, host);
+	/* a profile fetched over TLS sends its report over TLS; the agent
+	 * sends its credential in a header, never in the URL */
+	char *report = kf_xasprintf("%s/cb/%s/report",
+				    kf_httpd_is_tls(rq) ? s->tls_base_url : s->base_url, host);
 	char *yaml = NULL;
 	struct kf_err e = KF_ERR_INIT;
 	const struct kf_inventory *inv = kf_serve_inv_get(s);

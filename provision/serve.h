@@ -130,13 +130,25 @@ const char *kf_serve_base_url(const struct kf_serve *s);
 const char *kf_serve_http_root(const struct kf_serve *s);
 const char *kf_serve_tftp_root(const struct kf_serve *s);
 
-/* Checks rq's ?token= against host's; on success fills rec (release it).
- * install_phase: the route is one the installer uses (kickstart,
- * installing, installed), whose token expires token_ttl seconds after the
- * install.  On failure answers 403 (or 503) itself, logs one line naming
- * the request and the host, and returns a negative errno. */
+/* Checks a request against host's secrets; on success fills rec (release
+ * it).  install_phase: a route the installer uses (kickstart, installing,
+ * installed): the install token in ?token=, accepted only while the
+ * install is open (before "installed").  Else an agent route (profile,
+ * report, facts): kf_serve_auth_agent.  On failure answers 403 (429, 503)
+ * itself, logs one line naming the request, the host and why, and returns
+ * a negative errno. */
 int kf_serve_auth(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 		  bool install_phase, struct kf_host_rec *rec);
+/* The agent credential in "Authorization: Bearer CRED" (never a query:
+ * it stays out of access logs).  The next credential of a rotation is
+ * accepted and picked up (the old one refused from then on); the current
+ * one is refused once the rotation is older than provisioner.token_ttl
+ * (when set).  *rotating (may be NULL): a rotation waits for this agent
+ * (the profile route hands the new credential out). */
+int kf_serve_auth_agent(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+			struct kf_host_rec *rec, bool *rotating);
+/* The response header that carries a rotated agent credential. */
+#define KF_CRED_HEADER "X-Kickfleet-Credential"
 /* Every state change the server makes calls this first (it invalidates
  * the per-thread token caches). */
 void kf_serve_wrote(struct kf_serve *s);

@@ -271,6 +271,8 @@ int kf_state_set_state(struct kf_state *st, const char *name, int state, const c
 		return r;
 	if (h.state != state || (state == KF_ST_INSTALLED && h.netboot)) {
 		r = move(st, &h, state, h.state == state ? h.state_since : now(), detail, e);
+		if (r == 0 && state == KF_ST_INSTALLED)
+			r = kf_state_cred_close_install(st, name, e);
 		if (r == 0)
 			r = 1;
 	}
@@ -313,6 +315,8 @@ int kf_state_rotate_token(struct kf_state *st, const char *name, char *token_out
 	if ((r = wbegin(st, e)) < 0)
 		return r;
 	r = unknown(e, st->ops->set_token(st, name, tok, now(), e), name);
+	if (r == 0) /* a new install: its agent credential is minted anew */
+		r = kf_state_cred_close_install(st, name, e);
 	if (r == 0)
 		r = st->ops->log_event(st, name, "token", "rotated", e);
 	if (r == 0 && token_out)

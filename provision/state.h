@@ -290,6 +290,68 @@ int kf_state_list_discovered(struct kf_state *st, struct kf_discovered **out, si
 int kf_state_delete_discovered(struct kf_state *st, const char *mac, struct kf_err *e);
 void kf_discovered_free(struct kf_discovered *v, size_t n);
 
+/* ---- agent credentials (provision/state_cred.c) ----
+ *
+ * A host's agent credential is not its install token: the install token
+ * travels in the boot files (TFTP, iPXE, unauthenticated) and opens only
+ * the install routes while the install is open; the agent credential is
+ * minted when the install's kickstart is served, travels only inside that
+ * token-protected answer, and opens the profile, report and facts routes.
+ * The store keeps its SHA-256 only, except while its install is open
+ * (pending: the kickstart may be fetched again).  docs/security.md. */
+/* What render writes into a kickstart or preseed for host.agent_credential;
+ * serve puts the install's credential in its place in the answer
+ * (the rendered file never holds one). */
+#define KF_AGENT_CRED_MARK "@KICKFLEET_AGENT_CREDENTIAL@"
+
+struct kf_cred {
+	char hash[KF_DIGEST_HEX + 1];    /* SHA-256 of the current one, "" none yet */
+	char pending[KF_TOKEN_HEX + 1];  /* the current one itself while its install is open */
+	char next[KF_DIGEST_HEX + 1];    /* SHA-256 of a rotated one handed out, not yet used */
+	char old[KF_DIGEST_HEX + 1];     /* SHA-256 of the one before (refused, named in the log) */
+	int64_t gen;                     /* credentials minted for this host so far */
+	int64_t issued;                  /* when the current one was minted or picked up */
+	int64_t rotated;                 /* when a rotation was asked, 0: none pending */
+};
+/* The host's credential row; a host without one gets a zeroed *out and 0.
+ * -ENOENT only for an unknown host. */
+int kf_state_get_cred(struct kf_state *st, const char *name, struct kf_cred *out,
+		      struct kf_err *e);
+/* The agent credential to put into name's kickstart: the pending one of
+ * this install, or a fresh one (its hash replaces the current credential,
+ * which becomes the old one; a rotation in progress is dropped).  out:
+ * KF_TOKEN_HEX + 1 bytes.  Returns 1 when it minted one, 0 when it gave
+ * the pending one again. */
+int kf_state_cred_install(struct kf_state *st, const char *name, char *out, struct kf_err *e);
+/* Asks for a new agent credential (kickfleet token rotate): the agent
+ * gets it with its next profile fetch (kf_state_cred_handout) and the
+ * current one stays valid until it uses the new one.  -ENOENT for an
+ * unknown host, -ENOKEY for a host with no credential yet. */
+int kf_state_cred_rotate(struct kf_state *st, const char *name, struct kf_err *e);
+/* During a rotation: mints the credential to hand to the agent (out,
+ * KF_TOKEN_HEX + 1 bytes), keeping its hash as the next one (a later
+ * handout replaces it: only the last one handed out is picked up). */
+int kf_state_cred_handout(struct kf_state *st, const char *name, char *out, struct kf_err *e);
+/* The agent used the next credential: it becomes the current one, the
+ * current one the old one, the rotation ends. */
+int kf_state_cred_pickup(struct kf_state *st, const char *name, struct kf_err *e);
+/* SHA-256 hex of a credential, as the store keeps it. */
+void kf_cred_hash(const char *cred, char hex[KF_DIGEST_HEX + 1]);
+
+/* How a presented agent credential compares with a host's row. */
+enum kf_cred_verdict {
+	KF_CRED_OK,      /* the current one */
+	KF_CRED_NEXT,    /* the next one of a rotation: OK, and picks it up */
+	KF_CRED_NONE,    /* the host has no credential yet */
+	KF_CRED_OLD,     /* the one before: rotated away or reinstalled */
+	KF_CRED_EXPIRED, /* the current one, but its rotation's grace period is over */
+	KF_CRED_WRONG,
+};
+/* Compares in constant time; grace: seconds the current credential stays
+ * valid after a rotation was asked (0: until the new one is used). */
+enum kf_cred_verdict kf_cred_check(const struct kf_cred *c, const char *presented, int64_t now,
+				   long long grace);
+
 /* A fresh token: KF_TOKEN_BYTES from getrandom(), as lower-case hex into
  * out (KF_TOKEN_HEX + 1 bytes). */
 int kf_token_new(char *out, struct kf_err *e);

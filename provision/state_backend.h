@@ -139,6 +139,13 @@ struct kf_state_ops {
 			       struct kf_err *e);
 	int (*delete_discovered)(struct kf_state *st, const char *mac, struct kf_err *e);
 
+	/* The credentials row of name (-ENOENT: none); put_cred writes the
+	 * whole row, inside begin/end. */
+	int (*get_cred)(struct kf_state *st, const char *name, struct kf_cred *out,
+			struct kf_err *e);
+	int (*put_cred)(struct kf_state *st, const char *name, const struct kf_cred *c,
+			struct kf_err *e);
+
 	/* A machine's power (1 on, 0 off) after action at time, or the error
 	 * of a failed one (power then stays as it was, errors + 1); inside
 	 * begin/end.  list_power returns every row by name. */
@@ -183,6 +190,11 @@ extern const struct kf_state_ops kf_state_sqlite;
 extern const struct kf_state_ops kf_state_postgresql;
 
 /* ---- for backends (state.c) ---- */
+
+/* Drops the pending agent credential of name (provision/state_cred.c):
+ * its install closed ("installed") or was replaced (a new install
+ * token).  Inside the caller's transaction. */
+int kf_state_cred_close_install(struct kf_state *st, const char *name, struct kf_err *e);
 
 /* The hosts.macs column ("a,b", the storage's form only): split into
  * h->macs (one block of pointers and strings) and h->nmacs, or joined

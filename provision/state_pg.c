@@ -55,7 +55,7 @@ enum stmt_id {
 	S_GET, S_FIND_MAC, S_PUT, S_PUT_RENDER, S_DELETE, S_LIST, S_LIST_DIGESTS, S_COUNTS,
 	S_SET_STATE, S_SET_NETBOOT, S_SET_TOKEN, S_REPORT, S_EVENT, S_EVENTS_ALL, S_EVENTS_HOST,
 	S_SET_FACTS, S_GET_FACTS, S_LIST_FACTS, S_PUT_DISC, S_LIST_DISC, S_DEL_DISC, S_SET_POWER,
-	S_LIST_POWER, S_LOCK_HOST, S_COUNT
+	S_LIST_POWER, S_LOCK_HOST, S_GET_CRED, S_PUT_CRED, S_COUNT
 };
 
 #define HOST_COLS                                                                        \
@@ -75,6 +75,8 @@ enum stmt_id {
 /* an UPDATE of one row that notifies with payload $N when it changed one */
 #define NOTIFY_UPDATE(upd, n) \
 	"WITH u AS (" upd " RETURNING name) SELECT pg_notify('" CHANNEL "', $" n ") FROM u"
+
+#define CRED_COLS "agent_hash, pending, next_hash, old_hash, gen, issued, rotated"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_GET] = "SELECT " HOST_COLS " FROM hosts WHERE name = $1",
@@ -99,7 +101,8 @@ static const char *const stmt_sql[S_COUNT] = {
 			 "THEN excluded.token_issued ELSE hosts.token_issued END RETURNING name)"
 			 PUT_MACS "SELECT count(*) FROM h",
 	[S_DELETE] = "WITH h AS (DELETE FROM hosts WHERE name = $1 RETURNING name), "
-		     "m AS (DELETE FROM host_macs WHERE name = $1) "
+		     "m AS (DELETE FROM host_macs WHERE name = $1), "
+		     "c AS (DELETE FROM credentials WHERE name = $1) "
 		     "SELECT pg_notify('" CHANNEL "', $2) FROM h",
 	[S_LIST] = "SELECT " HOST_COLS " FROM hosts ORDER BY name",
 	[S_LIST_DIGESTS] = "SELECT name, netboot, token, digest FROM hosts",
@@ -135,6 +138,14 @@ static const char *const stmt_sql[S_COUNT] = {
 			"power = CASE WHEN $2 < 0 THEN power.power ELSE $2 END, action = $3, "
 			"time = $4, result = $5, errors = power.errors + $6",
 	[S_LIST_POWER] = "SELECT name, power, action, time, result, errors FROM power ORDER BY name",
+	[S_GET_CRED] = "SELECT " CRED_COLS " FROM credentials WHERE name = $1",
+	/* another provisioner's cache of this host is stale: notify ($9) */
+	[S_PUT_CRED] = "WITH c AS (INSERT INTO credentials (name, " CRED_COLS ") VALUES "
+		       "($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO UPDATE SET "
+		       "agent_hash = excluded.agent_hash, pending = excluded.pending, "
+		       "next_hash = excluded.next_hash, old_hash = excluded.old_hash, "
+		       "gen = excluded.gen, issued = excluded.issued, rotated = excluded.rotated "
+		       "RETURNING name) SELECT pg_notify('" CHANNEL "', $9) FROM c",
 	/* one host's moves, in the two-key space (batches use the one-key one) */
 	[S_LOCK_HOST] = "SELECT pg_advisory_xact_lock(4242, hashtext($1))",
 };
@@ -938,6 +949,49 @@ static int pg_list_power(struct kf_state *base, struct kf_power_row **out, size_
 	return 0;
 }
 
+/* ---- agent credentials ---- */
+
+static int pg_get_cred(struct kf_state *base, const char *name, struct kf_cred *out,
+		       struct kf_err *e)
+{
+	struct pg *st = pg_of(base);
+	struct params p = { 0 };
+	p_str(&p, name);
+	PGresult *res;
+	memset(out, 0, sizeof(*out));
+	int r = read_q(st, S_GET_CRED, &p, &res, e, "read credential");
+	if (r < 0)
+		return r;
+	if (lib.PQntuples(res) == 1) {
+		snprintf(out->hash, sizeof(out->hash), "%s", lib.PQgetvalue(res, 0, 0));
+		snprintf(out->pending, sizeof(out->pending), "%s", lib.PQgetvalue(res, 0, 1));
+		snprintf(out->next, sizeof(out->next), "%s", lib.PQgetvalue(res, 0, 2));
+		snprintf(out->old, sizeof(out->old), "%s", lib.PQgetvalue(res, 0, 3));
+		out->gen = val_int(res, 0, 4);
+		out->issued = val_int(res, 0, 5);
+		out->rotated = val_int(res, 0, 6);
+	} else {
+		r = -ENOENT;
+	}
+	read_end(st, res);
+	return r;
+}
+
+static int pg_put_cred(struct kf_state *base, const char *name, const struct kf_cred *c,
+		       struct kf_err *e)
+{
+	struct params p = { 0 };
+	p_str(&p, name);
+	p_str(&p, c->hash);
+	p_str(&p, c->pending);
+	p_str(&p, c->next);
+	p_str(&p, c->old);
+	p_int(&p, c->gen);
+	p_int(&p, c->issued);
+	p_int(&p, c->rotated);
+	return notify_cmd(pg_of(base), S_PUT_CRED, &p, name, e, "write credential");
+}
+
 /* ---- export, import ---- */
 
 static int dump_table(struct pg *st, const struct kf_state_table *t, const struct kf_state_sink *k,
@@ -1106,6 +1160,8 @@ const struct kf_state_ops kf_state_postgresql = {
 	.delete_discovered = pg_delete_discovered,
 	.set_power = pg_set_power,
 	.list_power = pg_list_power,
+	.get_cred = pg_get_cred,
+	.put_cred = pg_put_cred,
 	.dump = pg_dump,
 	.load = pg_load,
 	.loaded = pg_loaded,

@@ -115,6 +115,25 @@ const struct kf_migration kf_state_migrations[] = {
 	  "ALTER TABLE hosts ADD COLUMN last_exit INTEGER NOT NULL DEFAULT -1;",
 	  "ALTER TABLE hosts ADD COLUMN agent_version TEXT NOT NULL DEFAULT '';"
 	  "ALTER TABLE hosts ADD COLUMN last_exit INTEGER NOT NULL DEFAULT -1;" },
+	{ "each host's agent credential (its SHA-256, the rotation in progress)",
+	  "CREATE TABLE credentials ("
+	  " name TEXT PRIMARY KEY,"
+	  " agent_hash TEXT NOT NULL DEFAULT '',"
+	  " pending TEXT NOT NULL DEFAULT '',"
+	  " next_hash TEXT NOT NULL DEFAULT '',"
+	  " old_hash TEXT NOT NULL DEFAULT '',"
+	  " gen INTEGER NOT NULL DEFAULT 0,"
+	  " issued INTEGER NOT NULL DEFAULT 0,"
+	  " rotated INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+	  "CREATE TABLE credentials ("
+	  " name TEXT COLLATE \"C\" PRIMARY KEY,"
+	  " agent_hash TEXT NOT NULL DEFAULT '',"
+	  " pending TEXT NOT NULL DEFAULT '',"
+	  " next_hash TEXT NOT NULL DEFAULT '',"
+	  " old_hash TEXT NOT NULL DEFAULT '',"
+	  " gen BIGINT NOT NULL DEFAULT 0,"
+	  " issued BIGINT NOT NULL DEFAULT 0,"
+	  " rotated BIGINT NOT NULL DEFAULT 0);" },
 };
 const size_t kf_state_nmigrations = KF_ARRAY_SIZE(kf_state_migrations);
 
@@ -125,5 +144,6 @@ const struct kf_state_table kf_state_tables[] = {
 	{ "facts", "name" },
 	{ "discovered", "mac" },
 	{ "power", "name" },
+	{ "credentials", "name" },
 };
 const size_t kf_state_ntables = KF_ARRAY_SIZE(kf_state_tables);

@@ -45,12 +45,17 @@ enum stmt_id {
 	S_DEL_DISC,
 	S_SET_POWER,
 	S_LIST_POWER,
+	S_GET_CRED,
+	S_PUT_CRED,
+	S_DEL_CRED,
 	S_COUNT
 };
 
 #define HOST_COLS                                                                        \
 	"name, kind, macs, role, state, state_since, created, netboot, token, token_gen, " \
 	"token_issued, digest, report, report_time, drift_count, agent_version, last_exit"
+
+#define CRED_COLS "agent_hash, pending, next_hash, old_hash, gen, issued, rotated"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_GET] = "SELECT " HOST_COLS " FROM hosts WHERE name = ?1",
@@ -100,6 +105,10 @@ static const char *const stmt_sql[S_COUNT] = {
 			"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO UPDATE SET "
 			"power = CASE WHEN ?2 < 0 THEN power ELSE ?2 END, action = ?3, time = ?4, "
 			"result = ?5, errors = errors + ?6",
+	[S_GET_CRED] = "SELECT " CRED_COLS " FROM credentials WHERE name = ?1",
+	[S_PUT_CRED] = "INSERT OR REPLACE INTO credentials (name, " CRED_COLS ") VALUES "
+		       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_DEL_CRED] = "DELETE FROM credentials WHERE name = ?1",
 	[S_LIST_POWER] = "SELECT name, power, action, time, result, errors FROM power ORDER BY name",
 };
 
@@ -439,6 +448,11 @@ static int sq_delete_host(struct kf_state *base, const char *name, struct kf_err
 		s = stmt(st, S_DEL_MACS);
 		bind_text(s, 1, name);
 		r = step_done(st, s, e, "delete host MACs");
+	}
+	if (r == 0) {
+		s = stmt(st, S_DEL_CRED);
+		bind_text(s, 1, name);
+		r = step_done(st, s, e, "delete host credential");
 	}
 	return r;
 }
@@ -819,6 +833,51 @@ static int sq_check(struct kf_state *base, struct kf_buf *out, struct kf_err *e)
 	return n;
 }
 
+/* ---- agent credentials ---- */
+
+static int sq_get_cred(struct kf_state *base, const char *name, struct kf_cred *out,
+		       struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = stmt(st, S_GET_CRED);
+	bind_text(s, 1, name);
+	int r = 0, rc = sqlite3_step(s);
+	memset(out, 0, sizeof(*out));
+	if (rc == SQLITE_ROW) {
+		col_copy(s, 0, out->hash, sizeof(out->hash));
+		col_copy(s, 1, out->pending, sizeof(out->pending));
+		col_copy(s, 2, out->next, sizeof(out->next));
+		col_copy(s, 3, out->old, sizeof(out->old));
+		out->gen = sqlite3_column_int64(s, 4);
+		out->issued = sqlite3_column_int64(s, 5);
+		out->rotated = sqlite3_column_int64(s, 6);
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = db_err(st, e, rc, "read credential");
+	}
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static int sq_put_cred(struct kf_state *base, const char *name, const struct kf_cred *c,
+		       struct kf_err *e)
+{
+	struct sq *st = sq_of(base);
+	sqlite3_stmt *s = stmt(st, S_PUT_CRED);
+	bind_text(s, 1, name);
+	bind_text(s, 2, c->hash);
+	bind_text(s, 3, c->pending);
+	bind_text(s, 4, c->next);
+	bind_text(s, 5, c->old);
+	sqlite3_bind_int64(s, 6, c->gen);
+	sqlite3_bind_int64(s, 7, c->issued);
+	sqlite3_bind_int64(s, 8, c->rotated);
+	return step_done(st, s, e, "write credential");
+}
+
 /* ---- export, import ---- */
 
 static int dump_table(struct sq *st, const struct kf_state_table *t, const struct kf_state_sink *k,
@@ -930,6 +989,8 @@ const struct kf_state_ops kf_state_sqlite = {
 	.set_power = sq_set_power,
 	.list_power = sq_list_power,
 	.check = sq_check,
+	.get_cred = sq_get_cred,
+	.put_cred = sq_put_cred,
 	.dump = sq_dump,
 	.load = sq_load,
 	.loaded = sq_loaded,

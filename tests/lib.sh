@@ -38,3 +38,13 @@ t_need_root() {
 		exit 0
 	fi
 }
+
+# The agent credential in a kickstart answer (file) of the test fleet
+# tests/data/http/fleet, whose late command echoes it.
+t_cred_of() { sed -n "s/.*late_command string echo '\{0,1\}\([0-9a-f]\{64\}\).*/\1/p" "$1"; }
+# The agent credential of HOST's install: its kickstart fetched from URL
+# with TOKEN (the install must be open); empty when refused.
+t_cred_fetch() { # URL HOST TOKEN
+	curl -s -o "${TMPDIR:-/tmp}/kf-ks.$$" "$1/ks/$2?token=$3" && t_cred_of "${TMPDIR:-/tmp}/kf-ks.$$"
+	rm -f "${TMPDIR:-/tmp}/kf-ks.$$"
+}

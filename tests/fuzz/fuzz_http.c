@@ -6,8 +6,8 @@
  * discovery handlers with their bodies, static files) over a socket
  * pair, the server run in this thread until it lets the connection go.
  * "@@TOKEN_kvm01@@" (any host of tests/data/http/fleet) in an input
- * becomes that host's token, so that the fuzzer reaches the routes
- * behind it; the seeds are the hostile corpus tests/data/http/corpus.
+ * becomes that host's install token and "@@CRED_kvm01@@" its agent
+ * credential, so that the fuzzer reaches the routes behind them; the seeds are the hostile corpus tests/data/http/corpus.
  * The fleet is rendered once into a temporary directory (under /dev/shm
  * when there is one: callbacks write the state store).  Must never
  * crash, leak or hang.  `make fuzz` runs it for longer; `make check`
@@ -90,27 +90,35 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The input with @@TOKEN_host@@ replaced by the host's token (a host the
- * store does not know: left as it is). */
+/* The input with @@TOKEN_host@@ replaced by the host's install token and
+ * @@CRED_host@@ by its agent credential (a host the store does not know:
+ * left as it is). */
 static char *with_tokens(const char *in, size_t len, size_t *outlen)
 {
 	struct kf_buf b = KF_BUF_INIT;
 	struct kf_state *st = kf_serve_state(srv, NULL);
 	for (size_t i = 0; i < len;) {
-		const char *m = memmem(in + i, len - i, "@@TOKEN_", 8);
-		const char *end = m ? memmem(m + 8, len - (size_t)(m + 8 - in), "@@", 2) : NULL;
-		if (!end || end - (m + 8) > 63) {
+		const char *t = memmem(in + i, len - i, "@@TOKEN_", 8);
+		const char *c = memmem(in + i, len - i, "@@CRED_", 7);
+		bool cred = c && (!t || c < t);
+		const char *m = cred ? c : t;
+		const char *name = m ? m + (cred ? 7 : 8) : NULL;
+		const char *end = m ? memmem(name, len - (size_t)(name - in), "@@", 2) : NULL;
+		if (!end || end - name > 63) {
 			kf_buf_add(&b, in + i, len - i);
 			break;
 		}
 		kf_buf_add(&b, in + i, (size_t)(m - (in + i)));
-		char host[64];
-		snprintf(host, sizeof(host), "%.*s", (int)(end - (m + 8)), m + 8);
+		char host[64], secret[KF_TOKEN_HEX + 1];
+		snprintf(host, sizeof(host), "%.*s", (int)(end - name), name);
 		struct kf_host_rec rec = { 0 };
-		if (st && kf_state_get_host(st, host, &rec, NULL) == 0)
-			kf_buf_puts(&b, rec.token);
-		else
+		if (st && kf_state_get_host(st, host, &rec, NULL) == 0 &&
+		    (!cred || kf_state_cred_install(st, host, secret, NULL) >= 0)) {
+			kf_serve_wrote(srv);
+			kf_buf_puts(&b, cred ? secret : rec.token);
+		} else {
 			kf_buf_add(&b, m, (size_t)(end + 2 - m));
+		}
 		kf_host_rec_release(&rec);
 		i = (size_t)(end + 2 - in);
 	}

@@ -81,7 +81,9 @@ t_check "serve starts on postgresql" serve 1
 T1=$(tok kvm01)
 t_check "tokens in postgresql" test ${#T1} -eq 64
 t_check "ks with its token: 200" test "$(code "$(url 1)/ks/kvm01?token=$T1")" = 200
-t_check "ks is the rendered file" cmp -s "$D/body" "$D/i1/http/ks/kvm01"
+C0=$(t_cred_of "$D/body")
+t_check "ks is the rendered file, its install's agent credential in place of the mark" sh -c \
+	"test ${#C0} -eq 64 && sed 's/$C0/@KICKFLEET_AGENT_CREDENTIAL@/' '$D/body' | cmp -s - '$D/i1/http/ks/kvm01'"
 t_check "ks fetched: installing" test "$(st kvm01)" = installing,1
 t_check "wrong token: 403" test "$(code "$(url 1)/ks/kvm01?token=$(tok kvm02)")" = 403
 t_check "serve and render share the store" sh -c "grep -q 'kvm01' '$D/i1/http/ks/kvm01'"
@@ -113,17 +115,34 @@ t_check "netboot on (command line): instance 2 follows within 1 s" within_1s ins
 t_check "netboot on (command line): instance 3 follows within 1 s" within_1s install_cfg 3
 t_check "the new token works on instance 3" test "$(code "$(url 3)/ks/kvm01?token=$N1")" = 200
 t_check "the old token is refused on instance 2" test "$(code -X POST "$(url 2)/cb/kvm01/installed?token=$T1")" = 403
+# the agent credential: minted with the kickstart on instance 3, valid on
+# instance 2; a rotation handed out by 2, picked up on 3, the old one then
+# refused on 2
+bearer() { echo "Authorization: Bearer $1"; }
+C1=$(t_cred_fetch "$(url 3)" kvm01 "$N1")
+t_check "the credential from instance 3's kickstart works on instance 2" \
+	test "$(code -H "$(bearer "$C1")" "$(url 2)/profile/kvm01")" = 200
+t_check "the store keeps its SHA-256" test "$(pg_sql -c "SELECT agent_hash FROM credentials WHERE name='kvm01'")" = "$(printf %s "$C1" | sha256sum | cut -d' ' -f1)"
+"$KF" token rotate -f "$FLEET" -o "$D/i1" kvm01 >/dev/null
+handed() { curl -s -D "$D/hdr" -o /dev/null -H "$(bearer "$C1")" "$(url 2)/profile/kvm01" && grep -qi '^X-Kickfleet-Credential: [0-9a-f]\{64\}' "$D/hdr"; }
+t_check "rotation: instance 2 hands out a new credential within 1 s" within_1s handed
+C2=$(tr -d '\r' <"$D/hdr" | sed -n 's/^[Xx]-[Kk]ickfleet-[Cc]redential: //p')
+t_check "rotation: the new one picked up on instance 3" test "$(code -H "$(bearer "$C2")" "$(url 3)/profile/kvm01")" = 200
+old_refused() { test "$(code -H "$(bearer "$C1")" "$(url 2)/profile/kvm01")" = 403; }
+t_check "rotation: the old one refused on instance 2 within 1 s" within_1s old_refused
+t_check "rotation: instance 2 logged why" grep -q "403 GET /profile/kvm01 from 127.0.0.1: old agent credential" "$D/serve2.log"
 
 # kill -9 of instance 1 in the middle of callbacks; 2 and 3 go on
 HOSTS="kvm02 plain01 web01 web02 web03"
 LOADS=
 for h in $HOSTS; do
 	t=$(tok $h)
+	c=$(t_cred_fetch "$(url 2)" $h "$t")
 	( for i in 1 2 3 4 5 6; do
 		for n in 1 2; do
 			curl -s -o /dev/null -X POST "$(url $n)/cb/$h/installing?token=$t"
 			curl -s -o /dev/null -X POST "$(url $n)/cb/$h/installed?token=$t"
-			curl -s -o /dev/null -X POST -d '{"drift":1,"failures":0}' "$(url $n)/cb/$h/report?token=$t"
+			curl -s -o /dev/null -X POST -H "$(bearer "$c")" -d '{"drift":1,"failures":0}' "$(url $n)/cb/$h/report"
 		done
 	done ) &
 	LOADS="$LOADS $!"
@@ -148,10 +167,14 @@ t_check "status on postgresql lists every host" test "$(grep -c '^[a-z]' "$D/sta
 # the server restarted under load: every callback is answered 200 or 503
 "$KF" netboot -f "$FLEET" -o "$D/i2" web02 on >/dev/null
 W=$(tok web02)
+# instance 2 may not have heard of the new token yet: up to 1 s
+i=0; WC=
+while [ -z "$WC" ] && [ $i -lt 100 ]; do WC=$(t_cred_fetch "$(url 2)" web02 "$W"); i=$((i + 1)); [ -n "$WC" ] || sleep 0.01; done
+t_check "web02's reinstall: its kickstart gives a credential" test ${#WC} -eq 64
 ( i=0; while [ $i -lt 150 ]; do
 	for n in 2 3; do
-		curl -s -o /dev/null -w '%{http_code}\n' -X POST -d '{"drift":0,"failures":0}' \
-			"$(url $n)/cb/web02/report?token=$W" >> "$D/codes"
+		curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "$(bearer "$WC")" -d '{"drift":0,"failures":0}' \
+			"$(url $n)/cb/web02/report" >> "$D/codes"
 	done
 	i=$((i + 1))
 done ) &
@@ -192,6 +215,8 @@ awk -v n=10000 -v schema="$SCHEMA" 'BEGIN {
 		printf "{\"table\":\"events\",\"id\":%d,\"time\":%d,\"host\":\"%s\",\"what\":\"token\",\"detail\":%s}\n", 2 * i + 2, 1700000001 + i, h, i % 2 ? "null" : "\"rotated\""
 		if (i % 2 == 0)
 			printf "{\"table\":\"facts\",\"name\":\"%s\",\"json\":\"{\\\"cpus\\\":%d}\",\"summary\":\"%d cpus\",\"time\":%d}\n", h, i % 64 + 1, i % 64 + 1, 1700000300 + i
+		if (i % 3 == 0)
+			printf "{\"table\":\"credentials\",\"name\":\"%s\",\"agent_hash\":\"%064x\",\"pending\":\"\",\"next_hash\":\"%s\",\"old_hash\":\"%064x\",\"gen\":%d,\"issued\":%d,\"rotated\":%d}\n", h, i * 31337, i % 2 ? "" : sprintf("%064x", i * 3), i * 17, i % 5 + 1, 1700000700 + i, i % 2 ? 0 : 1700000800 + i
 		if (i % 100 == 0) {
 			printf "{\"table\":\"discovered\",\"mac\":\"52:54:02:00:%02x:%02x\",\"json\":\"{}\",\"peer\":\"127.0.0.%d\",\"first_seen\":%d,\"last_seen\":%d,\"count\":%d}\n", int(i / 256) % 256, i % 256, i % 250 + 1, 1700000000 + i, 1700000500 + i, i % 9 + 1
 			printf "{\"table\":\"power\",\"name\":\"%s\",\"power\":%d,\"action\":\"status\",\"time\":%d,\"result\":\"ok\",\"errors\":%d}\n", h, i % 2, 1700000600 + i, i % 3
@@ -200,13 +225,13 @@ awk -v n=10000 -v schema="$SCHEMA" 'BEGIN {
 }' > "$D/gen.jsonl"
 SQF=$TOP/tests/data/http/fleet/fleet.yaml
 t_check "a generated 10k-host state imports into SQLite" \
-	sh -c "'$KF' state import -f '$SQF' -o '$SQ' '$D/gen.jsonl' | grep -q 'imported 45200 rows'"
+	sh -c "'$KF' state import -f '$SQF' -o '$SQ' '$D/gen.jsonl' | grep -q 'imported 48534 rows'"
 "$KF" state export -f "$SQF" -o "$SQ" > "$D/sqlite.jsonl"
 pg_reset
 s0=$(date +%s%N)
 t_check "the SQLite export imports into postgresql" \
-	sh -c "'$KF' state import -f '$FLEET' < '$D/sqlite.jsonl' | grep -q 'imported 45200 rows'"
-echo "    import of 45200 rows: $(( ($(date +%s%N) - s0) / 1000000 )) ms"
+	sh -c "'$KF' state import -f '$FLEET' < '$D/sqlite.jsonl' | grep -q 'imported 48534 rows'"
+echo "    import of 48534 rows: $(( ($(date +%s%N) - s0) / 1000000 )) ms"
 "$KF" state export -f "$FLEET" > "$D/pg.jsonl"
 tail -n +2 "$D/pg.jsonl" > "$D/pg.rows"
 tail -n +2 "$D/sqlite.jsonl" > "$D/sqlite.rows"
@@ -215,7 +240,7 @@ t_check "and both hold every generated host" test "$(grep -c '"table":"hosts"' "
 "$KF" state export --json -f "$FLEET" > "$D/pg.json"
 rm -f "$SQ/state.db"*
 t_check "the --json document imports back into SQLite" \
-	sh -c "'$KF' state import -f '$SQF' -o '$SQ' '$D/pg.json' | grep -q 'imported 45200 rows'"
+	sh -c "'$KF' state import -f '$SQF' -o '$SQ' '$D/pg.json' | grep -q 'imported 48534 rows'"
 "$KF" state export -f "$SQF" -o "$SQ" | tail -n +2 > "$D/back.rows"
 t_check "and back in SQLite every row is the same" cmp -s "$D/sqlite.rows" "$D/back.rows"
 t_check "import into a store that is not empty is refused" \

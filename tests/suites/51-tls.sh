@@ -82,10 +82,12 @@ t_check "plain HTTP still answers beside it" test "$(curl -s "$URL/healthz")" = 
 curl -s --cacert "$D/other.pem" "$TURL/healthz" >/dev/null 2>"$D/curl.err"
 t_check "the other CA: curl refuses (60)" test $? -eq 60
 T1=$(sqlite3 "$D/out/state.db" "SELECT token FROM hosts WHERE name='kvm01'")
-curl -s --cacert "$D/ca.pem" "$TURL/profile/kvm01?token=$T1" >"$D/profile.yaml"
-t_check "a profile fetched over HTTPS reports over HTTPS" grep -q "report: \"$TURL/cb/kvm01/report?token=" "$D/profile.yaml"
-curl -s "$URL/profile/kvm01?token=$T1" >"$D/profile-plain.yaml"
-t_check "a profile fetched in clear reports in clear" grep -q "report: \"$URL/cb/kvm01/report?token=" "$D/profile-plain.yaml"
+C1=$(t_cred_fetch "$URL" kvm01 "$T1")
+t_check "the kickstart carries the agent credential" test ${#C1} -eq 64
+curl -s --cacert "$D/ca.pem" -H "Authorization: Bearer $C1" "$TURL/profile/kvm01" >"$D/profile.yaml"
+t_check "a profile fetched over HTTPS reports over HTTPS" grep -q "report: \"$TURL/cb/kvm01/report\"" "$D/profile.yaml"
+curl -s -H "Authorization: Bearer $C1" "$URL/profile/kvm01" >"$D/profile-plain.yaml"
+t_check "a profile fetched in clear reports in clear" grep -q "report: \"$URL/cb/kvm01/report\"" "$D/profile-plain.yaml"
 
 # the agent on a fake host tree (tests/sysroot): the right CA fetches the
 # profile and posts the report over TLS; the other CA is refused, exit 1,
@@ -95,7 +97,9 @@ sum_tree() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sh
 THP=sys/kernel/mm/transparent_hugepage/enabled
 H=$D/host
 sh "$TOP/tests/sysroot/mktree.sh" two-node-amd "$H"
-PURL="$TURL/profile/kvm01?token=$T1"
+mkdir -p "$H/etc/kickfleet"
+(umask 077 && echo "$C1" >"$H/etc/kickfleet/agent.credential")
+PURL="$TURL/profile/kvm01"
 "$AG" apply --only memory --root "$H" --profile "$PURL" --cacert "$D/ca.pem" >"$D/agent.out" 2>"$D/agent.err"
 t_check "agent, right CA: applied (exit 2)" test $? -eq 2
 t_check "agent, right CA: THP set from the profile" test "$(cat "$H/$THP")" = never
@@ -106,7 +110,7 @@ BEFORE=$(sum_tree "$H")
 KICKFLEET_CACERT=$D/other.pem "$AG" apply --only memory --root "$H" --profile "$PURL" >"$D/agent.out" 2>"$D/agent.err"
 t_check "agent, other CA (KICKFLEET_CACERT): exit 1" test $? -eq 1
 t_check "agent, other CA: certificate verify failed, with curl's reason" \
-	grep -q "$TURL/profile/kvm01?token=.*: certificate verify failed (SSL certificate problem: unable to get local issuer certificate)" "$D/agent.err"
+	grep -q "$TURL/profile/kvm01: certificate verify failed (SSL certificate problem: unable to get local issuer certificate)" "$D/agent.err"
 t_check "agent, other CA: the last good copy is not used" test -z "$(grep 'last good copy' "$D/agent.out" "$D/agent.err")"
 t_check "agent, other CA: nothing changed on the host" test "$(sum_tree "$H")" = "$BEFORE"
 KICKFLEET_CACERT=$D/ca.pem "$AG" check --only memory --root "$H" --profile "$PURL" >/dev/null 2>"$D/agent.err"

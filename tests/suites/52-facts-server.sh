@@ -1,6 +1,6 @@
 #!/bin/sh
 # Facts at the provisioner, the real binaries on 127.0.0.1: the agent posts
-# its facts with its report (token), `kickfleet facts HOST` shows them as
+# its facts with its report (its agent credential), `kickfleet facts HOST` shows them as
 # the agent would, `status` has the facts column; with unknown_hosts:
 # discovery every case of tests/data/discovery/ (NAME.json posted to
 # /discover?mac=M, NAME.case: mac= and the expected status=) gets its
@@ -33,11 +33,16 @@ i=0; while ! curl -sf "$URL/healthz" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep
 tok() { sqlite3 "$D/out/state.db" "SELECT token FROM hosts WHERE name='$1'"; }
 code() { curl -s -o "$D/body" -w '%{http_code}' "$@"; }
 T1=$(tok kvm01)
+C1=$(t_cred_fetch "$URL" kvm01 "$T1")
+bearer() { echo "Authorization: Bearer $1"; }
 
-# --- the agent's facts, posted with its report ---
+# --- the agent's facts, posted with its report (its credential in its
+# --- root-only file, as the kickstart leaves it) ---
 "$TOP/tests/sysroot/mktree.sh" two-node-amd "$D/root"
+mkdir -p "$D/root/etc/kickfleet"
+(umask 077 && echo "$C1" >"$D/root/etc/kickfleet/agent.credential")
 "$AGENT" check --profile "$TOP/tests/data/agent/only-memory/profile.yaml" --root "$D/root" \
-	--report "$URL/cb/kvm01/report?token=$T1" >"$D/agent.out" 2>"$D/agent.err"
+	--report "$URL/cb/kvm01/report" >"$D/agent.out" 2>"$D/agent.err"
 t_check "agent posted its report" grep -q "report from kvm01" "$D/serve.log"
 t_check "agent posted its facts" grep -q "facts from kvm01: 2n 16G hp 0" "$D/serve.log"
 "$AGENT" facts --json --root "$D/root" >"$D/want.json"
@@ -51,9 +56,11 @@ t_check "... saying so" grep -q 'no facts for "kvm02" yet' "$D/err"
 "$KF" status -f "$FLEET" -o "$D/out" >"$D/status.txt"
 t_check "status: FACTS column" sh -c "head -1 '$D/status.txt' | grep -q 'DRIFT  FACTS'"
 t_check "status: kvm01's facts" grep -q '^kvm01 .* 2n 16G hp 0' "$D/status.txt"
-t_check "facts without a token: 403" test "$(code -X POST --data-binary @"$D/want.json" "$URL/facts/kvm01")" = 403
-t_check "facts with kvm02's token: 403" test "$(code -X POST --data-binary @"$D/want.json" "$URL/facts/kvm01?token=$(tok kvm02)")" = 403
-t_check "facts of the wrong type: 400" test "$(code -X POST --data-binary @"$TOP/tests/data/discovery/05-wrong-type.json" "$URL/facts/kvm01?token=$T1")" = 400
+C2=$(t_cred_fetch "$URL" kvm02 "$(tok kvm02)")
+t_check "facts without a credential: 403" test "$(code -X POST --data-binary @"$D/want.json" "$URL/facts/kvm01")" = 403
+t_check "facts with the install token: 403" test "$(code -X POST --data-binary @"$D/want.json" "$URL/facts/kvm01?token=$T1")" = 403
+t_check "facts with kvm02's credential: 403" test "$(code -X POST -H "$(bearer "$C2")" --data-binary @"$D/want.json" "$URL/facts/kvm01")" = 403
+t_check "facts of the wrong type: 400" test "$(code -X POST -H "$(bearer "$C1")" --data-binary @"$TOP/tests/data/discovery/05-wrong-type.json" "$URL/facts/kvm01")" = 400
 t_check "... naming the field" grep -q 'cpu.threads: expected an integer' "$D/body"
 t_check "kvm01's facts unchanged" sh -c "'$KF' facts -f '$FLEET' -o '$D/out' --json kvm01 | cmp -s - '$D/want.json'"
 

@@ -81,6 +81,18 @@ static inline void fx_token(struct fx *f, const char *name, char *out)
 	kf_host_rec_release(&h);
 }
 
+/* The agent credential of name's install, as its kickstart carries it
+ * (minted at the first call). */
+static inline void fx_cred(struct fx *f, const char *name, char *out)
+{
+	struct kf_state *st = kf_serve_state(f->srv, NULL);
+	if (!st || kf_state_cred_install(st, name, out, NULL) < 0) {
+		fprintf(stderr, "fixture: no agent credential for %s\n", name);
+		abort();
+	}
+	kf_serve_wrote(f->srv);
+}
+
 /* Renders the fleet into f->dir (the real renderer), stages a few boot
  * files, and starts the server. */
 static inline int fx_start(struct fx *f, unsigned timeout)

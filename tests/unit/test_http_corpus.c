@@ -32,23 +32,38 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Replaces @@TOKEN_host@@ with host's token. */
+/* The next mark at or after in[i]: @@TOKEN_host@@ (host's install token)
+ * or @@CRED_host@@ (its agent credential); *cred says which. */
+static const char *next_mark(const char *in, size_t len, size_t i, bool *cred)
+{
+	const char *t = memmem(in + i, len - i, "@@TOKEN_", 8);
+	const char *c = memmem(in + i, len - i, "@@CRED_", 7);
+	*cred = c && (!t || c < t);
+	return *cred ? c : t;
+}
+
+/* Replaces each mark with the host's secret. */
 static char *subst_tokens(struct fx *f, const char *in, size_t len, size_t *outlen)
 {
 	struct kf_buf b = KF_BUF_INIT;
 	for (size_t i = 0; i < len;) {
-		const char *m = i + 8 <= len ? memmem(in + i, len - i, "@@TOKEN_", 8) : NULL;
+		bool cred;
+		const char *m = next_mark(in, len, i, &cred);
 		if (!m) {
 			kf_buf_add(&b, in + i, len - i);
 			break;
 		}
 		kf_buf_add(&b, in + i, (size_t)(m - (in + i)));
-		const char *end = memmem(m + 8, len - (size_t)(m + 8 - in), "@@", 2);
+		const char *name = m + (cred ? 7 : 8);
+		const char *end = memmem(name, len - (size_t)(name - in), "@@", 2);
 		assert_non_null(end);
 		char host[64];
-		snprintf(host, sizeof(host), "%.*s", (int)(end - (m + 8)), m + 8);
+		snprintf(host, sizeof(host), "%.*s", (int)(end - name), name);
 		char tok[KF_TOKEN_HEX + 1];
-		fx_token(f, host, tok);
+		if (cred)
+			fx_cred(f, host, tok);
+		else
+			fx_token(f, host, tok);
 		kf_buf_puts(&b, tok);
 		i = (size_t)(end + 2 - in);
 	}

@@ -180,17 +180,19 @@ static void test_token_guessing(void **state)
 static void test_callback_flood(void **state)
 {
 	struct fx *f = *state;
-	char t[KF_TOKEN_HEX + 1];
-	fx_token(f, "kvm02", t);
-	char *p = kf_xasprintf("/cb/kvm02/report?token=%s", t);
+	char t[KF_TOKEN_HEX + 1], c[KF_TOKEN_HEX + 1];
+	fx_cred(f, "kvm02", c);
+	char *p = kf_xstrdup("/cb/kvm02/report");
+	char *auth = kf_xasprintf("Authorization: Bearer %s\r\n", c);
 	const char *body = "{\"drift\": 0, \"failures\": 0}";
 	struct resp r;
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(fx_req(f, "POST", p, NULL, body, &r), 0);
+		assert_int_equal(fx_req(f, "POST", p, auth, body, &r), 0);
 		assert_int_equal(r.status, 200);
 		resp_release(&r);
 	}
-	assert_int_equal(fx_req(f, "POST", p, NULL, "{\"drift\": 1, \"failures\": 0}", &r), 0);
+	assert_int_equal(fx_req(f, "POST", p, auth, "{\"drift\": 1, \"failures\": 0}", &r), 0);
+	free(auth);
 	assert_int_equal(r.status, 429);
 	assert_non_null(fx_header(&r, "Retry-After"));
 	resp_release(&r);

@@ -30,6 +30,42 @@ static char *path_tok(const char *fmt, const char *host, const char *tok)
 	return kf_xasprintf(fmt, host, tok);
 }
 
+static char *read_rel(struct fx *f, const char *rel)
+{
+	char *p = kf_xasprintf("%s/%s", f->dir, rel), *s = NULL;
+	size_t n;
+	int r = kf_read_file(p, 1 << 20, &s, &n);
+	free(p);
+	return r < 0 ? NULL : s;
+}
+
+/* An agent's GET with its credential in the Authorization header. */
+static int agent_get(struct fx *f, const char *path, const char *cred, const char *more,
+		     struct resp *r)
+{
+	char *h = kf_xasprintf("Authorization: Bearer %s\r\n%s", cred, more ? more : "");
+	int x = fx_req(f, "GET", path, h, NULL, r);
+	free(h);
+	return x;
+}
+
+/* The reason of the last 403 in the log contains want. */
+static void assert_why(struct fx *f, const char *want)
+{
+	char *log = fx_log(f);
+	char *last = NULL;
+	for (char *p = log; (p = strstr(p, "http: 403 ")); p++)
+		last = p;
+	assert_non_null(last);
+	char *eol = strchr(last, '\n');
+	if (eol)
+		*eol = 0;
+	if (!strstr(last, want))
+		fprintf(stdout, "last refusal: %s (want %s)\n", last, want);
+	assert_non_null(strstr(last, want));
+	free(log);
+}
+
 static void test_healthz_and_metrics(void **state)
 {
 	struct fx *f = *state;
@@ -108,33 +144,75 @@ static void test_kickstart_token_rules(void **state)
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "preseed for kvm01"));
 	assert_non_null(strstr(r.body, "$6$testsalt$testhash"));
+	/* the agent credential, minted with this answer; the file on disk
+	 * holds only the mark, the store only its hash and (install open) it */
+	const char *c = strstr(r.body, "late_command string echo ");
+	assert_non_null(c);
+	c += strlen("late_command string echo ");
+	c += *c == '\'';
+	char cred[KF_TOKEN_HEX + 1];
+	memcpy(cred, c, KF_TOKEN_HEX);
+	cred[KF_TOKEN_HEX] = 0;
+	assert_int_equal(strspn(cred, "0123456789abcdef"), KF_TOKEN_HEX);
+	assert_null(strstr(r.body, KF_AGENT_CRED_MARK));
 	resp_release(&r);
+	char *file = read_rel(f, "http/ks/kvm01");
+	assert_non_null(strstr(file, KF_AGENT_CRED_MARK));
+	assert_null(strstr(file, cred));
+	free(file);
+	struct kf_cred kc;
+	assert_int_equal(kf_state_get_cred(kf_serve_state(f->srv, NULL), "kvm01", &kc, NULL), 0);
+	char hex[KF_DIGEST_HEX + 1];
+	kf_cred_hash(cred, hex);
+	assert_string_equal(kc.hash, hex);
+	assert_string_equal(kc.pending, cred);
+	assert_int_equal(kc.gen, 1);
 	h = fx_host(f, "kvm01");
 	assert_int_equal(h.state, KF_ST_INSTALLING);
 	kf_host_rec_release(&h);
+	/* fetched again during the install: the same credential */
+	p = path_tok("/ks/%s?token=%s", "kvm01", t1);
+	assert_int_equal(fx_get(f, p, &r), 0);
+	free(p);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, cred));
+	resp_release(&r);
 }
 
 static void test_profile_composed(void **state)
 {
 	struct fx *f = *state;
-	char t1[KF_TOKEN_HEX + 1], tw[KF_TOKEN_HEX + 1];
+	char t1[KF_TOKEN_HEX + 1], c1[KF_TOKEN_HEX + 1], cw[KF_TOKEN_HEX + 1];
 	fx_token(f, "kvm01", t1);
-	fx_token(f, "web01", tw);
-	char *p = path_tok("/profile/%s?token=%s", "kvm01", tw);
-	assert_refused(f, "GET", p, "kvm01");
-	free(p);
-	assert_refused(f, "GET", "/profile/kvm01", "kvm01");
-
+	fx_cred(f, "kvm01", c1);
+	fx_cred(f, "web01", cw);
 	struct resp r;
-	p = path_tok("/profile/%s?token=%s", "kvm01", t1);
-	assert_int_equal(fx_get(f, p, &r), 0);
+	/* another host's credential, none, the install token (in the query
+	 * or as a credential) */
+	assert_int_equal(agent_get(f, "/profile/kvm01", cw, NULL, &r), 0);
+	assert_int_equal(r.status, 403);
+	resp_release(&r);
+	assert_why(f, "wrong agent credential (host kvm01)");
+	assert_refused(f, "GET", "/profile/kvm01", "kvm01");
+	assert_why(f, "no agent credential (host kvm01)");
+	char *p = path_tok("/profile/%s?token=%s", "kvm01", t1);
+	assert_refused(f, "GET", p, "kvm01");
+	assert_why(f, "a token in the query is no agent credential");
+	free(p);
+	assert_int_equal(agent_get(f, "/profile/kvm01", t1, NULL, &r), 0);
+	assert_int_equal(r.status, 403);
+	resp_release(&r);
+
+	p = kf_xstrdup("/profile/kvm01");
+	assert_int_equal(agent_get(f, p, c1, NULL, &r), 0);
 	assert_int_equal(r.status, 200);
+	assert_null(fx_header(&r, KF_CRED_HEADER)); /* no rotation asked */
 	const char *y = r.body;
 	/* the role's own settings */
 	assert_non_null(strstr(y, "role: kvm-host"));
 	assert_non_null(strstr(y, "enabled: never"));
-	/* its report URL carries its token */
-	char *rep = kf_xasprintf("http://127.0.0.1:%u/cb/kvm01/report?token=%s\"", f->port, t1);
+	/* its report URL carries no secret (the credential goes in a header) */
+	char *rep = kf_xasprintf("http://127.0.0.1:%u/cb/kvm01/report\"", f->port);
 	assert_non_null(strstr(y, rep));
 	free(rep);
 	/* guests from the inventory, merged with the web role's host_tuning */
@@ -164,15 +242,15 @@ static void test_profile_composed(void **state)
 	snprintf(etag, sizeof(etag), "%s", fx_header(&r, "ETag"));
 	resp_release(&r);
 	char *hdr = kf_xasprintf("If-None-Match: %s\r\n", etag);
-	assert_int_equal(fx_req(f, "GET", p, hdr, NULL, &r), 0);
+	assert_int_equal(agent_get(f, p, c1, hdr, &r), 0);
 	assert_int_equal(r.status, 304);
 	resp_release(&r);
 	free(hdr);
 	free(p);
 
 	/* a guest gets its role's profile, without host_tuning */
-	p = path_tok("/profile/%s?token=%s", "web01", tw);
-	assert_int_equal(fx_get(f, p, &r), 0);
+	p = kf_xstrdup("/profile/web01");
+	assert_int_equal(agent_get(f, p, cw, NULL, &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "enabled: madvise"));
 	assert_null(strstr(r.body, "host_tuning"));
@@ -180,30 +258,26 @@ static void test_profile_composed(void **state)
 	resp_release(&r);
 	free(p);
 	/* a host whose role has no profile */
-	char tp[KF_TOKEN_HEX + 1];
-	fx_token(f, "plain01", tp);
-	p = path_tok("/profile/%s?token=%s", "plain01", tp);
-	assert_int_equal(fx_get(f, p, &r), 0);
+	char cp[KF_TOKEN_HEX + 1];
+	fx_cred(f, "plain01", cp);
+	p = kf_xstrdup("/profile/plain01");
+	assert_int_equal(agent_get(f, p, cp, NULL, &r), 0);
 	assert_int_equal(r.status, 404);
 	resp_release(&r);
 	free(p);
-}
-
-static char *read_rel(struct fx *f, const char *rel)
-{
-	char *p = kf_xasprintf("%s/%s", f->dir, rel), *s = NULL;
-	size_t n;
-	int r = kf_read_file(p, 1 << 20, &s, &n);
-	free(p);
-	return r < 0 ? NULL : s;
 }
 
 static void post_cb(struct fx *f, const char *host, const char *what, const char *tok,
 		    const char *body, int want, const char *want_body)
 {
 	struct resp r;
-	char *p = kf_xasprintf("/cb/%s/%s?token=%s", host, what, tok);
-	assert_int_equal(fx_req(f, "POST", p, "Content-Type: application/json\r\n", body, &r), 0);
+	bool agent = !strcmp(what, "report");
+	char *p = agent ? kf_xasprintf("/cb/%s/%s", host, what)
+			: kf_xasprintf("/cb/%s/%s?token=%s", host, what, tok);
+	char *h = agent ? kf_xasprintf("Content-Type: application/json\r\nAuthorization: Bearer %s\r\n", tok)
+			: kf_xstrdup("Content-Type: application/json\r\n");
+	assert_int_equal(fx_req(f, "POST", p, h, body, &r), 0);
+	free(h);
 	if (r.status != want)
 		fprintf(stdout, "POST %s: %d %s\n", p, r.status, r.body);
 	assert_int_equal(r.status, want);
@@ -243,8 +317,9 @@ static void test_callbacks_flip_boot(void **state)
 	assert_null(strstr(cfg, "token="));
 	assert_non_null(strcasestr(cfg, "localboot"));
 	free(cfg);
-	/* twice: same answer, nothing changes */
-	post_cb(f, "kvm01", "installed", t, "", 200, "\"changed\":false");
+	/* the install is closed: its token opens nothing any more */
+	post_cb(f, "kvm01", "installed", t, "", 403, "forbidden");
+	assert_why(f, "install token used after install (host is installed) (host kvm01)");
 	/* iPXE is decided per request: local boot */
 	struct resp r;
 	assert_int_equal(fx_get(f, "/ipxe/01-52-54-00-aa-00-01.ipxe", &r), 0);
@@ -254,20 +329,23 @@ static void test_callbacks_flip_boot(void **state)
 	assert_null(strstr(r.body, "token"));
 	resp_release(&r);
 
-	/* reports: configured, drifted, failed; a late installed keeps the state */
-	post_cb(f, "kvm01", "report", t,
+	/* reports, with the agent credential: configured, drifted, failed;
+	 * the install token is no agent credential */
+	char c[KF_TOKEN_HEX + 1];
+	fx_cred(f, "kvm01", c);
+	post_cb(f, "kvm01", "report", t, "{\"drift\": 0, \"failures\": 0}", 403, "forbidden");
+	post_cb(f, "kvm01", "report", c,
 		"{\"command\":\"apply\",\"summary\":{\"to_change\":3,\"applied\":3,\"failed\":0,"
 		"\"errors\":0,\"pending\":0},\"exit_code\":2}",
 		200, "\"state\":\"configured\"");
-	post_cb(f, "kvm01", "installed", t, "", 200, "\"state\":\"configured\",\"netboot\":false,\"changed\":false");
-	post_cb(f, "kvm01", "report", t,
+	post_cb(f, "kvm01", "report", c,
 		"{\"command\":\"check\",\"summary\":{\"to_change\":2,\"failed\":0,\"errors\":0},\"exit_code\":2}",
 		200, "\"state\":\"drifted\"");
-	post_cb(f, "kvm01", "report", t, "{\"drift\": 0, \"failures\": 1}", 200, "\"state\":\"failed\"");
-	post_cb(f, "kvm01", "report", t, "{\"drift\": 0, \"failures\": 0}", 200, "\"state\":\"configured\"");
-	post_cb(f, "kvm01", "report", t, "{\"drift\": ", 400, "bad JSON");
-	post_cb(f, "kvm01", "report", t, "[]", 400, "expected an object");
-	post_cb(f, "kvm01", "report", t, "{\"x\":1}", 400, "no \"summary\"");
+	post_cb(f, "kvm01", "report", c, "{\"drift\": 0, \"failures\": 1}", 200, "\"state\":\"failed\"");
+	post_cb(f, "kvm01", "report", c, "{\"drift\": 0, \"failures\": 0}", 200, "\"state\":\"configured\"");
+	post_cb(f, "kvm01", "report", c, "{\"drift\": ", 400, "bad JSON");
+	post_cb(f, "kvm01", "report", c, "[]", 400, "expected an object");
+	post_cb(f, "kvm01", "report", c, "{\"x\":1}", 400, "no \"summary\"");
 	h = fx_host(f, "kvm01");
 	assert_int_equal(h.state, KF_ST_CONFIGURED);
 	assert_int_equal(h.drift_count, 1);
@@ -301,39 +379,100 @@ static void test_callbacks_flip_boot(void **state)
 	h = fx_host(f, "kvm01");
 	assert_int_equal(h.state, KF_ST_BOOTING);
 	kf_host_rec_release(&h);
+	/* the new install's kickstart brings a new agent credential; the
+	 * one of the install before is refused from then on */
+	p = path_tok("/ks/%s?token=%s", "kvm01", nt);
+	assert_int_equal(fx_get(f, p, &r), 0);
+	free(p);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(r.body, c));
+	resp_release(&r);
+	post_cb(f, "kvm01", "report", c, "{\"drift\": 0, \"failures\": 0}", 403, "forbidden");
+	assert_why(f, "old agent credential (replaced by a rotation or a reinstall) (host kvm01)");
 	post_cb(f, "kvm01", "installed", nt, NULL, 200, "\"changed\":true");
 }
 
-static void test_token_ttl(void **state)
+/* After "installed" the install token opens nothing (403, logged); the
+ * agent's credential opens the agent's routes. */
+static void test_install_token_closes(void **state)
 {
 	struct fx *f = *state;
-	char t[KF_TOKEN_HEX + 1];
+	char t[KF_TOKEN_HEX + 1], c[KF_TOKEN_HEX + 1];
 	fx_token(f, "kvm02", t);
-	post_cb(f, "kvm02", "installed", t, "", 200, "\"changed\":true");
 	char *ks = kf_xasprintf("/ks/kvm02?token=%s", t);
 	struct resp r;
 	assert_int_equal(fx_get(f, ks, &r), 0);
-	assert_int_equal(r.status, 200); /* within the ttl (3600 s) */
+	assert_int_equal(r.status, 200); /* the install is open */
 	resp_release(&r);
-	/* a ttl of 1 s: after 2 s the install-phase routes refuse the token */
-	f->inv->provisioner->token_ttl = 1;
-	usleep(2100 * 1000);
+	fx_cred(f, "kvm02", c);
+	post_cb(f, "kvm02", "installed", t, "", 200, "\"changed\":true");
 	assert_refused(f, "GET", ks, "kvm02");
-	char *log = fx_log(f);
-	assert_non_null(strstr(log, "token expired after install (host kvm02)"));
-	free(log);
-	char *cb = kf_xasprintf("/cb/kvm02/installed?token=%s", t);
+	assert_why(f, "install token used after install (host is installed)");
+	char *cb = kf_xasprintf("/cb/kvm02/installing?token=%s", t);
 	assert_refused(f, "POST", cb, "kvm02");
 	free(cb);
-	/* the agent's routes keep working after the install */
-	char *p = kf_xasprintf("/profile/kvm02?token=%s", t);
-	assert_int_equal(fx_get(f, p, &r), 0);
+	/* the credential left the store at "installed": only its hash stays */
+	struct kf_cred kc;
+	assert_int_equal(kf_state_get_cred(kf_serve_state(f->srv, NULL), "kvm02", &kc, NULL), 0);
+	assert_string_equal(kc.pending, "");
+	assert_int_equal(strlen(kc.hash), KF_DIGEST_HEX);
+	assert_int_equal(agent_get(f, "/profile/kvm02", c, NULL, &r), 0);
 	assert_int_equal(r.status, 200);
 	resp_release(&r);
+	post_cb(f, "kvm02", "report", c, "{\"drift\": 0, \"failures\": 0}", 200, "configured");
+	/* the credential on an install route */
+	char *p = kf_xasprintf("/cb/kvm02/installed?token=%s", c);
+	assert_refused(f, "POST", p, "kvm02");
+	assert_why(f, "agent credential on an install route");
 	free(p);
-	post_cb(f, "kvm02", "report", t, "{\"drift\": 0, \"failures\": 0}", 200, "configured");
-	f->inv->provisioner->token_ttl = 3600;
 	free(ks);
+}
+
+/* kickfleet token rotate: the new credential comes with the next profile,
+ * the old one works until the new one is used, then gets 403. */
+static void test_credential_rotation(void **state)
+{
+	struct fx *f = *state;
+	char c[KF_TOKEN_HEX + 1], n[KF_TOKEN_HEX + 1];
+	fx_cred(f, "kvm02", c);
+	struct kf_state *st = kf_serve_state(f->srv, NULL);
+	assert_int_equal(kf_state_cred_rotate(st, "ghost", NULL), -ENOENT);
+	assert_int_equal(kf_state_cred_rotate(st, "kvm01", NULL), -ENOKEY); /* none yet */
+	assert_int_equal(kf_state_cred_rotate(st, "kvm02", NULL), 0);
+	kf_serve_wrote(f->srv);
+	struct resp r;
+	assert_int_equal(agent_get(f, "/profile/kvm02", c, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(fx_header(&r, KF_CRED_HEADER));
+	assert_int_equal(strlen(fx_header(&r, KF_CRED_HEADER)), KF_TOKEN_HEX);
+	memcpy(n, fx_header(&r, KF_CRED_HEADER), KF_TOKEN_HEX + 1);
+	assert_int_equal(strspn(n, "0123456789abcdef"), KF_TOKEN_HEX);
+	assert_string_not_equal(n, c);
+	resp_release(&r);
+	/* not picked up yet: the old one still works */
+	post_cb(f, "kvm02", "report", c, "{\"drift\": 0, \"failures\": 0}", 200, "configured");
+	post_cb(f, "kvm02", "report", n, "{\"drift\": 0, \"failures\": 0}", 200, "configured");
+	char *log = fx_log(f);
+	assert_non_null(strstr(log, "serve: kvm02 picked up its new agent credential"));
+	free(log);
+	post_cb(f, "kvm02", "report", c, "{\"drift\": 0, \"failures\": 0}", 403, "forbidden");
+	assert_why(f, "old agent credential");
+	assert_int_equal(agent_get(f, "/profile/kvm02", n, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_null(fx_header(&r, KF_CRED_HEADER)); /* the rotation is over */
+	resp_release(&r);
+	struct kf_cred kc;
+	assert_int_equal(kf_state_get_cred(st, "kvm02", &kc, NULL), 0);
+	assert_int_equal(kc.rotated, 0);
+	assert_int_equal(kc.gen, 2);
+	/* a rotation never picked up: the current one expires after token_ttl */
+	assert_int_equal(kf_state_cred_rotate(st, "kvm02", NULL), 0);
+	kf_serve_wrote(f->srv);
+	f->inv->provisioner->token_ttl = 1;
+	usleep(2100 * 1000);
+	post_cb(f, "kvm02", "report", n, "{\"drift\": 0, \"failures\": 0}", 403, "forbidden");
+	assert_why(f, "agent credential rotated and not picked up within token_ttl");
+	f->inv->provisioner->token_ttl = 3600;
 }
 
 static void test_static_files(void **state)
@@ -528,7 +667,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kickstart_token_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_composed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callbacks_flip_boot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_token_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_install_token_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credential_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_static_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipxe_unknown_and_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_limits_and_slow_client, setup, teardown),

@@ -194,6 +194,97 @@ static void test_tokens(void **state)
 	assert_int_equal(kf_state_rotate_token(f->st, "ghost", NULL, NULL), -ENOENT);
 }
 
+/* Agent credentials: minted with the kickstart (the same one while the
+ * install is open), only a hash once installed, rotation with handout and
+ * pickup, the verdicts, export and import, gone with the host. */
+static void test_credentials(void **state)
+{
+	struct fx *f = *state;
+	put(f->st, "kvm01", "52:54:00:aa:00:01");
+	struct kf_cred c;
+	assert_int_equal(kf_state_get_cred(f->st, "kvm01", &c, NULL), 0);
+	assert_string_equal(c.hash, ""); /* none yet */
+	assert_int_equal(kf_cred_check(&c, "x", 0, 0), KF_CRED_NONE);
+	assert_int_equal(kf_state_get_cred(f->st, "ghost", &c, NULL), -ENOENT);
+	assert_int_equal(kf_state_cred_install(f->st, "ghost", (char[KF_TOKEN_HEX + 1]){ 0 }, NULL), -ENOENT);
+	assert_int_equal(kf_state_cred_rotate(f->st, "kvm01", NULL), -ENOKEY);
+
+	char a[KF_TOKEN_HEX + 1], a2[KF_TOKEN_HEX + 1], b[KF_TOKEN_HEX + 1], hex[KF_DIGEST_HEX + 1];
+	struct kf_err e = KF_ERR_INIT;
+	int r = kf_state_cred_install(f->st, "kvm01", a, &e);
+	kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	assert_int_equal(r, 1);
+	assert_int_equal(kf_state_cred_install(f->st, "kvm01", a2, NULL), 0);
+	assert_string_equal(a, a2);
+	assert_int_equal(kf_state_set_state(f->st, "kvm01", KF_ST_INSTALLED, NULL, NULL), 1);
+	assert_int_equal(kf_state_get_cred(f->st, "kvm01", &c, NULL), 0);
+	kf_cred_hash(a, hex);
+	assert_string_equal(c.hash, hex);
+	assert_string_equal(c.pending, ""); /* the store keeps no credential now */
+	assert_int_equal(c.gen, 1);
+	assert_int_equal(kf_cred_check(&c, a, 0, 0), KF_CRED_OK);
+	a2[3] = a2[3] == '0' ? '1' : '0';
+	assert_int_equal(kf_cred_check(&c, a2, 0, 0), KF_CRED_WRONG);
+	assert_int_equal(kf_cred_check(&c, "", 0, 0), KF_CRED_WRONG);
+
+	/* a rotation: handed out, picked up; only the last handout counts */
+	assert_int_equal(kf_state_cred_handout(f->st, "kvm01", b, NULL), -EALREADY);
+	assert_int_equal(kf_state_cred_rotate(f->st, "kvm01", NULL), 0);
+	assert_int_equal(kf_state_cred_handout(f->st, "kvm01", a2, NULL), 0);
+	assert_int_equal(kf_state_cred_handout(f->st, "kvm01", b, NULL), 0);
+	assert_int_equal(kf_state_get_cred(f->st, "kvm01", &c, NULL), 0);
+	assert_true(c.rotated > 0);
+	assert_int_equal(kf_cred_check(&c, a, c.rotated + 5, 0), KF_CRED_OK);
+	assert_int_equal(kf_cred_check(&c, a, c.rotated + 5, 3), KF_CRED_EXPIRED);
+	assert_int_equal(kf_cred_check(&c, a2, 0, 0), KF_CRED_WRONG);
+	assert_int_equal(kf_cred_check(&c, b, 0, 0), KF_CRED_NEXT);
+	assert_int_equal(kf_state_cred_pickup(f->st, "kvm01", NULL), 0);
+	assert_int_equal(kf_state_cred_pickup(f->st, "kvm01", NULL), 0); /* twice: nothing */
+	assert_int_equal(kf_state_get_cred(f->st, "kvm01", &c, NULL), 0);
+	assert_int_equal(kf_cred_check(&c, b, 0, 0), KF_CRED_OK);
+	assert_int_equal(kf_cred_check(&c, a, 0, 0), KF_CRED_OLD);
+	assert_int_equal(c.rotated, 0);
+	assert_int_equal(c.gen, 2);
+
+	/* export carries the table; import into a fresh store gives it back */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	assert_int_equal(kf_state_export(f->st, mem, KF_DUMP_LINES, NULL), 0);
+	fclose(mem);
+	assert_non_null(strstr(text, "\"table\":\"credentials\""));
+	assert_null(strstr(text, b)); /* hashes only */
+	char *other = kf_xasprintf("%s/other.db", f->dir);
+	struct kf_state *st2 = NULL;
+	size_t rows = 0;
+	assert_int_equal(kf_state_open(&st2, other, NULL), 0);
+	r = kf_state_import(st2, text, len, &rows, &e);
+	kf_err_print(&e, stderr);
+	kf_err_release(&e);
+	assert_int_equal(r, 0);
+	struct kf_cred c2;
+	assert_int_equal(kf_state_get_cred(st2, "kvm01", &c2, NULL), 0);
+	assert_memory_equal(&c, &c2, sizeof(c));
+	kf_state_close(st2);
+	free(other);
+	free(text);
+
+	/* a new install token drops a pending credential; the host's delete
+	 * drops its row */
+	assert_int_equal(kf_state_set_netboot(f->st, "kvm01", 1, NULL), 1);
+	assert_int_equal(kf_state_cred_install(f->st, "kvm01", a, NULL), 1);
+	assert_int_equal(kf_state_rotate_token(f->st, "kvm01", NULL, NULL), 0);
+	assert_int_equal(kf_state_get_cred(f->st, "kvm01", &c, NULL), 0);
+	assert_string_equal(c.pending, "");
+	assert_int_equal(kf_state_cred_install(f->st, "kvm01", a2, NULL), 1);
+	assert_string_not_equal(a, a2);
+	assert_int_equal(kf_state_delete_host(f->st, "kvm01", NULL), 0);
+	put(f->st, "kvm01", "52:54:00:aa:00:01");
+	assert_int_equal(kf_state_get_cred(f->st, "kvm01", &c, NULL), 0);
+	assert_string_equal(c.hash, "");
+}
+
 static void test_reports(void **state)
 {
 	struct fx *f = *state;
@@ -526,6 +617,7 @@ static int run_group(const char *name, const char *dsn)
 		cmocka_unit_test_setup_teardown(test_find_mac_any_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_changes_are_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_rollback_and_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_render_keeps_callbacks, setup, teardown),

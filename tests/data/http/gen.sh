@@ -3,7 +3,8 @@
 # ends).  Each case is corpus/NAME.req; expected answers are in
 # corpus/expected ("NAME STATUS", STATUS a code, several joined by |, or
 # "close": the server hangs up without an answer).  @@TOKEN_host@@ is
-# replaced with that host's token by the runners.  Run on purpose only:
+# replaced with that host's install token, @@CRED_host@@ with its agent
+# credential, by the runners.  Run on purpose only:
 #   tests/data/http/gen.sh
 set -eu
 cd "$(dirname "$0")/corpus"
@@ -35,20 +36,20 @@ printf "GET /ks/kvm01%%0d%%0aX-Injected:%%201?token=x HTTP/1.1\n$hdr\n" | r crlf
 { printf "GET /healthz?"; rep 20000 "q=1&"; printf " HTTP/1.1\n$hdr\n"; } | r overlong-query
 { printf "GET /healthz HTTP/1.1\nX-Long: "; rep 70000 b; printf "\n$hdr\n"; } | r overlong-header
 { printf "GET /healthz HTTP/1.1\n"; rep 3000 "X-H: 1234567890\n"; printf "$hdr\n"; } | r many-headers
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Type: application/json\nContent-Length: 100000000\n$hdr\n{}" | r huge-body-declared
-{ printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n";
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Type: application/json\nContent-Length: 100000000\n$hdr\n{}" | r huge-body-declared
+{ printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nTransfer-Encoding: chunked\n$hdr\n";
   for i in 1 2 3 4 5 6 7 8 9 10; do printf "2000\n"; rep 8192 x; printf "\n"; done; printf "0\n\n"; } | r huge-body-chunked
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\nzz\nabc\n0\n\n" | r bad-chunked
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nTransfer-Encoding: chunked\n$hdr\nzz\nabc\n0\n\n" | r bad-chunked
 printf "GET /healthz HTTP/1.1\nContent-Length: 5\n$hdr\nhello" | r body-on-get
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: abc\n$hdr\n" | r bad-content-length
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: -1\n$hdr\n" | r negative-content-length
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 1\n$hdr\n{" | r json-truncated
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 7\n$hdr\n[1,2,3]" | r json-array
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 8\n$hdr\n{} extra" | r json-trailing
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 12\n$hdr\n{\"a\":\"\000\"}  " | r json-nul
-{ printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 20000\n$hdr\n"; rep 10000 '{"'; } | r json-deep
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 13\n$hdr\n{\"hello\": 1}\n" | r report-no-summary
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 0\n$hdr\n" | r report-empty
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: abc\n$hdr\n" | r bad-content-length
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: -1\n$hdr\n" | r negative-content-length
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 1\n$hdr\n{" | r json-truncated
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 7\n$hdr\n[1,2,3]" | r json-array
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 8\n$hdr\n{} extra" | r json-trailing
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 12\n$hdr\n{\"a\":\"\000\"}  " | r json-nul
+{ printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 20000\n$hdr\n"; rep 10000 '{"'; } | r json-deep
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 13\n$hdr\n{\"hello\": 1}\n" | r report-no-summary
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 0\n$hdr\n" | r report-empty
 printf "POST /cb/kvm01/installed?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 9\n$hdr\nnot json!" | r installed-bad-json
 printf "DELETE /healthz HTTP/1.1\n$hdr\n" | r method-delete
 printf "PUT /cb/kvm01/installed?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 0\n$hdr\n" | r method-put
@@ -108,18 +109,18 @@ printf "GET /healthz HTTP/1.1\nHost: 127.0.0.1\nBad Name: x\nConnection: close\n
 { printf "GET /healthz HTTP/1.1\n"; i=0; while [ $i -lt 70 ]; do printf "X%d: 1\n" $i; i=$((i + 1)); done; printf "$hdr\n"; } | r header-count-flood
 { printf "GET /healthz HTTP/1.1\n"; rep 200 "Cookie: a=1\n"; printf "$hdr\n"; } | r header-cookie-flood
 # ---- chunked-encoding tricks ----
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\nffffffffffffffffff\nabc\n0\n\n" | r chunked-size-overflow
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n-5\nabc\n0\n\n" | r chunked-size-negative
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n2;ext=1\n{}\n0\n\n" | r chunked-extension
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n5\n{}\n0\n\n" | r chunked-short-chunk
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 4\nTransfer-Encoding: chunked\n$hdr\n0\n\nGET /ks/kvm01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r chunked-with-length
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: xchunked\n$hdr\n2\n{}\n0\n\n" | r chunked-obfuscated
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nTransfer-Encoding: chunked\nTransfer-Encoding: identity\n$hdr\n2\n{}\n0\n\n" | r chunked-twice
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nTransfer-Encoding: chunked\n$hdr\nffffffffffffffffff\nabc\n0\n\n" | r chunked-size-overflow
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nTransfer-Encoding: chunked\n$hdr\n-5\nabc\n0\n\n" | r chunked-size-negative
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nTransfer-Encoding: chunked\n$hdr\n2;ext=1\n{}\n0\n\n" | r chunked-extension
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nTransfer-Encoding: chunked\n$hdr\n5\n{}\n0\n\n" | r chunked-short-chunk
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 4\nTransfer-Encoding: chunked\n$hdr\n0\n\nGET /ks/kvm01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r chunked-with-length
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nTransfer-Encoding: xchunked\n$hdr\n2\n{}\n0\n\n" | r chunked-obfuscated
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nTransfer-Encoding: chunked\nTransfer-Encoding: identity\n$hdr\n2\n{}\n0\n\n" | r chunked-twice
 printf "GET /healthz HTTP/1.1\nTransfer-Encoding: chunked\n$hdr\n5\nhello\n0\n\n" | r chunked-on-get
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 2\nContent-Length: 200\n$hdr\n{}" | r content-length-twice
-printf "POST /cb/kvm01/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 99999999999999999999999\n$hdr\n{}" | r content-length-overflow
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 2\nContent-Length: 200\n$hdr\n{}" | r content-length-twice
+printf "POST /cb/kvm01/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 99999999999999999999999\n$hdr\n{}" | r content-length-overflow
 # ---- huge bodies on every route that takes one ----
-printf "POST /facts/kvm01?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 1000000000\n$hdr\n{}" | r huge-body-facts
+printf "POST /facts/kvm01 HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 1000000000\n$hdr\n{}" | r huge-body-facts
 printf "POST /discover?mac=52:54:00:99:00:01 HTTP/1.1\nContent-Length: 1000000000\n$hdr\n{}" | r huge-body-discover
 printf "POST /cb/kvm01/installed?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 65537\n$hdr\n{}" | r huge-body-installed
 # ---- token guessing ----
@@ -136,4 +137,14 @@ printf "POST /cb/kvm02/report?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 29
 printf "POST /facts/kvm02?token=@@TOKEN_kvm01@@ HTTP/1.1\nContent-Length: 2\n$hdr\n{}" | r other-host-facts
 printf "GET /ks/KVM01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r other-host-case
 printf "GET /ks/kvm01.?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r other-host-trailing-dot
+# ---- install token and agent credential on each other's routes ----
+printf "GET /profile/kvm01?token=@@TOKEN_kvm01@@ HTTP/1.1\n$hdr\n" | r cred-install-token-in-query
+printf "GET /profile/kvm01 HTTP/1.1\nAuthorization: Bearer @@TOKEN_kvm01@@\n$hdr\n" | r cred-install-token-as-bearer
+printf "GET /ks/kvm01?token=@@CRED_kvm01@@ HTTP/1.1\n$hdr\n" | r cred-on-ks
+printf "POST /cb/kvm01/installed?token=@@CRED_kvm01@@ HTTP/1.1\nContent-Length: 0\n$hdr\n" | r cred-on-installed
+printf "GET /profile/kvm01 HTTP/1.1\nAuthorization: Bearer abc\n$hdr\n" | r cred-short
+printf "GET /profile/kvm01 HTTP/1.1\nAuthorization: Basic @@CRED_kvm01@@\n$hdr\n" | r cred-wrong-scheme
+printf "GET /profile/kvm02 HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\n$hdr\n" | r cred-other-host-profile
+printf "POST /cb/kvm02/report HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 29\n$hdr\n{\"drift\": 0, \"failures\": 0}\n" | r cred-other-host-report
+printf "POST /facts/kvm02 HTTP/1.1\nAuthorization: Bearer @@CRED_kvm01@@\nContent-Length: 2\n$hdr\n{}" | r cred-other-host-facts
 ls | grep -c '\.req$'
