@@ -90,7 +90,7 @@ static const struct kf_field prov_fields[] = {
 	    .def = "localboot", .doc = "what DHCP tells an installed host: a local-boot config, or nothing"),
 	FLD(S, "url", KF_T_STR, url, .doc = "base URL clients use (default http://ADDRESS:HTTP_PORT)"),
 	FLD(S, "token_ttl", KF_T_INT, token_ttl, .min = 0, .max = 1LL << 40, .def = "0",
-	    .doc = "seconds a host's token stays valid after install (0: until rotated)"),
+	    .doc = "seconds an agent credential stays valid after kickfleet token rotate while its agent has not picked up the new one (0: until it does)"),
 	FLD(S, "ipv6_prefix", KF_T_STR, ipv6_prefix,
 	    .doc = "IPv6 ULA prefix (fd00:250::/64) dnsmasq announces with router advertisements only, "
 		   "so that iPXE does not wait for one"),

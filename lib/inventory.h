@@ -40,7 +40,7 @@ struct kf_i_provisioner {
 	int unknown_hosts;
 	int installed_boot; /* what DHCP tells an installed host: localboot | ignore */
 	const char *url;    /* base URL clients use, default http://ADDRESS:PORT */
-	long long token_ttl; /* seconds a token stays valid after install, 0: forever */
+	long long token_ttl; /* seconds an agent credential outlives its rotation unpicked, 0: no limit */
 	const char *ipv6_prefix; /* ULA prefix dnsmasq announces (router advertisements only) */
 	struct kf_i_tls *tls;    /* serve's HTTPS listener; NULL: none */
 	const char *user;        /* whom serve and up run as after start; NULL: the default */
