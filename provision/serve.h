@@ -149,6 +149,19 @@ int kf_serve_auth_agent(struct kf_serve *s, struct kf_httpd_req *rq, const char 
 			struct kf_host_rec *rec, bool *rotating);
 /* The response header that carries a rotated agent credential. */
 #define KF_CRED_HEADER "X-Kickfleet-Credential"
+/* host's row and credential (release rec), from the calling thread's
+ * cache while the store has not changed (provision/serve.c). */
+int kf_serve_lookup(struct kf_serve *s, const char *host, struct kf_host_rec *rec,
+		    struct kf_cred *cred, struct kf_err *e);
+/* The kickstart in fd (size bytes) with the install's agent credential in
+ * place of each KF_AGENT_CRED_MARK (minted at the first fetch of the
+ * install): *out malloc'd.  0 or a negative errno (logged). */
+int kf_serve_ks_text(struct kf_serve *s, const char *host, int fd, uint64_t size, char **out,
+		     size_t *len);
+/* A rotation waits for host's agent: mints the new credential and adds it
+ * to rq's answer in KF_CRED_HEADER; the agent keeps it, and its first use
+ * ends the rotation (kf_serve_auth_agent). */
+void kf_serve_hand_out_cred(struct kf_serve *s, struct kf_httpd_req *rq, const char *host);
 /* Every state change the server makes calls this first (it invalidates
  * the per-thread token caches). */
 void kf_serve_wrote(struct kf_serve *s);
@@ -159,6 +172,8 @@ enum kf_serve_limit {
 	KF_LIMIT_AUTH,      /* failed token checks per client address (30): callbacks,
 			     * API tokens and sessions, the login form */
 };
+/* Answers 429 "too many ..." naming the limit. */
+void kf_serve_reply_limited(struct kf_httpd_req *rq, enum kf_serve_limit which);
 /* Counts one event of key against the limit; over it, answers 429, logs
  * the first refusal of the minute, counts it in /metrics and returns
  * false. */
