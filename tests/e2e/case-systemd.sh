@@ -32,7 +32,7 @@ else
 fi
 kl() { clean "$LAB_DIR/sys1-2.serial" | sed -n "s/^.*KF-LAB $1//p" | head -n 1; }
 check "sys1: systemd ran the boot from the disk" serial_has sys1-2 "kf-init: switching to /dev/vda"
-check "sys1: the boot unit fetched the profile with its token" sh -c \
+check "sys1: the boot unit fetched the profile with its agent credential" sh -c \
 	"tail -n +$((m + 1)) '$UP' | grep -q 'http: 200 GET /profile/sys1 from 10.250.0.19 '"
 bu=$(kl "boot unit ")
 echo "# sys1 boot unit: $bu"

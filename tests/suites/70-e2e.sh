@@ -137,7 +137,7 @@ installed_ok() { # NAME HOST IP
 		 grep -q 'http: 200 GET /repo/rpm/kickfleet-agent-[0-9.]*-1.el9.x86_64.rpm from $ip ' '$UP'"
 	check "$h: the package installed (lab dnf: metadata, SHA-256, rpm -i)" \
 		serial_has "$n" "lab-dnf: installed kickfleet-agent from http://10\\.250\\.0\\.1/repo/rpm/kickfleet-agent-"
-	check "$h: profile fetched with its token" up_has "http: 200 GET /profile/$h from $ip "
+	check "$h: profile fetched with its agent credential" up_has "http: 200 GET /profile/$h from $ip "
 	check "$h: %post: agent installed, unit enabled, applied (exit 0/2), check clean" \
 		sh -c "tr -d '\\r' <'$LAB_DIR/$n.serial' | grep -Eq '^\\[%post [0-9]+\\] KF-LAB agent apply exit=(0|2)$' &&
 			tr -d '\\r' <'$LAB_DIR/$n.serial' | grep -q '^\\[%post [0-9]*\\] KF-LAB agent check exit=0$'"
