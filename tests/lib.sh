@@ -48,3 +48,11 @@ t_cred_fetch() { # URL HOST TOKEN
 	curl -s -o "${TMPDIR:-/tmp}/kf-ks.$$" "$1/ks/$2?token=$3" && t_cred_of "${TMPDIR:-/tmp}/kf-ks.$$"
 	rm -f "${TMPDIR:-/tmp}/kf-ks.$$"
 }
+# A kickstart answer (stdin) as render wrote it: its agent credential (the
+# test fleet's late command) back to the mark the server replaced.
+t_ks_marked() {
+	_ks=$(cat; echo x)
+	_ks=${_ks%x}
+	_c=$(printf '%s' "$_ks" | sed -n "s/.*late_command string echo '\{0,1\}\([0-9a-f]\{64\}\).*/\1/p")
+	if [ -n "$_c" ]; then printf '%s' "$_ks" | sed "s/$_c/@KICKFLEET_AGENT_CREDENTIAL@/g"; else printf '%s' "$_ks"; fi
+}

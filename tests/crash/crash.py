@@ -38,6 +38,8 @@ import threading
 import time
 
 HEX64 = re.compile(rb"[0-9a-f]{64}")
+# the agent credential in a served kickstart or preseed (kickstart/snippets/agent.ks)
+CRED = re.compile(rb"echo '?([0-9a-f]{64})'? > (?:/target)?/etc/kickfleet/agent\.credential")
 SERVED = ("dnsmasq", "tftp", "http")
 SKIP = {"dnsmasq.pid", "dnsmasq.leases"}
 CHILDREN = set()
@@ -201,27 +203,55 @@ def do_render(args):
 
 class Client(threading.Thread):
     """Callbacks for its hosts over one keep-alive connection, until the
-    server goes away; acks: (host, action, seq) that got a 2xx."""
+    server goes away; acks: (host, action, seq) that got a 2xx.  Each
+    install starts with the kickstart, whose agent credential (creds) the
+    reports send."""
 
-    def __init__(self, port, hosts, tokens, installed, seq, lock):
+    def __init__(self, port, hosts, tokens, creds, installed, seq, lock):
         super().__init__(daemon=True)
-        self.port, self.hosts, self.tokens = port, hosts, tokens
+        self.port, self.hosts, self.tokens, self.creds = port, hosts, tokens, creds
         self.installed, self.seq, self.lock = installed, seq, lock
         self.acks, self.connected, self.err = [], False, None
 
     def post(self, conn, host, action, body):
-        conn.request("POST", "/cb/%s/%s?token=%s" % (host, action, self.tokens[host]), body=body,
-                     headers={"Content-Type": "application/json"})
+        if action == "report":
+            path = "/cb/%s/report" % host
+            headers = {"Content-Type": "application/json", "Authorization": "Bearer " + self.creds[host]}
+        else:
+            path = "/cb/%s/%s?token=%s" % (host, action, self.tokens[host])
+            headers = {"Content-Type": "application/json"}
+        conn.request("POST", path, body=body, headers=headers)
         r = conn.getresponse()
         r.read()
         self.connected = True
         if r.status == 429:
             return False
+        if r.status == 403 and action != "report":
+            # an "installed" the server committed before a kill, its answer
+            # lost: the install is closed, its token refused from then on
+            self.installed.add(host)
+            return False
         if not 200 <= r.status < 300:
             self.err = "%s %s: %d" % (host, action, r.status)
         return 200 <= r.status < 300
 
+    def kickstart(self, conn, host):
+        conn.request("GET", "/ks/%s?token=%s" % (host, self.tokens[host]))
+        r = conn.getresponse()
+        body = r.read()
+        self.connected = True
+        m = CRED.search(body) if r.status == 200 else None
+        if m:
+            self.creds[host] = m.group(1).decode()
+        elif r.status == 403:
+            self.installed.add(host) # as in post
+        elif r.status != 429:
+            self.err = "%s kickstart: %d%s" % (host, r.status, "" if r.status != 200 else ", no credential")
+
     def step(self, conn, host):
+        if host not in self.installed and host not in self.creds:
+            self.kickstart(conn, host)
+            return
         if host not in self.installed:
             if self.post(conn, host, "installing", b"{}"):
                 self.acks.append((host, "installing", 0))
@@ -308,7 +338,7 @@ def do_serve(args):
         die("render before serve: " + text)
     log = open(os.path.join(args.dir, "serve.log"), "ab")
     hosts = [n for (n,) in rows(out, "SELECT name FROM hosts ORDER BY name")]
-    installed, seq, lock = set(), {}, threading.Lock()
+    installed, seq, lock, creds = set(), {}, threading.Lock(), {}
     kills = nacks = 0
     base = 20000 + os.getpid() % 20000
     while kills < args.kills:
@@ -317,7 +347,7 @@ def do_serve(args):
         p = spawn([args.kf, "serve", "-f", args.fleet, "-o", out, "--listen", "127.0.0.1:%d" % port,
                    "--callback-rate", "0", "--client-conns", "0", "--timeout", "5"], log)
         rng.shuffle(hosts)
-        clients = [Client(port, hosts[i::4], tokens, installed, seq, lock) for i in range(4)]
+        clients = [Client(port, hosts[i::4], tokens, creds, installed, seq, lock) for i in range(4)]
         for c in clients:
             c.start()
         t0 = time.monotonic()
@@ -345,6 +375,7 @@ def do_serve(args):
             if rc != 0:
                 die("%s: netboot %s on: %s" % (what, h, text))
             installed.discard(h)
+            creds.pop(h, None) # the new install's kickstart brings a new one
     if nacks < args.kills:
         die("serve: only %d callbacks acknowledged in %d runs" % (nacks, kills))
     print("serve: %d kills (seed %d), %d acknowledged callbacks, none lost, store sound after each"
