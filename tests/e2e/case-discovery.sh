@@ -6,8 +6,8 @@
 #                kickfleet's image laid over it), posts its facts, powers
 #                off (beside round 2)
 #   disc_enlist  `kickfleet discovered` has its MAC, memory and disk;
-#                `kickfleet enlist` adds it, the operator gives it its BMC
-#                (power: line), `kickfleet up` reloads (SIGHUP), and
+#                `kickfleet enlist --bmc` adds it with its BMC (its power:
+#                section), `kickfleet up` reloads (SIGHUP), and
 #                `kickfleet reinstall disc1 --wait` starts in the background
 #   disc_finish  after round 3 (the install runs beside it): the install
 #                through the BMC, reinstall --wait's exit, state installed
@@ -95,19 +95,20 @@ disc_enlist() {
 	check "case 7: its boot NIC (virtio) is listed with the MAC" sh -c \
 		"echo '$d' | jq -e '.nics | map(select(.mac == \"$DISC_MAC\")) | length == 1' >/dev/null"
 
-	# enlisted; its BMC added by the operator; kickfleet up reloads
-	if "$E2E_KF" enlist -f "$E2E_FLEET" -o "$E2E_OUT" "$DISC_MAC" --name disc1 --role lab-host --ip "$DISC_IP" \
-		>"$LAB_DIR/enlist.out" 2>&1; then
-		t_ok "case 7: kickfleet enlist $DISC_MAC --name disc1 ($(tr '\n' ' ' <"$LAB_DIR/enlist.out"))"
-	else
-		t_fail "case 7: kickfleet enlist"; cat "$LAB_DIR/enlist.out"
-	fi
+	# enlisted with its BMC (kickfleet enlist --bmc: its power: section, the
+	# password in a file of the owner's); kickfleet up reloads
 	mkdir -p "$LAB_DIR/fleet/bmc"
 	printf 'disc-bmc-pw\n' >"$LAB_DIR/fleet/bmc/disc1"
 	chmod 600 "$LAB_DIR/fleet/bmc/disc1"
-	awk -v p="$DISC_PORT" '{ print } /^  - name: disc1$/ { on = 1 } on && /^    role: / {
-		print "    power: {address: 127.0.0.1, port: " p ", user: admin, password_file: bmc/disc1}"; on = 0 }' \
-		"$E2E_FLEET" >"$E2E_FLEET.new" && mv "$E2E_FLEET.new" "$E2E_FLEET"
+	if "$E2E_KF" enlist -f "$E2E_FLEET" -o "$E2E_OUT" "$DISC_MAC" --name disc1 --role lab-host --ip "$DISC_IP" \
+		--bmc "127.0.0.1:$DISC_PORT" --bmc-user admin --bmc-password-file bmc/disc1 \
+		>"$LAB_DIR/enlist.out" 2>&1; then
+		t_ok "case 7: kickfleet enlist $DISC_MAC --name disc1 --bmc 127.0.0.1:$DISC_PORT ($(tr '\n' ' ' <"$LAB_DIR/enlist.out"))"
+	else
+		t_fail "case 7: kickfleet enlist"; cat "$LAB_DIR/enlist.out"
+	fi
+	check "case 7: enlist wrote its BMC as its power: section" \
+		grep -qx "    power: {address: 127.0.0.1, port: $DISC_PORT, user: admin, password_file: bmc/disc1}" "$E2E_FLEET"
 	check "case 7: the fleet with disc1 and its BMC checks" "$E2E_KF" check -f "$E2E_FLEET"
 	m=$(wc -l <"$UP")
 	kill -HUP "$E2E_UP_PID"
