@@ -171,7 +171,8 @@ static _Noreturn void exit_like(int status)
 /* In the child, once up will switch users: a process that stays root only
  * to start argv and to stop it later, as up cannot once unprivileged.  It
  * sends the program's pid over ctl, stops the program (SIGTERM, SIGKILL
- * after 4 s) when ctl closes or it gets SIGTERM (up died: PDEATHSIG),
+ * after 4 s) when ctl closes (up stops, or dies: no PDEATHSIG comes from
+ * an unprivileged parent to a root child) or when root sends it SIGTERM,
  * passes SIGHUP on, and ends as the program ended. */
 static _Noreturn void keep(int ctl, char *const argv[])
 {
@@ -254,12 +255,12 @@ static int spawn(struct up *u, struct child *c, char *const argv[], bool tftpd)
 			}
 		}
 		if (sv[1] >= 0) {
-			/* its own end and the other keepers' go, or no close reaches them */
-			close(sv[0]);
-			for (size_t i = 0; i < KF_ARRAY_SIZE(u->kids); i++)
-				if (u->kids[i].ctl >= 0)
-					close(u->kids[i].ctl);
-			keep(sv[1], argv);
+			/* a keeper keeps nothing of up's but its output and its
+			 * socket (as fd 3): not the HTTP sockets, not the state,
+			 * not the other keepers' sockets (or no close reaches them) */
+			if (dup2(sv[1], 3) < 0 || close_range(4, ~0u, 0) < 0)
+				_exit(127);
+			keep(3, argv);
 		}
 		execvp(argv[0], argv);
 		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));

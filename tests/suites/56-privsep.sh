@@ -209,7 +209,7 @@ for p in "$DNSMASQ" "$TFTPD" "$KD" "$KT"; do
 	t_check "up: pid $p gone" wait_gone "$p"
 done
 t_check "up: stopped cleanly" grep -q 'up: stopped' "$LAB_DIR/up.out"
-t_check "up: its user removed the syslog socket" test ! -e "$UPOUT/tftpd.log.sock"
+t_check "up: its user removed the syslog socket and in.tftpd's /dev" test ! -e "$UPOUT/tftpd.log.sock" -a ! -e "$UPOUT/tftpd-dev"
 
 # a kept child dying stops everything, with the reason
 lab_bg up2 "$KF" up -f "$FLEET" -o "$UPOUT" --user "$USR"
