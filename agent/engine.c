@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/facts_probe.h"
 #include "agent/host.h"
@@ -118,6 +119,21 @@ void kf_run_release(struct kf_run *r)
 
 /* --- one run --- */
 
+/* Where a run's time goes, at debug level (-v): the wall time of one step
+ * ("probe" and a resource, say) since *t0, which then moves on to now. */
+static void took(struct timespec *t0, const char *step, const char *name, const char *what)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (kf_log_level >= KF_LOG_DEBUG) {
+		double ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+		kf_log(KF_LOG_DEBUG, "time: %s%s%s%s%s %.2f ms", step, name ? " " : "", name ? name : "",
+		       what ? ": " : "", what ? what : "", ms);
+		clock_gettime(CLOCK_MONOTONIC, &t1); /* the line's own write is no step's */
+	}
+	*t0 = t1;
+}
+
 struct rstate {
 	const struct kf_resource *res;
 	void *desired;
@@ -140,8 +156,10 @@ static void take_failures(struct kf_run *run, struct kf_err *fail, size_t from, 
 }
 
 static void probe_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf_run *run,
-		      struct kf_plan *plan)
+		      struct kf_plan *plan, const char *step)
 {
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < n; i++) {
 		const struct kf_resource *res = rs[i].res;
 		if (!rs[i].desired)
@@ -163,6 +181,7 @@ static void probe_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf
 		}
 		if (run)
 			take_failures(run, ctx->fail, before, res->name);
+		took(&t0, step, res->name, NULL);
 	}
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].flags & KF_CH_PENDING)
@@ -179,6 +198,8 @@ static const struct kf_resource *find_res(struct rstate *rs, size_t n, const cha
 
 static void apply_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf_run *run)
 {
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < run->plan.n; i++) {
 		struct kf_change *ch = &run->plan.v[i];
 		if (!kf_change_actionable(ch))
@@ -194,6 +215,7 @@ static void apply_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf
 		} else if (ch->status == KF_ST_PLANNED) {
 			ch->status = KF_ST_APPLIED;
 		}
+		took(&t0, "apply", ch->resource, ch->what);
 	}
 }
 
@@ -202,7 +224,7 @@ static void apply_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf
 static void verify(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf_run *run)
 {
 	struct kf_plan again = { 0 };
-	probe_all(ctx, rs, n, run, &again);
+	probe_all(ctx, rs, n, run, &again, "verify");
 	for (size_t i = 0; i < again.n; i++) {
 		const struct kf_change *a = &again.v[i];
 		if (!kf_change_actionable(a))
@@ -331,9 +353,12 @@ int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *cons
 	bool have_host = false;
 	int r;
 
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(run, 0, sizeof(*run));
 	if ((r = start(o, run, &p, e)) < 0)
 		goto out;
+	took(&t0, "profile", o->profile, NULL);
 	if (kf_host_probe(&host, &fail) < 0) {
 		take_failures(run, &fail, 0, NULL);
 		goto done;
@@ -346,11 +371,14 @@ int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *cons
 			: p->agent && p->agent->state_dir ? p->agent->state_dir
 							  : KF_STATE_DIR_DEFAULT;
 	ctx.profile_url = kf_is_url(o->profile) ? o->profile : NULL;
+	took(&t0, "host", NULL, NULL);
 	if ((r = parse_all(&ctx, o, table, n, rs, &nrs)) < 0)
 		goto out; /* profile errors against this host: nothing touched */
+	took(&t0, "parse", NULL, NULL);
 	warn_facts(p, run);
+	took(&t0, "facts", NULL, NULL);
 
-	probe_all(&ctx, rs, nrs, run, &run->plan);
+	probe_all(&ctx, rs, nrs, run, &run->plan, "probe");
 	if (run->mode == KF_RUN_APPLY) {
 		apply_all(&ctx, rs, nrs, run);
 		verify(&ctx, rs, nrs, run);
