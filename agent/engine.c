@@ -334,10 +334,10 @@ static void release_states(struct rstate *rs, size_t n, struct kf_plan *plan)
 
 /* The profile against the host's own facts (lib/facts.h): what parse let
  * through but the host cannot give (passthrough without an IOMMU, say). */
-static void warn_facts(const struct kf_profile *p, struct kf_run *run)
+static void warn_facts(const struct kf_profile *p, const struct kf_hostinfo *host, struct kf_run *run)
 {
 	struct kf_facts f;
-	kf_facts_probe(&f, 0, NULL);
+	kf_facts_probe_check(&f, host);
 	kf_facts_check(p, &f, NULL, &run->warnings);
 	kf_facts_release(&f);
 }
@@ -375,7 +375,7 @@ int kf_engine_run(const struct kf_engine_opts *o, const struct kf_resource *cons
 	if ((r = parse_all(&ctx, o, table, n, rs, &nrs)) < 0)
 		goto out; /* profile errors against this host: nothing touched */
 	took(&t0, "parse", NULL, NULL);
-	warn_facts(p, run);
+	warn_facts(p, &host, run);
 	took(&t0, "facts", NULL, NULL);
 
 	probe_all(&ctx, rs, nrs, run, &run->plan, "probe");

@@ -180,6 +180,13 @@ void kf_facts_probe(struct kf_facts *f, int guests, const char *uri)
 		kf_facts_probe_guests(f, uri);
 }
 
+void kf_facts_probe_check(struct kf_facts *f, const struct kf_hostinfo *h)
+{
+	kf_facts_init(f);
+	kf_facts_probe_check_host(f, h);
+	kf_facts_probe_check_devices(f);
+}
+
 char *kf_facts_url(const char *report_url)
 {
 	const char *cb = report_url ? strstr(report_url, "/cb/") : NULL;

@@ -231,3 +231,23 @@ void kf_facts_probe_memory(struct kf_facts *f)
 	free(s);
 	probe_ksm(f);
 }
+
+void kf_facts_probe_check_host(struct kf_facts *f, const struct kf_hostinfo *h)
+{
+	char buf[1024];
+	f->cpu.threads = (int)kf_bitmap_count(&h->present);
+	f->cpu.online = kf_xstrdup(kf_cpulist_fmt(&h->online, buf, sizeof(buf)));
+	f->mem_total = h->mem_total ? (long long)h->mem_total : -1;
+	if (h->numa_sysfs) {
+		f->nodes = kf_xcalloc((size_t)h->nnodes, sizeof(*f->nodes));
+		for (int i = 0; i < h->nnodes; i++, f->nnodes++) {
+			f->nodes[i].id = h->nodes[i].id;
+			f->nodes[i].cpus = kf_xstrdup(kf_cpulist_fmt(&h->nodes[i].cpus, buf, sizeof(buf)));
+			f->nodes[i].mem_total = (long long)h->nodes[i].mem_bytes;
+			f->nodes[i].mem_free = -1;
+		}
+	}
+	f->hp = h->nhpsizes ? kf_xcalloc((size_t)h->nhpsizes, sizeof(*f->hp)) : NULL;
+	for (int i = 0; i < h->nhpsizes; i++, f->nhp++)
+		f->hp[i] = (struct kf_f_hp){ (long long)h->hpsizes[i], -1, -1 };
+}

@@ -244,6 +244,32 @@ static void probe_dmi(struct kf_facts *f)
 	f->dmi.boot = kf_xstrdup(kf_host_exists("/sys/firmware/efi") ? "uefi" : "bios");
 }
 
+/* What kf_facts_check reads of the devices: each physical NIC's name, MAC
+ * and SR-IOV total, whether an IOMMU is on. */
+void kf_facts_probe_check_devices(struct kf_facts *f)
+{
+	char **names = NULL;
+	size_t nn = fx_list(&names, "/sys/class/net");
+	f->nics = nn ? kf_xcalloc(nn, sizeof(*f->nics)) : NULL;
+	for (size_t i = 0; i < nn; i++) {
+		char *dev = kf_xasprintf("/sys/class/net/%s/device", names[i]);
+		bool physical = kf_host_exists(dev);
+		free(dev);
+		if (!physical)
+			continue;
+		struct kf_f_nic *n = &f->nics[f->nnics++];
+		n->name = kf_xstrdup(names[i]);
+		n->mac = fx_str("/sys/class/net/%s/address", names[i]);
+		n->sriov_total = (int)fx_ll("/sys/class/net/%s/device/sriov_totalvfs", names[i]);
+	}
+	fx_list_free(names, nn);
+	char **g = NULL, **u = NULL;
+	size_t ng = fx_list(&g, "/sys/kernel/iommu_groups"), nu = fx_list(&u, "/sys/class/iommu");
+	f->iommu.enabled = ng > 0 || nu > 0;
+	fx_list_free(g, ng);
+	fx_list_free(u, nu);
+}
+
 void kf_facts_probe_devices(struct kf_facts *f)
 {
 	probe_nics(f);

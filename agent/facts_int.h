@@ -26,6 +26,12 @@ void kf_facts_probe_cpu(struct kf_facts *f);
 void kf_facts_probe_memory(struct kf_facts *f);
 /* agent/facts_dev.c: NICs with their IRQs, disks, IOMMU, DMI */
 void kf_facts_probe_devices(struct kf_facts *f);
+/* The parts of the two above that kf_facts_check reads (see
+ * kf_facts_probe_check): CPUs, nodes, memory and hugepage sizes from the
+ * engine's kf_hostinfo; NIC names, MACs, SR-IOV totals, IOMMU on. */
+struct kf_hostinfo;
+void kf_facts_probe_check_host(struct kf_facts *f, const struct kf_hostinfo *h);
+void kf_facts_probe_check_devices(struct kf_facts *f);
 /* agent/facts_guest.c: running guests (the QEMU processes under /proc, or
  * libvirt at uri on the live host) */
 void kf_facts_probe_guests(struct kf_facts *f, const char *uri);

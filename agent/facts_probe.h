@@ -12,6 +12,14 @@
  * with kf_facts_release. */
 void kf_facts_probe(struct kf_facts *f, int guests, const char *uri);
 
+/* Fills f (kf_facts_init'd here) with only what kf_facts_check reads:
+ * CPUs, nodes, memory and hugepage sizes from h (the host the engine has
+ * probed already), NIC names, MACs and SR-IOV totals, whether an IOMMU is
+ * on; the rest stays unknown.  The engine's warnings take this instead of
+ * the whole probe (IRQs, disks, DMI, ...).  Pairs with kf_facts_release. */
+struct kf_hostinfo;
+void kf_facts_probe_check(struct kf_facts *f, const struct kf_hostinfo *h);
+
 /* The facts URL that goes with an agent's report URL: .../cb/HOST/report?Q
  * gives .../facts/HOST?Q (malloc'd); NULL for any other URL. */
 char *kf_facts_url(const char *report_url);

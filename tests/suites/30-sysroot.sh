@@ -207,6 +207,19 @@ for bin in $bins; do
 	mkdir -p "$t/sys/class/iommu/ivhd0"
 	$bin plan --profile tests/data/agent-warn/passthrough.yaml --root "$t" >"$work/out" 2>"$work/err"
 	grep -q 'warning' "$work/err" && { t_fail "$bin plan: warned with an IOMMU"; cat "$work/err"; } || t_ok "$bin plan: no warning with an IOMMU"
+	# the engine probes only what the warnings read: the same warnings as
+	# the whole facts give to validate
+	t=$work/warn2
+	sh "$SR/mktree.sh" one-node-intel "$t"
+	echo 63 >"$t/sys/class/net/eth0/device/sriov_totalvfs"
+	mkdir -p "$t/sys/bus/pci/devices/0000:3b:00.1"
+	$bin facts --json --root "$t" >"$work/facts.json"
+	$bin validate --facts "$work/facts.json" tests/data/agent-warn/facts-check.yaml 2>"$work/want" >/dev/null
+	$bin plan --profile tests/data/agent-warn/facts-check.yaml --root "$t" >"$work/out" 2>"$work/err"
+	grep ': warning: ' "$work/err" >"$work/got"
+	if [ "$(grep -c ': warning: ' "$work/want")" = 2 ] && cmp -s "$work/want" "$work/got"; then
+		t_ok "$bin plan: the warnings of validate --facts with the whole facts (2)"
+	else t_fail "$bin plan: warnings differ from validate --facts"; diff "$work/want" "$work/got"; fi
 done
 
 t_summary
