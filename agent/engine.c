@@ -10,6 +10,7 @@
 
 #include "agent/facts_probe.h"
 #include "agent/host.h"
+#include "agent/hostio.h"
 #include "agent/http.h" /* the profile by URL */
 #include "profile.h"
 #include "util.h"
@@ -160,6 +161,7 @@ static void probe_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kf_proc_snapshot(true); /* one look at /proc for the whole pass */
 	for (size_t i = 0; i < n; i++) {
 		const struct kf_resource *res = rs[i].res;
 		if (!rs[i].desired)
@@ -183,6 +185,7 @@ static void probe_all(struct kf_ctx *ctx, struct rstate *rs, size_t n, struct kf
 			take_failures(run, ctx->fail, before, res->name);
 		took(&t0, step, res->name, NULL);
 	}
+	kf_proc_snapshot(false);
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].flags & KF_CH_PENDING)
 			plan->v[i].status = KF_ST_PENDING;

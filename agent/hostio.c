@@ -92,7 +92,16 @@ int kf_etc_write(const char *path, const char *data)
 	return r;
 }
 
-bool kf_proc_running(const char *comm)
+/* the comms of /proc while a snapshot is on (kf_proc_snapshot) */
+static struct {
+	bool on, have;
+	char **v;
+	size_t n;
+} procs;
+
+/* Calls fn(comm, arg) for each process of the (sys)root's /proc until it
+ * returns true; true then. */
+static bool proc_scan(bool (*fn)(const char *comm, void *arg), void *arg)
 {
 	char *procdir = kf_path("/proc");
 	DIR *d = opendir(procdir);
@@ -105,8 +114,8 @@ bool kf_proc_running(const char *comm)
 			continue;
 		char *rel = kf_xasprintf("/proc/%s/comm", de->d_name);
 		char *s = NULL;
-		if (kf_host_read(rel, &s) == 0 && !strcmp(s, comm))
-			found = true;
+		if (kf_host_read(rel, &s) == 0)
+			found = fn(s, arg);
 		free(s);
 		free(rel);
 	}
@@ -114,6 +123,43 @@ bool kf_proc_running(const char *comm)
 out:
 	free(procdir);
 	return found;
+}
+
+static bool same_comm(const char *comm, void *arg)
+{
+	return !strcmp(comm, arg);
+}
+
+static bool keep_comm(const char *comm, void *arg)
+{
+	(void)arg;
+	procs.v = kf_xrealloc(procs.v, (procs.n + 1) * sizeof(*procs.v));
+	procs.v[procs.n++] = kf_xstrdup(comm);
+	return false;
+}
+
+void kf_proc_snapshot(bool on)
+{
+	for (size_t i = 0; i < procs.n; i++)
+		free(procs.v[i]);
+	free(procs.v);
+	procs.v = NULL;
+	procs.n = 0;
+	procs.have = false;
+	procs.on = on;
+}
+
+bool kf_proc_running(const char *comm)
+{
+	if (!procs.on)
+		return proc_scan(same_comm, (void *)comm);
+	if (!procs.have)
+		proc_scan(keep_comm, NULL);
+	procs.have = true;
+	for (size_t i = 0; i < procs.n; i++)
+		if (!strcmp(procs.v[i], comm))
+			return true;
+	return false;
 }
 
 int kf_host_run(const char *const argv[])

@@ -39,6 +39,12 @@ int kf_nic_irqs(const char *name, int *irqs, size_t max, size_t *n);
 
 /* True when a process whose comm is `comm` runs on the (sys)root's /proc. */
 bool kf_proc_running(const char *comm);
+/* on: from the next kf_proc_running on, /proc is read once and its list
+ * of comms answers every call, until kf_proc_snapshot(false) (which also
+ * frees it).  The engine takes one for each probe pass (reads only; the
+ * resources ask for ksmtuned, qemu, irqbalance, NetworkManager, ...);
+ * apply always looks at /proc afresh. */
+void kf_proc_snapshot(bool on);
 
 /* Runs a command on the real host (never under --root: callers check
  * kf_sysroot_is_host()).  Returns its exit status, or a negative errno
