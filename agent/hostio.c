@@ -86,7 +86,7 @@ int kf_etc_write(const char *path, const char *data)
 		r = kf_mkdir_p(dir, 0755);
 	}
 	if (!r)
-		r = kf_write_atomic(full, data, strlen(data), 0644);
+		r = kf_write_ordered(full, data, strlen(data), 0644);
 	free(dir);
 	free(full);
 	return r;

@@ -4,7 +4,7 @@
  *
  * Reads return the value with trailing whitespace removed.  Writes to
  * /sys and /proc go through kf_sys_write(), which reads the value back;
- * files under /etc go through kf_etc_write() (atomic).  All return 0 or a
+ * files under /etc go through kf_etc_write() (atomic, ordered).  All return 0 or a
  * negative errno and never print. */
 #ifndef KF_AGENT_HOSTIO_H
 #define KF_AGENT_HOSTIO_H
@@ -22,8 +22,11 @@ bool kf_host_exists(const char *path);
  * then reads it back into *back (malloc'd, may be NULL when not wanted). */
 int kf_sys_write(const char *path, const char *val, char **back);
 
-/* Writes a file under /etc atomically (temp + fsync + rename), creating
- * the parent directory; mode 0644. */
+/* Writes a file under /etc atomically (temp + fsync + rename, without the
+ * directory's fsync: kf_write_ordered), creating the parent directory;
+ * mode 0644.  What the agent keeps in /etc configures the next boot, and
+ * every boot's run compares and rewrites it: after a crash the file is
+ * the old one or the new one, whole, and the next run puts it right. */
 int kf_etc_write(const char *path, const char *data);
 
 /* agent/host_nic.c: the PCI address of NIC name's device (malloc'd, NULL

@@ -38,6 +38,9 @@ struct kf_net_state {
 	size_t n;
 };
 int kf_net_state_load(const char *path, struct kf_net_state *st);
+/* Saved after each change that alters it, ordered (kf_write_ordered: no
+ * fsync of the directory): after a crash the record is whole, at worst
+ * the one before the last change, whose links the crash took down too. */
 int kf_net_state_save(const char *path, const struct kf_net_state *st);
 void kf_net_state_release(struct kf_net_state *st);
 /* Parses / prints the file's text (pure; for tests). */

@@ -129,7 +129,7 @@ int kf_net_state_save(const char *path, const struct kf_net_state *st)
 		r = kf_mkdir_p(dir, 0755);
 	}
 	if (!r)
-		r = kf_write_atomic(full, text, strlen(text), 0644);
+		r = kf_write_ordered(full, text, strlen(text), 0644);
 	free(text);
 	free(dir);
 	free(full);

@@ -421,9 +421,11 @@ static int persist_apply(struct kf_ctx *ctx, struct kf_change *ch)
 		char *dir = kf_xstrdup(full), *slash = strrchr(dir, '/');
 		*slash = 0;
 		r = kf_mkdir_p(dir, 0755);
-		/* keyfiles hold no secrets here, but NetworkManager ignores group/world-readable ones */
+		/* keyfiles hold no secrets here, but NetworkManager ignores
+		 * group/world-readable ones; ordered, as kf_etc_write: whole
+		 * after a crash, old or new, and the next boot's run compares */
 		if (!r)
-			r = kf_write_atomic(full, op->text, strlen(op->text),
+			r = kf_write_ordered(full, op->text, strlen(op->text),
 					    strstr(op->path, ".nmconnection") ? 0600 : 0644);
 		free(dir);
 		free(full);

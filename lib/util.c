@@ -172,7 +172,9 @@ static int fsync_dir(const char *path)
 	return r == -EINVAL ? 0 : r;
 }
 
-static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool sync)
+/* sync: 0 none, 1 the file's data before the rename, 2 also the
+ * directory after it */
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, int sync)
 {
 	char *tmp = kf_xasprintf("%s.kf-tmp.XXXXXX", path);
 	int r = 0;
@@ -208,7 +210,7 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
 		r = -errno;
 		goto out;
 	}
-	r = sync ? fsync_dir(path) : 0;
+	r = sync > 1 ? fsync_dir(path) : 0;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -220,12 +222,17 @@ out:
 
 int kf_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	return write_replace(path, data, len, mode, true);
+	return write_replace(path, data, len, mode, 2);
+}
+
+int kf_write_ordered(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_replace(path, data, len, mode, 1);
 }
 
 int kf_write_replace(const char *path, const void *data, size_t len, mode_t mode)
 {
-	return write_replace(path, data, len, mode, false);
+	return write_replace(path, data, len, mode, 0);
 }
 
 int kf_mkdir_p(const char *path, mode_t mode)

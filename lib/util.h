@@ -39,6 +39,13 @@ int kf_read_file(const char *path, size_t max, char **out, size_t *len);
  * fsync, rename, fsync of the directory.  mode applies to the new file.
  * Returns 0 or a negative errno; on failure path is untouched. */
 int kf_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same without the fsync of the directory: the data is on disk before
+ * the rename, so after a crash path holds the old or the new content,
+ * whole, on any filesystem; only the rename itself may be lost (the
+ * filesystem's next journal commit, or any later fsync, makes it
+ * durable).  For files a later run brings up to date anyway: the agent's
+ * configuration of the next boot and its records (agent/hostio.h). */
+int kf_write_ordered(const char *path, const void *data, size_t len, mode_t mode);
 /* The same without the fsyncs: readers see the old or the new file, but
  * after a crash the new one may be lost or torn (for caches that check
  * what they read). */

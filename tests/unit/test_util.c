@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,21 @@ static void test_read_write_big(void **state)
 	assert_int_equal(n, 0);
 	assert_string_equal(s, "");
 	free(s);
+	/* ordered: the same file, mode and nothing left beside it */
+	assert_int_equal(kf_write_ordered(path, "ordered\n", 8, 0604), 0);
+	assert_int_equal(kf_read_file(path, 10, &s, &n), 0);
+	assert_string_equal(s, "ordered\n");
+	free(s);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0604);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int entries = 0;
+	for (struct dirent *de; (de = readdir(d));)
+		entries += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(entries, 1);
+	assert_int_equal(kf_write_ordered("/nonexistent-kickfleet/f", "x", 1, 0644), -ENOENT);
 	assert_int_equal(kf_read_file("/nonexistent-kickfleet/f", 10, &s, &n), -ENOENT);
 	free(data);
 	unlink(path);
