@@ -91,6 +91,9 @@ static const struct kf_field prov_fields[] = {
 	FLD(S, "url", KF_T_STR, url, .doc = "base URL clients use (default http://ADDRESS:HTTP_PORT)"),
 	FLD(S, "token_ttl", KF_T_INT, token_ttl, .min = 0, .max = 1LL << 40, .def = "0",
 	    .doc = "seconds an agent credential stays valid after kickfleet token rotate while its agent has not picked up the new one (0: until it does)"),
+	FLD(S, "bind_install_ip", KF_T_BOOL, bind_install_ip, .def = "false",
+	    .doc = "accept a host's install requests (kickstart, install callbacks) only from its inventory ip, "
+		   "when it has one"),
 	FLD(S, "ipv6_prefix", KF_T_STR, ipv6_prefix,
 	    .doc = "IPv6 ULA prefix (fd00:250::/64) dnsmasq announces with router advertisements only, "
 		   "so that iPXE does not wait for one"),

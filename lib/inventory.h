@@ -41,6 +41,7 @@ struct kf_i_provisioner {
 	int installed_boot; /* what DHCP tells an installed host: localboot | ignore */
 	const char *url;    /* base URL clients use, default http://ADDRESS:PORT */
 	long long token_ttl; /* seconds an agent credential outlives its rotation unpicked, 0: no limit */
+	int bind_install_ip; /* bool: install routes only from the host's inventory ip */
 	const char *ipv6_prefix; /* ULA prefix dnsmasq announces (router advertisements only) */
 	struct kf_i_tls *tls;    /* serve's HTTPS listener; NULL: none */
 	const char *user;        /* whom serve and up run as after start; NULL: the default */

@@ -52,7 +52,7 @@ struct tok_entry {
 	time_t at;
 	char name[64];
 	char token[KF_TOKEN_HEX + 1];
-	int state, netboot;
+	int state, netboot, kind;
 	struct kf_cred cred;
 };
 
@@ -383,6 +383,7 @@ int kf_serve_lookup(struct kf_serve *s, const char *host, struct kf_host_rec *re
 		memcpy(rec->token, t->token, sizeof(rec->token));
 		rec->state = t->state;
 		rec->netboot = t->netboot;
+		rec->kind = t->kind;
 		*cred = t->cred;
 		return 0;
 	}
@@ -397,6 +398,7 @@ int kf_serve_lookup(struct kf_serve *s, const char *host, struct kf_host_rec *re
 		memcpy(t->token, rec->token, sizeof(t->token));
 		t->state = rec->state;
 		t->netboot = rec->netboot;
+		t->kind = rec->kind;
 		t->cred = *cred;
 	}
 	return r;

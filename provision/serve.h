@@ -133,7 +133,7 @@ const char *kf_serve_tftp_root(const struct kf_serve *s);
 /* Checks a request against host's secrets; on success fills rec (release
  * it).  install_phase: a route the installer uses (kickstart, installing,
  * installed): the install token in ?token=, accepted only while the
- * install is open (before "installed").  Else an agent route (profile,
+ * install is open (until the "installed" callback clears netboot).  Else an agent route (profile,
  * report, facts): kf_serve_auth_agent.  On failure answers 403 (429, 503)
  * itself, logs one line naming the request, the host and why, and returns
  * a negative errno. */

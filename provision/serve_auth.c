@@ -59,8 +59,29 @@ static int auth_refused(struct kf_serve *s, struct kf_httpd_req *rq, const char 
 	return -EACCES;
 }
 
+/* provisioner.bind_install_ip: an install request of a host with an
+ * inventory ip must come from that address (its DHCP reservation). */
+static int bound_ip_ok(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
+		       struct kf_host_rec *rec)
+{
+	const struct kf_inventory *inv = kf_serve_inv_get(s);
+	const char *ip = NULL, *owner = NULL;
+	const void *it = inv->provisioner->bind_install_ip ? kf_inventory_find(inv, NULL, host, &owner)
+							   : NULL;
+	if (it)
+		ip = rec->kind == KF_KIND_GUEST ? ((const struct kf_i_guest *)it)->ip
+						: ((const struct kf_i_host *)it)->ip;
+	char why[128] = "";
+	if (ip && *ip && strcmp(ip, kf_httpd_peer(rq)))
+		snprintf(why, sizeof(why), "install request not from the host's address %s", ip);
+	kf_serve_inv_put(s);
+	return why[0] ? auth_refused(s, rq, host, why, rec, false) : 0;
+}
+
 /* The install token (?token=, from the boot files): only while the
- * install is open, i.e. before "installed". */
+ * install is open, i.e. until the "installed" callback, which clears
+ * netboot (a host whose agent reported during its install, as a %post
+ * may make it, is "configured" with netboot still on: still open). */
 static int auth_install(struct kf_serve *s, struct kf_httpd_req *rq, const char *host,
 			struct kf_host_rec *rec, struct kf_cred *cred)
 {
@@ -81,13 +102,13 @@ static int auth_install(struct kf_serve *s, struct kf_httpd_req *rq, const char 
 				    kf_token_equal(hex, cred->hash) ? "agent credential on an install route"
 								    : "wrong token", rec, true);
 	}
-	if (rec->state >= KF_ST_INSTALLED) {
+	if (rec->state >= KF_ST_INSTALLED && !rec->netboot) {
 		char why[96];
 		snprintf(why, sizeof(why), "install token used after install (host is %s)",
 			 kf_install_state_name(rec->state));
 		return auth_refused(s, rq, host, why, rec, false);
 	}
-	return 0;
+	return bound_ip_ok(s, rq, host, rec);
 }
 
 /* The agent credential, "Authorization: Bearer CRED"; NULL if absent. */

@@ -405,6 +405,12 @@ static void test_install_token_closes(void **state)
 	assert_int_equal(r.status, 200); /* the install is open */
 	resp_release(&r);
 	fx_cred(f, "kvm02", c);
+	/* an agent run in %post reports before "installed": the host is
+	 * configured, netboot still on, the install still open */
+	post_cb(f, "kvm02", "report", c, "{\"drift\": 0, \"failures\": 0}", 200, "configured");
+	assert_int_equal(fx_get(f, ks, &r), 0);
+	assert_int_equal(r.status, 200);
+	resp_release(&r);
 	post_cb(f, "kvm02", "installed", t, "", 200, "\"changed\":true");
 	assert_refused(f, "GET", ks, "kvm02");
 	assert_why(f, "install token used after install (host is installed)");
@@ -426,6 +432,46 @@ static void test_install_token_closes(void **state)
 	assert_why(f, "agent credential on an install route");
 	free(p);
 	free(ks);
+}
+
+/* provisioner.bind_install_ip: the install routes only from the host's
+ * inventory address (a guest's too); off, any address. */
+static void test_install_ip_binding(void **state)
+{
+	struct fx *f = *state;
+	char t[KF_TOKEN_HEX + 1], tw[KF_TOKEN_HEX + 1];
+	fx_token(f, "kvm01", t);
+	fx_token(f, "web01", tw);
+	char *ks = kf_xasprintf("/ks/kvm01?token=%s", t);
+	char *ksw = kf_xasprintf("/ks/web01?token=%s", tw);
+	f->inv->provisioner->bind_install_ip = 1;
+	f->src = "127.0.0.2"; /* kvm01 is 10.250.0.11 in the inventory */
+	assert_refused(f, "GET", ks, "kvm01");
+	assert_why(f, "install request not from the host's address 10.250.0.11");
+	struct kf_host_rec h = fx_host(f, "kvm01");
+	assert_int_equal(h.state, KF_ST_NEW); /* nothing changed */
+	kf_host_rec_release(&h);
+	assert_refused(f, "GET", ksw, "web01");
+	assert_why(f, "install request not from the host's address 10.250.0.51");
+	/* from its address: served */
+	const char *owner = NULL;
+	struct kf_i_host *kh = (struct kf_i_host *)kf_inventory_find(f->inv, NULL, "kvm01", &owner);
+	assert_non_null(kh);
+	const char *was = kh->ip;
+	kh->ip = "127.0.0.2";
+	struct resp r;
+	assert_int_equal(fx_get(f, ks, &r), 0);
+	assert_int_equal(r.status, 200);
+	resp_release(&r);
+	kh->ip = was;
+	/* off: any address */
+	f->inv->provisioner->bind_install_ip = 0;
+	assert_int_equal(fx_get(f, ksw, &r), 0);
+	assert_int_equal(r.status, 200);
+	resp_release(&r);
+	f->src = NULL;
+	free(ks);
+	free(ksw);
 }
 
 /* kickfleet token rotate: the new credential comes with the next profile,
@@ -669,6 +715,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_callbacks_flip_boot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_install_token_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credential_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_install_ip_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_static_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipxe_unknown_and_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_limits_and_slow_client, setup, teardown),
