@@ -14,7 +14,11 @@
  * defaults.  Only a host where the timer unit is installed is
  * touched: without it there is nothing to keep in step.  After a change,
  * when systemd runs, it re-reads its units and the timer is restarted
- * (its next run then comes OnActiveSec later); under --root, or in an
+ * (its next run then comes OnActiveSec later): the agent starts
+ * kickfleet-agent-reload.service without waiting for it (the reload takes
+ * seconds at boot on a slow machine; the unit runs after the agent's own
+ * run), or, where that unit is not installed, reloads and restarts the
+ * timer itself (waiting for the reload); under --root, or in an
  * installer's chroot, only the file is written. */
 #include <errno.h>
 #include <stdio.h>
@@ -28,16 +32,28 @@
 #include "util.h"
 
 #define TIMER "kickfleet-agent.timer"
+#define RELOAD "kickfleet-agent-reload.service"
 #define DROPIN "/etc/systemd/system/" TIMER ".d/interval.conf"
 #define DEFAULT_INTERVAL "30min"
 
-static const char *const unit_paths[] = {
-	"/etc/systemd/system/" TIMER,
-	"/usr/local/lib/systemd/system/" TIMER,
-	"/usr/lib/systemd/system/" TIMER,
-	"/lib/systemd/system/" TIMER,
+static const char *const unit_dirs[] = {
+	"/etc/systemd/system/",
+	"/usr/local/lib/systemd/system/",
+	"/usr/lib/systemd/system/",
+	"/lib/systemd/system/",
 	NULL,
 };
+
+static bool unit_installed(const char *unit)
+{
+	bool found = false;
+	for (size_t i = 0; unit_dirs[i] && !found; i++) {
+		char *p = kf_xasprintf("%s%s", unit_dirs[i], unit);
+		found = kf_host_exists(p);
+		free(p);
+	}
+	return found;
+}
 
 struct tm_state {
 	char *interval; /* desired: the profile's; actual: OnUnitActiveSec in the drop-in */
@@ -120,8 +136,7 @@ static int tm_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 	(void)desired;
 	struct tm_state *a = kf_xcalloc(1, sizeof(*a));
 	*actual = a;
-	for (size_t i = 0; unit_paths[i] && !a->installed; i++)
-		a->installed = kf_host_exists(unit_paths[i]);
+	a->installed = unit_installed(TIMER);
 	char *s = NULL;
 	int r = kf_host_read(DROPIN, &s);
 	if (r == -ENOENT)
@@ -167,20 +182,23 @@ static int tm_apply(struct kf_ctx *ctx, struct kf_change *ch)
 	 * not running (an installer's chroot, --root) reads it when it starts */
 	if (!kf_sysroot_is_host() || access("/run/systemd/system", F_OK) < 0)
 		return 0;
-	/* a reload alone drops an OnActiveSec that is already past and leaves
-	 * OnUnitActiveSec without a base until the service has run: the
-	 * timer is restarted (not waited for: this may be its own run) */
+	/* the reload unit does both after this run, without making it wait */
+	const char *later[] = { "systemctl", "--no-block", "start", RELOAD, NULL };
+	/* without it: a reload alone drops an OnActiveSec that is already
+	 * past and leaves OnUnitActiveSec without a base until the service has
+	 * run: the timer is restarted (not waited for: this may be its own run) */
 	const char *reload[] = { "systemctl", "daemon-reload", NULL };
 	const char *restart[] = { "systemctl", "--no-block", "try-restart", TIMER, NULL };
-	const char *const *argv = reload;
-	r = kf_host_run(reload);
-	if (r == 0) {
+	const char *const *argv = unit_installed(RELOAD) ? later : reload;
+	r = kf_host_run(argv);
+	if (r == 0 && argv == reload) {
 		argv = restart;
 		r = kf_host_run(restart);
 	}
 	if (r == 0)
 		return 0;
-	ch->reason = kf_xasprintf("%s written; systemctl %s: %s", DROPIN, argv[1], r < 0 ? strerror(-r) : "failed");
+	ch->reason = kf_xasprintf("%s written; systemctl %s%s%s: %s", DROPIN, argv[1], argv == later ? " start " : "",
+				  argv == later ? RELOAD : "", r < 0 ? strerror(-r) : "failed");
 	return r < 0 ? r : -EIO;
 }
 

@@ -14,7 +14,8 @@ for f in opt/kf/bin/kickfleet opt/kf/bin/kickfleet-agent opt/kf/share/man/man1/k
 	opt/kf/share/man/man1/kickfleet-agent.1 opt/kf/share/kickfleet/profiles/kvm-host.yaml \
 	opt/kf/share/kickfleet/kickstart/kvm-host.ks opt/kf/share/kickfleet/examples/fleet.yaml \
 	lib/systemd/system/kickfleet-agent.service lib/systemd/system/kickfleet-agent.timer \
-	lib/systemd/system/kickfleet-agent-periodic.service lib/systemd/system/kickfleet.service \
+	lib/systemd/system/kickfleet-agent-periodic.service lib/systemd/system/kickfleet-agent-reload.service \
+	lib/systemd/system/kickfleet.service \
 	usr/lib/sysusers.d/kickfleet.conf; do
 	t_check "installed $f" test -f "$R/$f"
 done

@@ -50,7 +50,7 @@ else t_fail "RPM needs glibc $newest, EL9 has 2.34"; fi
 rpm -qpl "$rpmf" >"$work/files"
 for f in /usr/bin/kickfleet-agent /usr/share/man/man1/kickfleet-agent.1.gz /etc/kickfleet/agent.env \
 	/usr/lib/systemd/system/kickfleet-agent.service /usr/lib/systemd/system/kickfleet-agent.timer \
-	/usr/lib/systemd/system/kickfleet-agent-periodic.service; do
+	/usr/lib/systemd/system/kickfleet-agent-periodic.service /usr/lib/systemd/system/kickfleet-agent-reload.service; do
 	if grep -qxF "$f" "$work/files"; then t_ok "RPM holds $f"; else t_fail "RPM lacks $f"; fi
 done
 t_check "RPM: agent.env is a config file" sh -c "rpm -qpc '$rpmf' | grep -qx /etc/kickfleet/agent.env"
