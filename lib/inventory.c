@@ -66,7 +66,8 @@ static const struct kf_field dhcp_fields[] = {
 	END
 };
 #undef S
-SCHEMA(dhcp_schema, "dhcp", struct kf_i_dhcp, .fields = dhcp_fields, .check = check_dhcp);
+const struct kf_schema kf_dhcp_section_schema = { .name = "dhcp", .size = sizeof(struct kf_i_dhcp),
+						  .fields = dhcp_fields, .check = check_dhcp };
 
 #define S struct kf_i_provisioner
 static const struct kf_field prov_fields[] = {
@@ -75,7 +76,7 @@ static const struct kf_field prov_fields[] = {
 	FLD(S, "address", KF_T_IPV4, address, .flags = KF_F_REQUIRED,
 	    .doc = "the provisioner's address on that interface"),
 	FLD(S, "subnet", KF_T_CIDR, subnet, .flags = KF_F_REQUIRED, .doc = "the install network"),
-	FLD(S, "dhcp", KF_T_STRUCT, dhcp, .sub = &dhcp_schema, .doc = "DHCP settings"),
+	FLD(S, "dhcp", KF_T_STRUCT, dhcp, .sub = &kf_dhcp_section_schema, .doc = "DHCP settings"),
 	FLD(S, "http_port", KF_T_INT, http_port, .min = 1, .max = 65535, .def = "8080",
 	    .doc = "port of kickfleet serve"),
 	FLD(S, "state_dir", KF_T_STR, state_dir, .def = "/var/lib/kickfleet",
@@ -102,6 +103,12 @@ static const struct kf_field prov_fields[] = {
 	FLD(S, "user", KF_T_STR, user,
 	    .doc = "user serve and up switch to after binding (default kickfleet when it exists; "
 		   "root: stay root; docs/security.md)"),
+	FLD(S, "segment", KF_T_STR, segment,
+	    .doc = "name of this network as a segment, for hosts' segment: (default \"default\")"),
+	FLD(S, "standby", KF_T_STRUCT, standby, .sub = &kf_standby_schema,
+	    .doc = "a second provisioner of this network: its address and its half of the pool (docs/scale.md)"),
+	FLD(S, "segments", KF_T_DICT, segments, .sub = &kf_segment_schema,
+	    .doc = "more install networks, one provisioner each (kickfleet up --segment NAME, docs/scale.md)"),
 	END
 };
 #undef S
@@ -186,6 +193,8 @@ static const struct kf_field host_fields[] = {
 	FLD(S, "vars", KF_T_DICT, vars, .sub = &var_schema, .doc = "template variables"),
 	FLD(S, "power", KF_T_STRUCT, power, .sub = &kf_power_schema,
 	    .doc = "its BMC, for kickfleet power and reinstall (docs/power.md)"),
+	FLD(S, "segment", KF_T_STR, segment,
+	    .doc = "install network (provisioner.segments); default: the one whose subnet holds ip"),
 	END
 };
 #undef S
@@ -430,6 +439,15 @@ static void check_addresses(struct kf_inventory *inv, struct kf_err *e)
 
 	struct seenset names = { 0 }, macs = { 0 }, ips = { 0 };
 	seen_add(&ips, p->address, p, "address", "the provisioner");
+	if (p->standby && p->standby->address)
+		seen_add(&ips, p->standby->address, p->standby, "address", "the standby");
+	for (size_t i = 0; i < p->segments.n; i++) {
+		const struct kf_i_segment *sg = KF_LIST_AT(p->segments, struct kf_i_segment, i);
+		if (sg->address)
+			seen_add(&ips, sg->address, sg, "address", sg->name);
+		if (sg->standby && sg->standby->address)
+			seen_add(&ips, sg->standby->address, sg->standby, "address", sg->name);
+	}
 	for (size_t i = 0; i < inv->hosts.n; i++) {
 		struct kf_i_host *h = KF_LIST_AT(inv->hosts, struct kf_i_host, i);
 		seen_add(&names, h->name, h, "name", h->name);
@@ -441,7 +459,7 @@ static void check_addresses(struct kf_inventory *inv, struct kf_err *e)
 		if (h->ip) {
 			seen_add(&ips, h->ip, h, "ip", h->name);
 			kf_ipv4_parse(h->ip, &a);
-			if (!kf_ipv4_in(a, net, prefix))
+			if (!p->segments.n && !kf_ipv4_in(a, net, prefix))
 				kf_errf(e, kf_mark_of(h, "ip"), "host %s: ip %s is outside subnet %s",
 					h->name, h->ip, p->subnet);
 		}
@@ -453,7 +471,7 @@ static void check_addresses(struct kf_inventory *inv, struct kf_err *e)
 		if (g->ip) {
 			seen_add(&ips, g->ip, g, "ip", g->name);
 			kf_ipv4_parse(g->ip, &a);
-			if (!kf_ipv4_in(a, net, prefix))
+			if (!p->segments.n && !kf_ipv4_in(a, net, prefix))
 				kf_errf(e, kf_mark_of(g, "ip"), "guest %s: ip %s is outside subnet %s",
 					g->name, g->ip, p->subnet);
 		}
@@ -642,6 +660,7 @@ static int finish_load(struct kf_inventory **out, struct kf_doc *doc, const char
 		load_roles(inv, e);
 		check_addresses(inv, e);
 		check_refs(inv, e);
+		kf_inventory_check_segments(inv, e);
 		kf_inventory_check_power(inv, e);
 		kf_inventory_check_state(inv, e);
 		kf_inventory_check_tls(inv, e);

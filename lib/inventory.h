@@ -7,6 +7,8 @@
 #ifndef KF_INVENTORY_H
 #define KF_INVENTORY_H
 
+#include <stdbool.h>
+
 #include "profile.h"
 #include "schema.h"
 #include "yamlcache.h"
@@ -45,6 +47,33 @@ struct kf_i_provisioner {
 	const char *ipv6_prefix; /* ULA prefix dnsmasq announces (router advertisements only) */
 	struct kf_i_tls *tls;    /* serve's HTTPS listener; NULL: none */
 	const char *user;        /* whom serve and up run as after start; NULL: the default */
+	const char *segment;     /* name of this network as a segment (default "default") */
+	struct kf_list segments; /* of struct kf_i_segment: more install networks */
+	struct kf_i_standby *standby; /* a second provisioner of this network (docs/scale.md) */
+};
+
+/* provisioner.segments (lib/inventory_segment.c): another install network
+ * served by a provisioner of its own (kickfleet up --segment NAME), on a
+ * store the instances share.  relay: the DHCP relay's address on the
+ * segment (giaddr); the provisioner's address is then on another network.
+ * standby: a second provisioner of the segment, for high availability
+ * (docs/scale.md): its address and its half of the pool. */
+struct kf_i_standby {
+	KF_NODE_HDR;
+	const char *address;
+	struct kf_list range; /* two IPv4 strings */
+};
+
+struct kf_i_segment {
+	KF_NODE_HDR;
+	const char *name;
+	const char *interface;
+	const char *address;
+	const char *subnet;
+	const char *relay;
+	struct kf_i_dhcp *dhcp;
+	const char *url;
+	struct kf_i_standby *standby;
 };
 
 /* provisioner.tls (lib/inventory_tls.c): serve's certificate and key. */
@@ -131,6 +160,7 @@ struct kf_i_host {
 	int netboot;         /* bool: install from the network on next boot */
 	struct kf_list vars; /* of struct kf_i_var */
 	struct kf_i_power *power; /* its BMC, NULL if none */
+	const char *segment; /* install network; NULL: the one whose subnet holds ip */
 };
 
 struct kf_i_guest {
@@ -177,6 +207,9 @@ struct kf_inventory {
 	size_t n_incdocs;
 	struct kf_arena arena;
 	enum kf_cache_use cache_use;    /* how the fleet file was parsed */
+	/* segments (lib/inventory_segment.c) */
+	const char **item_seg;          /* per host then guest: its segment's name */
+	const char *segment;            /* the one selected (kf_inventory_select), NULL: all */
 };
 
 extern const struct kf_schema kf_inventory_schema;
@@ -218,6 +251,33 @@ char *kf_inventory_secret_path(const struct kf_inventory *inv, const char *rel);
  * what ("state: dsn_file"). */
 void kf_inventory_check_secret(const struct kf_inventory *inv, const void *obj, const char *key,
 			       const char *rel, const char *what, struct kf_err *e);
+
+extern const struct kf_schema kf_dhcp_section_schema;
+extern const struct kf_schema kf_segment_schema;
+extern const struct kf_schema kf_standby_schema;
+/* The segments' checks (run by kf_inventory_load): names, subnets that
+ * overlap, addresses and ranges outside their subnet, each host's and
+ * guest's segment (given or derived from its ip) into inv->item_seg, and
+ * each ip inside its segment's subnet. */
+void kf_inventory_check_segments(struct kf_inventory *inv, struct kf_err *e);
+/* The name of the provisioner's own network as a segment. */
+const char *kf_inventory_main_segment(const struct kf_inventory *inv);
+/* Selects segment name (and its standby with standby): inv->provisioner
+ * becomes that segment's network (interface, address, subnet, DHCP, URL)
+ * and only its hosts and guests are rendered and served.  -ENOENT with a
+ * message for an unknown name or a segment without standby. */
+int kf_inventory_select(struct kf_inventory *inv, const char *name, bool standby,
+			struct kf_err *e);
+/* kf_inventory_load, then kf_inventory_select when segment or standby
+ * is given or the inventory has segments (segment NULL: the provisioner's
+ * own): an instance serves one segment. */
+int kf_inventory_load_segment(struct kf_inventory **out, const char *path, const char *segment,
+			      bool standby, struct kf_err *e);
+/* Whether the index-th host (index < hosts.n) or guest is served here:
+ * always without a selected segment. */
+bool kf_inventory_item_here(const struct kf_inventory *inv, size_t index);
+/* The same by name; false also for a name not in the inventory. */
+bool kf_inventory_name_here(const struct kf_inventory *inv, const char *name);
 
 extern const struct kf_schema kf_tls_section_schema;
 /* provisioner.tls's checks (run by kf_inventory_load): the certificate

@@ -11,7 +11,7 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: kickfleet render [-f FLEET] [-o DIR] [--dry-run] [--force] [-v]\n"
+	fputs("usage: kickfleet render [-f FLEET] [-o DIR] [--segment NAME [--standby]] [--dry-run] [--force] [-v]\n"
 	      "\n"
 	      "Renders dnsmasq's files, the TFTP tree (loaders, per-MAC pxelinux and GRUB\n"
 	      "configs) and the HTTP tree (iPXE scripts, kickstarts, preseeds) for every\n"
@@ -25,6 +25,9 @@ static void usage(FILE *f)
 	      "  -f, --fleet FILE   inventory (default " KF_DEFAULT_FLEET ")\n"
 	      "  -o, --output DIR   render into DIR (DIR/state.db, DIR/dnsmasq, DIR/tftp,\n"
 	      "                     DIR/http) instead of the inventory's directories\n"
+	      "      --segment NAME the hosts of that segment only, with its network's settings\n"
+	      "                     (docs/scale.md; default: the provisioner's own network)\n"
+	      "      --standby      as the segment's standby (its address and half of the pool)\n"
 	      "  -n, --dry-run      list what would change, write nothing\n"
 	      "      --force        re-render every host\n"
 	      "      --no-stage     do not stage loaders and kernels into the TFTP root, nor\n"
@@ -45,10 +48,13 @@ int cmd_render(int argc, char **argv)
 		{ "force", no_argument, NULL, 'F' },
 		{ "no-stage", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "segment", required_argument, NULL, 'G' },
+		{ "standby", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *fleet = KF_DEFAULT_FLEET;
+	const char *fleet = KF_DEFAULT_FLEET, *segment = NULL;
+	bool standby = false;
 	struct kf_render_opts o = { .stage = true, .log = stdout };
 	int c;
 	while ((c = getopt_long(argc, argv, "f:o:nvh", opts, NULL)) != -1) {
@@ -59,6 +65,8 @@ int cmd_render(int argc, char **argv)
 		case 'F': o.force = true; break;
 		case 'S': o.stage = false; break;
 		case 'v': o.verbose = true; break;
+		case 'G': segment = optarg; break;
+		case 'W': standby = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -73,7 +81,7 @@ int cmd_render(int argc, char **argv)
 	int rc = 1;
 	struct timespec t0, t1, t2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (kf_inventory_load(&inv, fleet, &e) < 0)
+	if (kf_inventory_load_segment(&inv, fleet, segment, standby, &e) < 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (kf_render_all(inv, &o, &st, &warn, &e) < 0)

@@ -32,7 +32,7 @@ static void usage(FILE *f)
 	      "                        (default " KF_API_DEFAULT_TOKENS " when it exists; docs/api.md)\n"
 	      "      --threads N       worker threads (default: two per CPU it may run on)\n"
 	      "      --timeout SEC     close connections idle this long (default 30)\n"
-	      KF_SERVE_LIMITS_HELP KF_SERVE_TLS_HELP KF_SERVE_USER_HELP
+	      KF_SERVE_LIMITS_HELP KF_SERVE_SEGMENT_HELP KF_SERVE_TLS_HELP KF_SERVE_USER_HELP
 	      "  -v, --verbose         log every refusal and debug lines\n"
 	      "  -h, --help            this help\n",
 	      f);
@@ -129,6 +129,8 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 		{ "tls-key", required_argument, NULL, 'Y' },
 		{ "tls-listen", required_argument, NULL, 'Z' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "segment", required_argument, NULL, 'G' },
+		{ "standby", no_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -165,6 +167,8 @@ int kf_serve_cli(int argc, char **argv, struct kf_serve_cli *c, void (*usage_fn)
 			if (limit_opt(c, ch, optarg) < 0)
 				return 1;
 			break;
+		case 'G': c->o.segment = optarg; break;
+		case 'W': c->o.standby = true; break;
 		case 'X': c->o.tls_cert = optarg; break;
 		case 'Y': c->o.tls_key = optarg; break;
 		case 'Z':
@@ -231,10 +235,10 @@ int kf_serve_cli_drop(struct kf_serve *s, const struct kf_priv *p)
 	return r;
 }
 
-int kf_serve_load(const char *fleet, struct kf_inventory **inv)
+int kf_serve_load(const struct kf_serve_cli *c, struct kf_inventory **inv)
 {
 	struct kf_err e = KF_ERR_INIT;
-	int r = kf_inventory_load(inv, fleet, &e);
+	int r = kf_inventory_load_segment(inv, c->fleet, c->o.segment, c->o.standby, &e);
 	if (r < 0)
 		kf_err_print(&e, stderr);
 	kf_err_release(&e);
@@ -291,7 +295,7 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct kf_inventory *inv = NULL;
-	if (kf_serve_load(c.fleet, &inv) < 0)
+	if (kf_serve_load(&c, &inv) < 0)
 		return 1;
 	struct kf_priv priv;
 	if (kf_serve_cli_user(&c, inv, &priv) < 0) {
@@ -323,7 +327,7 @@ int cmd_serve(int argc, char **argv)
 			break;
 		kf_serve_cli_tls_reload(s, &c);
 		struct kf_inventory *ninv = NULL;
-		if (kf_serve_load(c.fleet, &ninv) < 0) {
+		if (kf_serve_load(&c, &ninv) < 0) {
 			kf_log(KF_LOG_ERR, "serve: %s does not load, keeping the previous inventory", c.fleet);
 			continue;
 		}

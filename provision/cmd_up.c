@@ -48,7 +48,7 @@ static void usage(FILE *f)
 	      "      --api-tokens FILE admin tokens of /api/v1/ and the page /ui/ (docs/api.md)\n"
 	      "      --threads N       HTTP worker threads\n"
 	      "      --timeout SEC     close idle HTTP connections after SEC\n"
-	      KF_SERVE_LIMITS_HELP KF_SERVE_TLS_HELP KF_SERVE_USER_HELP
+	      KF_SERVE_LIMITS_HELP KF_SERVE_SEGMENT_HELP KF_SERVE_TLS_HELP KF_SERVE_USER_HELP
 	      "  -v, --verbose         debug lines\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -391,7 +391,7 @@ static int reload_locked(struct kf_serve *s, void *arg)
 static void reload(struct up *u)
 {
 	struct kf_inventory *ninv = NULL;
-	if (kf_serve_load(u->cli.fleet, &ninv) < 0) {
+	if (kf_serve_load(&u->cli, &ninv) < 0) {
 		kf_log(KF_LOG_ERR, "up: %s does not load, nothing re-rendered", u->cli.fleet);
 		return;
 	}
@@ -529,7 +529,7 @@ int cmd_up(int argc, char **argv)
 	u.sigfd = signal_fd();
 
 	struct kf_err e = KF_ERR_INIT;
-	if (kf_serve_load(u.cli.fleet, &u.inv) < 0)
+	if (kf_serve_load(&u.cli, &u.inv) < 0)
 		goto out;
 	if (kf_serve_cli_user(&u.cli, u.inv, &u.priv) < 0)
 		goto out;

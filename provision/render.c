@@ -669,17 +669,50 @@ static int check_names(const struct kf_inventory *inv, struct kf_err *e)
 	return r;
 }
 
+/* An item of another segment: its row is that segment's to keep; files
+ * of it in this tree (it moved here from there) are dropped. */
+static int render_elsewhere(struct rctx *c, const struct kf_item *it, size_t index,
+			    struct kf_err *e)
+{
+	char *rel = kf_xasprintf("hosts/%s", it->name);
+	char *path = root_path(c, KF_ROOT_DNSMASQ, rel);
+	bool here = access(path, F_OK) == 0;
+	free(path);
+	free(rel);
+	if (!here)
+		return 0;
+	struct kf_host_rec old = { 0 };
+	int r = kf_state_get_host(c->st, it->name, &old, e);
+	if (r == -ENOENT) {
+		old.name = kf_xstrdup(it->name);
+		r = 0;
+	}
+	if (r == 0) {
+		if (c->o->log)
+			fprintf(c->o->log, "- %s (moved to segment %s)\n", it->name,
+				c->inv->item_seg[index]);
+		drop_stale(c, &old, NULL);
+	}
+	kf_host_rec_release(&old);
+	return r;
+}
+
 /* Renders every item whose files are not as its row says (rows in rs). */
 static int render_items(struct rctx *c, struct recs *rs, struct kf_err *e)
 {
 	int r = 0;
-	c->stats->hosts = kf_item_count(c->inv);
-	for (size_t i = 0; i < c->stats->hosts && r >= 0; i++) {
+	size_t n = kf_item_count(c->inv);
+	for (size_t i = 0; i < n && r >= 0; i++) {
 		struct kf_item it;
 		kf_item_of(c->inv, i, &it);
 		struct kf_host_digest *d = rec_find(rs, it.name);
 		if (d)
 			rs->seen[d - rs->v] = true;
+		if (!kf_inventory_item_here(c->inv, i)) {
+			r = c->st ? render_elsewhere(c, &it, i, e) : 0;
+			continue;
+		}
+		c->stats->hosts++;
 		if (d && !c->o->force && current(c, &it, d)) {
 			c->stats->unchanged++;
 			continue;
@@ -815,6 +848,11 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 	}
 	if (i == kf_item_count(inv)) {
 		r = kf_errc(e, -ENOENT, NULL, "render: no host or guest \"%s\" in %s", name, inv->path);
+		goto out;
+	}
+	if (!kf_inventory_item_here(inv, i)) {
+		r = kf_errc(e, -ENOENT, NULL, "render: %s is in segment %s, not %s", name,
+			    inv->item_seg[i], inv->segment);
 		goto out;
 	}
 	if (kf_item_name_ok(it.name) < 0 || !it.role || !it.distro) {

@@ -68,6 +68,8 @@ struct kf_serve {
 	struct kf_inventory *inv;
 	struct kf_inventory *given; /* the caller's last: inv unless the server read its own */
 	char *fleet;                /* the inventory's file (NULL: not given) */
+	char *segment;              /* kf_serve_opts.segment, for reloads */
+	bool standby;
 	pthread_mutex_t reload_lock; /* one kf_serve_reload_fleet at a time */
 	char *outdir, *state_dir, *state_path, *http_root, *tftp_root, *agent_path;
 	char *base_url;
@@ -183,7 +185,7 @@ int kf_serve_reload_fleet(struct kf_serve *s, struct kf_err *e)
 		return kf_errc(e, -ENOTSUP, NULL, "serve: no inventory file to read again");
 	pthread_mutex_lock(&s->reload_lock);
 	struct kf_inventory *inv = NULL;
-	int r = kf_inventory_load(&inv, s->fleet, e);
+	int r = kf_inventory_load_segment(&inv, s->fleet, s->segment, s->standby, e);
 	if (r == 0) {
 		pthread_rwlock_wrlock(&s->inv_lock);
 		swap_in(s, inv, false);
@@ -409,7 +411,9 @@ int kf_serve_lookup(struct kf_serve *s, const char *host, struct kf_host_rec *re
 static int rerender(struct kf_serve *s, const struct kf_inventory *inv, const char *host,
 		    bool force)
 {
-	if (!s->render)
+	/* a host of another segment: its own provisioner re-renders it
+	 * (it hears the change through the shared store) */
+	if (!s->render || !kf_inventory_name_here(inv, host))
 		return 0;
 	bool hup = false;
 	struct kf_err e = KF_ERR_INIT;
@@ -874,6 +878,8 @@ int kf_serve_start(struct kf_serve **out, struct kf_inventory *inv,
 	pthread_key_create(&s->cache_key, NULL);
 	s->inv = s->given = inv;
 	s->fleet = o->fleet ? kf_xstrdup(o->fleet) : NULL;
+	s->segment = o->segment ? kf_xstrdup(o->segment) : NULL;
+	s->standby = o->standby;
 	pthread_mutex_init(&s->reload_lock, NULL);
 	s->http_fd = s->tftp_fd = -1;
 	s->started = time(NULL);
@@ -973,6 +979,7 @@ void kf_serve_free(struct kf_serve *s)
 	if (s->inv != s->given)
 		kf_inventory_free(s->inv);
 	free(s->fleet);
+	free(s->segment);
 	free(s->outdir);
 	free(s->state_dir);
 	free(s->state_path);

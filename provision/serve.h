@@ -58,6 +58,9 @@ struct kf_serve_opts {
 	unsigned tls_port;        /* 0: provisioner.tls.port, else KF_SERVE_TLS_PORT */
 	const char *fleet;        /* the inventory's file: the API's enlist edits it and
 				   * kf_serve_reload_fleet reads it (NULL: neither) */
+	const char *segment;      /* serve this segment's hosts only (NULL: every host,
+				   * or the standby's segment) */
+	bool standby;             /* as the segment's standby (docs/scale.md) */
 	bool external;            /* no socket: kf_serve_http's kf_httpd_add and
 				   * kf_httpd_run drive it (fuzzing) */
 };

@@ -33,6 +33,15 @@ static int auth_lookup(struct kf_serve *s, struct kf_httpd_req *rq, const char *
 		kf_serve_reply_limited(rq, KF_LIMIT_AUTH);
 		return -EACCES;
 	}
+	/* a host of another segment is that segment's provisioners' to serve */
+	const struct kf_inventory *inv = kf_serve_inv_get(s);
+	const char *owner;
+	bool here = kf_inventory_name_here(inv, host) || !kf_inventory_find(inv, NULL, host, &owner);
+	kf_serve_inv_put(s);
+	if (!here) {
+		refuse(rq, host, "host of another segment");
+		return -EACCES;
+	}
 	struct kf_err e = KF_ERR_INIT;
 	int r = kf_serve_lookup(s, host, rec, cred, &e);
 	if (r == -ENOENT) {

@@ -15,6 +15,11 @@
 	"      --auth-rate N     failed token checks per client address a minute before 429\n"  \
 	"                        (default 30, 0: no limit)\n"
 
+#define KF_SERVE_SEGMENT_HELP                                                                  \
+	"      --segment NAME    serve that segment's hosts only, on its network (default: the\n" \
+	"                        provisioner's own; docs/scale.md)\n" \
+	"      --standby         as the segment's standby: its address and half of the pool\n"
+
 #define KF_SERVE_TLS_HELP                                                                      \
 	"      --tls-cert FILE   PEM certificate (chain): an HTTPS listener beside the plain one\n" \
 	"                        (default provisioner.tls.cert)\n"                            \
@@ -52,8 +57,9 @@ int kf_serve_cli_user(const struct kf_serve_cli *c, const struct kf_inventory *i
  * private, then kf_httpd_release; prints an error; 0 or a negative errno
  * (the caller stops). */
 int kf_serve_cli_drop(struct kf_serve *s, const struct kf_priv *p);
-/* Loads the inventory, printing every error; 0 or a negative errno. */
-int kf_serve_load(const char *fleet, struct kf_inventory **inv);
+/* Loads the inventory (c->fleet) with its segment selected (--segment,
+ * --standby), printing every error; 0 or a negative errno. */
+int kf_serve_load(const struct kf_serve_cli *c, struct kf_inventory **inv);
 /* Composes every host's profile once and logs those that do not validate
  * (they would be served as 500). Returns how many failed. */
 int kf_serve_check_profiles(struct kf_serve *s);

@@ -28,15 +28,6 @@ static void rerender_all(struct kf_serve *s, const struct kf_inventory *inv)
 		kf_serve_rerender_forced(s, inv, KF_LIST_AT(inv->guests, struct kf_i_guest, i)->name);
 }
 
-static bool known(const struct kf_inventory *inv, const char *name)
-{
-	if (kf_inventory_host(inv, name))
-		return true;
-	for (size_t i = 0; i < inv->guests.n; i++)
-		if (!strcmp(KF_LIST_AT(inv->guests, struct kf_i_guest, i)->name, name))
-			return true;
-	return false;
-}
 
 static void on_change(void *ctx, const char *host)
 {
@@ -47,7 +38,7 @@ static void on_change(void *ctx, const char *host)
 		kf_log(KF_LOG_WARN, "serve: state notices may have been missed (reconnected): "
 				    "re-rendering the boot files of every host");
 		rerender_all(s, inv);
-	} else if (known(inv, host)) {
+	} else if (kf_inventory_name_here(inv, host)) {
 		kf_log(KF_LOG_DEBUG, "serve: %s changed on another instance", host);
 		kf_serve_rerender_forced(s, inv, host);
 	}
