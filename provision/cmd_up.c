@@ -168,8 +168,12 @@ static _Noreturn void exit_like(int status)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
-/* In the child, once up will switch users: a process that stays root only
- * to start argv and to stop it later, as up cannot once unprivileged.  It
+/* In the child: a process that stays as it is (root) only to start argv
+ * and to stop it later, as up cannot once unprivileged, and as a
+ * parent-death signal cannot once the program dropped privileges itself
+ * (dnsmasq and in.tftpd do even when up stays root: an up killed by -9
+ * would leave them answering, and a segment's other provisioner,
+ * docs/scale.md, would not be the only one left).  It
  * sends the program's pid over ctl, stops the program (SIGTERM, SIGKILL
  * after 4 s) when ctl closes (up stops, or dies: no PDEATHSIG comes from
  * an unprivileged parent to a root child) or when root sends it SIGTERM,
@@ -221,7 +225,7 @@ static int spawn(struct up *u, struct child *c, char *const argv[], bool tftpd)
 	int pfd[2], sv[2] = { -1, -1 };
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	if (u->priv.drop && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		int err = errno;
 		close(pfd[0]);
 		close(pfd[1]);

@@ -18,15 +18,18 @@ cp -R "$TOP/tests/data/http/fleet" "$LAB_DIR/fleet"
 sed -i "s/interface: kfbr0/interface: $LAB_BR/" "$FLEET"
 
 alive() { kill -0 "$1" 2>/dev/null; }
-child_pid() { sed -n "s/.*up: started $1 (pid \([0-9]*\)).*/\1/p" "$LAB_DIR/up.out" | tail -1; }
+# the program's pid (1) or its keeper's (2), which up forked
+child_pid() { sed -n "s/.*up: started $1 (pid \([0-9]*\), kept by pid \([0-9]*\)).*/\\${2:-1}/p" "$LAB_DIR/up.out" | tail -1; }
 wait_gone() { i=0; while alive "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; ! alive "$1"; }
 
 lab_bg up "$KF" up -f "$FLEET" -o "$OUT"
 UP=$(cat "$LAB_DIR/up.pid")
 t_check "up: dnsmasq started" lab_wait_log "$LAB_DIR/up.out" 'dnsmasq.*DHCP, IP range' 20
 DNSMASQ=$(child_pid dnsmasq) TFTPD=$(child_pid tftpd)
-t_check "up: children are its own" sh -c "test -n '$DNSMASQ' -a -n '$TFTPD' && \
-	test \"\$(ps -o ppid= -p $DNSMASQ | tr -d ' ')\" = $UP && test \"\$(ps -o ppid= -p $TFTPD | tr -d ' ')\" = $UP"
+KD=$(child_pid dnsmasq 2) KT=$(child_pid tftpd 2)
+t_check "up: children are its own (through their keepers)" sh -c "test -n '$DNSMASQ' -a -n '$TFTPD' && \
+	test \"\$(ps -o ppid= -p $KD | tr -d ' ')\" = $UP -a \"\$(ps -o ppid= -p $DNSMASQ | tr -d ' ')\" = $KD && \
+	test \"\$(ps -o ppid= -p $KT | tr -d ' ')\" = $UP -a \"\$(ps -o ppid= -p $TFTPD | tr -d ' ')\" = $KT"
 t_check "up: HTTP healthz" sh -c "$LAB_NSENTER curl -sf http://10.250.0.1:8080/healthz | grep -q ok"
 
 cd "$LAB_DIR"
@@ -59,8 +62,8 @@ t_check "syslog socket removed" test ! -e "$OUT/tftpd.log.sock"
 lab_bg up2 "$KF" up -f "$FLEET" -o "$OUT"
 UP2=$(cat "$LAB_DIR/up2.pid")
 lab_wait_log "$LAB_DIR/up2.out" 'dnsmasq.*DHCP, IP range' 20
-D2=$(sed -n 's/.*up: started dnsmasq (pid \([0-9]*\)).*/\1/p' "$LAB_DIR/up2.out")
-T2=$(sed -n 's/.*up: started tftpd (pid \([0-9]*\)).*/\1/p' "$LAB_DIR/up2.out")
+D2=$(sed -n 's/.*up: started dnsmasq (pid \([0-9]*\),.*/\1/p' "$LAB_DIR/up2.out")
+T2=$(sed -n 's/.*up: started tftpd (pid \([0-9]*\),.*/\1/p' "$LAB_DIR/up2.out")
 kill -9 "$D2"
 t_check "child death: up exits" wait_gone "$UP2"
 t_check "child death: reason given" grep -q 'up: dnsmasq (pid [0-9]*) was killed by signal 9.*stopping everything' "$LAB_DIR/up2.out"
