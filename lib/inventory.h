@@ -274,7 +274,8 @@ int kf_inventory_select(struct kf_inventory *inv, const char *name, bool standby
 int kf_inventory_load_segment(struct kf_inventory **out, const char *path, const char *segment,
 			      bool standby, struct kf_err *e);
 /* Whether the index-th host (index < hosts.n) or guest is served here:
- * always without a selected segment. */
+ * it is of the selected segment, else of the provisioner's own (always in
+ * an inventory without segments). */
 bool kf_inventory_item_here(const struct kf_inventory *inv, size_t index);
 /* The same by name; false also for a name not in the inventory. */
 bool kf_inventory_name_here(const struct kf_inventory *inv, const char *name);

@@ -305,10 +305,13 @@ int kf_inventory_load_segment(struct kf_inventory **out, const char *path, const
 
 bool kf_inventory_item_here(const struct kf_inventory *inv, size_t index)
 {
-	if (!inv->segment)
+	const char *here = inv->segment;
+	if (!here && inv->provisioner->segments.n)
+		here = kf_inventory_main_segment(inv); /* this machine's trees are its own network's */
+	if (!here)
 		return true;
 	const char *s = inv->item_seg ? inv->item_seg[index] : NULL;
-	return s && !strcmp(s, inv->segment);
+	return s && !strcmp(s, here);
 }
 
 bool kf_inventory_name_here(const struct kf_inventory *inv, const char *name)

@@ -851,9 +851,9 @@ int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 		goto out;
 	}
 	if (!kf_inventory_item_here(inv, i)) {
-		r = kf_errc(e, -ENOENT, NULL, "render: %s is in segment %s, not %s", name,
-			    inv->item_seg[i], inv->segment);
-		goto out;
+		kf_log(KF_LOG_DEBUG, "render: %s is of segment %s: its provisioners render it", name,
+		       inv->item_seg[i]);
+		goto out; /* r == 0 */
 	}
 	if (kf_item_name_ok(it.name) < 0 || !it.role || !it.distro) {
 		r = kf_errf(e, it.mark, "%s: cannot be rendered (check the inventory)", name);

@@ -49,6 +49,9 @@ int kf_render_all(const struct kf_inventory *inv, const struct kf_render_opts *o
  * (the server's) or NULL to open the inventory's.  Takes the render lock.
  * *need_sighup says whether one of its dnsmasq files was replaced or
  * removed (a new one dnsmasq reads by itself); it does not signal.
+ * A host of another segment (kf_inventory_item_here) is left to that
+ * segment's provisioners, which hear of the change through the shared
+ * store: 0, nothing written.
  * Returns 0, -ENOENT for a name not in the inventory, or a negative errno. */
 int kf_render_host(const struct kf_inventory *inv, struct kf_state *st,
 		   const struct kf_render_opts *o, const char *name, bool *need_sighup,

@@ -195,6 +195,13 @@ t_check "rack2: says why" grep -q "403 .*/ks/a01.*host of another segment" "$LAB
 eq "rack1: serves a01's preseed" 200 "$(code ca "http://10.250.0.1:8080/ks/a01?token=$TA")"
 eq "rack1: refuses b01 (rack2's)" 403 "$(code cb "http://10.250.0.1:8080/ks/b01?token=$T")"
 
+# a change made on rack1's machine reaches rack2's files by the store's notice
+"$KF" netboot -f "$FLEET" -o "$D/a" b01 off >"$D/netboot.out" 2>&1
+t_check "netboot on rack1's machine: done" grep -q "b01: netboot off" "$D/netboot.out"
+t_check "netboot: rack1's tree still has no file of b01" test ! -e "$D/a/dnsmasq/hosts/b01"
+flipped() { i=0; while grep -q token= "$1" && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done; ! grep -q token= "$1"; }
+t_check "netboot: rack2's boot file of b01 boots locally (notice)" flipped "$D/b/tftp/pxelinux.cfg/01-52-54-00-5e-02-01"
+
 # ---- HA: both rack2 provisioners answer; the standby alone after kill -9 ----
 client b02 52:54:00:5e:02:02
 bg ps up-s "$KF" up -f "$FLEET" -o "$D/s" --segment rack2 --standby --callback-rate 0
@@ -214,8 +221,11 @@ t_check "pool client: $(val b02 ip) from $(val b02 serverid), its half, itself n
 for u in up-b up-s; do
 	t_check "pool client: $u offered too" grep -q "DHCPOFFER(pb0) .* 52:54:00:5e:02:02" "$LAB_DIR/$u.out"
 done
-t_check "standby: same token in its tree" \
-	grep -q "b01?token=$T" "$D/s/tftp/pxelinux.cfg/01-52-54-00-5e-02-01"
+T2=$(tok b02)
+t_check "standby and primary: b02's boot files with the one token of the store" \
+	sh -c "grep -q 'b02?token=$T2' '$D/s/tftp/pxelinux.cfg/01-52-54-00-5e-02-02' && grep -q 'b02?token=$T2' '$D/b/tftp/pxelinux.cfg/01-52-54-00-5e-02-02'"
+t_check "standby: b01's boot file boots locally, as the store says" \
+	sh -c "! grep -q token= '$D/s/tftp/pxelinux.cfg/01-52-54-00-5e-02-01'"
 
 UPB=$(cat "$LAB_DIR/up-b.pid")
 child_pid() { sed -n "s/.*up: started $1 (pid \([0-9]*\),.*/\1/p" "$LAB_DIR/up-b.out" | tail -1; }
