@@ -36,12 +36,44 @@ char *kf_cmdline_word(const char *cmdline, const char *key);
  * their order.  malloc'd. */
 char *kf_cmdline_set_word(const char *cmdline, const char *key, const char *value);
 
-/* Reads GRUB_CMDLINE_LINUX from the (sys)root's /etc/default/grub.
- * -ENOENT when the file is absent; *out "" when the key is. */
+/* --- the boot loader (agent/bootloader.c) ---
+ * The command line the next boot uses lives in one of two places:
+ *   - BLS entries (/boot/loader/entries/NAME.conf, EL9) when grubby is
+ *     installed: read from the default entry's options line (grubenv's
+ *     saved_entry, else the newest entry), written with
+ *     `grubby --update-kernel=ALL --args=... --remove-args=...`;
+ *   - otherwise /etc/default/grub's GRUB_CMDLINE_LINUX, written atomically,
+ *     then update-grub, grub2-mkconfig -o /boot/grub2/grub.cfg or
+ *     grub-mkconfig -o /boot/grub/grub.cfg, the first that exists. */
+
+/* "GRUB_CMDLINE_LINUX" or "BLS entries": names the place in a change. */
+const char *kf_bootcmd_where(void);
+/* The file read: /etc/default/grub or the default BLS entry's path. */
+const char *kf_bootcmd_file(void);
+/* The next boot's command line (malloc'd).  -ENOENT when there is no such
+ * file; *out "" when the file has no command line. */
 int kf_bootcmd_read(char **out);
-/* Writes a new GRUB_CMDLINE_LINUX atomically and, on the real host, runs
- * update-grub (or grub2-mkconfig).  *note says what was not done (e.g.
- * under --root); malloc'd or NULL.  0 or a negative errno, *err set. */
+/* Why a write cannot be made here (BLS entries under --root: grubby does
+ * not run on a sysroot), else NULL.  Changes then are pending. */
+const char *kf_bootcmd_pending(void);
+/* Makes cmdline the next boot's command line.  *note says what was not
+ * done (the config not regenerated under --root, no generator found);
+ * malloc'd or NULL.  0 or a negative errno, *err set. */
 int kf_bootcmd_write(const char *cmdline, char **note, char **err);
+/* The running kernel's command line (/proc/cmdline), NULL when absent. */
+char *kf_cmdline_running(void);
+
+struct kf_change;
+struct kf_plan;
+/* Marks a change to the next boot's command line pending when
+ * kf_bootcmd_pending() says it cannot be written here. */
+void kf_bootcmd_pend(struct kf_change *ch);
+/* When the next boot's words (want, as the resource normalises them)
+ * already hold but the running kernel's (running, the same words of
+ * /proc/cmdline; NULL: unknown) differ: a pending change "WHAT (running
+ * kernel)", flagged reboot, "reboot required".  It is not counted as a
+ * change, so a second apply stays a no-op while the reboot is due. */
+void kf_bootcmd_reboot_due(struct kf_plan *plan, const char *res, const char *what, const char *want,
+			   const char *running);
 
 #endif

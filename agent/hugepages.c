@@ -46,7 +46,8 @@ struct hp_want {
 
 struct hp_have {
 	long long *count;    /* per slot */
-	char *cmdline;       /* GRUB_CMDLINE_LINUX, NULL when there is no /etc/default/grub */
+	char *cmdline;       /* the next boot's (agent/bootcmd.h), NULL when there is none */
+	char *running;       /* the hugepage words of /proc/cmdline, NULL when unknown */
 };
 
 static void want_free(void *p)
@@ -67,6 +68,7 @@ static void have_free(void *p)
 		return;
 	free(h->count);
 	free(h->cmdline);
+	free(h->running);
 	free(h);
 }
 
@@ -204,9 +206,12 @@ static int hp_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 		free(path);
 	}
 	if (w->need_cmdline) {
+		char *run = w->manage_cmdline ? kf_cmdline_running() : NULL;
+		a->running = run ? kf_cmdline_hugepages(run) : NULL;
+		free(run);
 		int r = kf_bootcmd_read(&a->cmdline);
 		if (r < 0 && r != -ENOENT)
-			ret = kf_errc(ctx->fail, r, NULL, "%s: %s", KF_GRUB_DEFAULTS, strerror(-r));
+			ret = kf_errc(ctx->fail, r, NULL, "%s: %s", kf_bootcmd_file(), strerror(-r));
 	}
 	return ret;
 }
@@ -262,10 +267,13 @@ static int hp_diff(struct kf_ctx *ctx, const void *desired, const void *actual, 
 		char *want = kf_cmdline_hugepages(next);
 		if (strcmp(have, want)) {
 			struct kf_change *ch = kf_plan_add(plan, "hugepages", *have ? have : NULL, want,
-							   "boot hugepages (GRUB_CMDLINE_LINUX)");
+							   "boot hugepages (%s)", kf_bootcmd_where());
 			ch->flags |= KF_CH_REBOOT;
 			ch->kind = HP_CMDLINE;
 			ch->data = (void *)w;
+			kf_bootcmd_pend(ch);
+		} else {
+			kf_bootcmd_reboot_due(plan, "hugepages", "boot hugepages", want, a->running);
 		}
 		free(next);
 		free(have);
@@ -279,7 +287,7 @@ static int write_cmdline(struct kf_change *ch, const struct hp_want *w, const st
 	char *cur = NULL, *note = NULL, *err = NULL;
 	int r = kf_bootcmd_read(&cur);
 	if (r < 0) {
-		ch->reason = kf_xasprintf("%s: %s", KF_GRUB_DEFAULTS, strerror(-r));
+		ch->reason = kf_xasprintf("%s: %s", kf_bootcmd_file(), strerror(-r));
 		return r;
 	}
 	char *next = fallback ? kf_cmdline_set_hugepages(cur, fallback->size, fallback->pool_value)

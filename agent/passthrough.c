@@ -45,7 +45,8 @@ struct pt_dev {
 struct pt_have {
 	struct pt_dev *dev;   /* one per profile device */
 	size_t ndev;
-	char *cmdline;        /* the boot loader's, NULL when it has none */
+	char *cmdline;        /* the next boot's, NULL when there is none */
+	char *running;        /* the running kernel's, NULL when unknown */
 	bool iommu;           /* the running kernel has one */
 	char *rules;          /* the udev rule file, NULL absent */
 };
@@ -143,9 +144,10 @@ static int pt_probe(struct kf_ctx *ctx, const void *desired, void **actual)
 	if (kf_host_read(PT_RULES, &a->rules) < 0)
 		a->rules = NULL;
 	if (w->nwords) {
+		a->running = kf_cmdline_running();
 		int r = kf_bootcmd_read(&a->cmdline);
 		if (r < 0 && r != -ENOENT)
-			return kf_errc(ctx->fail, r, NULL, "%s: %s", KF_GRUB_DEFAULTS, strerror(-r));
+			return kf_errc(ctx->fail, r, NULL, "%s: %s", kf_bootcmd_file(), strerror(-r));
 	}
 	return 0;
 }
@@ -171,10 +173,15 @@ static void diff_cmdline(const struct pt_want *w, const struct pt_have *a, struc
 	char *have = iommu_words(w, a->cmdline);
 	if (strcmp(have, want.s ? want.s : "")) {
 		struct kf_change *ch = kf_plan_add(plan, "passthrough", *have ? have : NULL, want.s,
-						   "iommu (GRUB_CMDLINE_LINUX)");
+						   "iommu (%s)", kf_bootcmd_where());
 		ch->flags |= KF_CH_REBOOT;
 		ch->kind = PT_CMDLINE;
 		ch->data = (void *)w;
+		kf_bootcmd_pend(ch);
+	} else if (a->running) {
+		char *run = iommu_words(w, a->running);
+		kf_bootcmd_reboot_due(plan, "passthrough", "iommu", want.s, run);
+		free(run);
 	}
 	free(have);
 	kf_buf_release(&want);
@@ -235,7 +242,7 @@ static int apply_cmdline(struct kf_change *ch, const struct pt_want *w)
 	char *cur = NULL, *note = NULL, *err = NULL;
 	int r = kf_bootcmd_read(&cur);
 	if (r < 0) {
-		ch->reason = kf_xasprintf("%s: %s", KF_GRUB_DEFAULTS, strerror(-r));
+		ch->reason = kf_xasprintf("%s: %s", kf_bootcmd_file(), strerror(-r));
 		return r;
 	}
 	for (int i = 0; i < w->nwords; i++) {
@@ -312,6 +319,7 @@ static void pt_free_actual(void *p)
 	}
 	free(a->dev);
 	free(a->cmdline);
+	free(a->running);
 	free(a->rules);
 	free(a);
 }

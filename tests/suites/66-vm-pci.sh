@@ -13,7 +13,15 @@
 #     a second apply and a check do nothing;
 #   - the e1000e given back to its driver is drift: check exits 2, apply
 #     binds it to vfio-pci again;
-#   - a guest's managed hostdev on a device the profile binds is refused.
+#   - a guest's managed hostdev on a device the profile binds is refused;
+#   - the kernel command line on a real GRUB setup: a Debian-style root on
+#     an ext4 disk (tests/vm/grubroot.sh: the real grub-mkconfig and
+#     grub-probe), chrooted into with /proc, /sys and /dev bound: apply of
+#     1G boot hugepages and the IOMMU writes GRUB_CMDLINE_LINUX and runs
+#     grub-mkconfig; the generated grub.cfg's default entry (what the next
+#     boot runs) holds every word; the words missing from the running
+#     kernel are pending, "reboot required" (exit 0); a second apply is a
+#     no-op that leaves grub.cfg as it was.
 # Needs root (QEMU, the kernel cache); the build machine's /sys is never
 # touched.
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -78,17 +86,43 @@ printf 'guests:\n  - name: g1\n    hostdevs: [%s]\n' $E >>/good.yaml
 run 1 /good.yaml plan
 grep -q "guest g1: hostdev $E is bound to vfio-pci by passthrough.devices: give it managed: false" /tmp/out \
 	&& ok "managed hostdev on a bound device refused" || no "managed hostdev message"
+# the next boot's command line on a real GRUB setup
+mkdir -p /mnt/r && mount -t ext4 /dev/vda /mnt/r && for m in proc sys dev; do mount --bind /$m /mnt/r/$m; done \
+	&& ok "GRUB root mounted" || no "GRUB root mount"
+printf 'memory:\n  hugepages:\n    - {size: 1G, count: 1, boot: true}\npassthrough:\n  iommu: true\n' >/mnt/r/boot.yaml
+crun() { want=$1; shift; PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot /mnt/r kickfleet-agent "$@" --profile /boot.yaml >/tmp/out 2>/tmp/err; rc=$?
+	sed 's/^/  | /' /tmp/out; [ $rc = $want ] && ok "chroot: $* exits $want" || { no "chroot: $* exits $rc, wanted $want"; sed 's/^/  ! /' /tmp/err; }; }
+crun 2 apply
+grep -q 'boot hugepages (GRUB_CMDLINE_LINUX) .* applied, needs reboot$' /tmp/out && ok "boot hugepages: applied, needs reboot" || no "boot hugepages not reported as needing a reboot"
+grep -q 'Generating grub configuration file' /tmp/err && ok "grub-mkconfig ran" || no "grub-mkconfig did not run"
+next=$(sed -n 's/^[[:space:]]*linux[[:space:]]\{1,\}[^ ]*vmlinuz[^ ]* //p' /mnt/r/boot/grub/grub.cfg | head -1)
+echo "# next boot (grub.cfg, default entry): $next"
+for w in intel_iommu=on iommu=pt hugepagesz=1G hugepages=1 console=ttyS0; do
+	case " $next " in *" $w "*) ok "next boot has $w" ;; *) no "next boot lacks $w" ;; esac
+done
+sum=$(sha256sum /mnt/r/boot/grub/grub.cfg)
+crun 0 apply
+grep -q 'iommu (running kernel) .* pending$' /tmp/out && grep -q 'reboot required' /tmp/out \
+	&& ok "iommu=pt not in the running kernel: pending, reboot required" || no "reboot required not reported"
+grep -q 'Generating grub configuration file' /tmp/err && no "second apply regenerated grub.cfg" || ok "second apply: grub-mkconfig not run"
+[ "$(sha256sum /mnt/r/boot/grub/grub.cfg)" = "$sum" ] && ok "second apply leaves grub.cfg as it was" || no "grub.cfg changed"
+crun 0 check
+for m in dev sys proc; do umount /mnt/r/$m; done; umount /mnt/r
 echo "KF-CHECK done"
 EOF
+eval "$("$TOP/tests/vm/kernel.sh")" || { t_fail "kernel"; t_summary; exit 1; }
+"$TOP/tests/vm/grubroot.sh" "$work/grub.img" "$KF_KVER" "$agent:/usr/bin/kickfleet-agent" >/dev/null \
+	|| { t_fail "tests/vm/grubroot.sh"; t_summary; exit 1; }
 
 "$TOP/tests/vm/run.sh" --script "$work/guest.sh" --bin "$agent:/bin/kickfleet-agent" \
-	--module e1000e --module 8139cp --module vfio-pci \
-	--machine q35,kernel-irqchip=split --cpu max,vendor=GenuineIntel --append intel_iommu=on --numa 1 --mem 1G --timeout 300 -- \
+	--module e1000e --module 8139cp --module vfio-pci --module virtio_blk --module ext4 --module crc32c_generic \
+	--machine q35,kernel-irqchip=split --cpu max,vendor=GenuineIntel --append intel_iommu=on --numa 1 --mem 2G --timeout 300 -- \
 	-device intel-iommu,intremap=on \
 	-netdev hubport,id=kfpt0,hubid=200 -device e1000e,netdev=kfpt0,addr=04.0,romfile= \
 	-device pci-bridge,id=kfbr,chassis_nr=1,addr=06.0 \
 	-netdev hubport,id=kfpt1,hubid=201 -device rtl8139,netdev=kfpt1,bus=kfbr,addr=01.0,romfile= \
 	-netdev hubport,id=kfpt2,hubid=202 -device rtl8139,netdev=kfpt2,bus=kfbr,addr=02.0,romfile= \
+	-drive file="$work/grub.img",if=none,id=kfgrub,format=raw -device virtio-blk-pci,drive=kfgrub \
 	>"$work/out" 2>"$work/err"
 rc=$?
 grep '^vm: ' "$work/err" | sed 's/^/# /'
@@ -99,5 +133,5 @@ while read -r tag st rest; do
 	case $st in ok) t_ok "$rest" ;; fail) t_fail "$rest" ;; esac
 done <"$work/out"
 grep -q '^KF-CHECK done' "$work/out" && t_ok "guest script ran to the end" || t_fail "guest script ran to the end"
-grep '^  |' "$work/out" | head -60
+grep '^  [|!]' "$work/out" | head -90
 t_summary

@@ -25,12 +25,19 @@
 #                   00:1c.0 (a bridge, pcieport) with a GPU 5e:00.0
 #                   (nouveau) and its audio function 5e:00.1 behind it, all
 #                   three in group 5; vfio-pci loaded
+#   two-node-amd-bls  two-node-amd booting from BLS entries (EL9): grubby
+#                   installed, two kernels' entries in /boot/loader/entries,
+#                   grubenv's saved_entry naming the older one
 set -eu
 kind=${1:?usage: mktree.sh KIND DEST}
 d=${2:?usage: mktree.sh KIND DEST}
 
-pcidevs=
+pcidevs= bls=
 case $kind in
+two-node-amd-bls)
+	kind=two-node-amd bls=1
+	ncpu=8 nodes="0 1" vendor=amd distro=rhel mem_kb=8388608 offline="6 7" nested=1 refcnt=2
+	;;
 one-node-intel-pci)
 	kind=one-node-intel pcidevs=1
 	ncpu=4 nodes="0" vendor=intel distro=debian mem_kb=8388608 offline="" nested=N refcnt=0
@@ -471,4 +478,26 @@ if [ -n "$pcidevs" ]; then
 	mkdir -p "$d/sys/bus/pci/drivers/vfio-pci"
 	: >"$d/sys/bus/pci/drivers/vfio-pci/bind"; : >"$d/sys/bus/pci/drivers/vfio-pci/unbind"
 	: >"$d/sys/bus/pci/drivers_probe"
+fi
+
+# --- BLS entries and grubby (two-node-amd-bls) ---
+bls() {
+	cat >"$d/boot/loader/entries/4c4c4544-$1.conf" <<EOF
+title Rocky Linux ($1) 9.3 (Blue Onyx)
+version $1
+linux /vmlinuz-$1
+initrd /initramfs-$1.img \$tuned_initrd
+options root=/dev/mapper/rl-root ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rl-swap rd.lvm.lv=rl/root $2
+grub_users \$grub_users
+grub_arg --unrestricted
+grub_class rocky
+EOF
+}
+if [ -n "$bls" ]; then
+	mkdir -p "$d/boot/loader/entries" "$d/boot/grub2" "$d/usr/sbin"
+	printf '#!/bin/sh\n# grubby stands here so the agent sees a BLS host; it never runs under --root\nexit 1\n' >"$d/usr/sbin/grubby"
+	chmod 755 "$d/usr/sbin/grubby"
+	bls 5.14.0-362.8.1.el9_3.x86_64 "rd.lvm.lv=rl/swap"
+	bls 5.14.0-362.13.1.el9_3.x86_64 "rd.lvm.lv=rl/swap amd_iommu=on"
+	printf '# GRUB Environment Block\nsaved_entry=4c4c4544-5.14.0-362.8.1.el9_3.x86_64\nboot_success=1\n' >"$d/boot/grub2/grubenv"
 fi
