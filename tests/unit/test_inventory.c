@@ -165,6 +165,61 @@ static void test_hugepages_vs_memory(void **state)
 
 /* Power settings: a host's own keys, then defaults: power:, then the
  * built-in defaults; guests go through libvirt on their host. */
+/* Segments: each host's own (named, or the subnet holding its ip; a
+ * guest without ip its KVM host's), and an instance's view of one. */
+static void test_segments(void **state)
+{
+	(void)state;
+	put("fleet.yaml",
+	    "provisioner:\n"
+	    "  {interface: br0, address: 10.0.0.1, subnet: 10.0.0.0/24, segment: r1,\n"
+	    "   dhcp: {range: [10.0.0.100, 10.0.0.200]},\n"
+	    "   segments: {r2: {interface: br0, address: 10.0.0.3, subnet: 10.2.0.0/24, relay: 10.2.0.1,\n"
+	    "     dhcp: {range: [10.2.0.100, 10.2.0.149]},\n"
+	    "     standby: {address: 10.0.0.4, range: [10.2.0.150, 10.2.0.199]}}}}\n"
+	    "distros: {d: {kernel: /k, initrd: /i}}\n"
+	    "roles: {kvm: {distro: d, kickstart: t.ks, profile: host.yaml}}\n"
+	    "hosts:\n"
+	    "  - {name: a, mac: 52:54:00:00:00:01, ip: 10.0.0.11, role: kvm}\n"
+	    "  - {name: b, mac: 52:54:00:00:00:02, ip: 10.2.0.11, role: kvm}\n"
+	    "  - {name: c, mac: 52:54:00:00:00:03, segment: r2, role: kvm}\n"
+	    "  - {name: d, mac: 52:54:00:00:00:04, role: kvm}\n"
+	    "guests:\n"
+	    "  - {name: g, host: c, mac: 52:54:00:00:01:01, role: kvm}\n");
+	char *path = kf_xasprintf("%s/fleet.yaml", dir);
+	struct kf_err e = KF_ERR_INIT;
+	struct kf_inventory *inv = NULL;
+	/* no --segment: the provisioner's own, r1 */
+	assert_int_equal(kf_inventory_load_segment(&inv, path, NULL, false, &e), 0);
+	assert_string_equal(inv->segment, "r1");
+	static const bool r1[] = { true, false, false, true, false }, r2[] = { false, true, true, false, true };
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(kf_inventory_item_here(inv, i), r1[i]);
+	kf_inventory_free(inv);
+	assert_int_equal(kf_inventory_load_segment(&inv, path, "r2", false, &e), 0);
+	assert_string_equal(inv->provisioner->address, "10.0.0.3");
+	assert_string_equal(inv->provisioner->subnet, "10.2.0.0/24");
+	assert_string_equal(KF_LIST_STR(inv->provisioner->dhcp->range, 0), "10.2.0.100");
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(kf_inventory_item_here(inv, i), r2[i]);
+	assert_true(kf_inventory_name_here(inv, "g"));
+	assert_false(kf_inventory_name_here(inv, "a"));
+	assert_false(kf_inventory_name_here(inv, "nobody"));
+	kf_inventory_free(inv);
+	assert_int_equal(kf_inventory_load_segment(&inv, path, "r2", true, &e), 0);
+	assert_string_equal(inv->provisioner->address, "10.0.0.4");
+	assert_string_equal(KF_LIST_STR(inv->provisioner->dhcp->range, 0), "10.2.0.150");
+	assert_null(inv->provisioner->url);
+	kf_inventory_free(inv);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(kf_inventory_load_segment(&inv, path, "r9", false, &e), -ENOENT);
+	assert_null(inv);
+	assert_int_equal(kf_inventory_load_segment(&inv, path, "r1", true, &e), -ENOENT);
+	assert_int_equal(e.n, 2);
+	kf_err_release(&e);
+	free(path);
+}
+
 static void test_power_resolve(void **state)
 {
 	(void)state;
@@ -227,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_subnet_and_refs),
 		cmocka_unit_test(test_hugepages_vs_memory),
 		cmocka_unit_test(test_power_resolve),
+		cmocka_unit_test(test_segments),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
