@@ -68,6 +68,10 @@ struct kf_plan;
 /* Marks a change to the next boot's command line pending when
  * kf_bootcmd_pending() says it cannot be written here. */
 void kf_bootcmd_pend(struct kf_change *ch);
+/* Reads the next boot's command line, writes edit(cur, arg) (malloc'd by
+ * edit) with kf_bootcmd_write and flags ch reboot; ch->reason gets the
+ * note (or NULL), or the error on failure.  0 or a negative errno. */
+int kf_bootcmd_edit(struct kf_change *ch, char *(*edit)(const char *cur, const void *arg), const void *arg);
 /* When the next boot's words (want, as the resource normalises them)
  * already hold but the running kernel's (running, the same words of
  * /proc/cmdline; NULL: unknown) differ: a pending change "WHAT (running

@@ -239,3 +239,24 @@ void kf_bootcmd_reboot_due(struct kf_plan *plan, const char *res, const char *wh
 	ch->flags |= KF_CH_PENDING | KF_CH_REBOOT;
 	ch->reason = kf_xstrdup("reboot required: the next boot's command line has it");
 }
+
+int kf_bootcmd_edit(struct kf_change *ch, char *(*edit)(const char *cur, const void *arg), const void *arg)
+{
+	char *cur = NULL, *note = NULL, *err = NULL;
+	int r = kf_bootcmd_read(&cur);
+	if (r < 0) {
+		ch->reason = kf_xasprintf("%s: %s", kf_bootcmd_file(), strerror(-r));
+		return r;
+	}
+	char *next = edit(cur, arg);
+	r = kf_bootcmd_write(next, &note, &err);
+	free(next);
+	free(cur);
+	free(ch->reason);
+	ch->reason = r < 0 ? err : note;
+	if (r < 0)
+		free(note);
+	else
+		ch->flags |= KF_CH_REBOOT;
+	return r;
+}

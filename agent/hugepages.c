@@ -282,30 +282,22 @@ static int hp_diff(struct kf_ctx *ctx, const void *desired, const void *actual, 
 	return 0;
 }
 
+struct hp_edit {
+	const struct hp_want *w;
+	const struct slot *fallback; /* only this pool's reservation, after a runtime shortfall */
+};
+
+static char *hp_edit(const char *cur, const void *arg)
+{
+	const struct hp_edit *e = arg;
+	return e->fallback ? kf_cmdline_set_hugepages(cur, e->fallback->size, e->fallback->pool_value)
+			   : want_cmdline(e->w, cur);
+}
+
 static int write_cmdline(struct kf_change *ch, const struct hp_want *w, const struct slot *fallback)
 {
-	char *cur = NULL, *note = NULL, *err = NULL;
-	int r = kf_bootcmd_read(&cur);
-	if (r < 0) {
-		ch->reason = kf_xasprintf("%s: %s", kf_bootcmd_file(), strerror(-r));
-		return r;
-	}
-	char *next = fallback ? kf_cmdline_set_hugepages(cur, fallback->size, fallback->pool_value)
-			      : want_cmdline(w, cur);
-	r = kf_bootcmd_write(next, &note, &err);
-	free(next);
-	free(cur);
-	if (r < 0) {
-		ch->reason = err;
-		free(note);
-		return r;
-	}
-	ch->flags |= KF_CH_REBOOT;
-	if (!fallback)
-		ch->reason = note ? note : NULL;
-	else
-		free(note);
-	return 0;
+	struct hp_edit e = { w, fallback };
+	return kf_bootcmd_edit(ch, hp_edit, &e);
 }
 
 static int hp_apply(struct kf_ctx *ctx, struct kf_change *ch)
@@ -333,6 +325,7 @@ static int hp_apply(struct kf_ctx *ctx, struct kf_change *ch)
 		if (s->size >= GIGA && got < s->count) {
 			r = write_cmdline(ch, NULL, s);
 			if (r == 0) {
+				free(ch->reason); /* the boot loader's note: the message says it all */
 				ch->reason = kf_xasprintf("%s; reserved on the kernel command line (hugepages=%s), needs reboot",
 							  msg, s->pool_value);
 				free(msg);
@@ -341,6 +334,7 @@ static int hp_apply(struct kf_ctx *ctx, struct kf_change *ch)
 			char *both = kf_xasprintf("%s; and reserving them on the kernel command line failed: %s", msg,
 						  ch->reason ? ch->reason : strerror(-r));
 			free(ch->reason);
+			ch->reason = NULL;
 			free(msg);
 			msg = both;
 		}

@@ -237,28 +237,16 @@ static int pt_diff(struct kf_ctx *ctx, const void *desired, const void *actual, 
 	return 0;
 }
 
-static int apply_cmdline(struct kf_change *ch, const struct pt_want *w)
+static char *set_iommu(const char *cur, const void *arg)
 {
-	char *cur = NULL, *note = NULL, *err = NULL;
-	int r = kf_bootcmd_read(&cur);
-	if (r < 0) {
-		ch->reason = kf_xasprintf("%s: %s", kf_bootcmd_file(), strerror(-r));
-		return r;
-	}
+	const struct pt_want *w = arg;
+	char *s = kf_xstrdup(cur);
 	for (int i = 0; i < w->nwords; i++) {
-		char *next = kf_cmdline_set_word(cur, w->words[i][0], w->words[i][1]);
-		free(cur);
-		cur = next;
+		char *next = kf_cmdline_set_word(s, w->words[i][0], w->words[i][1]);
+		free(s);
+		s = next;
 	}
-	r = kf_bootcmd_write(cur, &note, &err);
-	free(cur);
-	if (r < 0) {
-		ch->reason = err;
-		free(note);
-		return r;
-	}
-	ch->reason = note;
-	return 0;
+	return s;
 }
 
 static int apply_bind(struct kf_change *ch, const char *addr)
@@ -284,7 +272,7 @@ static int pt_apply(struct kf_ctx *ctx, struct kf_change *ch)
 	const char *addr = ch->data; /* the profile's, for PT_OVERRIDE and PT_BIND */
 	switch (ch->kind) {
 	case PT_CMDLINE:
-		return apply_cmdline(ch, ch->data);
+		return kf_bootcmd_edit(ch, set_iommu, ch->data);
 	case PT_OVERRIDE: {
 		char *path = kf_xasprintf(KF_PCI_DEVICES "/%s/driver_override", addr);
 		int r = kf_sys_write(path, KF_VFIO_DRIVER, NULL);

@@ -17,6 +17,7 @@ extern const struct kf_resource kf_res_numa_balancing; /* agent/numabal.c */
 extern const struct kf_resource kf_res_cpu_online;  /* agent/cpu_online.c */
 extern const struct kf_resource kf_res_irqbalance;  /* agent/irqbalance.c */
 extern const struct kf_resource kf_res_irq_affinity; /* agent/irq_affinity.c */
+extern const struct kf_resource kf_res_isolcpus;    /* agent/isolcpus.c */
 /* network (agent/net*.c): declare its resources here */
 extern const struct kf_resource kf_res_net_bonds, kf_res_net_vlans, kf_res_net_bridges, kf_res_net_ovs,
 	kf_res_net_macvtaps, kf_res_net_queues, kf_res_net_sriov, kf_res_net_persist;
@@ -36,6 +37,7 @@ const struct kf_resource *const kf_resources[] = {
 	&kf_res_cpu_online,
 	&kf_res_irqbalance,
 	&kf_res_irq_affinity,
+	&kf_res_isolcpus,
 	/* ---- network rows go here, after cpu (section "network") ---- */
 	&kf_res_net_sriov,    /* VFs before anything is built on them */
 	&kf_res_net_bonds,

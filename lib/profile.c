@@ -237,6 +237,8 @@ static const struct kf_field cpu_fields[] = {
 	FLD(S, "irqbalance", KF_T_STRUCT, irqbalance, .sub = &irqb_schema, .doc = "irqbalance daemon"),
 	FLD(S, "irq_affinity", KF_T_LIST, irq_affinity, .sub = &irqaff_schema,
 	    .doc = "manual IRQ affinity"),
+	FLD(S, "isolated", KF_T_CPULIST, isolated,
+	    .doc = "CPUs kept from the scheduler's balancing for guests' vCPUs: isolcpus= on the kernel command line"),
 	END
 };
 #undef S

@@ -97,6 +97,7 @@ struct kf_p_cpu {
 	const char *online;
 	struct kf_p_irqbalance *irqbalance;
 	struct kf_list irq_affinity; /* of struct kf_p_irqaff */
+	const char *isolated; /* isolcpus= on the kernel command line */
 };
 
 /* --- network --- */

@@ -17,7 +17,7 @@
 #   - the kernel command line on a real GRUB setup: a Debian-style root on
 #     an ext4 disk (tests/vm/grubroot.sh: the real grub-mkconfig and
 #     grub-probe), chrooted into with /proc, /sys and /dev bound: apply of
-#     1G boot hugepages and the IOMMU writes GRUB_CMDLINE_LINUX and runs
+#     1G boot hugepages, isolcpus and the IOMMU writes GRUB_CMDLINE_LINUX and runs
 #     grub-mkconfig; the generated grub.cfg's default entry (what the next
 #     boot runs) holds every word; the words missing from the running
 #     kernel are pending, "reboot required" (exit 0); a second apply is a
@@ -89,7 +89,7 @@ grep -q "guest g1: hostdev $E is bound to vfio-pci by passthrough.devices: give 
 # the next boot's command line on a real GRUB setup
 mkdir -p /mnt/r && mount -t ext4 /dev/vda /mnt/r && for m in proc sys dev; do mount --bind /$m /mnt/r/$m; done \
 	&& ok "GRUB root mounted" || no "GRUB root mount"
-printf 'memory:\n  hugepages:\n    - {size: 1G, count: 1, boot: true}\npassthrough:\n  iommu: true\n' >/mnt/r/boot.yaml
+printf 'memory:\n  hugepages:\n    - {size: 1G, count: 1, boot: true}\ncpu:\n  isolated: 1\npassthrough:\n  iommu: true\n' >/mnt/r/boot.yaml
 crun() { want=$1; shift; PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot /mnt/r kickfleet-agent "$@" --profile /boot.yaml >/tmp/out 2>/tmp/err; rc=$?
 	sed 's/^/  | /' /tmp/out; [ $rc = $want ] && ok "chroot: $* exits $want" || { no "chroot: $* exits $rc, wanted $want"; sed 's/^/  ! /' /tmp/err; }; }
 crun 2 apply
@@ -97,7 +97,7 @@ grep -q 'boot hugepages (GRUB_CMDLINE_LINUX) .* applied, needs reboot$' /tmp/out
 grep -q 'Generating grub configuration file' /tmp/err && ok "grub-mkconfig ran" || no "grub-mkconfig did not run"
 next=$(sed -n 's/^[[:space:]]*linux[[:space:]]\{1,\}[^ ]*vmlinuz[^ ]* //p' /mnt/r/boot/grub/grub.cfg | head -1)
 echo "# next boot (grub.cfg, default entry): $next"
-for w in intel_iommu=on iommu=pt hugepagesz=1G hugepages=1 console=ttyS0; do
+for w in intel_iommu=on iommu=pt hugepagesz=1G hugepages=1 isolcpus=1 console=ttyS0; do
 	case " $next " in *" $w "*) ok "next boot has $w" ;; *) no "next boot lacks $w" ;; esac
 done
 sum=$(sha256sum /mnt/r/boot/grub/grub.cfg)
