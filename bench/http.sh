@@ -42,33 +42,11 @@ trap cleanup EXIT INT TERM
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 # ---- a 10,000-host fleet ----
-mkdir -p "$W/fleet/kickstart" "$W/fleet/profiles"
-cp "$TOP/tests/data/http/fleet/kickstart/kvm.preseed" "$W/fleet/kickstart/"
-cp "$TOP/tests/data/http/fleet/profiles/kvm.yaml" "$W/fleet/profiles/"
+. "$TOP/bench/fleet.inc"
+bench_lo_fleet "$NHOSTS" "$W/fleet"
 # pad the template to a realistic size (~4 KiB)
 awk 'BEGIN { for (i = 0; i < 60; i++) printf "d-i pkgsel/include string pkg%02d-a pkg%02d-b pkg%02d-c pkg%02d-d\n", i, i, i, i }' \
 	>> "$W/fleet/kickstart/kvm.preseed"
-{
-	cat <<EOF
-provisioner:
-  interface: lo
-  address: 10.96.0.1
-  subnet: 10.96.0.0/16
-  dhcp: {mode: static, dns: 10.96.0.1}
-  http_port: 8080
-distros:
-  deb12: {family: preseed, kernel: /nonexistent/linux, initrd: /nonexistent/initrd.gz}
-roles:
-  kvm-host: {distro: deb12, kickstart: kickstart/kvm.preseed, profile: profiles/kvm.yaml}
-defaults:
-  root_password_hash: "\$6\$benchsalt\$benchhash"
-hosts:
-EOF
-	awk -v n="$NHOSTS" 'BEGIN { for (i = 1; i <= n; i++)
-		printf "  - {name: h%05d, mac: \"52:54:%02x:%02x:%02x:%02x\", ip: 10.96.%d.%d, role: kvm-host}\n",
-			i, int(i / 16777216) % 256, int(i / 65536) % 256, int(i / 256) % 256, i % 256,
-			int(i / 250) + 1, i % 250 + 1 }'
-} > "$W/fleet/fleet.yaml"
 t0=$(date +%s.%N)
 "$KF" render -f "$W/fleet/fleet.yaml" -o "$W/out" >/dev/null 2>"$W/render.err" || {
 	cat "$W/render.err"; echo "http: render failed"; exit 1; }
@@ -83,11 +61,7 @@ rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 
 # ---- CPUs: the ones this script may use, split in two halves ----
-CPUS=$(taskset -pc $$ | sed 's/.*: *//' | awk -F, '{
-	for (i = 1; i <= NF; i++) {
-		n = split($i, r, "-"); lo = r[1]; hi = (n > 1) ? r[2] : r[1]
-		for (c = lo; c <= hi; c++) printf "%d ", c
-	} }')
+CPUS=$(bench_cpus)
 set -- $CPUS
 NCPU=$#
 cpulist() { echo "$*" | tr ' ' ','; }
